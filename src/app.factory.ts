@@ -1,0 +1,86 @@
+import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController } from 'fastify';
+import { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { AppModule } from './app.module';
+import { setupOpenApi } from './common/openapi';
+import { Problems } from './common/problem/domain-error';
+import { createRootLogger, PinoNestLogger } from './common/logging';
+import { WardenConfig } from './config/warden-config';
+
+/** A caller-supplied request id is kept only when it is short and plain, so logs cannot be forged through it. */
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface CreateAppOptions {
+  logger?: Logger;
+}
+
+/** Builds the application (not yet listening); the same for `npm start`, tests and the benchmark. */
+export async function createApp(
+  config: WardenConfig,
+  options: CreateAppOptions = {},
+): Promise<NestFastifyApplication> {
+  const logger = options.logger ?? createRootLogger(config.logLevel);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    // One line per response is written by the onResponse hook below, at debug level.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: 500 },
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (req: IncomingMessage) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+  });
+  const fastify = adapter.getInstance();
+  fastify.addHook('onSend', (request, reply, _payload, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const q = request.url.indexOf('?');
+    const line = {
+      reqId: request.id,
+      method: request.method,
+      path: q === -1 ? request.url : request.url.slice(0, q),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    };
+    if (reply.statusCode >= 500) request.log.error(line, 'request failed');
+    else request.log.debug(line, 'request completed');
+    done();
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new PinoNestLogger(logger),
+    bufferLogs: false,
+  });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors) =>
+        Problems.badRequest('The request is not valid', 'validation_failed', {
+          errors: flatten(errors),
+        }),
+    }),
+  );
+  app.enableShutdownHooks();
+  setupOpenApi(app, config);
+  await app.init();
+  return app;
+}
+
+function flatten(errors: ValidationError[], parent = ''): { field: string; messages: string[] }[] {
+  return errors.flatMap((e) => {
+    const field = parent ? `${parent}.${e.property}` : e.property;
+    const own = e.constraints ? [{ field, messages: Object.values(e.constraints) }] : [];
+    return [...own, ...flatten(e.children ?? [], field)];
+  });
+}

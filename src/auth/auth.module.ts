@@ -1,0 +1,69 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthController } from './auth.controller';
+import { AuthService } from './auth.service';
+import { AuthenticatorService } from './authenticator.service';
+import { DirectoryService } from './directory/directory.service';
+import { GroupEntity } from './directory/group.entity';
+import { PasswordHasher } from './directory/password-hasher';
+import { UserCache } from './directory/user-cache';
+import { UserEntity } from './directory/user.entity';
+import { UsersController } from './directory/users.controller';
+import { GroupsRepository, UsersRepository } from './directory/users.repository';
+import { AuthenticationGuard } from './guards/authentication.guard';
+import { JwksController } from './keys/jwks.controller';
+import { KeyRingService } from './keys/key-ring.service';
+import { SigningKeyEntity } from './keys/signing-key.entity';
+import { SigningKeysRepository } from './keys/signing-keys.repository';
+import { RefreshSessionEntity } from './sessions/refresh-session.entity';
+import { RevocationService } from './sessions/revocation.service';
+import { SessionsRepository } from './sessions/sessions.repository';
+import { SessionsService } from './sessions/sessions.service';
+import { AccessTokenStrategy } from './strategies/access-token.strategy';
+import { BasicStrategy } from './strategies/basic.strategy';
+import { RefreshTokenStrategy } from './strategies/refresh-token.strategy';
+import { UpstreamSessionStrategy } from './strategies/upstream-session.strategy';
+import { TokenPolicyService } from './token-policy';
+import { UpstreamSessionClient } from './upstream-session.client';
+import { WardenTokens } from './warden-tokens.service';
+
+@Module({
+  imports: [
+    PassportModule,
+    TypeOrmModule.forFeature([UserEntity, GroupEntity, SigningKeyEntity, RefreshSessionEntity]),
+  ],
+  controllers: [AuthController, UsersController, JwksController],
+  providers: [
+    UsersRepository,
+    GroupsRepository,
+    SigningKeysRepository,
+    SessionsRepository,
+    PasswordHasher,
+    UserCache,
+    DirectoryService,
+    SessionsService,
+    RevocationService,
+    TokenPolicyService,
+    KeyRingService,
+    WardenTokens,
+    AuthService,
+    UpstreamSessionClient,
+    AuthenticatorService,
+    AccessTokenStrategy,
+    RefreshTokenStrategy,
+    BasicStrategy,
+    UpstreamSessionStrategy,
+    { provide: APP_GUARD, useClass: AuthenticationGuard },
+  ],
+  exports: [
+    AuthenticatorService,
+    DirectoryService,
+    KeyRingService,
+    TokenPolicyService,
+    SessionsService,
+    UserCache,
+  ],
+})
+export class AuthModule {}

@@ -1,0 +1,298 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { AuditSink } from '../../audit/audit.port';
+import { Problems } from '../../common/problem/domain-error';
+import { ADMIN_GROUP } from '../../common/principal';
+import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
+import { isUniqueViolation } from '../../database/db-errors';
+import { SessionsService } from '../sessions/sessions.service';
+import {
+  CreateGroupDto,
+  CreateUserDto,
+  GroupView,
+  UpdateUserDto,
+  UserView,
+} from './dto/directory.dto';
+import { GroupEntity } from './group.entity';
+import { PasswordHasher } from './password-hasher';
+import { UserCache } from './user-cache';
+import { UserEntity } from './user.entity';
+import { GroupsRepository, UsersRepository } from './users.repository';
+
+export interface Actor {
+  username: string;
+  requestId?: string;
+  ip?: string;
+}
+
+/** The local directory: users, groups, passwords. Every change reaches the user cache at once. */
+@Injectable()
+export class DirectoryService {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly groups: GroupsRepository,
+    private readonly hasher: PasswordHasher,
+    private readonly cache: UserCache,
+    private readonly sessions: SessionsService,
+    private readonly audit: AuditSink,
+    @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
+  ) {}
+
+  /** Checks a password; null for unknown users, wrong passwords and disabled users alike. */
+  async verifyPassword(username: string, password: string): Promise<UserEntity | null> {
+    const user = username.length <= 255 ? await this.users.findByUsername(username) : null;
+    const ok = await this.hasher.verify(user?.passwordHash, password);
+    return ok && user && !user.disabled ? user : null;
+  }
+
+  findByUsername(username: string): Promise<UserEntity | null> {
+    return this.users.findByUsername(username);
+  }
+
+  /** For callers vouched for by the upstream product: the local record is created on first sight. */
+  async findOrProvision(username: string): Promise<UserEntity> {
+    const existing = await this.users.findByUsername(username);
+    if (existing) return existing;
+    try {
+      const user = await this.users.save(newUser(username, null, [], {}));
+      this.audit.record({
+        event: 'user.provisioned',
+        outcome: 'success',
+        actor: username,
+        details: { username },
+      });
+      return user;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      return (await this.users.findByUsername(username))!;
+    }
+  }
+
+  async createUser(dto: CreateUserDto, actor: Actor): Promise<UserView> {
+    const groups = await this.resolveGroups(dto.groups ?? []);
+    const user = newUser(dto.username, await this.hasher.hash(dto.password), groups, dto);
+    try {
+      await this.users.save(user);
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw Problems.conflict(`User ${dto.username} already exists`, 'user_exists');
+      throw err;
+    }
+    this.record('user.created', actor, {
+      username: user.username,
+      groups: groups.map((g) => g.name),
+    });
+    return toUserView(user);
+  }
+
+  async getUser(username: string): Promise<UserView> {
+    return toUserView(await this.require(username));
+  }
+
+  async listUsers(offset: number, limit: number): Promise<{ items: UserView[]; total: number }> {
+    const [users, total] = await this.users.list(offset, limit);
+    return { items: users.map(toUserView), total };
+  }
+
+  async updateUser(username: string, dto: UpdateUserDto, actor: Actor): Promise<UserView> {
+    const user = await this.require(username);
+    const changed: string[] = [];
+    if (dto.groups !== undefined) {
+      const groups = await this.resolveGroups(dto.groups);
+      if (
+        user.username.toLowerCase() === actor.username.toLowerCase() &&
+        !groups.some((g) => g.name === ADMIN_GROUP)
+      ) {
+        throw Problems.conflict(
+          'Removing yourself from the admin group would lock you out',
+          'self_lockout',
+        );
+      }
+      user.groups = groups;
+      changed.push('groups');
+    }
+    if (dto.displayName !== undefined) {
+      user.displayName = dto.displayName;
+      changed.push('displayName');
+    }
+    if (dto.email !== undefined) {
+      user.email = dto.email;
+      changed.push('email');
+    }
+    if (dto.password !== undefined) {
+      user.passwordHash = await this.hasher.hash(dto.password);
+      changed.push('password');
+    }
+    if (dto.disabled !== undefined) {
+      if (dto.disabled && user.username.toLowerCase() === actor.username.toLowerCase()) {
+        throw Problems.conflict('Disabling yourself would lock you out', 'self_lockout');
+      }
+      user.disabled = dto.disabled;
+      changed.push('disabled');
+    }
+    user.updatedAt = new Date();
+    await this.users.save(user);
+    this.cache.invalidate(user.id);
+    // A new password or a disabled account ends every session, as a stolen session should not outlive either.
+    if (dto.password !== undefined || dto.disabled === true) {
+      await this.sessions.revokeAllForUser(
+        user.id,
+        dto.disabled ? 'user_disabled' : 'password_changed',
+      );
+    }
+    this.record('user.updated', actor, { username: user.username, changed, groups: dto.groups });
+    return toUserView(user);
+  }
+
+  async deleteUser(username: string, actor: Actor): Promise<void> {
+    const user = await this.require(username);
+    if (user.username.toLowerCase() === actor.username.toLowerCase()) {
+      throw Problems.conflict('Deleting yourself would lock you out', 'self_lockout');
+    }
+    // Revoke first: the revocation, not the deleted row, is what other instances see.
+    await this.sessions.revokeAllForUser(user.id, 'user_deleted');
+    await this.users.remove(user.id);
+    this.cache.invalidate(user.id);
+    this.record('user.deleted', actor, { username: user.username });
+  }
+
+  async createGroup(dto: CreateGroupDto, actor: Actor): Promise<GroupView> {
+    const group = Object.assign(new GroupEntity(), {
+      id: randomUUID(),
+      name: dto.name,
+      nameKey: dto.name.toLowerCase(),
+      createdAt: new Date(),
+    });
+    try {
+      await this.groups.save(group);
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw Problems.conflict(`Group ${dto.name} already exists`, 'group_exists');
+      throw err;
+    }
+    this.record('group.created', actor, { group: group.name });
+    return toGroupView(group);
+  }
+
+  async listGroups(): Promise<GroupView[]> {
+    return (await this.groups.list()).map(toGroupView);
+  }
+
+  /**
+   * Creates the admin group and, when no member of it exists, the bootstrap admin. Returns the
+   * generated password when one had to be made up (printed once by the caller).
+   */
+  async ensureBootstrapAdmin(): Promise<{ username: string; generatedPassword?: string } | null> {
+    const adminGroup = await this.ensureGroup(ADMIN_GROUP);
+    if (await this.users.anyMemberOf(adminGroup)) return null;
+    const username = this.config.admin.username;
+    const password = this.config.admin.password ?? randomBytes(18).toString('base64url');
+    const existing = await this.users.findByUsername(username);
+    const user = existing ?? newUser(username, null, [], {});
+    user.passwordHash = await this.hasher.hash(password);
+    user.groups = [...(user.groups ?? []).filter((g) => g.id !== adminGroup.id), adminGroup];
+    user.disabled = false;
+    user.updatedAt = new Date();
+    await this.users.save(user);
+    this.cache.invalidate(user.id);
+    this.record('user.bootstrap_admin', { username: 'system' }, { username });
+    return { username, generatedPassword: this.config.admin.password ? undefined : password };
+  }
+
+  /** Sets a new password (CLI recovery); ends the user's sessions. */
+  async resetPassword(username: string, password: string): Promise<void> {
+    const user = await this.require(username);
+    user.passwordHash = await this.hasher.hash(password);
+    user.disabled = false;
+    user.updatedAt = new Date();
+    await this.users.save(user);
+    this.cache.invalidate(user.id);
+    await this.sessions.revokeAllForUser(user.id, 'password_reset');
+    this.record('user.password_reset', { username: 'system' }, { username });
+  }
+
+  private async ensureGroup(name: string): Promise<GroupEntity> {
+    const existing = await this.groups.findByName(name);
+    if (existing) return existing;
+    try {
+      return await this.groups.save(
+        Object.assign(new GroupEntity(), {
+          id: randomUUID(),
+          name,
+          nameKey: name.toLowerCase(),
+          createdAt: new Date(),
+        }),
+      );
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      return (await this.groups.findByName(name))!;
+    }
+  }
+
+  private async resolveGroups(names: string[]): Promise<GroupEntity[]> {
+    const unique = [...new Set(names.map((n) => n.toLowerCase()))];
+    const found = await this.groups.findByNames(unique);
+    const missing = unique.filter((n) => !found.some((g) => g.nameKey === n));
+    if (missing.length > 0) {
+      throw Problems.badRequest(`Unknown groups: ${missing.join(', ')}`, 'unknown_group', {
+        unknownGroups: missing,
+      });
+    }
+    return found;
+  }
+
+  private async require(username: string): Promise<UserEntity> {
+    const user = username.length <= 255 ? await this.users.findByUsername(username) : null;
+    if (!user) throw Problems.notFound(`No user ${username}`, 'user_not_found');
+    return user;
+  }
+
+  private record(event: string, actor: Actor, details: Record<string, unknown>): void {
+    this.audit.record({
+      event,
+      outcome: 'success',
+      actor: actor.username,
+      requestId: actor.requestId,
+      ip: actor.ip,
+      details,
+    });
+  }
+}
+
+function newUser(
+  username: string,
+  passwordHash: string | null,
+  groups: GroupEntity[],
+  extra: { displayName?: string; email?: string },
+): UserEntity {
+  const now = new Date();
+  return Object.assign(new UserEntity(), {
+    id: randomUUID(),
+    username,
+    usernameKey: username.toLowerCase(),
+    displayName: extra.displayName ?? null,
+    email: extra.email ?? null,
+    passwordHash,
+    disabled: false,
+    createdAt: now,
+    updatedAt: now,
+    groups,
+  });
+}
+
+function toUserView(user: UserEntity): UserView {
+  return {
+    id: user.id,
+    username: user.username,
+    displayName: user.displayName,
+    email: user.email,
+    groups: (user.groups ?? []).map((g) => g.name).sort(),
+    disabled: user.disabled,
+    createdAt: user.createdAt.toISOString(),
+    updatedAt: user.updatedAt.toISOString(),
+  };
+}
+
+function toGroupView(group: GroupEntity): GroupView {
+  return { id: group.id, name: group.name, createdAt: group.createdAt.toISOString() };
+}

@@ -1,0 +1,112 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsEmail,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  MaxLength,
+} from 'class-validator';
+
+/** Letters, digits and . _ @ + - : what Jira and Confluence accept in usernames, minus spaces. */
+const USERNAME = /^[\p{L}\p{N}._@+-]+$/u;
+const GROUP_NAME = /^[\p{L}\p{N} ._@+-]+$/u;
+
+export class CreateUserDto {
+  @ApiProperty({ example: 'alice' })
+  @IsString()
+  @Length(1, 255)
+  @Matches(USERNAME, { message: 'username may contain letters, digits and . _ @ + - only' })
+  username!: string;
+
+  @ApiProperty({ example: 'correct horse battery staple', minLength: 12 })
+  @IsString()
+  @Length(12, 1024)
+  password!: string;
+
+  @ApiPropertyOptional({ example: 'Alice Example' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(255)
+  displayName?: string;
+
+  @ApiPropertyOptional({ example: 'alice@example.com' })
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(320)
+  email?: string;
+
+  @ApiPropertyOptional({ example: ['jira-users'], type: [String] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  groups?: string[];
+}
+
+export class UpdateUserDto {
+  @ApiPropertyOptional({ minLength: 12 })
+  @IsOptional()
+  @IsString()
+  @Length(12, 1024)
+  password?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(255)
+  displayName?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(320)
+  email?: string;
+
+  @ApiPropertyOptional({ type: [String], description: "Replaces the user's group memberships" })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  groups?: string[];
+
+  @ApiPropertyOptional({ description: 'A disabled user cannot authenticate; their sessions end' })
+  @IsOptional()
+  @IsBoolean()
+  disabled?: boolean;
+}
+
+export class CreateGroupDto {
+  @ApiProperty({ example: 'api-users' })
+  @IsString()
+  @Length(1, 255)
+  @Matches(GROUP_NAME, {
+    message: 'group name may contain letters, digits, spaces and . _ @ + - only',
+  })
+  name!: string;
+}
+
+export class UserView {
+  @ApiProperty() id!: string;
+  @ApiProperty({ example: 'alice' }) username!: string;
+  @ApiProperty({ nullable: true, type: String }) displayName!: string | null;
+  @ApiProperty({ nullable: true, type: String }) email!: string | null;
+  @ApiProperty({ type: [String], example: ['jira-users'] }) groups!: string[];
+  @ApiProperty() disabled!: boolean;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() updatedAt!: string;
+}
+
+export class UserPage {
+  @ApiProperty({ type: [UserView] }) items!: UserView[];
+  @ApiProperty() total!: number;
+}
+
+export class GroupView {
+  @ApiProperty() id!: string;
+  @ApiProperty({ example: 'api-users' }) name!: string;
+  @ApiProperty() createdAt!: string;
+}

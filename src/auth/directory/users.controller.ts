@@ -1,0 +1,120 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Req,
+} from '@nestjs/common';
+import {
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
+import { Principal } from '../../common/principal';
+import { Actor, DirectoryService } from './directory.service';
+import {
+  CreateGroupDto,
+  CreateUserDto,
+  GroupView,
+  UpdateUserDto,
+  UserPage,
+  UserView,
+} from './dto/directory.dto';
+import { PageQuery } from './dto/page.query';
+
+function actor(principal: Principal, request: FastifyRequest): Actor {
+  return { username: principal.username, requestId: String(request.id), ip: request.ip };
+}
+
+@ApiTags('admin: users and groups')
+@AdminOnly()
+@Controller('admin')
+export class UsersController {
+  constructor(private readonly directory: DirectoryService) {}
+
+  @Post('users')
+  @ApiOperation({ summary: 'Create a user (usernames are unique regardless of case)' })
+  @ApiCreatedResponse({ type: UserView })
+  @ApiConflictResponse({ description: 'A user with this username exists' })
+  createUser(
+    @Body() dto: CreateUserDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<UserView> {
+    return this.directory.createUser(dto, actor(principal, request));
+  }
+
+  @Get('users')
+  @ApiOperation({ summary: 'List users' })
+  @ApiOkResponse({ type: UserPage })
+  @ApiQuery({ name: 'offset', required: false })
+  @ApiQuery({ name: 'limit', required: false })
+  listUsers(@Query() page: PageQuery): Promise<UserPage> {
+    return this.directory.listUsers(page.offset ?? 0, page.limit ?? 50);
+  }
+
+  @Get('users/:username')
+  @ApiOperation({ summary: 'Get a user' })
+  @ApiOkResponse({ type: UserView })
+  @ApiNotFoundResponse()
+  getUser(@Param('username') username: string): Promise<UserView> {
+    return this.directory.getUser(username);
+  }
+
+  @Patch('users/:username')
+  @ApiOperation({ summary: 'Change a user; a new password or disabling ends their sessions' })
+  @ApiOkResponse({ type: UserView })
+  @ApiNotFoundResponse()
+  updateUser(
+    @Param('username') username: string,
+    @Body() dto: UpdateUserDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<UserView> {
+    return this.directory.updateUser(username, dto, actor(principal, request));
+  }
+
+  @Delete('users/:username')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a user; their sessions end' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse()
+  async deleteUser(
+    @Param('username') username: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    await this.directory.deleteUser(username, actor(principal, request));
+  }
+
+  @Post('groups')
+  @ApiOperation({ summary: 'Create a group' })
+  @ApiCreatedResponse({ type: GroupView })
+  @ApiConflictResponse({ description: 'A group with this name exists' })
+  createGroup(
+    @Body() dto: CreateGroupDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<GroupView> {
+    return this.directory.createGroup(dto, actor(principal, request));
+  }
+
+  @Get('groups')
+  @ApiOperation({ summary: 'List groups' })
+  @ApiOkResponse({ type: [GroupView] })
+  listGroups(): Promise<GroupView[]> {
+    return this.directory.listGroups();
+  }
+}

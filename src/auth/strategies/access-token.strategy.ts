@@ -1,0 +1,24 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { Strategy } from 'passport-custom';
+import { parseAuthorization } from '../../common/credentials';
+import { JwtError } from '../../common/jwt/jws';
+import { WardenClaims, WardenTokens } from '../warden-tokens.service';
+
+/**
+ * `access`: `Authorization: Bearer <jwt>` signed by Warden's key ring; `typ: at+jwt`, Warden's
+ * issuer, the API audience, algorithm pinned by the key (WardenTokens.verify).
+ */
+@Injectable()
+export class AccessTokenStrategy extends PassportStrategy(Strategy, 'access') {
+  constructor(private readonly tokens: WardenTokens) {
+    super();
+  }
+
+  async validate(request: FastifyRequest): Promise<WardenClaims> {
+    const credential = parseAuthorization(request.headers.authorization);
+    if (credential.scheme !== 'bearer') throw new JwtError('malformed', 'Expected a bearer token');
+    return this.tokens.verify('access', credential.token);
+  }
+}

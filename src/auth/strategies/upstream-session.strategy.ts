@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { Strategy } from 'passport-custom';
+import { Problems } from '../../common/problem/domain-error';
+import { DirectoryService } from '../directory/directory.service';
+import { UserEntity } from '../directory/user.entity';
+import { UpstreamSessionClient } from '../upstream-session.client';
+
+/**
+ * `session`: the upstream product's session cookie (e.g. JSESSIONID), accepted on /system/auth
+ * only and only when UPSTREAM_BASE_URL is set. The upstream says whose session it is; the
+ * local directory then supplies groups (a first-time user is added without a password).
+ */
+@Injectable()
+export class UpstreamSessionStrategy extends PassportStrategy(Strategy, 'session') {
+  constructor(
+    private readonly upstream: UpstreamSessionClient,
+    private readonly directory: DirectoryService,
+  ) {
+    super();
+  }
+
+  async validate(request: FastifyRequest): Promise<UserEntity> {
+    const cookie = request.headers.cookie;
+    const username = typeof cookie === 'string' ? await this.upstream.whoIs(cookie) : null;
+    if (!username)
+      throw Problems.unauthorized(
+        'The upstream session is not valid',
+        [{ scheme: 'Basic' }],
+        'invalid_session',
+      );
+    const user = await this.directory.findOrProvision(username);
+    if (user.disabled)
+      throw Problems.unauthorized('The user is disabled', [{ scheme: 'Basic' }], 'invalid_session');
+    return user;
+  }
+}

@@ -1,0 +1,79 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Problems } from '../common/problem/domain-error';
+import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
+
+const TIMEOUT_MS = 5000;
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_COOKIE_LENGTH = 8192;
+
+/**
+ * Asks the upstream Jira / Confluence who owns a session cookie
+ * (`GET /rest/auth/1/session`, answered with `{"name": "<username>", …}` or 401).
+ */
+@Injectable()
+export class UpstreamSessionClient {
+  private readonly logger = new Logger(UpstreamSessionClient.name);
+
+  constructor(@Inject(WARDEN_CONFIG) private readonly config: WardenConfig) {}
+
+  get enabled(): boolean {
+    return this.config.upstreamBaseUrl !== undefined;
+  }
+
+  /** The username behind the cookie, or null when the upstream does not know the session. */
+  async whoIs(cookie: string): Promise<string | null> {
+    if (!this.config.upstreamBaseUrl || cookie.length > MAX_COOKIE_LENGTH) return null;
+    let response: Response;
+    try {
+      response = await fetch(`${this.config.upstreamBaseUrl}/rest/auth/1/session`, {
+        headers: { cookie, accept: 'application/json' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'Upstream session check failed');
+      throw Problems.unavailable(
+        'The upstream product could not be reached to check the session',
+        'upstream_unavailable',
+      );
+    }
+    if (response.status === 401 || response.status === 403) {
+      await response.body?.cancel();
+      return null;
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw Problems.unavailable(
+        `The upstream product answered ${response.status} to the session check`,
+        'upstream_unavailable',
+      );
+    }
+    const text = await readCapped(response, MAX_BODY_BYTES);
+    try {
+      const body = JSON.parse(text ?? '') as { name?: unknown };
+      return typeof body.name === 'string' && body.name.length > 0 && body.name.length <= 255
+        ? body.name
+        : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+async function readCapped(response: Response, maxBytes: number): Promise<string | null> {
+  const reader = response.body?.getReader();
+  if (!reader) return null;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,48 @@
+/** What the Authorization header carries, parsed once and without judging it yet. */
+export type PresentedCredential =
+  | { scheme: 'none' }
+  | { scheme: 'bearer'; token: string }
+  | { scheme: 'basic'; username: string; password: string }
+  /** A token with no scheme: BigPicture clients send the refresh token this way to /system/reauth. */
+  | { scheme: 'bare'; token: string }
+  | { scheme: 'malformed'; reason: string }
+  | { scheme: 'other'; name: string };
+
+const MAX_HEADER = 16 * 1024;
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+export function parseAuthorization(header: string | string[] | undefined): PresentedCredential {
+  if (header === undefined || header === '') return { scheme: 'none' };
+  if (Array.isArray(header) || header.length > MAX_HEADER)
+    return { scheme: 'malformed', reason: 'Authorization header is not valid' };
+  const space = header.indexOf(' ');
+  if (space === -1) {
+    return TOKEN68.test(header)
+      ? { scheme: 'bare', token: header }
+      : { scheme: 'malformed', reason: 'Authorization header is not valid' };
+  }
+  const name = header.slice(0, space).toLowerCase();
+  const value = header.slice(space + 1).trim();
+  switch (name) {
+    case 'bearer':
+      // RFC 6750 §2.1: b64token syntax.
+      return TOKEN68.test(value)
+        ? { scheme: 'bearer', token: value }
+        : { scheme: 'malformed', reason: 'Bearer token is not valid' };
+    case 'basic':
+      return parseBasic(value);
+    default:
+      return { scheme: 'other', name };
+  }
+}
+
+/** RFC 7617 §2: base64 of `user-id ":" password`; the user-id cannot contain a colon. */
+function parseBasic(value: string): PresentedCredential {
+  if (!BASE64.test(value) || value.length % 4 !== 0)
+    return { scheme: 'malformed', reason: 'Basic credentials are not base64' };
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 1) return { scheme: 'malformed', reason: 'Basic credentials need username:password' };
+  return { scheme: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

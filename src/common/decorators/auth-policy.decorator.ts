@@ -1,0 +1,76 @@
+import {
+  applyDecorators,
+  createParamDecorator,
+  ExecutionContext,
+  SetMetadata,
+} from '@nestjs/common';
+import {
+  ApiBasicAuth,
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiSecurity,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { CredentialKind, Principal } from '../principal';
+
+export interface AuthPolicy {
+  public?: boolean;
+  /** Credential kinds this route takes; the guard refuses any other. */
+  kinds?: CredentialKind[];
+  admin?: boolean;
+  /** Audit event recorded when authentication on this route fails (e.g. `auth.login.failed`). */
+  failureEvent?: string;
+}
+
+export const AUTH_POLICY = 'warden:auth-policy';
+
+/** What a route without any decorator takes: protected, by Warden's own access token or Basic. */
+export const DEFAULT_KINDS: CredentialKind[] = ['access', 'basic'];
+
+const SECURITY_BY_KIND: Partial<Record<CredentialKind, () => MethodDecorator & ClassDecorator>> = {
+  access: () => ApiBearerAuth('bearer'),
+  refresh: () => ApiBearerAuth('refreshToken'),
+  basic: () => ApiBasicAuth('basic'),
+  session: () => ApiSecurity('upstreamSession'),
+};
+
+function securityFor(kinds: CredentialKind[]) {
+  return kinds
+    .map((k) => SECURITY_BY_KIND[k])
+    .filter((d): d is NonNullable<typeof d> => !!d)
+    .map((d) => d());
+}
+
+const problemSchema = { $ref: '#/components/schemas/Problem' };
+
+/** Opens a route to anyone (the guard is global, so everything else is protected). */
+export const Public = () => SetMetadata(AUTH_POLICY, { public: true } satisfies AuthPolicy);
+
+/** Protected route taking the given credential kinds; also documents them in OpenAPI. */
+export const Authenticated = (
+  kinds: CredentialKind[] = DEFAULT_KINDS,
+  options: Pick<AuthPolicy, 'failureEvent'> = {},
+) =>
+  applyDecorators(
+    SetMetadata(AUTH_POLICY, { kinds, ...options } satisfies AuthPolicy),
+    ...securityFor(kinds),
+    ApiUnauthorizedResponse({ description: 'No or bad credentials', schema: problemSchema }),
+  );
+
+/** Protected route for members of the admin group only. */
+export const AdminOnly = (kinds: CredentialKind[] = DEFAULT_KINDS) =>
+  applyDecorators(
+    SetMetadata(AUTH_POLICY, { kinds, admin: true } satisfies AuthPolicy),
+    ...securityFor(kinds),
+    ApiUnauthorizedResponse({ description: 'No or bad credentials', schema: problemSchema }),
+    ApiForbiddenResponse({ description: 'Caller is not an administrator', schema: problemSchema }),
+  );
+
+export type AuthenticatedRequest = FastifyRequest & { principal?: Principal };
+
+export const CurrentPrincipal = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): Principal => {
+    return ctx.switchToHttp().getRequest<AuthenticatedRequest>().principal!;
+  },
+);

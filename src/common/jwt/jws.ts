@@ -1,0 +1,192 @@
+import {
+  createHmac,
+  KeyObject,
+  sign as cryptoSign,
+  timingSafeEqual,
+  verify as cryptoVerify,
+} from 'node:crypto';
+
+/**
+ * Compact JWS (RFC 7515) over node:crypto KeyObjects.
+ *
+ * The algorithm always comes from the key entry, never from the token: a token whose header
+ * names any other algorithm is refused before a signature is checked (RFC 8725 §3.1, §2.1 —
+ * this is what defeats `alg: none` and RS256→HS256 key confusion). Keys are KeyObjects built once,
+ * so verification never parses PEM on the hot path.
+ */
+export type JwsAlgorithm = 'RS256' | 'ES256' | 'EdDSA' | 'HS256';
+
+export interface JwsKey {
+  alg: JwsAlgorithm;
+  key: KeyObject;
+  kid?: string;
+}
+
+export type JwtFailure =
+  | 'malformed'
+  | 'unsupported_algorithm'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'wrong_type'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'bad_claim';
+
+export class JwtError extends Error {
+  constructor(
+    readonly reason: JwtFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'JwtError';
+  }
+}
+
+export interface JwsHeader {
+  alg: string;
+  typ?: string;
+  kid?: string;
+  [name: string]: unknown;
+}
+
+export interface DecodedJws {
+  header: JwsHeader;
+  payload: Record<string, unknown>;
+  signingInput: string;
+  signature: Buffer;
+}
+
+/** Far above any token Warden deals in; bounds the JSON parsing an attacker can ask for. */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** Splits and parses a compact JWS without trusting anything in it yet. */
+export function decodeJws(token: string): DecodedJws {
+  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) {
+    throw new JwtError('malformed', 'Token is not a compact JWS');
+  }
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (first < 1 || second < 0 || token.indexOf('.', second + 1) !== -1) {
+    throw new JwtError('malformed', 'Token is not a compact JWS');
+  }
+  const h = token.slice(0, first);
+  const p = token.slice(first + 1, second);
+  const s = token.slice(second + 1);
+  if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s)) {
+    throw new JwtError('malformed', 'Token segments are not base64url');
+  }
+  const header = parseObject(h);
+  const payload = parseObject(p);
+  if (typeof header.alg !== 'string') throw new JwtError('malformed', 'Header has no alg');
+  for (const name of ['typ', 'kid'] as const) {
+    if (header[name] !== undefined && typeof header[name] !== 'string') {
+      throw new JwtError('malformed', `Header ${name} must be a string`);
+    }
+  }
+  // RFC 7515 §4.1.11: extensions we do not understand make the token invalid.
+  if (header.crit !== undefined) throw new JwtError('malformed', 'Unsupported critical header');
+  return {
+    header: header as JwsHeader,
+    payload,
+    signingInput: token.slice(0, second),
+    signature: Buffer.from(s, 'base64url'),
+  };
+}
+
+function parseObject(segment: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    throw new JwtError('malformed', 'Token segment is not JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new JwtError('malformed', 'Token segment is not a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Checks the signature with the given key; the header must name exactly the key's algorithm. */
+export function verifyJwsSignature(decoded: DecodedJws, key: JwsKey): void {
+  if (decoded.header.alg !== key.alg) {
+    throw new JwtError('unsupported_algorithm', `Algorithm ${decoded.header.alg} is not accepted`);
+  }
+  const input = Buffer.from(decoded.signingInput, 'ascii');
+  let valid: boolean;
+  switch (key.alg) {
+    case 'RS256':
+      valid = cryptoVerify('sha256', input, key.key, decoded.signature);
+      break;
+    case 'ES256':
+      // JWS carries the raw r||s form (RFC 7518 §3.4), not DER.
+      valid =
+        decoded.signature.length === 64 &&
+        cryptoVerify(
+          'sha256',
+          input,
+          { key: key.key, dsaEncoding: 'ieee-p1363' },
+          decoded.signature,
+        );
+      break;
+    case 'EdDSA':
+      valid = cryptoVerify(null, input, key.key, decoded.signature);
+      break;
+    case 'HS256': {
+      const expected = createHmac('sha256', key.key).update(input).digest();
+      valid =
+        expected.length === decoded.signature.length &&
+        timingSafeEqual(expected, decoded.signature);
+      break;
+    }
+  }
+  if (!valid) throw new JwtError('bad_signature', 'Signature does not verify');
+}
+
+/** Signs a compact JWS; `alg` (and `kid` when the key has one) are set from the key. */
+export function signJws(header: Record<string, unknown>, payload: object, key: JwsKey): string {
+  const fullHeader = { ...header, alg: key.alg, ...(key.kid ? { kid: key.kid } : {}) };
+  const input =
+    Buffer.from(JSON.stringify(fullHeader)).toString('base64url') +
+    '.' +
+    Buffer.from(JSON.stringify(payload)).toString('base64url');
+  const data = Buffer.from(input, 'ascii');
+  let signature: Buffer;
+  switch (key.alg) {
+    case 'RS256':
+      signature = cryptoSign('sha256', data, key.key);
+      break;
+    case 'ES256':
+      signature = cryptoSign('sha256', data, { key: key.key, dsaEncoding: 'ieee-p1363' });
+      break;
+    case 'EdDSA':
+      signature = cryptoSign(null, data, key.key);
+      break;
+    case 'HS256':
+      signature = createHmac('sha256', key.key).update(data).digest();
+      break;
+  }
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+/**
+ * Refuses a key that does not fit its algorithm, using the KeyObject's own classification
+ * (never a guess from PEM text), so an RSA public key can never be used as an HMAC secret.
+ */
+export function assertKeyFits(key: JwsKey, use: 'sign' | 'verify'): void {
+  const k = key.key;
+  const fits =
+    key.alg === 'HS256'
+      ? k.type === 'secret' && (k.symmetricKeySize ?? 0) >= 32
+      : (use === 'sign' ? k.type === 'private' : k.type === 'public' || k.type === 'private') &&
+        ((key.alg === 'RS256' &&
+          k.asymmetricKeyType === 'rsa' &&
+          (k.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) ||
+          (key.alg === 'ES256' &&
+            k.asymmetricKeyType === 'ec' &&
+            k.asymmetricKeyDetails?.namedCurve === 'prime256v1') ||
+          (key.alg === 'EdDSA' && k.asymmetricKeyType === 'ed25519'));
+  if (!fits) throw new Error(`Key does not fit ${key.alg} for ${use}`);
+}

@@ -1,0 +1,25 @@
+import type { FastifyRequest } from 'fastify';
+
+export interface RequestMeta {
+  ip: string;
+  userAgent: string | null;
+  requestId: string;
+  method: string;
+  path: string;
+}
+
+const MAX_USER_AGENT = 512;
+
+/** What audit rows and sessions record about a request. */
+export function requestMeta(request: FastifyRequest): RequestMeta {
+  const ua = request.headers['user-agent'];
+  const url = request.url;
+  const q = url.indexOf('?');
+  return {
+    ip: request.ip,
+    userAgent: typeof ua === 'string' ? ua.slice(0, MAX_USER_AGENT) : null,
+    requestId: String(request.id),
+    method: request.method,
+    path: q === -1 ? url : url.slice(0, q),
+  };
+}

@@ -1,0 +1,25 @@
+export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+/** The typed, validated configuration. Built once by `loadConfig`; nothing else reads process.env. */
+export interface WardenConfig {
+  production: boolean;
+  port: number;
+  host: string;
+  baseUrl: string;
+  issuer: string;
+  dataDir: string;
+  database: { kind: DatabaseKind; url: string; sqlitePath?: string };
+  redisUrl?: string;
+  /** 32 raw bytes; when `generated` the key was written to `dataDir` at first start. */
+  encryptionKey: { key: Buffer; generatedAt?: string };
+  admin: { username: string; password?: string };
+  signingAlgorithm: SigningAlgorithm;
+  upstreamBaseUrl?: string;
+  connect: { appKey: string; keysUrl: string; authServerUrl: string };
+  cmj: { baseUrl: string; keysUrl: string; downloadHosts: string[] };
+  logLevel: string;
+}
+
+/** Injection token for the configuration object. */
+export const WARDEN_CONFIG = Symbol('WARDEN_CONFIG');

@@ -1,0 +1,9 @@
+import { QueryRunner } from 'typeorm';
+
+/**
+ * Entities declare instants as `Date`; migrations pick the storage type per driver so that
+ * PostgreSQL keeps real instants (`timestamptz`) and SQLite keeps sortable UTC text.
+ */
+export function timestampType(queryRunner: QueryRunner): string {
+  return queryRunner.connection.options.type === 'postgres' ? 'timestamptz' : 'datetime';
+}

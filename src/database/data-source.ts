@@ -1,0 +1,40 @@
+import { DataSourceOptions } from 'typeorm';
+import { WardenConfig } from '../config/warden-config';
+import { GroupEntity } from '../auth/directory/group.entity';
+import { UserEntity } from '../auth/directory/user.entity';
+import { SigningKeyEntity } from '../auth/keys/signing-key.entity';
+import { RefreshSessionEntity } from '../auth/sessions/refresh-session.entity';
+import { DirectoryKeysSessions1763800000000 } from './migrations/1763800000000-directory-keys-sessions';
+
+export const ENTITIES = [UserEntity, GroupEntity, SigningKeyEntity, RefreshSessionEntity];
+export const MIGRATIONS = [DirectoryKeysSessions1763800000000];
+
+/**
+ * The one set of TypeORM options shared by the application and the migration CLI
+ * (`ormconfig.ts`). Schema changes only ever come from MIGRATIONS.
+ */
+export function buildDataSourceOptions(config: Pick<WardenConfig, 'database'>): DataSourceOptions {
+  const common = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsRun: false,
+    synchronize: false,
+    logging: ['error'] as 'error'[],
+  };
+  if (config.database.kind === 'postgres') {
+    return {
+      ...common,
+      type: 'postgres',
+      url: config.database.url,
+      extra: { max: 10, connectionTimeoutMillis: 5000 },
+    };
+  }
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: config.database.sqlitePath!,
+    enableWAL: true,
+    // Concurrent writers wait for the lock instead of failing at once.
+    timeout: 5000,
+  };
+}
