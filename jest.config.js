@@ -1,4 +1,4 @@
-/** Unit specs beside the code (src/**/*.spec.ts); integration and e2e specs under test/. */
+/** Unit specs beside the code (src, *.spec.ts); integration and e2e specs under test/. */
 const swc = [
   '@swc/jest',
   {
@@ -11,7 +11,15 @@ const swc = [
   },
 ];
 
-const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': swc }, moduleFileExtensions: ['ts', 'js', 'json'] };
+// A few dependencies ship ES modules only; Node requires them natively, Jest needs them compiled.
+const ESM_DEPENDENCIES = ['content-disposition'];
+
+const common = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': swc, '^.+\\.js$': swc },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_DEPENDENCIES.join('|')})/)`],
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
 
 module.exports = {
   testTimeout: 30000,

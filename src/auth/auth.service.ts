@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AuditSink } from '../audit/audit.port';
+import { Clock } from '../common/clock';
 import { SecretBox } from '../common/crypto/secret-box';
 import { Problems } from '../common/problem/domain-error';
 import { CredentialKind } from '../common/principal';
@@ -47,6 +48,7 @@ export class AuthService {
     private readonly users: UserCache,
     private readonly policy: TokenPolicyService,
     private readonly audit: AuditSink,
+    private readonly clock: Clock,
     @Inject(WARDEN_CONFIG) config: WardenConfig,
   ) {
     this.box = new SecretBox(config.encryptionKey.key);
@@ -55,7 +57,7 @@ export class AuthService {
   async login(user: LoginSubject, method: CredentialKind, meta: RequestMeta): Promise<TokenPair> {
     const { accessTtlSeconds, refreshTtlSeconds } = this.policy.current();
     const sessionId = randomUUID();
-    const now = Date.now();
+    const now = this.clock.now();
     const refresh = this.tokens.issue('refresh', user.id, sessionId, refreshTtlSeconds, now);
     const access = this.tokens.issue('access', user.id, sessionId, accessTtlSeconds, now);
     const at = new Date(now);
@@ -92,7 +94,7 @@ export class AuthService {
 
     const policy = this.policy.current();
     const presented = hashJti(claims.jti);
-    const now = Date.now();
+    const now = this.clock.now();
 
     if (presented === session.currentJtiHash) {
       if (!policy.rotateRefreshTokens) {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { BoundedCache } from '../common/bounded-cache';
+import { Clock } from '../common/clock';
 import { parseAuthorization, PresentedCredential } from '../common/credentials';
 import { JwtError } from '../common/jwt/jws';
 import { Challenge, DomainError, Problems } from '../common/problem/domain-error';
@@ -39,6 +40,7 @@ export class AuthenticatorService {
     private readonly users: UserCache,
     private readonly revocations: RevocationService,
     private readonly upstream: UpstreamSessionClient,
+    private readonly clock: Clock,
   ) {}
 
   async authenticate(
@@ -97,7 +99,7 @@ export class AuthenticatorService {
   }
 
   private async access(request: FastifyRequest, token: string): Promise<Principal> {
-    const now = Date.now();
+    const now = this.clock.now();
     let verified = this.verified.get(token, now);
     if (!verified) {
       const claims = await this.run<WardenClaims>('access', request, ['access']);

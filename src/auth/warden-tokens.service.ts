@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
+import { Clock } from '../common/clock';
 import { checkClaims } from '../common/jwt/claims';
 import { decodeJws, JwtError, signJws, verifyJwsSignature } from '../common/jwt/jws';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
@@ -35,6 +36,7 @@ export class WardenTokens {
 
   constructor(
     private readonly keyRing: KeyRingService,
+    private readonly clock: Clock,
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {
     // Distinct audiences: the API for access tokens, the renewal endpoint for refresh tokens.
@@ -46,7 +48,7 @@ export class WardenTokens {
     subject: string,
     sessionId: string,
     ttlSeconds: number,
-    now = Date.now(),
+    now = this.clock.now(),
   ): IssuedToken {
     const iat = Math.floor(now / 1000);
     const claims: WardenClaims = {
@@ -86,6 +88,7 @@ export class WardenTokens {
       audience: this.audiences[kind],
       requireExp: true,
       requiredStrings: ['sub', 'jti', 'sid'],
+      nowSeconds: Math.floor(this.clock.now() / 1000),
     });
     if (typeof decoded.payload.iat !== 'number')
       throw new JwtError('bad_claim', 'Claim iat is required');

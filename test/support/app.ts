@@ -1,0 +1,62 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DataSource } from 'typeorm';
+import { createApp } from '../../src/app.factory';
+import { DirectoryService } from '../../src/auth/directory/directory.service';
+import { TokenPolicy, TokenPolicyService } from '../../src/auth/token-policy';
+import { WardenConfig } from '../../src/config/warden-config';
+import { testConfig } from './config';
+import { createTestDatabase, requirePostgres } from './postgres';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  config: WardenConfig;
+  /** Base URL of the listening server, e.g. http://127.0.0.1:40123 */
+  url: string;
+  dataSource: DataSource;
+  close: () => Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  tokenPolicy?: Partial<TokenPolicy>;
+  database?: 'sqlite' | 'postgres';
+}
+
+/**
+ * A real Warden listening on a loopback port, on its own SQLite file (or its own PostgreSQL
+ * database), with the bootstrap admin created as `npm start` does.
+ */
+export async function startApp(options: StartOptions = {}): Promise<TestApp> {
+  const env = { ...(options.env ?? {}) };
+  let dropDatabase: (() => Promise<void>) | undefined;
+  if (options.database === 'postgres') {
+    const db = await createTestDatabase();
+    env.DATABASE_URL = db.url;
+    dropDatabase = db.drop;
+  }
+  const { config, cleanup } = testConfig(env);
+  const app = await createApp(config);
+  if (options.tokenPolicy) app.get(TokenPolicyService).update(options.tokenPolicy);
+  await app.get(DirectoryService).ensureBootstrapAdmin();
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    app,
+    config,
+    url: `http://127.0.0.1:${port}`,
+    dataSource: app.get(DataSource),
+    close: async () => {
+      await app.close();
+      cleanup();
+      await dropDatabase?.();
+    },
+  };
+}
+
+/** Runs a suite against both databases: SQLite always, PostgreSQL when available (required under CI). */
+export const DATABASES: ('sqlite' | 'postgres')[] = ['sqlite', 'postgres'];
+
+export async function databaseReady(kind: 'sqlite' | 'postgres'): Promise<boolean> {
+  return kind === 'sqlite' ? true : requirePostgres();
+}
