@@ -1,0 +1,175 @@
+import { BoundedCache } from './bounded-cache';
+
+describe('BoundedCache', () => {
+  describe('size bound', () => {
+    it('evicts the oldest entry when a set goes beyond maxEntries', () => {
+      const sut = new BoundedCache<string, number>(3);
+      sut.set('a', 1);
+      sut.set('b', 2);
+      sut.set('c', 3);
+
+      sut.set('d', 4);
+
+      expect(sut.size).toBe(3);
+      expect(sut.get('a')).toBeUndefined();
+      expect(sut.get('b')).toBe(2);
+      expect(sut.get('c')).toBe(3);
+      expect(sut.get('d')).toBe(4);
+    });
+
+    it('keeps evicting in insertion order', () => {
+      const sut = new BoundedCache<number, string>(2);
+      for (let i = 0; i < 10; i++) sut.set(i, `v${i}`);
+
+      expect(sut.size).toBe(2);
+      expect(sut.get(7)).toBeUndefined();
+      expect(sut.get(8)).toBe('v8');
+      expect(sut.get(9)).toBe('v9');
+    });
+
+    it('does not evict while at maxEntries', () => {
+      const sut = new BoundedCache<string, number>(2);
+      sut.set('a', 1);
+      sut.set('b', 2);
+
+      expect(sut.size).toBe(2);
+      expect(sut.get('a')).toBe(1);
+      expect(sut.get('b')).toBe(2);
+    });
+
+    it('re-setting a key replaces its value without growing and makes it the newest', () => {
+      const sut = new BoundedCache<string, number>(2);
+      sut.set('a', 1);
+      sut.set('b', 2);
+
+      sut.set('a', 10);
+      expect(sut.size).toBe(2);
+      sut.set('c', 3);
+
+      expect(sut.get('a')).toBe(10);
+      expect(sut.get('b')).toBeUndefined();
+      expect(sut.get('c')).toBe(3);
+    });
+  });
+
+  describe('expiry', () => {
+    it('returns an entry before its expiresAt and drops it at expiresAt', () => {
+      const sut = new BoundedCache<string, string>(10);
+      sut.set('token', 'principal', 1_000);
+
+      expect(sut.get('token', 999)).toBe('principal');
+      expect(sut.get('token', 1_000)).toBeUndefined();
+      expect(sut.size).toBe(0);
+      // Once dropped it stays gone, even when asked with an earlier clock.
+      expect(sut.get('token', 0)).toBeUndefined();
+    });
+
+    it('drops an entry asked for after its expiry', () => {
+      const sut = new BoundedCache<string, string>(10);
+      sut.set('token', 'principal', 1_000);
+
+      expect(sut.get('token', 5_000)).toBeUndefined();
+    });
+
+    it('keeps an entry without expiresAt forever', () => {
+      const sut = new BoundedCache<string, string>(10);
+      sut.set('k', 'v');
+
+      expect(sut.get('k', Number.MAX_SAFE_INTEGER)).toBe('v');
+    });
+
+    it('uses Date.now() when no now is given', () => {
+      const sut = new BoundedCache<string, string>(10);
+      sut.set('past', 'p', Date.now() - 1_000);
+      sut.set('future', 'f', Date.now() + 60_000);
+
+      expect(sut.get('past')).toBeUndefined();
+      expect(sut.get('future')).toBe('f');
+    });
+
+    it('expires entries independently', () => {
+      const sut = new BoundedCache<string, number>(10);
+      sut.set('short', 1, 100);
+      sut.set('long', 2, 200);
+
+      expect(sut.get('short', 150)).toBeUndefined();
+      expect(sut.get('long', 150)).toBe(2);
+    });
+
+    it('re-setting a key replaces its expiry', () => {
+      const sut = new BoundedCache<string, number>(10);
+      sut.set('k', 1, 100);
+      sut.set('k', 2, 500);
+
+      expect(sut.get('k', 300)).toBe(2);
+    });
+  });
+
+  describe('deleteWhere', () => {
+    it('removes exactly the entries the predicate selects and returns their count', () => {
+      const sut = new BoundedCache<string, { sid: string }>(10);
+      sut.set('t1', { sid: 's1' });
+      sut.set('t2', { sid: 's2' });
+      sut.set('t3', { sid: 's1' });
+
+      const removed = sut.deleteWhere((v) => v.sid === 's1');
+
+      expect(removed).toBe(2);
+      expect(sut.size).toBe(1);
+      expect(sut.get('t1')).toBeUndefined();
+      expect(sut.get('t2')).toEqual({ sid: 's2' });
+      expect(sut.get('t3')).toBeUndefined();
+    });
+
+    it('passes the key as the second argument', () => {
+      const sut = new BoundedCache<string, number>(10);
+      sut.set('keep', 1);
+      sut.set('drop-me', 2);
+
+      expect(sut.deleteWhere((_v, k) => k.startsWith('drop'))).toBe(1);
+      expect(sut.get('keep')).toBe(1);
+      expect(sut.get('drop-me')).toBeUndefined();
+    });
+
+    it('returns 0 and removes nothing when nothing matches', () => {
+      const sut = new BoundedCache<string, number>(10);
+      sut.set('a', 1);
+
+      expect(sut.deleteWhere(() => false)).toBe(0);
+      expect(sut.size).toBe(1);
+    });
+
+    it('can remove every entry', () => {
+      const sut = new BoundedCache<number, number>(10);
+      for (let i = 0; i < 5; i++) sut.set(i, i);
+
+      expect(sut.deleteWhere(() => true)).toBe(5);
+      expect(sut.size).toBe(0);
+    });
+  });
+
+  describe('delete and clear', () => {
+    it('delete removes one entry', () => {
+      const sut = new BoundedCache<string, number>(10);
+      sut.set('a', 1);
+      sut.set('b', 2);
+
+      sut.delete('a');
+
+      expect(sut.get('a')).toBeUndefined();
+      expect(sut.get('b')).toBe(2);
+      expect(sut.size).toBe(1);
+    });
+
+    it('clear removes every entry', () => {
+      const sut = new BoundedCache<string, number>(10);
+      sut.set('a', 1);
+      sut.set('b', 2);
+
+      sut.clear();
+
+      expect(sut.size).toBe(0);
+      expect(sut.get('a')).toBeUndefined();
+    });
+  });
+});

@@ -1,0 +1,431 @@
+import {
+  createHmac,
+  createSecretKey,
+  generateKeyPairSync,
+  KeyObject,
+  randomBytes,
+  sign as cryptoSign,
+} from 'node:crypto';
+import {
+  assertKeyFits,
+  decodeJws,
+  JwsAlgorithm,
+  JwsKey,
+  JwtError,
+  JwtFailure,
+  MAX_TOKEN_LENGTH,
+  signJws,
+  verifyJwsSignature,
+} from './jws';
+
+/** The reason of the JwtError thrown by `fn`, or undefined when it does not throw. */
+function failureOf(fn: () => unknown): JwtFailure | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof JwtError) return err.reason;
+    throw err;
+  }
+  return undefined;
+}
+
+function segment(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+function rawSegment(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
+}
+
+function verifyToken(token: string, key: JwsKey): void {
+  verifyJwsSignature(decodeJws(token), key);
+}
+
+interface KeyPairEntry {
+  signing: JwsKey;
+  verifying: JwsKey;
+}
+
+const PAYLOAD = { sub: 'user-1', iss: 'https://warden.example', exp: 2_000_000_000 };
+
+describe('jws', () => {
+  let rsa: { privateKey: KeyObject; publicKey: KeyObject };
+  let otherRsa: { privateKey: KeyObject; publicKey: KeyObject };
+  let rsa1024: { privateKey: KeyObject; publicKey: KeyObject };
+  let ec: { privateKey: KeyObject; publicKey: KeyObject };
+  let otherEc: { privateKey: KeyObject; publicKey: KeyObject };
+  let p384: { privateKey: KeyObject; publicKey: KeyObject };
+  let ed: { privateKey: KeyObject; publicKey: KeyObject };
+  let otherEd: { privateKey: KeyObject; publicKey: KeyObject };
+  let secret: KeyObject;
+  let otherSecret: KeyObject;
+  let entries: Record<JwsAlgorithm, KeyPairEntry>;
+  let otherEntries: Record<JwsAlgorithm, KeyPairEntry>;
+
+  beforeAll(() => {
+    rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    otherEc = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+    ed = generateKeyPairSync('ed25519');
+    otherEd = generateKeyPairSync('ed25519');
+    secret = createSecretKey(randomBytes(32));
+    otherSecret = createSecretKey(randomBytes(32));
+    const pair = (
+      alg: JwsAlgorithm,
+      priv: KeyObject,
+      pub: KeyObject,
+    ): KeyPairEntry => ({ signing: { alg, key: priv }, verifying: { alg, key: pub } });
+    entries = {
+      RS256: pair('RS256', rsa.privateKey, rsa.publicKey),
+      ES256: pair('ES256', ec.privateKey, ec.publicKey),
+      EdDSA: pair('EdDSA', ed.privateKey, ed.publicKey),
+      HS256: pair('HS256', secret, secret),
+    };
+    otherEntries = {
+      RS256: pair('RS256', otherRsa.privateKey, otherRsa.publicKey),
+      ES256: pair('ES256', otherEc.privateKey, otherEc.publicKey),
+      EdDSA: pair('EdDSA', otherEd.privateKey, otherEd.publicKey),
+      HS256: pair('HS256', otherSecret, otherSecret),
+    };
+  });
+
+  const ALGORITHMS: JwsAlgorithm[] = ['RS256', 'ES256', 'EdDSA', 'HS256'];
+
+  describe('signJws / verifyJwsSignature round trip', () => {
+    it.each(ALGORITHMS)('%s: a signed token verifies with the matching key', (alg) => {
+      const token = signJws({ typ: 'JWT' }, PAYLOAD, entries[alg].signing);
+
+      const decoded = decodeJws(token);
+
+      expect(decoded.header).toEqual({ typ: 'JWT', alg });
+      expect(decoded.payload).toEqual(PAYLOAD);
+      expect(() => verifyJwsSignature(decoded, entries[alg].verifying)).not.toThrow();
+    });
+
+    it.each(ALGORITHMS)('%s: a token signed by another key is refused as bad_signature', (alg) => {
+      const token = signJws({}, PAYLOAD, otherEntries[alg].signing);
+
+      expect(failureOf(() => verifyToken(token, entries[alg].verifying))).toBe('bad_signature');
+    });
+
+    it.each(ALGORITHMS)('%s: a tampered payload is refused as bad_signature', (alg) => {
+      const token = signJws({}, PAYLOAD, entries[alg].signing);
+      const [h, , s] = token.split('.');
+      const forged = `${h}.${segment({ ...PAYLOAD, sub: 'admin' })}.${s}`;
+
+      expect(failureOf(() => verifyToken(forged, entries[alg].verifying))).toBe('bad_signature');
+    });
+
+    it.each(ALGORITHMS)('%s: a tampered header is refused as bad_signature', (alg) => {
+      const token = signJws({ typ: 'JWT' }, PAYLOAD, entries[alg].signing);
+      const [, p, s] = token.split('.');
+      const forged = `${segment({ typ: 'at+jwt', alg })}.${p}.${s}`;
+
+      expect(failureOf(() => verifyToken(forged, entries[alg].verifying))).toBe('bad_signature');
+    });
+
+    it('RS256 verifies with the private key entry as well as the public one', () => {
+      const token = signJws({}, PAYLOAD, entries.RS256.signing);
+
+      expect(() => verifyToken(token, entries.RS256.signing)).not.toThrow();
+    });
+
+    it('signJws sets alg from the key, overriding an alg in the given header', () => {
+      const token = signJws({ alg: 'none', typ: 'JWT' }, PAYLOAD, entries.ES256.signing);
+
+      expect(decodeJws(token).header.alg).toBe('ES256');
+      expect(() => verifyToken(token, entries.ES256.verifying)).not.toThrow();
+    });
+
+    it('signJws sets kid from the key when it has one, and keeps the header kid otherwise', () => {
+      const withKeyKid = signJws({ kid: 'from-header' }, PAYLOAD, {
+        ...entries.EdDSA.signing,
+        kid: 'from-key',
+      });
+      const withoutKeyKid = signJws({ kid: 'from-header' }, PAYLOAD, entries.EdDSA.signing);
+
+      expect(decodeJws(withKeyKid).header.kid).toBe('from-key');
+      expect(decodeJws(withoutKeyKid).header.kid).toBe('from-header');
+    });
+
+    it('ES256 signatures are the 64-byte raw r||s form', () => {
+      const token = signJws({}, PAYLOAD, entries.ES256.signing);
+
+      expect(decodeJws(token).signature).toHaveLength(64);
+    });
+  });
+
+  describe('decodeJws', () => {
+    it('splits a token into header, payload, signing input and signature bytes', () => {
+      const h = segment({ alg: 'HS256', typ: 'JWT', kid: 'k1' });
+      const p = segment({ sub: 'x' });
+      const sig = randomBytes(32);
+      const token = `${h}.${p}.${sig.toString('base64url')}`;
+
+      const decoded = decodeJws(token);
+
+      expect(decoded.header).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'k1' });
+      expect(decoded.payload).toEqual({ sub: 'x' });
+      expect(decoded.signingInput).toBe(`${h}.${p}`);
+      expect(decoded.signature.equals(sig)).toBe(true);
+    });
+
+    const h = segment({ alg: 'RS256' });
+    const p = segment({ sub: 'x' });
+    const s = randomBytes(16).toString('base64url');
+
+    it.each<[string, string]>([
+      ['two segments', `${h}.${p}`],
+      ['four segments', `${h}.${p}.${s}.${s}`],
+      ['one segment', h],
+      ['empty header segment', `.${p}.${s}`],
+      ['empty payload segment', `${h}..${s}`],
+      ['empty signature segment', `${h}.${p}.`],
+      ['base64 padding in a segment', `${h}=.${p}.${s}`],
+      ['"+" in the payload segment', `${h}.${p}+.${s}`],
+      ['"/" in the signature segment', `${h}.${p}.${s}/`],
+      ['whitespace in the token', `${h}.${p} .${s}`],
+      ['a header that is not JSON', `${rawSegment('{alg:RS256}')}.${p}.${s}`],
+      ['a payload that is not JSON', `${h}.${rawSegment('sub=x')}.${s}`],
+      ['a JSON array payload', `${h}.${segment([{ sub: 'x' }])}.${s}`],
+      ['a JSON null payload', `${h}.${segment(null)}.${s}`],
+      ['a JSON string payload', `${h}.${segment('sub')}.${s}`],
+      ['a JSON array header', `${segment(['RS256'])}.${p}.${s}`],
+      ['a header without alg', `${segment({ typ: 'JWT' })}.${p}.${s}`],
+      ['a header whose alg is not a string', `${segment({ alg: 256 })}.${p}.${s}`],
+      ['a crit header', `${segment({ alg: 'RS256', crit: ['exp'], exp: 1 })}.${p}.${s}`],
+      ['a crit header that is empty', `${segment({ alg: 'RS256', crit: [] })}.${p}.${s}`],
+      ['a kid that is a number', `${segment({ alg: 'RS256', kid: 7 })}.${p}.${s}`],
+      ['a kid that is an object', `${segment({ alg: 'RS256', kid: { id: 'k' } })}.${p}.${s}`],
+      ['a typ that is not a string', `${segment({ alg: 'RS256', typ: ['JWT'] })}.${p}.${s}`],
+    ])('refuses %s as malformed', (_name, token) => {
+      expect(failureOf(() => decodeJws(token))).toBe('malformed');
+    });
+
+    it('refuses a value that is not a string as malformed', () => {
+      expect(failureOf(() => decodeJws(undefined as unknown as string))).toBe('malformed');
+      expect(failureOf(() => decodeJws({} as unknown as string))).toBe('malformed');
+    });
+
+    it('accepts a token of exactly MAX_TOKEN_LENGTH and refuses one character more', () => {
+      const prefix = `${h}.${p}.`;
+      const atLimit = prefix + 'A'.repeat(MAX_TOKEN_LENGTH - prefix.length);
+      const overLimit = atLimit + 'A';
+
+      expect(atLimit).toHaveLength(MAX_TOKEN_LENGTH);
+      expect(failureOf(() => decodeJws(atLimit))).toBeUndefined();
+      expect(failureOf(() => decodeJws(overLimit))).toBe('malformed');
+    });
+
+    it('refuses a genuinely signed token whose payload makes it longer than MAX_TOKEN_LENGTH', () => {
+      const token = signJws({}, { pad: 'x'.repeat(MAX_TOKEN_LENGTH) }, entries.HS256.signing);
+
+      expect(token.length).toBeGreaterThan(MAX_TOKEN_LENGTH);
+      expect(failureOf(() => decodeJws(token))).toBe('malformed');
+    });
+  });
+
+  describe('alg none', () => {
+    const p = segment(PAYLOAD);
+
+    it.each(['none', 'None', 'NONE'])(
+      'refuses an unsigned token with header {"alg":"%s"} and an empty signature',
+      (alg) => {
+        const token = `${segment({ alg })}.${p}.`;
+
+        expect(failureOf(() => decodeJws(token))).toBe('malformed');
+      },
+    );
+
+    it.each(ALGORITHMS)(
+      'refuses an alg none token carrying some signature bytes against the %s key as unsupported_algorithm',
+      (alg) => {
+        const token = `${segment({ alg: 'none' })}.${p}.${randomBytes(32).toString('base64url')}`;
+
+        expect(failureOf(() => verifyToken(token, entries[alg].verifying))).toBe(
+          'unsupported_algorithm',
+        );
+      },
+    );
+  });
+
+  describe('key confusion (RS256 public key used as an HS256 secret)', () => {
+    function forgeHs256(hmacSecret: Buffer | string, header: Record<string, unknown> = {}): string {
+      const input = `${segment({ ...header, alg: 'HS256', typ: 'JWT' })}.${segment({
+        ...PAYLOAD,
+        sub: 'admin',
+      })}`;
+      const mac = createHmac('sha256', hmacSecret).update(input).digest('base64url');
+      return `${input}.${mac}`;
+    }
+
+    it('the forgery with the SPKI PEM text is a real HMAC over the public key (sanity check)', () => {
+      const pem = rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+      const token = forgeHs256(pem);
+      const naive: JwsKey = { alg: 'HS256', key: createSecretKey(Buffer.from(pem)) };
+
+      // A verifier that took its algorithm from the token would accept this.
+      expect(failureOf(() => verifyToken(token, naive))).toBeUndefined();
+    });
+
+    it.each<[string, () => Buffer | string]>([
+      ['SPKI PEM text', () => rsa.publicKey.export({ type: 'spki', format: 'pem' })],
+      ['PKCS#1 PEM text', () => rsa.publicKey.export({ type: 'pkcs1', format: 'pem' })],
+      ['SPKI DER', () => rsa.publicKey.export({ type: 'spki', format: 'der' })],
+      ['PKCS#1 DER', () => rsa.publicKey.export({ type: 'pkcs1', format: 'der' })],
+    ])(
+      'refuses an HS256 token keyed with the RSA public key %s against the RS256 entry',
+      (_name, material) => {
+        const token = forgeHs256(material());
+
+        expect(failureOf(() => verifyToken(token, entries.RS256.verifying))).toBe(
+          'unsupported_algorithm',
+        );
+        expect(failureOf(() => verifyToken(token, { ...entries.RS256.verifying, kid: 'rsa-1' })))
+          .toBe('unsupported_algorithm');
+      },
+    );
+
+    it('refuses the forgery even when it names the RS256 key by kid', () => {
+      const pem = rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+      const token = forgeHs256(pem, { kid: 'rsa-1' });
+
+      expect(failureOf(() => verifyToken(token, { alg: 'RS256', key: rsa.publicKey, kid: 'rsa-1' })))
+        .toBe('unsupported_algorithm');
+    });
+
+    it('assertKeyFits refuses to use the RSA public key as an HS256 key', () => {
+      expect(() => assertKeyFits({ alg: 'HS256', key: rsa.publicKey }, 'verify')).toThrow();
+    });
+  });
+
+  describe('header alg must equal the key alg', () => {
+    const pairs: [JwsAlgorithm, JwsAlgorithm][] = [];
+    for (const signed of ALGORITHMS) {
+      for (const expected of ALGORITHMS) if (signed !== expected) pairs.push([signed, expected]);
+    }
+
+    it.each(pairs)('a %s token is refused by the %s key entry', (signed, expected) => {
+      const token = signJws({}, PAYLOAD, entries[signed].signing);
+
+      expect(failureOf(() => verifyToken(token, entries[expected].verifying))).toBe(
+        'unsupported_algorithm',
+      );
+    });
+
+    it.each(['rs256', 'RS384', 'PS256', 'RS256 ', 'ES256K'])(
+      'a header alg of %j is refused by the RS256 entry',
+      (alg) => {
+        const valid = signJws({}, PAYLOAD, entries.RS256.signing);
+        const [, p, s] = valid.split('.');
+        const token = `${segment({ alg })}.${p}.${s}`;
+
+        expect(failureOf(() => verifyToken(token, entries.RS256.verifying))).toBe(
+          'unsupported_algorithm',
+        );
+      },
+    );
+  });
+
+  describe('ES256 signature length', () => {
+    function es256Input(): string {
+      return `${segment({ alg: 'ES256' })}.${segment(PAYLOAD)}`;
+    }
+
+    it('refuses a DER-encoded ECDSA signature that is itself valid', () => {
+      const input = es256Input();
+      const der = cryptoSign('sha256', Buffer.from(input), ec.privateKey); // default DER encoding
+      const token = `${input}.${der.toString('base64url')}`;
+
+      expect(der.length).not.toBe(64);
+      expect(failureOf(() => verifyToken(token, entries.ES256.verifying))).toBe('bad_signature');
+    });
+
+    it.each([63, 65, 32, 128])('refuses a %d-byte signature', (length) => {
+      const input = es256Input();
+      const raw = cryptoSign('sha256', Buffer.from(input), {
+        key: ec.privateKey,
+        dsaEncoding: 'ieee-p1363',
+      });
+      const sig =
+        length <= raw.length
+          ? raw.subarray(0, length)
+          : Buffer.concat([raw, Buffer.alloc(length - raw.length)]);
+      const token = `${input}.${sig.toString('base64url')}`;
+
+      expect(failureOf(() => verifyToken(token, entries.ES256.verifying))).toBe('bad_signature');
+    });
+  });
+
+  describe('HS256 signature length', () => {
+    it('refuses a truncated HMAC as bad_signature', () => {
+      const token = signJws({}, PAYLOAD, entries.HS256.signing);
+      const [h, p, s] = token.split('.');
+      const truncated = Buffer.from(s, 'base64url').subarray(0, 16).toString('base64url');
+
+      expect(failureOf(() => verifyToken(`${h}.${p}.${truncated}`, entries.HS256.verifying))).toBe(
+        'bad_signature',
+      );
+    });
+  });
+
+  describe('assertKeyFits', () => {
+    it.each(ALGORITHMS)('accepts the %s private/secret key for sign and public key for verify', (alg) => {
+      expect(() => assertKeyFits(entries[alg].signing, 'sign')).not.toThrow();
+      expect(() => assertKeyFits(entries[alg].verifying, 'verify')).not.toThrow();
+    });
+
+    it('accepts a private key for verify', () => {
+      expect(() => assertKeyFits({ alg: 'RS256', key: rsa.privateKey }, 'verify')).not.toThrow();
+    });
+
+    it('refuses an RSA 1024-bit key for RS256, to sign or to verify', () => {
+      expect(() => assertKeyFits({ alg: 'RS256', key: rsa1024.privateKey }, 'sign')).toThrow();
+      expect(() => assertKeyFits({ alg: 'RS256', key: rsa1024.publicKey }, 'verify')).toThrow();
+    });
+
+    it('refuses a P-384 key for ES256', () => {
+      expect(() => assertKeyFits({ alg: 'ES256', key: p384.privateKey }, 'sign')).toThrow();
+      expect(() => assertKeyFits({ alg: 'ES256', key: p384.publicKey }, 'verify')).toThrow();
+    });
+
+    it.each<JwsAlgorithm>(['RS256', 'ES256', 'EdDSA'])('refuses a %s public key for sign', (alg) => {
+      expect(() => assertKeyFits(entries[alg].verifying, 'sign')).toThrow();
+    });
+
+    it('refuses a 16-byte secret for HS256', () => {
+      const short = createSecretKey(randomBytes(16));
+
+      expect(() => assertKeyFits({ alg: 'HS256', key: short }, 'sign')).toThrow();
+      expect(() => assertKeyFits({ alg: 'HS256', key: short }, 'verify')).toThrow();
+    });
+
+    it('refuses a 31-byte secret for HS256', () => {
+      expect(() =>
+        assertKeyFits({ alg: 'HS256', key: createSecretKey(randomBytes(31)) }, 'verify'),
+      ).toThrow();
+    });
+
+    it('refuses an RSA public or private key for HS256', () => {
+      expect(() => assertKeyFits({ alg: 'HS256', key: rsa.publicKey }, 'verify')).toThrow();
+      expect(() => assertKeyFits({ alg: 'HS256', key: rsa.privateKey }, 'sign')).toThrow();
+    });
+
+    it('refuses a secret key for the asymmetric algorithms', () => {
+      for (const alg of ['RS256', 'ES256', 'EdDSA'] as const) {
+        expect(() => assertKeyFits({ alg, key: secret }, 'verify')).toThrow();
+      }
+    });
+
+    it('refuses keys of the wrong family', () => {
+      expect(() => assertKeyFits({ alg: 'RS256', key: ec.publicKey }, 'verify')).toThrow();
+      expect(() => assertKeyFits({ alg: 'ES256', key: ed.publicKey }, 'verify')).toThrow();
+      expect(() => assertKeyFits({ alg: 'EdDSA', key: rsa.publicKey }, 'verify')).toThrow();
+      const ed448 = generateKeyPairSync('ed448');
+      expect(() => assertKeyFits({ alg: 'EdDSA', key: ed448.publicKey }, 'verify')).toThrow();
+    });
+  });
+});
