@@ -20,6 +20,7 @@ export interface StartOptions {
   env?: Record<string, string>;
   tokenPolicy?: Partial<TokenPolicy>;
   database?: 'sqlite' | 'postgres';
+  logger?: import('pino').Logger;
 }
 
 /**
@@ -35,7 +36,7 @@ export async function startApp(options: StartOptions = {}): Promise<TestApp> {
     dropDatabase = db.drop;
   }
   const { config, cleanup } = testConfig(env);
-  const app = await createApp(config);
+  const app = await createApp(config, { logger: options.logger });
   if (options.tokenPolicy) app.get(TokenPolicyService).update(options.tokenPolicy);
   await app.get(DirectoryService).ensureBootstrapAdmin();
   await app.listen({ port: 0, host: '127.0.0.1' });
