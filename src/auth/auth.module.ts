@@ -24,6 +24,7 @@ import { SessionsService } from './sessions/sessions.service';
 import { AccessTokenStrategy } from './strategies/access-token.strategy';
 import { BasicStrategy } from './strategies/basic.strategy';
 import { RefreshTokenStrategy } from './strategies/refresh-token.strategy';
+import { StrategyRunner } from './strategies/strategy-runner';
 import { UpstreamSessionStrategy } from './strategies/upstream-session.strategy';
 import { TokenPolicyService } from './token-policy';
 import { UpstreamSessionClient } from './upstream-session.client';
@@ -55,6 +56,7 @@ import { WardenTokens } from './warden-tokens.service';
     RefreshTokenStrategy,
     BasicStrategy,
     UpstreamSessionStrategy,
+    StrategyRunner,
     { provide: APP_GUARD, useClass: AuthenticationGuard },
   ],
   exports: [

@@ -9,7 +9,7 @@ import { CredentialKind, Principal } from '../common/principal';
 import { CachedUser, toCached, UserCache } from './directory/user-cache';
 import { UserEntity } from './directory/user.entity';
 import { RevocationService } from './sessions/revocation.service';
-import { runStrategy } from './strategies/run-strategy';
+import { StrategyRunner } from './strategies/strategy-runner';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenClaims } from './warden-tokens.service';
 
@@ -41,6 +41,7 @@ export class AuthenticatorService {
     private readonly revocations: RevocationService,
     private readonly upstream: UpstreamSessionClient,
     private readonly clock: Clock,
+    private readonly strategies: StrategyRunner,
   ) {}
 
   async authenticate(
@@ -127,7 +128,7 @@ export class AuthenticatorService {
     kinds: readonly CredentialKind[],
   ): Promise<T> {
     try {
-      return await runStrategy<T>(kind, request);
+      return await this.strategies.run<T>(kind, request);
     } catch (err) {
       if (err instanceof JwtError) {
         throw invalidToken(

@@ -10,6 +10,7 @@ import { createTestDatabase, requirePostgres } from './postgres';
 export interface TestApp {
   app: NestFastifyApplication;
   config: WardenConfig;
+  env: Record<string, string>;
   /** Base URL of the listening server, e.g. http://127.0.0.1:40123 */
   url: string;
   dataSource: DataSource;
@@ -35,7 +36,7 @@ export async function startApp(options: StartOptions = {}): Promise<TestApp> {
     env.DATABASE_URL = db.url;
     dropDatabase = db.drop;
   }
-  const { config, cleanup } = testConfig(env);
+  const { config, env: fullEnv, cleanup } = testConfig(env);
   const app = await createApp(config, { logger: options.logger });
   if (options.tokenPolicy) app.get(TokenPolicyService).update(options.tokenPolicy);
   await app.get(DirectoryService).ensureBootstrapAdmin();
@@ -45,6 +46,7 @@ export async function startApp(options: StartOptions = {}): Promise<TestApp> {
   return {
     app,
     config,
+    env: fullEnv,
     url: `http://127.0.0.1:${port}`,
     dataSource: app.get(DataSource),
     close: async () => {

@@ -11,13 +11,15 @@ export const TEST_ENCRYPTION_KEY = Buffer.from('0123456789abcdef0123456789abcdef
 
 export interface TestConfig {
   config: WardenConfig;
+  /** The environment the config was built from (for a CLI run against the same instance). */
+  env: Record<string, string>;
   cleanup: () => void;
 }
 
 /** A configuration as `loadConfig` builds it from the environment, on a fresh SQLite file or the given database. */
 export function testConfig(env: Record<string, string> = {}): TestConfig {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
-  const config = loadConfig({
+  const fullEnv: Record<string, string> = {
     NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
@@ -28,6 +30,7 @@ export function testConfig(env: Record<string, string> = {}): TestConfig {
     WARDEN_ADMIN_PASSWORD: ADMIN_PASSWORD,
     LOG_LEVEL: 'silent',
     ...env,
-  });
-  return { config, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  };
+  const config = loadConfig(fullEnv);
+  return { config, env: fullEnv, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -18,6 +18,12 @@ function check(payload: Record<string, unknown>, rules: ClaimRules = {}): JwtFai
   return failureOf(() => checkClaims(payload, { nowSeconds: NOW, ...rules }));
 }
 
+function without(payload: Record<string, unknown>, name: string): Record<string, unknown> {
+  const copy = { ...payload };
+  delete copy[name];
+  return copy;
+}
+
 const VALID = {
   iss: 'https://warden.example',
   sub: 'user-1',
@@ -70,14 +76,14 @@ describe('checkClaims', () => {
 
   describe('exp', () => {
     it('requires exp by default', () => {
-      const { exp: _exp, ...withoutExp } = VALID;
+      const withoutExp = without(VALID, 'exp');
 
       expect(check(withoutExp)).toBe('bad_claim');
       expect(check(withoutExp, { requireExp: true })).toBe('bad_claim');
     });
 
     it('accepts a missing exp when requireExp is false', () => {
-      const { exp: _exp, ...withoutExp } = VALID;
+      const withoutExp = without(VALID, 'exp');
 
       expect(check(withoutExp, { requireExp: false })).toBeUndefined();
     });
@@ -154,7 +160,7 @@ describe('checkClaims', () => {
     });
 
     it('refuses a missing iss when an issuer is required', () => {
-      const { iss: _iss, ...withoutIss } = VALID;
+      const withoutIss = without(VALID, 'iss');
 
       expect(check(withoutIss, { issuer: VALID.iss })).toBe('wrong_issuer');
     });
@@ -198,7 +204,7 @@ describe('checkClaims', () => {
     });
 
     it('refuses a missing aud when an audience is required', () => {
-      const { aud: _aud, ...withoutAud } = VALID;
+      const withoutAud = without(VALID, 'aud');
 
       expect(check(withoutAud, { audience: 'warden-api' })).toBe('wrong_audience');
     });
@@ -206,7 +212,7 @@ describe('checkClaims', () => {
 
   describe('requiredStrings', () => {
     it('refuses a missing required claim as bad_claim', () => {
-      const { jti: _jti, ...withoutJti } = VALID;
+      const withoutJti = without(VALID, 'jti');
 
       expect(check(withoutJti, { requiredStrings: ['sub', 'jti'] })).toBe('bad_claim');
     });
@@ -220,7 +226,9 @@ describe('checkClaims', () => {
     });
 
     it('accepts required custom claims present as non-empty strings', () => {
-      expect(check({ ...VALID, sid: 'session-1' }, { requiredStrings: ['sub', 'sid'] })).toBeUndefined();
+      expect(
+        check({ ...VALID, sid: 'session-1' }, { requiredStrings: ['sub', 'sid'] }),
+      ).toBeUndefined();
     });
   });
 });

@@ -73,11 +73,10 @@ describe('jws', () => {
     otherEd = generateKeyPairSync('ed25519');
     secret = createSecretKey(randomBytes(32));
     otherSecret = createSecretKey(randomBytes(32));
-    const pair = (
-      alg: JwsAlgorithm,
-      priv: KeyObject,
-      pub: KeyObject,
-    ): KeyPairEntry => ({ signing: { alg, key: priv }, verifying: { alg, key: pub } });
+    const pair = (alg: JwsAlgorithm, priv: KeyObject, pub: KeyObject): KeyPairEntry => ({
+      signing: { alg, key: priv },
+      verifying: { alg, key: pub },
+    });
     entries = {
       RS256: pair('RS256', rsa.privateKey, rsa.publicKey),
       ES256: pair('ES256', ec.privateKey, ec.publicKey),
@@ -284,8 +283,9 @@ describe('jws', () => {
         expect(failureOf(() => verifyToken(token, entries.RS256.verifying))).toBe(
           'unsupported_algorithm',
         );
-        expect(failureOf(() => verifyToken(token, { ...entries.RS256.verifying, kid: 'rsa-1' })))
-          .toBe('unsupported_algorithm');
+        expect(
+          failureOf(() => verifyToken(token, { ...entries.RS256.verifying, kid: 'rsa-1' })),
+        ).toBe('unsupported_algorithm');
       },
     );
 
@@ -293,8 +293,9 @@ describe('jws', () => {
       const pem = rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string;
       const token = forgeHs256(pem, { kid: 'rsa-1' });
 
-      expect(failureOf(() => verifyToken(token, { alg: 'RS256', key: rsa.publicKey, kid: 'rsa-1' })))
-        .toBe('unsupported_algorithm');
+      expect(
+        failureOf(() => verifyToken(token, { alg: 'RS256', key: rsa.publicKey, kid: 'rsa-1' })),
+      ).toBe('unsupported_algorithm');
     });
 
     it('assertKeyFits refuses to use the RSA public key as an HS256 key', () => {
@@ -373,10 +374,13 @@ describe('jws', () => {
   });
 
   describe('assertKeyFits', () => {
-    it.each(ALGORITHMS)('accepts the %s private/secret key for sign and public key for verify', (alg) => {
-      expect(() => assertKeyFits(entries[alg].signing, 'sign')).not.toThrow();
-      expect(() => assertKeyFits(entries[alg].verifying, 'verify')).not.toThrow();
-    });
+    it.each(ALGORITHMS)(
+      'accepts the %s private/secret key for sign and public key for verify',
+      (alg) => {
+        expect(() => assertKeyFits(entries[alg].signing, 'sign')).not.toThrow();
+        expect(() => assertKeyFits(entries[alg].verifying, 'verify')).not.toThrow();
+      },
+    );
 
     it('accepts a private key for verify', () => {
       expect(() => assertKeyFits({ alg: 'RS256', key: rsa.privateKey }, 'verify')).not.toThrow();
@@ -392,9 +396,12 @@ describe('jws', () => {
       expect(() => assertKeyFits({ alg: 'ES256', key: p384.publicKey }, 'verify')).toThrow();
     });
 
-    it.each<JwsAlgorithm>(['RS256', 'ES256', 'EdDSA'])('refuses a %s public key for sign', (alg) => {
-      expect(() => assertKeyFits(entries[alg].verifying, 'sign')).toThrow();
-    });
+    it.each<JwsAlgorithm>(['RS256', 'ES256', 'EdDSA'])(
+      'refuses a %s public key for sign',
+      (alg) => {
+        expect(() => assertKeyFits(entries[alg].verifying, 'sign')).toThrow();
+      },
+    );
 
     it('refuses a 16-byte secret for HS256', () => {
       const short = createSecretKey(randomBytes(16));

@@ -1,0 +1,40 @@
+import { Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { Authenticator, Strategy } from 'passport';
+import { CredentialKind } from '../../common/principal';
+import { AccessTokenStrategy } from './access-token.strategy';
+import { BasicStrategy } from './basic.strategy';
+import { RefreshTokenStrategy } from './refresh-token.strategy';
+import { UpstreamSessionStrategy } from './upstream-session.strategy';
+
+/**
+ * Runs this application's strategy instances through a passport Authenticator of its own.
+ * Passport's default instance is process-wide: with two Warden instances in one process (tests,
+ * the CLI next to a server) the last one constructed would answer for both.
+ */
+@Injectable()
+export class StrategyRunner {
+  private readonly passport = new Authenticator();
+
+  constructor(access: AccessTokenStrategy, refresh: RefreshTokenStrategy, basic: BasicStrategy, session: UpstreamSessionStrategy) {
+    const strategies: [CredentialKind, unknown][] = [
+      ['access', access],
+      ['refresh', refresh],
+      ['basic', basic],
+      ['session', session],
+    ];
+    for (const [kind, strategy] of strategies) this.passport.use(kind, strategy as Strategy);
+  }
+
+  /** Settles with what the strategy authenticated; rejects with its error or failure info. */
+  run<T>(kind: CredentialKind, request: FastifyRequest): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const middleware = this.passport.authenticate(kind, { session: false }, (err: unknown, user: T | false, info: unknown) => {
+        if (err) return reject(err);
+        if (!user) return reject(info ?? new Error('Authentication failed'));
+        resolve(user);
+      });
+      middleware(request, {}, reject);
+    });
+  }
+}

@@ -1,0 +1,118 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { randomBytes } from 'node:crypto';
+import { AppModule } from './app.module';
+import { DirectoryService } from './auth/directory/directory.service';
+import { KeyRingService } from './auth/keys/key-ring.service';
+import { createRootLogger, PinoNestLogger } from './common/logging';
+import { ConfigError, loadConfig } from './config/load-config';
+import { SigningAlgorithm } from './config/warden-config';
+
+export class UsageError extends Error {}
+
+const USAGE = `Usage: npm run cli -- <command>
+
+  migrate                            apply pending database migrations
+  create-admin                       create the bootstrap admin when no admin exists
+                                     (WARDEN_ADMIN_USERNAME / WARDEN_ADMIN_PASSWORD, or a generated password)
+  reset-password <username>          set a new password (read from stdin, or generated and printed);
+                                     re-enables the user and ends their sessions
+  rotate-keys [RS256|ES256|EdDSA]    create a new signing key; older keys stay published until
+                                     every token they signed has expired
+`;
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  out: (text: string) => void;
+}
+
+async function readStdin(stdin: CliIo['stdin']): Promise<string | undefined> {
+  if (stdin.isTTY) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  return text || undefined;
+}
+
+/** Runs one command; returns the exit code. Errors are thrown for the caller to report. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === 'help' || command === '--help') {
+    io.out(USAGE);
+    return command ? 0 : 64;
+  }
+  const config = loadConfig(io.env);
+  const logger = createRootLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  // Migrations run when the data source starts, so every command begins with an up-to-date schema.
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), {
+    logger: new PinoNestLogger(logger),
+  });
+  try {
+    switch (command) {
+      case 'migrate':
+        io.out('Database schema is up to date.\n');
+        return 0;
+      case 'create-admin': {
+        const created = await app.get(DirectoryService).ensureBootstrapAdmin();
+        if (!created) io.out('An administrator exists already; nothing changed.\n');
+        else if (created.generatedPassword)
+          io.out(
+            `Created administrator "${created.username}" with password: ${created.generatedPassword}\n`,
+          );
+        else
+          io.out(
+            `Created administrator "${created.username}" with the password from WARDEN_ADMIN_PASSWORD.\n`,
+          );
+        return 0;
+      }
+      case 'reset-password': {
+        const [username] = args;
+        if (!username) throw new UsageError('reset-password needs a username');
+        const given = await readStdin(io.stdin);
+        if (given !== undefined && given.length < 12)
+          throw new UsageError('the new password needs at least 12 characters');
+        const password = given ?? randomBytes(18).toString('base64url');
+        await app.get(DirectoryService).resetPassword(username, password);
+        io.out(
+          given
+            ? `Password of "${username}" changed; their sessions ended.\n`
+            : `New password of "${username}": ${password}\n`,
+        );
+        return 0;
+      }
+      case 'rotate-keys': {
+        const algorithm = (args[0] ?? config.signingAlgorithm) as SigningAlgorithm;
+        if (!['RS256', 'ES256', 'EdDSA'].includes(algorithm))
+          throw new UsageError(`unknown algorithm ${algorithm}`);
+        const kid = await app.get(KeyRingService).rotate(algorithm);
+        io.out(
+          `New ${algorithm} signing key ${kid} is active; older keys stay published until their tokens expire.\n`,
+        );
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command ${command}`);
+    }
+  } finally {
+    await app.close();
+  }
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2), {
+    env: process.env,
+    stdin: process.stdin,
+    out: (text) => process.stdout.write(text),
+  }).then(
+    (code) => process.exit(code),
+    (err) => {
+      if (err instanceof ConfigError || err instanceof UsageError) {
+        process.stderr.write(`${err.message}\n${err instanceof UsageError ? USAGE : ''}`);
+        process.exit(err instanceof UsageError ? 64 : 78);
+      }
+      process.stderr.write(`${(err as Error).message ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,130 @@
+import { Readable } from 'node:stream';
+import { KeyRingService } from '../../src/auth/keys/key-ring.service';
+import { runCli } from '../../src/cli';
+import { startApp, TestApp } from '../support/app';
+import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
+import { login, newUser } from '../support/factories';
+import { basic, bearer, http } from '../support/http';
+
+const headerOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString());
+
+function cli(t: TestApp, argv: string[], stdin?: string) {
+  const out: string[] = [];
+  const input = stdin === undefined ? Object.assign(Readable.from([]), { isTTY: true }) : Readable.from([Buffer.from(stdin)]);
+  return runCli(argv, { env: t.env, stdin: input, out: (s) => out.push(s) }).then((code) => ({ code, out: out.join('') }));
+}
+
+describe('signing keys', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp();
+  });
+  afterAll(async () => t?.close());
+
+  it('keeps private keys sealed at rest', async () => {
+    const rows = await t.dataSource.query('SELECT private_key_sealed, public_jwk FROM signing_keys');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      expect(row.private_key_sealed).toMatch(/^v1\./);
+      expect(row.private_key_sealed).not.toContain('PRIVATE KEY');
+      expect(JSON.parse(row.public_jwk).d).toBeUndefined();
+    }
+  });
+
+  it('rotation by CLI: new tokens use the new key, old tokens keep working, both keys are published', async () => {
+    const user = await newUser(t);
+    const before = await login(t, user);
+    const oldKid = headerOf(before.authentication).kid;
+
+    const result = await cli(t, ['rotate-keys', 'ES256']);
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/New ES256 signing key/);
+    // A running instance picks a rotation up on its periodic reload; run that reload now.
+    await t.app.get(KeyRingService).reload();
+
+    const after = await login(t, user);
+    const newHeader = headerOf(after.authentication);
+    expect(newHeader.kid).not.toBe(oldKid);
+    expect(newHeader.alg).toBe('ES256');
+    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(after.authentication) } })).status).toBe(200);
+    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(before.authentication) } })).status).toBe(200);
+    expect((await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(before.refresh) } })).status).toBe(200);
+
+    const jwks = (await http(`${t.url}/.well-known/jwks.json`)).body;
+    expect(jwks.keys.map((k: { kid: string }) => k.kid)).toEqual(expect.arrayContaining([oldKid, newHeader.kid]));
+    const [retired] = await t.dataSource.query(`SELECT retired_at, publish_until FROM signing_keys WHERE kid = '${oldKid}'`);
+    expect(retired.retired_at).not.toBeNull();
+    // Published at least as long as a refresh token signed just before the rotation can live.
+    expect(new Date(retired.publish_until).getTime() - Date.now()).toBeGreaterThan(604_800 * 1000);
+  });
+
+  it('a key whose publication window has passed is no longer accepted', async () => {
+    const user = await newUser(t);
+    const pair = await login(t, user);
+    const kid = headerOf(pair.authentication).kid;
+    await t.app.get(KeyRingService).rotate();
+    await t.dataSource.query(`UPDATE signing_keys SET publish_until = '2000-01-01 00:00:00' WHERE kid = '${kid}'`);
+    await t.app.get(KeyRingService).reload();
+    const jwks = (await http(`${t.url}/.well-known/jwks.json`)).body;
+    expect(jwks.keys.map((k: { kid: string }) => k.kid)).not.toContain(kid);
+    expect((await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } })).status).toBe(401);
+  });
+});
+
+describe.each(['ES256', 'EdDSA'])('signing with %s', (algorithm) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ env: { WARDEN_SIGNING_ALGORITHM: algorithm } });
+  });
+  afterAll(async () => t?.close());
+
+  it('issues and accepts tokens signed with the selected algorithm', async () => {
+    const user = await newUser(t);
+    const pair = await login(t, user);
+    expect(headerOf(pair.authentication).alg).toBe(algorithm);
+    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(200);
+    const renewed = await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } });
+    expect(renewed.status).toBe(200);
+  });
+});
+
+describe('CLI recovery', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp();
+  });
+  afterAll(async () => t?.close());
+
+  it('create-admin changes nothing when an admin exists', async () => {
+    const result = await cli(t, ['create-admin']);
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/exists already/);
+    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(ADMIN_USERNAME, ADMIN_PASSWORD) } })).status).toBe(200);
+  });
+
+  it('reset-password sets the password from stdin and ends the sessions', async () => {
+    const user = await newUser(t);
+    const pair = await login(t, user);
+    const result = await cli(t, ['reset-password', user.username], 'a-recovered-password-42\n');
+    expect(result.code).toBe(0);
+    expect(result.out).not.toContain('a-recovered-password-42');
+    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, 'a-recovered-password-42') } })).status).toBe(200);
+    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, user.password) } })).status).toBe(401);
+    // The running instance sees the revocation by its poll within a second.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(401);
+  });
+
+  it('reset-password without stdin generates and prints a password that works', async () => {
+    const user = await newUser(t);
+    const result = await cli(t, ['reset-password', user.username]);
+    const password = /New password of "[^"]+": (\S+)/.exec(result.out)?.[1];
+    expect(password).toBeDefined();
+    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, password!) } })).status).toBe(200);
+  });
+
+  it('an unknown command or user fails with a non-zero code', async () => {
+    await expect(cli(t, ['frobnicate'])).rejects.toThrow(/unknown command/);
+    await expect(cli(t, ['reset-password', 'nobody-at-all'], 'long-enough-password')).rejects.toThrow(/No user/);
+  });
+});
