@@ -1,6 +1,6 @@
 /**
- * A Map with a size bound: the oldest insertion is dropped when full, and `get` can refresh an
- * entry's place so that hot keys stay. Entries may carry an expiry (ms since epoch).
+ * A Map with a size bound: the oldest insertion is dropped when full (first in, first out, so a
+ * hit costs one look-up and no reordering). Entries may carry an expiry (ms since epoch).
  */
 export class BoundedCache<K, V> {
   private readonly entries = new Map<K, { value: V; expiresAt: number }>();

@@ -362,3 +362,16 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('loadConfig with empty variables', () => {
+  it('treats an empty PORT like an unset one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-cfg-'));
+    try {
+      const config = loadConfig({ WARDEN_DATA_DIR: dir, PORT: '' });
+      expect(config.port).toBe(3000);
+      expect(config.baseUrl).toBe('http://localhost:3000');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -51,7 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
   const problems: string[] = [];
   const production = env.NODE_ENV === 'production';
 
-  const port = parsePort(env.PORT ?? '3000', problems);
+  const port = parsePort(env.PORT || '3000', problems);
   const host = env.HOST || '0.0.0.0';
   const baseUrl = stripSlash(
     parseUrl('WARDEN_BASE_URL', env.WARDEN_BASE_URL, problems) ?? `http://localhost:${port}`,
