@@ -16,6 +16,6 @@ function newest(dir) {
 const root = join(__dirname, '..');
 const built = join(root, 'dist', 'main.js');
 if (!existsSync(built) || statSync(built).mtimeMs < newest(join(root, 'src'))) {
-  process.stdout.write('Building Warden (first start or sources changed)…\n');
-  execSync('npx nest build', { cwd: root, stdio: 'inherit' });
+  process.stderr.write('Building Warden (first start or sources changed)…\n');
+  execSync('npx nest build', { cwd: root, stdio: ['ignore', 2, 2] });
 }
