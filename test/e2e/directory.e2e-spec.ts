@@ -13,74 +13,139 @@ describe.each(DATABASES)('admin API for users and groups (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = (name: string, fn: () => Promise<void>) => it(name, async () => (ready ? fn() : undefined));
+  const maybe = (name: string, fn: () => Promise<void>) =>
+    it(name, async () => (ready ? fn() : undefined));
   const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>
-    http(`${t.url}${path}`, { ...init, headers: { authorization: adminAuth(), ...(init.headers ?? {}) } });
-
-  maybe('creates a user with groups, shows it without the password, and stores an argon2id hash', async () => {
-    const group = await newGroup(t);
-    const res = await admin('/admin/users', {
-      method: 'POST',
-      json: { username: 'Carol', password: 'carol-password-123', displayName: 'Carol C', email: 'carol@example.com', groups: [group] },
+    http(`${t.url}${path}`, {
+      ...init,
+      headers: { authorization: adminAuth(), ...(init.headers ?? {}) },
     });
-    expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ username: 'Carol', displayName: 'Carol C', email: 'carol@example.com', groups: [group], disabled: false });
-    expect(JSON.stringify(res.body)).not.toMatch(/password/i);
-    const [row] = await t.dataSource.query(`SELECT password_hash FROM users WHERE username_key = 'carol'`);
-    expect(row.password_hash).toMatch(/^\$argon2id\$/);
 
-    const got = await admin('/admin/users/carol');
-    expect(got.status).toBe(200);
-    expect(got.body.username).toBe('Carol');
-  });
+  maybe(
+    'creates a user with groups, shows it without the password, and stores an argon2id hash',
+    async () => {
+      const group = await newGroup(t);
+      const res = await admin('/admin/users', {
+        method: 'POST',
+        json: {
+          username: 'Carol',
+          password: 'carol-password-123',
+          displayName: 'Carol C',
+          email: 'carol@example.com',
+          groups: [group],
+        },
+      });
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({
+        username: 'Carol',
+        displayName: 'Carol C',
+        email: 'carol@example.com',
+        groups: [group],
+        disabled: false,
+      });
+      expect(JSON.stringify(res.body)).not.toMatch(/password/i);
+      const [row] = await t.dataSource.query(
+        `SELECT password_hash FROM users WHERE username_key = 'carol'`,
+      );
+      expect(row.password_hash).toMatch(/^\$argon2id\$/);
+
+      const got = await admin('/admin/users/carol');
+      expect(got.status).toBe(200);
+      expect(got.body.username).toBe('Carol');
+    },
+  );
 
   maybe('usernames are unique regardless of case', async () => {
     await newUser(t, { username: 'Dave' });
-    const dup = await admin('/admin/users', { method: 'POST', json: { username: 'dAVE', password: 'another-password-1' } });
+    const dup = await admin('/admin/users', {
+      method: 'POST',
+      json: { username: 'dAVE', password: 'another-password-1' },
+    });
     expect(dup.status).toBe(409);
     expect(dup.body.code).toBe('user_exists');
   });
 
   maybe('group names are unique regardless of case, and listed', async () => {
     await newGroup(t, 'Reporters');
-    expect((await admin('/admin/groups', { method: 'POST', json: { name: 'reporters' } })).status).toBe(409);
+    expect(
+      (await admin('/admin/groups', { method: 'POST', json: { name: 'reporters' } })).status,
+    ).toBe(409);
     const list = await admin('/admin/groups');
     expect(list.status).toBe(200);
-    expect(list.body.map((g: { name: string }) => g.name)).toEqual(expect.arrayContaining(['Reporters', 'warden-admins']));
+    expect(list.body.map((g: { name: string }) => g.name)).toEqual(
+      expect.arrayContaining(['Reporters', 'warden-admins']),
+    );
   });
 
   maybe('an unknown group is a 400 naming it', async () => {
-    const res = await admin('/admin/users', { method: 'POST', json: { username: 'erin', password: 'erin-password-123', groups: ['no-such-group'] } });
+    const res = await admin('/admin/users', {
+      method: 'POST',
+      json: { username: 'erin', password: 'erin-password-123', groups: ['no-such-group'] },
+    });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ code: 'unknown_group', unknownGroups: ['no-such-group'] });
   });
 
   maybe('invalid bodies are 400 problems naming every bad field', async () => {
-    const res = await admin('/admin/users', { method: 'POST', json: { username: 'has space', password: 'short', email: 'not-an-email', extra: 1 } });
+    const res = await admin('/admin/users', {
+      method: 'POST',
+      json: { username: 'has space', password: 'short', email: 'not-an-email', extra: 1 },
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/problem\+json/);
     expect(res.body.code).toBe('validation_failed');
-    expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['email', 'extra', 'password', 'username']);
+    expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual([
+      'email',
+      'extra',
+      'password',
+      'username',
+    ]);
   });
 
   maybe('PATCH changes groups; the change reaches tokens already in use', async () => {
     const group = await newGroup(t);
     const u = await newUser(t);
     const pair = await login(t, u);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).body.groups).toEqual([]);
-    const patch = await admin(`/admin/users/${u.username}`, { method: 'PATCH', json: { groups: [group] } });
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        })
+      ).body.groups,
+    ).toEqual([]);
+    const patch = await admin(`/admin/users/${u.username}`, {
+      method: 'PATCH',
+      json: { groups: [group] },
+    });
     expect(patch.status).toBe(200);
     expect(patch.body.groups).toEqual([group]);
-    const me = await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } });
+    const me = await http(`${t.url}/system/whoami`, {
+      headers: { authorization: bearer(pair.authentication) },
+    });
     expect(me.body.groups).toEqual([group]);
   });
 
   maybe('disabling a user refuses their password and ends their sessions', async () => {
     const u = await newUser(t);
     const pair = await login(t, u);
-    expect((await admin(`/admin/users/${u.username}`, { method: 'PATCH', json: { disabled: true } })).status).toBe(200);
-    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(u.username, u.password) } })).status).toBe(401);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(401);
+    expect(
+      (await admin(`/admin/users/${u.username}`, { method: 'PATCH', json: { disabled: true } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (
+        await http(`${t.url}/system/auth`, {
+          headers: { authorization: basic(u.username, u.password) },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        })
+      ).status,
+    ).toBe(401);
   });
 
   maybe('deleting a user ends their sessions and frees the name', async () => {
@@ -88,8 +153,17 @@ describe.each(DATABASES)('admin API for users and groups (%s)', (database) => {
     const pair = await login(t, u);
     expect((await admin(`/admin/users/${u.username}`, { method: 'DELETE' })).status).toBe(204);
     expect((await admin(`/admin/users/${u.username}`)).status).toBe(404);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(401);
-    expect((await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } })).status).toBe(401);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } }))
+        .status,
+    ).toBe(401);
     await newUser(t, { username: u.username });
   });
 
@@ -105,7 +179,9 @@ describe.each(DATABASES)('admin API for users and groups (%s)', (database) => {
   maybe('non-admins get 403 admin_required, anonymous callers 401', async () => {
     const u = await newUser(t);
     const pair = await login(t, u);
-    const asUser = await http(`${t.url}/admin/users`, { headers: { authorization: bearer(pair.authentication) } });
+    const asUser = await http(`${t.url}/admin/users`, {
+      headers: { authorization: bearer(pair.authentication) },
+    });
     expect(asUser.status).toBe(403);
     expect(asUser.body.code).toBe('admin_required');
     const anonymous = await http(`${t.url}/admin/users`);

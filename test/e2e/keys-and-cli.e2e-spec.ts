@@ -6,12 +6,19 @@ import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { login, newUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
 
-const headerOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString());
+const headerOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString());
 
 function cli(t: TestApp, argv: string[], stdin?: string) {
   const out: string[] = [];
-  const input = stdin === undefined ? Object.assign(Readable.from([]), { isTTY: true }) : Readable.from([Buffer.from(stdin)]);
-  return runCli(argv, { env: t.env, stdin: input, out: (s) => out.push(s) }).then((code) => ({ code, out: out.join('') }));
+  const input =
+    stdin === undefined
+      ? Object.assign(Readable.from([]), { isTTY: true })
+      : Readable.from([Buffer.from(stdin)]);
+  return runCli(argv, { env: t.env, stdin: input, out: (s) => out.push(s) }).then((code) => ({
+    code,
+    out: out.join(''),
+  }));
 }
 
 describe('signing keys', () => {
@@ -22,7 +29,9 @@ describe('signing keys', () => {
   afterAll(async () => t?.close());
 
   it('keeps private keys sealed at rest', async () => {
-    const rows = await t.dataSource.query('SELECT private_key_sealed, public_jwk FROM signing_keys');
+    const rows = await t.dataSource.query(
+      'SELECT private_key_sealed, public_jwk FROM signing_keys',
+    );
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) {
       expect(row.private_key_sealed).toMatch(/^v1\./);
@@ -46,13 +55,32 @@ describe('signing keys', () => {
     const newHeader = headerOf(after.authentication);
     expect(newHeader.kid).not.toBe(oldKid);
     expect(newHeader.alg).toBe('ES256');
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(after.authentication) } })).status).toBe(200);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(before.authentication) } })).status).toBe(200);
-    expect((await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(before.refresh) } })).status).toBe(200);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(after.authentication) },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(before.authentication) },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(before.refresh) } }))
+        .status,
+    ).toBe(200);
 
     const jwks = (await http(`${t.url}/.well-known/jwks.json`)).body;
-    expect(jwks.keys.map((k: { kid: string }) => k.kid)).toEqual(expect.arrayContaining([oldKid, newHeader.kid]));
-    const [retired] = await t.dataSource.query(`SELECT retired_at, publish_until FROM signing_keys WHERE kid = '${oldKid}'`);
+    expect(jwks.keys.map((k: { kid: string }) => k.kid)).toEqual(
+      expect.arrayContaining([oldKid, newHeader.kid]),
+    );
+    const [retired] = await t.dataSource.query(
+      `SELECT retired_at, publish_until FROM signing_keys WHERE kid = '${oldKid}'`,
+    );
     expect(retired.retired_at).not.toBeNull();
     // Published at least as long as a refresh token signed just before the rotation can live.
     expect(new Date(retired.publish_until).getTime() - Date.now()).toBeGreaterThan(604_800 * 1000);
@@ -63,11 +91,16 @@ describe('signing keys', () => {
     const pair = await login(t, user);
     const kid = headerOf(pair.authentication).kid;
     await t.app.get(KeyRingService).rotate();
-    await t.dataSource.query(`UPDATE signing_keys SET publish_until = '2000-01-01 00:00:00' WHERE kid = '${kid}'`);
+    await t.dataSource.query(
+      `UPDATE signing_keys SET publish_until = '2000-01-01 00:00:00' WHERE kid = '${kid}'`,
+    );
     await t.app.get(KeyRingService).reload();
     const jwks = (await http(`${t.url}/.well-known/jwks.json`)).body;
     expect(jwks.keys.map((k: { kid: string }) => k.kid)).not.toContain(kid);
-    expect((await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } })).status).toBe(401);
+    expect(
+      (await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } }))
+        .status,
+    ).toBe(401);
   });
 });
 
@@ -82,8 +115,16 @@ describe.each(['ES256', 'EdDSA'])('signing with %s', (algorithm) => {
     const user = await newUser(t);
     const pair = await login(t, user);
     expect(headerOf(pair.authentication).alg).toBe(algorithm);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(200);
-    const renewed = await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } });
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        })
+      ).status,
+    ).toBe(200);
+    const renewed = await http(`${t.url}/system/reauth`, {
+      headers: { authorization: bearer(pair.refresh) },
+    });
     expect(renewed.status).toBe(200);
   });
 });
@@ -99,7 +140,13 @@ describe('CLI recovery', () => {
     const result = await cli(t, ['create-admin']);
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/exists already/);
-    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(ADMIN_USERNAME, ADMIN_PASSWORD) } })).status).toBe(200);
+    expect(
+      (
+        await http(`${t.url}/system/auth`, {
+          headers: { authorization: basic(ADMIN_USERNAME, ADMIN_PASSWORD) },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('reset-password sets the password from stdin and ends the sessions', async () => {
@@ -108,11 +155,29 @@ describe('CLI recovery', () => {
     const result = await cli(t, ['reset-password', user.username], 'a-recovered-password-42\n');
     expect(result.code).toBe(0);
     expect(result.out).not.toContain('a-recovered-password-42');
-    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, 'a-recovered-password-42') } })).status).toBe(200);
-    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, user.password) } })).status).toBe(401);
+    expect(
+      (
+        await http(`${t.url}/system/auth`, {
+          headers: { authorization: basic(user.username, 'a-recovered-password-42') },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await http(`${t.url}/system/auth`, {
+          headers: { authorization: basic(user.username, user.password) },
+        })
+      ).status,
+    ).toBe(401);
     // The running instance sees the revocation by its poll within a second.
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(401);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it('reset-password without stdin generates and prints a password that works', async () => {
@@ -120,11 +185,19 @@ describe('CLI recovery', () => {
     const result = await cli(t, ['reset-password', user.username]);
     const password = /New password of "[^"]+": (\S+)/.exec(result.out)?.[1];
     expect(password).toBeDefined();
-    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, password!) } })).status).toBe(200);
+    expect(
+      (
+        await http(`${t.url}/system/auth`, {
+          headers: { authorization: basic(user.username, password!) },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('an unknown command or user fails with a non-zero code', async () => {
     await expect(cli(t, ['frobnicate'])).rejects.toThrow(/unknown command/);
-    await expect(cli(t, ['reset-password', 'nobody-at-all'], 'long-enough-password')).rejects.toThrow(/No user/);
+    await expect(
+      cli(t, ['reset-password', 'nobody-at-all'], 'long-enough-password'),
+    ).rejects.toThrow(/No user/);
   });
 });

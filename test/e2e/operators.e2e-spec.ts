@@ -24,15 +24,39 @@ describe("operators' surface", () => {
     expect(res.status).toBe(200);
     const doc = res.body;
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(
-      ['apiToken', 'basic', 'bearer', 'cmjSpiJwt', 'connectJwt', 'refreshToken', 'upstreamSession'].sort(),
+      [
+        'apiToken',
+        'basic',
+        'bearer',
+        'cmjSpiJwt',
+        'connectJwt',
+        'refreshToken',
+        'upstreamSession',
+      ].sort(),
     );
-    for (const path of ['/system/auth', '/system/reauth', '/system/logout', '/system/sessions', '/system/sessions/{id}', '/admin/users', '/admin/users/{username}', '/admin/groups', '/.well-known/jwks.json', '/health/live', '/health/ready']) {
+    for (const path of [
+      '/system/auth',
+      '/system/reauth',
+      '/system/logout',
+      '/system/sessions',
+      '/system/sessions/{id}',
+      '/admin/users',
+      '/admin/users/{username}',
+      '/admin/groups',
+      '/.well-known/jwks.json',
+      '/health/live',
+      '/health/ready',
+    ]) {
       expect(doc.paths).toHaveProperty([path]);
     }
     expect(doc.paths['/system/reauth'].get.security).toEqual([{ refreshToken: [] }]);
-    expect(doc.paths['/admin/users'].post.security).toEqual(expect.arrayContaining([{ bearer: [] }, { basic: [] }]));
+    expect(doc.paths['/admin/users'].post.security).toEqual(
+      expect.arrayContaining([{ bearer: [] }, { basic: [] }]),
+    );
     expect(doc.paths['/admin/users'].post.responses['403']).toBeDefined();
-    expect(doc.components.schemas.Problem.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail', 'code', 'requestId']));
+    expect(doc.components.schemas.Problem.required).toEqual(
+      expect.arrayContaining(['type', 'title', 'status', 'detail', 'code', 'requestId']),
+    );
     expect(doc.components.schemas.CreateUserDto.properties.username.example).toBe('alice');
   });
 
@@ -44,7 +68,10 @@ describe("operators' surface", () => {
 
   it('answers health checks', async () => {
     expect((await http(`${t.url}/health/live`)).body).toEqual({ status: 'ok' });
-    expect((await http(`${t.url}/health/ready`)).body).toEqual({ status: 'ok', checks: { database: 'ok' } });
+    expect((await http(`${t.url}/health/ready`)).body).toEqual({
+      status: 'ok',
+      checks: { database: 'ok' },
+    });
   });
 
   it('an unknown route is a 404 problem', async () => {
@@ -55,13 +82,24 @@ describe("operators' surface", () => {
   });
 
   it('unparseable JSON is a 400 problem and an oversized body a 413 problem', async () => {
-    const bad = await http(`${t.url}/system/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":' });
+    const bad = await http(`${t.url}/system/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"username":',
+    });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
-    const big = await http(`${t.url}/system/auth`, { method: 'POST', json: { username: 'x', password: 'y'.repeat(2 * 1024 * 1024) } });
+    const big = await http(`${t.url}/system/auth`, {
+      method: 'POST',
+      json: { username: 'x', password: 'y'.repeat(2 * 1024 * 1024) },
+    });
     expect(big.status).toBe(413);
     expect(big.body.code).toBe('payload_too_large');
-    const wrongType = await http(`${t.url}/system/auth`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<a/>' });
+    const wrongType = await http(`${t.url}/system/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/xml' },
+      body: '<a/>',
+    });
     expect(wrongType.status).toBe(415);
     expect(wrongType.headers.get('content-type')).toMatch(/problem\+json/);
   });
@@ -69,7 +107,9 @@ describe("operators' surface", () => {
   it('keeps a plain caller request id and replaces a hostile one', async () => {
     const kept = await http(`${t.url}/health/live`, { headers: { 'x-request-id': 'abc-123' } });
     expect(kept.headers.get('x-request-id')).toBe('abc-123');
-    const replaced = await http(`${t.url}/system/whoami`, { headers: { 'x-request-id': 'evil line {"level":60} '.repeat(5) } });
+    const replaced = await http(`${t.url}/system/whoami`, {
+      headers: { 'x-request-id': 'evil line {"level":60} '.repeat(5) },
+    });
     expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(replaced.body.requestId).toBe(replaced.headers.get('x-request-id'));
   });
@@ -77,11 +117,23 @@ describe("operators' surface", () => {
   it('logs JSON lines with the request id, and never a credential', async () => {
     const user = await newUser(t);
     const pair = await login(t, user);
-    await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication), 'x-request-id': 'trace-me-1', cookie: 'JSESSIONID=secret-cookie' } });
-    await http(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, 'wrong-password-xyz') } });
+    await http(`${t.url}/system/whoami`, {
+      headers: {
+        authorization: bearer(pair.authentication),
+        'x-request-id': 'trace-me-1',
+        cookie: 'JSESSIONID=secret-cookie',
+      },
+    });
+    await http(`${t.url}/system/auth`, {
+      headers: { authorization: basic(user.username, 'wrong-password-xyz') },
+    });
     await new Promise((r) => setTimeout(r, 50));
     const parsed = lines.map((l) => JSON.parse(l));
-    expect(parsed.some((l) => l.reqId === 'trace-me-1' && l.path === '/system/whoami' && l.status === 200)).toBe(true);
+    expect(
+      parsed.some(
+        (l) => l.reqId === 'trace-me-1' && l.path === '/system/whoami' && l.status === 200,
+      ),
+    ).toBe(true);
     const all = lines.join('\n');
     expect(all).not.toContain(pair.authentication);
     expect(all).not.toContain(pair.refresh);
@@ -90,13 +142,18 @@ describe("operators' surface", () => {
     expect(all).not.toContain('secret-cookie');
     expect(all).not.toMatch(/\$argon2id\$/);
     // The failed login is recorded as a security event with the attempted username.
-    expect(parsed.some((l) => l.audit?.event === 'auth.login.failed' && l.audit.actor === user.username)).toBe(true);
+    expect(
+      parsed.some((l) => l.audit?.event === 'auth.login.failed' && l.audit.actor === user.username),
+    ).toBe(true);
   });
 
   it('never answers with a stack trace', async () => {
     const responses = await Promise.all([
       http(`${t.url}/admin/users/${'x'.repeat(600)}`, { headers: { authorization: adminAuth() } }),
-      http(`${t.url}/system/sessions/${'%'.repeat(10)}`, { method: 'DELETE', headers: { authorization: adminAuth() } }),
+      http(`${t.url}/system/sessions/${'%'.repeat(10)}`, {
+        method: 'DELETE',
+        headers: { authorization: adminAuth() },
+      }),
       http(`${t.url}/admin/users?offset=-1`, { headers: { authorization: adminAuth() } }),
     ]);
     for (const res of responses) {

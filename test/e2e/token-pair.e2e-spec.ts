@@ -19,42 +19,72 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
     await t?.close();
   });
 
-  const maybe = (name: string, fn: () => Promise<void>) => it(name, async () => (ready ? fn() : undefined));
+  const maybe = (name: string, fn: () => Promise<void>) =>
+    it(name, async () => (ready ? fn() : undefined));
 
   maybe('GET /system/auth with Basic returns a pair that calls APIs', async () => {
-    const res = await http<Pair>(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, user.password) } });
+    const res = await http<Pair>(`${t.url}/system/auth`, {
+      headers: { authorization: basic(user.username, user.password) },
+    });
     expect(res.status).toBe(200);
     expect(Object.keys(res.body).sort()).toEqual(['authentication', 'refresh']);
-    const me = await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(res.body.authentication) } });
+    const me = await http(`${t.url}/system/whoami`, {
+      headers: { authorization: bearer(res.body.authentication) },
+    });
     expect(me.status).toBe(200);
-    expect(me.body).toEqual({ id: user.id, username: user.username, groups: [], authMethod: 'access' });
+    expect(me.body).toEqual({
+      id: user.id,
+      username: user.username,
+      groups: [],
+      authMethod: 'access',
+    });
   });
 
   maybe('usernames are matched regardless of case', async () => {
-    const res = await http(`${t.url}/system/auth`, { headers: { authorization: basic(user.username.toUpperCase(), user.password) } });
+    const res = await http(`${t.url}/system/auth`, {
+      headers: { authorization: basic(user.username.toUpperCase(), user.password) },
+    });
     expect(res.status).toBe(200);
   });
 
   maybe('POST /system/auth takes JSON credentials', async () => {
-    const res = await http<Pair>(`${t.url}/system/auth`, { method: 'POST', json: { username: user.username, password: user.password } });
+    const res = await http<Pair>(`${t.url}/system/auth`, {
+      method: 'POST',
+      json: { username: user.username, password: user.password },
+    });
     expect(res.status).toBe(200);
     expect(typeof res.body.authentication).toBe('string');
     expect(typeof res.body.refresh).toBe('string');
   });
 
-  maybe('a wrong password is a 401 problem with a Basic challenge, and is audited nowhere in the body', async () => {
-    const res = await http(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, 'wrong-password-123') } });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="warden"/);
-    expect(res.body).toMatchObject({ status: 401, code: 'invalid_credentials', title: 'Unauthorized' });
-    expect(res.body.requestId).toBe(res.headers.get('x-request-id'));
-    expect(res.text).not.toContain('wrong-password');
-  });
+  maybe(
+    'a wrong password is a 401 problem with a Basic challenge, and is audited nowhere in the body',
+    async () => {
+      const res = await http(`${t.url}/system/auth`, {
+        headers: { authorization: basic(user.username, 'wrong-password-123') },
+      });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="warden"/);
+      expect(res.body).toMatchObject({
+        status: 401,
+        code: 'invalid_credentials',
+        title: 'Unauthorized',
+      });
+      expect(res.body.requestId).toBe(res.headers.get('x-request-id'));
+      expect(res.text).not.toContain('wrong-password');
+    },
+  );
 
   maybe('POST /system/auth with a wrong password or an unknown user is the same 401', async () => {
-    const wrong = await http(`${t.url}/system/auth`, { method: 'POST', json: { username: user.username, password: 'nope-nope-nope' } });
-    const unknown = await http(`${t.url}/system/auth`, { method: 'POST', json: { username: 'nobody-here', password: 'nope-nope-nope' } });
+    const wrong = await http(`${t.url}/system/auth`, {
+      method: 'POST',
+      json: { username: user.username, password: 'nope-nope-nope' },
+    });
+    const unknown = await http(`${t.url}/system/auth`, {
+      method: 'POST',
+      json: { username: 'nobody-here', password: 'nope-nope-nope' },
+    });
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body.detail).toBe(unknown.body.detail);
@@ -62,48 +92,81 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
 
   maybe('reauth accepts the refresh token as Bearer and bare, and rotates it', async () => {
     const first = await login(t, user);
-    const viaBearer = await http<Pair>(`${t.url}/system/reauth`, { headers: { authorization: bearer(first.refresh) } });
+    const viaBearer = await http<Pair>(`${t.url}/system/reauth`, {
+      headers: { authorization: bearer(first.refresh) },
+    });
     expect(viaBearer.status).toBe(200);
     expect(viaBearer.body.refresh).not.toBe(first.refresh);
     expect(viaBearer.body.authentication).not.toBe(first.authentication);
-    const viaBare = await http<Pair>(`${t.url}/system/reauth`, { headers: { authorization: viaBearer.body.refresh } });
+    const viaBare = await http<Pair>(`${t.url}/system/reauth`, {
+      headers: { authorization: viaBearer.body.refresh },
+    });
     expect(viaBare.status).toBe(200);
-    const me = await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(viaBare.body.authentication) } });
+    const me = await http(`${t.url}/system/whoami`, {
+      headers: { authorization: bearer(viaBare.body.authentication) },
+    });
     expect(me.status).toBe(200);
   });
 
   maybe('a retry within the grace window gets the very same successor pair', async () => {
     const first = await login(t, user);
-    const a = await http<Pair>(`${t.url}/system/reauth`, { headers: { authorization: bearer(first.refresh) } });
-    const b = await http<Pair>(`${t.url}/system/reauth`, { headers: { authorization: bearer(first.refresh) } });
+    const a = await http<Pair>(`${t.url}/system/reauth`, {
+      headers: { authorization: bearer(first.refresh) },
+    });
+    const b = await http<Pair>(`${t.url}/system/reauth`, {
+      headers: { authorization: bearer(first.refresh) },
+    });
     expect(a.status).toBe(200);
     expect(b.status).toBe(200);
     expect(b.body).toEqual(a.body);
   });
 
-  maybe('presenting an older generation revokes the whole family, access tokens included', async () => {
-    const gen1 = await login(t, user);
-    const gen2 = (await http<Pair>(`${t.url}/system/reauth`, { headers: { authorization: bearer(gen1.refresh) } })).body;
-    const gen3 = (await http<Pair>(`${t.url}/system/reauth`, { headers: { authorization: bearer(gen2.refresh) } })).body;
-    // gen1 is two generations old: no grace applies.
-    const reuse = await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(gen1.refresh) } });
-    expect(reuse.status).toBe(401);
-    expect(reuse.body.code).toBe('invalid_refresh_token');
-    expect(reuse.headers.get('www-authenticate')).toContain('error="invalid_token"');
-    // The newest refresh token of the family is dead too…
-    const newest = await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(gen3.refresh) } });
-    expect(newest.status).toBe(401);
-    // …and so is its access token, although it was already verified and cached.
-    const call = await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(gen3.authentication) } });
-    expect(call.status).toBe(401);
-    const rows = await t.dataSource.query('SELECT revoked_reason FROM refresh_sessions WHERE revoked_at IS NOT NULL');
-    expect(rows.map((r: { revoked_reason: string }) => r.revoked_reason)).toContain('refresh_reuse');
-  });
+  maybe(
+    'presenting an older generation revokes the whole family, access tokens included',
+    async () => {
+      const gen1 = await login(t, user);
+      const gen2 = (
+        await http<Pair>(`${t.url}/system/reauth`, {
+          headers: { authorization: bearer(gen1.refresh) },
+        })
+      ).body;
+      const gen3 = (
+        await http<Pair>(`${t.url}/system/reauth`, {
+          headers: { authorization: bearer(gen2.refresh) },
+        })
+      ).body;
+      // gen1 is two generations old: no grace applies.
+      const reuse = await http(`${t.url}/system/reauth`, {
+        headers: { authorization: bearer(gen1.refresh) },
+      });
+      expect(reuse.status).toBe(401);
+      expect(reuse.body.code).toBe('invalid_refresh_token');
+      expect(reuse.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      // The newest refresh token of the family is dead too…
+      const newest = await http(`${t.url}/system/reauth`, {
+        headers: { authorization: bearer(gen3.refresh) },
+      });
+      expect(newest.status).toBe(401);
+      // …and so is its access token, although it was already verified and cached.
+      const call = await http(`${t.url}/system/whoami`, {
+        headers: { authorization: bearer(gen3.authentication) },
+      });
+      expect(call.status).toBe(401);
+      const rows = await t.dataSource.query(
+        'SELECT revoked_reason FROM refresh_sessions WHERE revoked_at IS NOT NULL',
+      );
+      expect(rows.map((r: { revoked_reason: string }) => r.revoked_reason)).toContain(
+        'refresh_reuse',
+      );
+    },
+  );
 
   maybe('two concurrent reauths with one refresh token rotate exactly once', async () => {
     const pair = await login(t, user);
     const results = await Promise.all(
-      Array.from({ length: 6 }, () => http<Pair>(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } })),
+      Array.from({ length: 6 }, () =>
+        http<Pair>(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } }),
+      ),
     );
     const ok = results.filter((r) => r.status === 200);
     for (const r of results) expect([200, 401]).toContain(r.status);
@@ -112,25 +175,47 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
     const successors = new Set(ok.map((r) => r.body.refresh));
     expect(successors.size).toBe(1);
     const sid = JSON.parse(Buffer.from(pair.refresh.split('.')[1], 'base64url').toString()).sid;
-    const [row] = await t.dataSource.query(`SELECT generation, revoked_at FROM refresh_sessions WHERE id = '${sid}'`);
+    const [row] = await t.dataSource.query(
+      `SELECT generation, revoked_at FROM refresh_sessions WHERE id = '${sid}'`,
+    );
     expect(Number(row.generation)).toBe(2);
     expect(row.revoked_at).toBeNull();
   });
 
   maybe('logout ends the session: its access token and refresh token stop working', async () => {
     const pair = await login(t, user);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(200);
-    const out = await http(`${t.url}/system/logout`, { method: 'POST', headers: { authorization: bearer(pair.authentication) } });
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        })
+      ).status,
+    ).toBe(200);
+    const out = await http(`${t.url}/system/logout`, {
+      method: 'POST',
+      headers: { authorization: bearer(pair.authentication) },
+    });
     expect(out.status).toBe(204);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(401);
-    expect((await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } })).status).toBe(401);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } }))
+        .status,
+    ).toBe(401);
   });
 
   maybe('sessions can be listed and ended one by one or everywhere', async () => {
     const other = await newUser(t);
     const a = await login(t, other);
     const b = await login(t, other);
-    const list = await http(`${t.url}/system/sessions`, { headers: { authorization: bearer(a.authentication), 'user-agent': 'warden-test/1' } });
+    const list = await http(`${t.url}/system/sessions`, {
+      headers: { authorization: bearer(a.authentication), 'user-agent': 'warden-test/1' },
+    });
     expect(list.status).toBe(200);
     expect(list.body).toHaveLength(2);
     expect(list.body.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
@@ -138,33 +223,82 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
     const bSid = JSON.parse(Buffer.from(b.refresh.split('.')[1], 'base64url').toString()).sid;
 
     // Someone else's session id is "not found", not a way to end it.
-    const foreign = await http(`${t.url}/system/sessions/${bSid}`, { method: 'DELETE', headers: { authorization: basic(user.username, user.password) } });
+    const foreign = await http(`${t.url}/system/sessions/${bSid}`, {
+      method: 'DELETE',
+      headers: { authorization: basic(user.username, user.password) },
+    });
     expect(foreign.status).toBe(404);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(b.authentication) } })).status).toBe(200);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(b.authentication) },
+        })
+      ).status,
+    ).toBe(200);
 
-    const del = await http(`${t.url}/system/sessions/${bSid}`, { method: 'DELETE', headers: { authorization: bearer(a.authentication) } });
+    const del = await http(`${t.url}/system/sessions/${bSid}`, {
+      method: 'DELETE',
+      headers: { authorization: bearer(a.authentication) },
+    });
     expect(del.status).toBe(204);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(b.authentication) } })).status).toBe(401);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(a.authentication) } })).status).toBe(200);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(b.authentication) },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(a.authentication) },
+        })
+      ).status,
+    ).toBe(200);
 
-    const all = await http(`${t.url}/system/sessions`, { method: 'DELETE', headers: { authorization: bearer(a.authentication) } });
+    const all = await http(`${t.url}/system/sessions`, {
+      method: 'DELETE',
+      headers: { authorization: bearer(a.authentication) },
+    });
     expect(all.status).toBe(204);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(a.authentication) } })).status).toBe(401);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(a.authentication) },
+        })
+      ).status,
+    ).toBe(401);
   });
 
   maybe('a bad session id is a 400 problem, not a 500', async () => {
-    const res = await http(`${t.url}/system/sessions/not-a-uuid`, { method: 'DELETE', headers: { authorization: basic(user.username, user.password) } });
+    const res = await http(`${t.url}/system/sessions/not-a-uuid`, {
+      method: 'DELETE',
+      headers: { authorization: basic(user.username, user.password) },
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/problem\+json/);
   });
 
-  maybe('a new password ends the user\'s sessions', async () => {
+  maybe("a new password ends the user's sessions", async () => {
     const victim = await newUser(t);
     const pair = await login(t, victim);
-    const patch = await http(`${t.url}/admin/users/${victim.username}`, { method: 'PATCH', headers: { authorization: adminAuth() }, json: { password: 'a-brand-new-password-1' } });
+    const patch = await http(`${t.url}/admin/users/${victim.username}`, {
+      method: 'PATCH',
+      headers: { authorization: adminAuth() },
+      json: { password: 'a-brand-new-password-1' },
+    });
     expect(patch.status).toBe(200);
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(401);
-    expect((await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } })).status).toBe(401);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await http(`${t.url}/system/reauth`, { headers: { authorization: bearer(pair.refresh) } }))
+        .status,
+    ).toBe(401);
   });
 
   maybe('tokens are stored as hashes only', async () => {
@@ -179,14 +313,15 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
 
   maybe('GET /.well-known/jwks.json publishes the signing key named in every token', async () => {
     const pair = await login(t, user);
-    const header = JSON.parse(Buffer.from(pair.authentication.split('.')[0], 'base64url').toString());
+    const header = JSON.parse(
+      Buffer.from(pair.authentication.split('.')[0], 'base64url').toString(),
+    );
     const jwks = await http(`${t.url}/.well-known/jwks.json`);
     expect(jwks.status).toBe(200);
     expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toContain(header.kid);
     expect(header).toEqual({ typ: 'at+jwt', alg: 'RS256', kid: header.kid });
     for (const key of jwks.body.keys) expect(key.d).toBeUndefined();
   });
-
 });
 
 describe('BigPicture client flow', () => {
@@ -200,7 +335,8 @@ describe('BigPicture client flow', () => {
     const user = await newUser(t);
     const clock = t.app.get(Clock);
     const pair = await login(t, user);
-    const call = (token: string) => http(`${t.url}/system/whoami`, { headers: { authorization: bearer(token) } });
+    const call = (token: string) =>
+      http(`${t.url}/system/whoami`, { headers: { authorization: bearer(token) } });
     expect((await call(pair.authentication)).status).toBe(200);
 
     // Past the 60 s lifetime and the clock-skew allowance: the cached token must expire too.
@@ -208,10 +344,14 @@ describe('BigPicture client flow', () => {
     jest.spyOn(clock, 'now').mockImplementation(() => later);
     const expired = await call(pair.authentication);
     expect(expired.status).toBe(401);
-    expect(expired.headers.get('www-authenticate')).toMatch(/^Bearer realm="warden", error="invalid_token"/);
+    expect(expired.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="warden", error="invalid_token"/,
+    );
     expect(expired.body.code).toBe('token_expired');
 
-    const renewed = await http<Pair>(`${t.url}/system/reauth`, { headers: { authorization: pair.refresh } });
+    const renewed = await http<Pair>(`${t.url}/system/reauth`, {
+      headers: { authorization: pair.refresh },
+    });
     expect(renewed.status).toBe(200);
     expect((await call(renewed.body.authentication)).status).toBe(200);
   });

@@ -17,25 +17,42 @@ describe('upstream session cookie on /system/auth', () => {
   });
 
   it('exchanges a valid upstream session for a token pair and provisions the user once', async () => {
-    const res = await http(`${t.url}/system/auth`, { headers: { cookie: 'JSESSIONID=session-of-frank; other=1' } });
+    const res = await http(`${t.url}/system/auth`, {
+      headers: { cookie: 'JSESSIONID=session-of-frank; other=1' },
+    });
     expect(res.status).toBe(200);
     expect(upstream.seen.at(-1)).toBe('JSESSIONID=session-of-frank; other=1');
-    const me = await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(res.body.authentication) } });
+    const me = await http(`${t.url}/system/whoami`, {
+      headers: { authorization: bearer(res.body.authentication) },
+    });
     expect(me.body).toMatchObject({ username: 'frank', authMethod: 'access' });
-    const again = await http(`${t.url}/system/auth`, { headers: { cookie: 'JSESSIONID=session-of-frank' } });
+    const again = await http(`${t.url}/system/auth`, {
+      headers: { cookie: 'JSESSIONID=session-of-frank' },
+    });
     expect(again.status).toBe(200);
-    const rows = await t.dataSource.query(`SELECT id, password_hash FROM users WHERE username_key = 'frank'`);
+    const rows = await t.dataSource.query(
+      `SELECT id, password_hash FROM users WHERE username_key = 'frank'`,
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0].password_hash).toBeNull();
-    const sessions = await t.dataSource.query(`SELECT auth_method FROM refresh_sessions WHERE user_id = '${rows[0].id}'`);
-    expect(sessions.map((s: { auth_method: string }) => s.auth_method)).toEqual(['session', 'session']);
+    const sessions = await t.dataSource.query(
+      `SELECT auth_method FROM refresh_sessions WHERE user_id = '${rows[0].id}'`,
+    );
+    expect(sessions.map((s: { auth_method: string }) => s.auth_method)).toEqual([
+      'session',
+      'session',
+    ]);
   });
 
   it('an existing local user keeps their groups', async () => {
     await newUser(t, { username: 'gina', groups: ['warden-admins'] });
-    const res = await http(`${t.url}/system/auth`, { headers: { cookie: 'JSESSIONID=session-of-gina' } });
+    const res = await http(`${t.url}/system/auth`, {
+      headers: { cookie: 'JSESSIONID=session-of-gina' },
+    });
     expect(res.status).toBe(200);
-    const users = await http(`${t.url}/admin/users`, { headers: { authorization: bearer(res.body.authentication) } });
+    const users = await http(`${t.url}/admin/users`, {
+      headers: { authorization: bearer(res.body.authentication) },
+    });
     expect(users.status).toBe(200);
   });
 
@@ -46,9 +63,13 @@ describe('upstream session cookie on /system/auth', () => {
   });
 
   it('the cookie is accepted on /system/auth only, never as API credentials', async () => {
-    const res = await http(`${t.url}/system/whoami`, { headers: { cookie: 'JSESSIONID=session-of-frank' } });
+    const res = await http(`${t.url}/system/whoami`, {
+      headers: { cookie: 'JSESSIONID=session-of-frank' },
+    });
     expect(res.status).toBe(401);
-    const admin = await http(`${t.url}/admin/users`, { headers: { cookie: 'JSESSIONID=session-of-gina' } });
+    const admin = await http(`${t.url}/admin/users`, {
+      headers: { cookie: 'JSESSIONID=session-of-gina' },
+    });
     expect(admin.status).toBe(401);
   });
 
@@ -63,7 +84,9 @@ describe('upstream session when the upstream fails', () => {
     const upstream = await startFakeUpstream({}, { status: 500 });
     const t = await startApp({ env: { UPSTREAM_BASE_URL: upstream.url } });
     try {
-      const res = await http(`${t.url}/system/auth`, { headers: { cookie: 'JSESSIONID=whatever' } });
+      const res = await http(`${t.url}/system/auth`, {
+        headers: { cookie: 'JSESSIONID=whatever' },
+      });
       expect(res.status).toBe(503);
       expect(res.body.code).toBe('upstream_unavailable');
     } finally {
@@ -75,7 +98,9 @@ describe('upstream session when the upstream fails', () => {
   it('an unreachable upstream is a 503 problem', async () => {
     const t = await startApp({ env: { UPSTREAM_BASE_URL: 'http://127.0.0.1:1' } });
     try {
-      const res = await http(`${t.url}/system/auth`, { headers: { cookie: 'JSESSIONID=whatever' } });
+      const res = await http(`${t.url}/system/auth`, {
+        headers: { cookie: 'JSESSIONID=whatever' },
+      });
       expect(res.status).toBe(503);
     } finally {
       await t.close();
@@ -85,7 +110,9 @@ describe('upstream session when the upstream fails', () => {
   it('without UPSTREAM_BASE_URL a cookie alone is a 401', async () => {
     const t = await startApp();
     try {
-      const res = await http(`${t.url}/system/auth`, { headers: { cookie: 'JSESSIONID=whatever' } });
+      const res = await http(`${t.url}/system/auth`, {
+        headers: { cookie: 'JSESSIONID=whatever' },
+      });
       expect(res.status).toBe(401);
     } finally {
       await t.close();

@@ -64,7 +64,8 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
   });
   afterAll(async () => db?.close());
 
-  const maybe = (name: string, fn: () => Promise<void>) => it(name, async () => (ready ? fn() : undefined));
+  const maybe = (name: string, fn: () => Promise<void>) =>
+    it(name, async () => (ready ? fn() : undefined));
   const rotation = (newJtiHash: string) => ({
     newJtiHash,
     successorSealed: 'sealed',
@@ -74,16 +75,21 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
     userAgent: 'ua',
   });
 
-  maybe('rotate is compare-and-set: of many racing rotations of one generation exactly one wins', async () => {
-    const user = await users.save(newUserEntity());
-    const session = await sut.insert(newSession(user.id, 'h1'));
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => sut.rotate(session.id, 'h1', rotation(`h2-${i}`))));
-    expect(results.filter(Boolean)).toHaveLength(1);
-    const after = await sut.findById(session.id);
-    expect(after!.generation).toBe(2);
-    expect(after!.previousJtiHash).toBe('h1');
-    expect(after!.currentJtiHash).toBe(`h2-${results.indexOf(true)}`);
-  });
+  maybe(
+    'rotate is compare-and-set: of many racing rotations of one generation exactly one wins',
+    async () => {
+      const user = await users.save(newUserEntity());
+      const session = await sut.insert(newSession(user.id, 'h1'));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => sut.rotate(session.id, 'h1', rotation(`h2-${i}`))),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const after = await sut.findById(session.id);
+      expect(after!.generation).toBe(2);
+      expect(after!.previousJtiHash).toBe('h1');
+      expect(after!.currentJtiHash).toBe(`h2-${results.indexOf(true)}`);
+    },
+  );
 
   maybe('a revoked session never rotates', async () => {
     const user = await users.save(newUserEntity());
@@ -94,21 +100,24 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
     expect((await sut.findById(session.id))!.successorSealed).toBeNull();
   });
 
-  maybe('revokeAllForUser revokes only that user\'s live sessions and reports them by revocation time', async () => {
-    const a = await users.save(newUserEntity());
-    const b = await users.save(newUserEntity());
-    const since = new Date(Date.now() - 1000);
-    const a1 = await sut.insert(newSession(a.id, 'a1'));
-    const a2 = await sut.insert(newSession(a.id, 'a2'));
-    const b1 = await sut.insert(newSession(b.id, 'b1'));
-    const ids = await sut.revokeAllForUser(a.id, 'password_changed', new Date());
-    expect(ids.sort()).toEqual([a1.id, a2.id].sort());
-    expect((await sut.listLive(a.id, new Date())).length).toBe(0);
-    expect((await sut.listLive(b.id, new Date())).map((s) => s.id)).toEqual([b1.id]);
-    const revoked = (await sut.revokedSince(since)).map((r) => r.id);
-    expect(revoked).toEqual(expect.arrayContaining([a1.id, a2.id]));
-    expect(revoked).not.toContain(b1.id);
-  });
+  maybe(
+    "revokeAllForUser revokes only that user's live sessions and reports them by revocation time",
+    async () => {
+      const a = await users.save(newUserEntity());
+      const b = await users.save(newUserEntity());
+      const since = new Date(Date.now() - 1000);
+      const a1 = await sut.insert(newSession(a.id, 'a1'));
+      const a2 = await sut.insert(newSession(a.id, 'a2'));
+      const b1 = await sut.insert(newSession(b.id, 'b1'));
+      const ids = await sut.revokeAllForUser(a.id, 'password_changed', new Date());
+      expect(ids.sort()).toEqual([a1.id, a2.id].sort());
+      expect((await sut.listLive(a.id, new Date())).length).toBe(0);
+      expect((await sut.listLive(b.id, new Date())).map((s) => s.id)).toEqual([b1.id]);
+      const revoked = (await sut.revokedSince(since)).map((r) => r.id);
+      expect(revoked).toEqual(expect.arrayContaining([a1.id, a2.id]));
+      expect(revoked).not.toContain(b1.id);
+    },
+  );
 
   maybe('timestamps round-trip as the same instant', async () => {
     const at = new Date('2026-03-01T12:34:56.789Z');
@@ -130,7 +139,14 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
   });
 
   maybe('group membership loads with the user and changedSince sees updates', async () => {
-    const group = await groups.save(Object.assign(new GroupEntity(), { id: randomUUID(), name: 'Ops', nameKey: 'ops', createdAt: new Date() }));
+    const group = await groups.save(
+      Object.assign(new GroupEntity(), {
+        id: randomUUID(),
+        name: 'Ops',
+        nameKey: 'ops',
+        createdAt: new Date(),
+      }),
+    );
     const user = newUserEntity();
     user.groups = [group];
     await users.save(user);
@@ -147,21 +163,34 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
   maybe('signing keys: retired keys stay published until their window ends', async () => {
     const now = new Date();
     const key = (kid: string) =>
-      Object.assign(new SigningKeyEntity(), { kid, algorithm: 'RS256', publicJwk: '{}', privateKeySealed: 'v1.x', createdAt: now, retiredAt: null, publishUntil: null });
+      Object.assign(new SigningKeyEntity(), {
+        kid,
+        algorithm: 'RS256',
+        publicJwk: '{}',
+        privateKeySealed: 'v1.x',
+        createdAt: now,
+        retiredAt: null,
+        publishUntil: null,
+      });
     await keys.insert(key('k-old'));
     await keys.insert(key('k-new'));
     await keys.retireAllExcept('k-new', now, new Date(now.getTime() + 60_000));
     expect((await keys.findPublished(now)).map((k) => k.kid).sort()).toEqual(['k-new', 'k-old']);
-    expect((await keys.findPublished(new Date(now.getTime() + 120_000))).map((k) => k.kid)).toEqual(['k-new']);
+    expect((await keys.findPublished(new Date(now.getTime() + 120_000))).map((k) => k.kid)).toEqual(
+      ['k-new'],
+    );
     expect(await keys.countActive()).toBe(1);
     expect(await keys.removeUnpublishedBefore(new Date(now.getTime() + 120_000))).toBe(1);
   });
 
   maybe('migrations can be reverted and re-applied', async () => {
     await db.dataSource.undoLastMigration();
-    const tables = kind === 'postgres'
-      ? await db.dataSource.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`)
-      : await db.dataSource.query(`SELECT name FROM sqlite_master WHERE type = 'table'`);
+    const tables =
+      kind === 'postgres'
+        ? await db.dataSource.query(
+            `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`,
+          )
+        : await db.dataSource.query(`SELECT name FROM sqlite_master WHERE type = 'table'`);
     expect(tables.map((t: { name: string }) => t.name)).not.toContain('users');
     await db.dataSource.runMigrations();
     expect(await db.dataSource.showMigrations()).toBe(false);

@@ -7,7 +7,9 @@ import { WardenConfig } from '../../src/config/warden-config';
 export const ADMIN_USERNAME = 'admin';
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
 /** A fixed test key; production refuses anything but a real random key. */
-export const TEST_ENCRYPTION_KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+export const TEST_ENCRYPTION_KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString(
+  'base64',
+);
 
 export interface TestConfig {
   config: WardenConfig;

@@ -15,7 +15,9 @@ export interface TestDatabase {
 export async function openTestDatabase(kind: 'sqlite' | 'postgres'): Promise<TestDatabase> {
   if (kind === 'postgres') {
     const db = await createTestDatabase();
-    const dataSource = await new DataSource(buildDataSourceOptions({ database: { kind, url: db.url } })).initialize();
+    const dataSource = await new DataSource(
+      buildDataSourceOptions({ database: { kind, url: db.url } }),
+    ).initialize();
     await runMigrations(dataSource);
     return {
       dataSource,
@@ -27,7 +29,9 @@ export async function openTestDatabase(kind: 'sqlite' | 'postgres'): Promise<Tes
   }
   const dir = mkdtempSync(join(tmpdir(), 'warden-db-'));
   const sqlitePath = join(dir, 'warden.sqlite');
-  const dataSource = await new DataSource(buildDataSourceOptions({ database: { kind, url: `sqlite:${sqlitePath}`, sqlitePath } })).initialize();
+  const dataSource = await new DataSource(
+    buildDataSourceOptions({ database: { kind, url: `sqlite:${sqlitePath}`, sqlitePath } }),
+  ).initialize();
   await runMigrations(dataSource);
   return {
     dataSource,

@@ -12,7 +12,10 @@ export interface TestUser {
 export const adminAuth = () => basic(ADMIN_USERNAME, ADMIN_PASSWORD);
 
 /** Creates a user through the admin API, as an operator would. */
-export async function newUser(t: TestApp, overrides: { username?: string; password?: string; groups?: string[] } = {}): Promise<TestUser> {
+export async function newUser(
+  t: TestApp,
+  overrides: { username?: string; password?: string; groups?: string[] } = {},
+): Promise<TestUser> {
   const username = overrides.username ?? `user-${randomBytes(4).toString('hex')}`;
   const password = overrides.password ?? `pw-${randomBytes(12).toString('hex')}`;
   const res = await http(`${t.url}/admin/users`, {
@@ -24,8 +27,15 @@ export async function newUser(t: TestApp, overrides: { username?: string; passwo
   return { username, password, id: res.body.id };
 }
 
-export async function newGroup(t: TestApp, name = `group-${randomBytes(4).toString('hex')}`): Promise<string> {
-  const res = await http(`${t.url}/admin/groups`, { method: 'POST', headers: { authorization: adminAuth() }, json: { name } });
+export async function newGroup(
+  t: TestApp,
+  name = `group-${randomBytes(4).toString('hex')}`,
+): Promise<string> {
+  const res = await http(`${t.url}/admin/groups`, {
+    method: 'POST',
+    headers: { authorization: adminAuth() },
+    json: { name },
+  });
   if (res.status !== 201) throw new Error(`newGroup failed: ${res.status} ${res.text}`);
   return name;
 }
@@ -35,8 +45,13 @@ export interface Pair {
   refresh: string;
 }
 
-export async function login(t: TestApp, user: { username: string; password: string }): Promise<Pair> {
-  const res = await http<Pair>(`${t.url}/system/auth`, { headers: { authorization: basic(user.username, user.password) } });
+export async function login(
+  t: TestApp,
+  user: { username: string; password: string },
+): Promise<Pair> {
+  const res = await http<Pair>(`${t.url}/system/auth`, {
+    headers: { authorization: basic(user.username, user.password) },
+  });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
   return res.body;
 }

@@ -12,7 +12,10 @@ export interface FakeUpstream {
  * A Jira / Confluence stand-in answering `GET /rest/auth/1/session` the way the real products do:
  * `{"name": "<username>", "self": …}` for a known JSESSIONID, 401 otherwise.
  */
-export async function startFakeUpstream(sessions: Record<string, string>, behaviour: { status?: number } = {}): Promise<FakeUpstream> {
+export async function startFakeUpstream(
+  sessions: Record<string, string>,
+  behaviour: { status?: number } = {},
+): Promise<FakeUpstream> {
   const seen: string[] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'GET' || req.url !== '/rest/auth/1/session') {
@@ -28,12 +31,26 @@ export async function startFakeUpstream(sessions: Record<string, string>, behavi
     const id = /(?:^|;\s*)JSESSIONID=([^;]+)/.exec(cookie)?.[1];
     const username = id ? sessions[id] : undefined;
     if (!username) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end('{"errorMessages":["You are not authenticated."]}');
+      res
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end('{"errorMessages":["You are not authenticated."]}');
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ self: `http://jira/rest/api/latest/user?username=${username}`, name: username, loginInfo: { loginCount: 3 } }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(
+        JSON.stringify({
+          self: `http://jira/rest/api/latest/user?username=${username}`,
+          name: username,
+          loginInfo: { loginCount: 3 },
+        }),
+      );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }

@@ -6,7 +6,10 @@ export interface HttpResult<T = any> {
 }
 
 /** fetch with the body parsed when it is JSON; never throws on a status. */
-export async function http<T = any>(url: string, init: RequestInit & { json?: unknown } = {}): Promise<HttpResult<T>> {
+export async function http<T = any>(
+  url: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<HttpResult<T>> {
   const headers = new Headers(init.headers);
   let body = init.body;
   if (init.json !== undefined) {

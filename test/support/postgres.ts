@@ -2,13 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 
 /** The PostgreSQL server the tests use; override with TEST_POSTGRES_URL. */
-export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_ADMIN_URL =
+  process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 let available: Promise<boolean> | undefined;
 
 export function postgresAvailable(): Promise<boolean> {
   available ??= (async () => {
-    const client = new Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 2000 });
+    const client = new Client({
+      connectionString: POSTGRES_ADMIN_URL,
+      connectionTimeoutMillis: 2000,
+    });
     try {
       await client.connect();
       await client.query('SELECT 1');
@@ -28,8 +32,11 @@ export function postgresAvailable(): Promise<boolean> {
  */
 export async function requirePostgres(): Promise<boolean> {
   if (await postgresAvailable()) return true;
-  if (process.env.CI) throw new Error(`PostgreSQL is required under CI but ${POSTGRES_ADMIN_URL} does not answer`);
-  process.stderr.write(`PostgreSQL at ${POSTGRES_ADMIN_URL} does not answer: skipping PostgreSQL tests\n`);
+  if (process.env.CI)
+    throw new Error(`PostgreSQL is required under CI but ${POSTGRES_ADMIN_URL} does not answer`);
+  process.stderr.write(
+    `PostgreSQL at ${POSTGRES_ADMIN_URL} does not answer: skipping PostgreSQL tests\n`,
+  );
   return false;
 }
 

@@ -16,7 +16,12 @@ import { UpstreamSessionStrategy } from './upstream-session.strategy';
 export class StrategyRunner {
   private readonly passport = new Authenticator();
 
-  constructor(access: AccessTokenStrategy, refresh: RefreshTokenStrategy, basic: BasicStrategy, session: UpstreamSessionStrategy) {
+  constructor(
+    access: AccessTokenStrategy,
+    refresh: RefreshTokenStrategy,
+    basic: BasicStrategy,
+    session: UpstreamSessionStrategy,
+  ) {
     const strategies: [CredentialKind, unknown][] = [
       ['access', access],
       ['refresh', refresh],
@@ -29,11 +34,15 @@ export class StrategyRunner {
   /** Settles with what the strategy authenticated; rejects with its error or failure info. */
   run<T>(kind: CredentialKind, request: FastifyRequest): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const middleware = this.passport.authenticate(kind, { session: false }, (err: unknown, user: T | false, info: unknown) => {
-        if (err) return reject(err);
-        if (!user) return reject(info ?? new Error('Authentication failed'));
-        resolve(user);
-      });
+      const middleware = this.passport.authenticate(
+        kind,
+        { session: false },
+        (err: unknown, user: T | false, info: unknown) => {
+          if (err) return reject(err);
+          if (!user) return reject(info ?? new Error('Authentication failed'));
+          resolve(user);
+        },
+      );
       middleware(request, {}, reject);
     });
   }
