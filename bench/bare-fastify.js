@@ -1,0 +1,42 @@
+'use strict';
+// The baseline: the same fastify package Warden runs on, logger off, one route answering what
+// Warden answers for GET /system/whoami. bench/run.js passes Warden's actual response body in
+// BARE_WHOAMI so both send the same bytes; without it a made-up one of the same shape is used.
+
+const { randomUUID } = require('node:crypto');
+const fastify = require('fastify');
+
+const port = Number(process.env.PORT || 3001);
+const host = process.env.HOST || '127.0.0.1';
+const whoami = process.env.BARE_WHOAMI
+  ? JSON.parse(process.env.BARE_WHOAMI)
+  : { id: randomUUID(), username: 'admin', groups: ['warden-admins'], authMethod: 'access' };
+
+const app = fastify({ logger: false });
+app.get('/system/whoami', async () => whoami);
+
+// Started by bench/run.js with a stdin pipe: when the orchestrator goes away, so do we.
+if (process.env.BARE_EXIT_ON_STDIN_END === '1') {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
+}
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.once(signal, () => {
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}
+
+app.listen({ port, host }).then(
+  () =>
+    process.stderr.write(
+      `bare fastify ${require('fastify/package.json').version} on ${host}:${port}\n`,
+    ),
+  (err) => {
+    process.stderr.write(`bare fastify failed to start: ${err.stack || err}\n`);
+    process.exit(1);
+  },
+);

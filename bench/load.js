@@ -1,0 +1,184 @@
+'use strict';
+// Load generator, run by bench/run.js in its own process (pinned to its own core).
+// Usage: node bench/load.js <spec.json>
+// Runs an optional warm-up (discarded), then the measured run, and prints one line of JSON
+// with the measured figures on stdout. Progress and problems go to stderr.
+//
+// spec: {
+//   url: 'http://127.0.0.1:PORT/system/whoami',
+//   connections, pipelining, duration (s), warmup (s), timeout (s),
+//   headers: { ... },                  // fixed headers (e.g. the one access token)
+//   tokensFile: '/tmp/…/tokens.txt',   // optional: one token per line, each used once
+//   warmupTokens: N,                   // how many of those tokens the warm-up may spend
+//   serverPid: 1234                    // optional: report the server's CPU use (Linux /proc)
+// }
+// With tokensFile, every request carries a different `Authorization: Bearer <token>`; a run
+// stops after `duration` seconds or when its tokens are spent, whichever comes first: a token
+// is never sent twice.
+
+const { readFileSync } = require('node:fs');
+const { performance } = require('node:perf_hooks');
+const autocannon = require('autocannon');
+
+const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+
+// If the orchestrator dies, our stdin pipe closes: do not linger.
+process.stdin.on('end', () => process.exit(2));
+process.stdin.on('error', () => process.exit(2));
+process.stdin.resume();
+
+let tokens = null;
+if (spec.tokensFile) {
+  tokens = readFileSync(spec.tokensFile, 'utf8').split('\n').filter(Boolean);
+  if (new Set(tokens).size !== tokens.length) fail('tokens file holds duplicates');
+}
+
+function fail(message) {
+  process.stderr.write(`load.js: ${message}\n`);
+  process.exit(1);
+}
+
+/** One autocannon run; `pool` is the slice of tokens it may spend (each once), or null. */
+function runOnce(seconds, pool) {
+  return new Promise((resolve, reject) => {
+    const opts = {
+      url: spec.url,
+      connections: spec.connections,
+      pipelining: spec.pipelining,
+      timeout: spec.timeout || 10,
+      headers: spec.headers || {},
+    };
+    let next = 0;
+    if (pool) {
+      if (pool.length < spec.connections)
+        return reject(new Error(`only ${pool.length} tokens for ${spec.connections} connections`));
+      // amount = number of tokens: autocannon gives each connection its share and stops
+      // when all are sent, so setupRequest never runs dry.
+      opts.amount = pool.length;
+      opts.requests = [
+        {
+          method: 'GET',
+          setupRequest(req) {
+            const token = pool[next++];
+            if (token === undefined) return null; // cannot happen with amount = pool.length
+            req.headers.authorization = `Bearer ${token}`;
+            return req;
+          },
+        },
+      ];
+    } else {
+      opts.duration = seconds;
+    }
+
+    // Own accounting: exact latencies (autocannon's histogram has 1 ms resolution) and a rate
+    // over the time actually spent, also when a run ends because its tokens are spent.
+    let latencies = new Float64Array(1 << 16);
+    let count = 0;
+    let lastAt = 0;
+    const startedAt = performance.now();
+    const cpuAtStart = process.cpuUsage();
+    const serverAtStart = serverCpuSeconds();
+    // CPU use is read when the last token is answered, or else when autocannon reports
+    // (which it does on its next 1 s tick, idle time the CPU shares should not include).
+    let cpuEnd = null;
+    const readCpu = () => {
+      if (!cpuEnd)
+        cpuEnd = {
+          at: performance.now(),
+          own: process.cpuUsage(cpuAtStart),
+          server: serverCpuSeconds(),
+        };
+    };
+    const instance = autocannon(opts, (err, result) => {
+      clearTimeout(timer);
+      if (err) return reject(err);
+      const elapsed = (lastAt - startedAt) / 1000;
+      readCpu();
+      const wall = (cpuEnd.at - startedAt) / 1000;
+      const own = cpuEnd.own;
+      const serverAtEnd = cpuEnd.server;
+      const sorted = latencies.subarray(0, count).sort();
+      const pct = (p) =>
+        count ? sorted[Math.min(count - 1, Math.max(0, Math.ceil((p / 100) * count) - 1))] : null;
+      resolve({
+        requests: count,
+        elapsedSeconds: round(elapsed, 3),
+        rps: elapsed > 0 ? round(count / elapsed, 1) : 0,
+        latencyMs: {
+          p50: round(pct(50), 3),
+          p90: round(pct(90), 3),
+          p99: round(pct(99), 3),
+          max: round(pct(100), 3),
+          mean: count ? round(sorted.reduce((a, b) => a + b, 0) / count, 3) : null,
+        },
+        // Share of one CPU used over the run: a server well below 100 % was not the bottleneck.
+        cpuPercent: {
+          server:
+            serverAtStart === null || serverAtEnd === null
+              ? null
+              : round(((serverAtEnd - serverAtStart) / wall) * 100, 1),
+          loadGenerator: round(((own.user + own.system) / 1e6 / wall) * 100, 1),
+        },
+        tokensAvailable: pool ? pool.length : null,
+        tokensUsed: pool ? Math.min(next, pool.length) : null,
+        tokensExhausted: pool ? next >= pool.length : false,
+        non2xx: result.non2xx,
+        errors: result.errors,
+        timeouts: result.timeouts,
+        statusCodeStats: result.statusCodeStats,
+        autocannon: {
+          duration: result.duration,
+          requestsMean: result.requests.mean,
+          latencyP50: result.latency.p50,
+          latencyP99: result.latency.p99,
+          totalCompletedRequests: result.totalCompletedRequests,
+        },
+      });
+    });
+    instance.on('response', (_client, _status, _bytes, responseTime) => {
+      if (count === latencies.length) {
+        const bigger = new Float64Array(latencies.length * 2);
+        bigger.set(latencies);
+        latencies = bigger;
+      }
+      latencies[count++] = responseTime;
+      lastAt = performance.now();
+      if (pool && count === pool.length) readCpu();
+    });
+    // With a token pool autocannon ignores `duration`: stop it ourselves.
+    const timer = pool ? setTimeout(() => instance.stop(), seconds * 1000) : undefined;
+  });
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) used so far by the server under test; null where unknown. */
+function serverCpuSeconds() {
+  if (!spec.serverPid) return null;
+  try {
+    const stat = readFileSync(`/proc/${spec.serverPid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+  } catch {
+    return null;
+  }
+}
+
+function round(x, digits) {
+  if (x === null || x === undefined || Number.isNaN(x)) return null;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+async function main() {
+  const warmupTokens = tokens ? Math.min(spec.warmupTokens || 0, tokens.length) : 0;
+  let warmup = null;
+  if (spec.warmup > 0 && (!tokens || warmupTokens >= spec.connections)) {
+    warmup = await runOnce(spec.warmup, tokens ? tokens.slice(0, warmupTokens) : null);
+  }
+  const measured = await runOnce(spec.duration, tokens ? tokens.slice(warmupTokens) : null);
+  process.stdout.write(JSON.stringify({ warmup, measured }) + '\n');
+  process.exit(0);
+}
+
+main().catch((err) => fail(err && err.stack ? err.stack : String(err)));
