@@ -1,7 +1,7 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { LogController } from 'fastify';
+import { FastifyBaseLogger, LogController } from 'fastify';
 import { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -29,6 +29,9 @@ export async function createApp(
     loggerInstance: logger,
     // One line per response is written by the onResponse hook below, at debug level.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger: building one (with redaction) costs more than the lines it
+    // would write; the few request lines carry reqId themselves.
+    childLoggerFactory: (parent: FastifyBaseLogger) => parent,
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 500 },
     return503OnClosing: true,
@@ -44,16 +47,19 @@ export async function createApp(
     done();
   });
   fastify.addHook('onResponse', (request, reply, done) => {
-    const q = request.url.indexOf('?');
-    const line = {
-      reqId: request.id,
-      method: request.method,
-      path: q === -1 ? request.url : request.url.slice(0, q),
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime),
-    };
-    if (reply.statusCode >= 500) request.log.error(line, 'request failed');
-    else request.log.debug(line, 'request completed');
+    const failed = reply.statusCode >= 500;
+    if (failed || logger.isLevelEnabled('debug')) {
+      const q = request.url.indexOf('?');
+      const line = {
+        reqId: request.id,
+        method: request.method,
+        path: q === -1 ? request.url : request.url.slice(0, q),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      };
+      if (failed) logger.error(line, 'request failed');
+      else logger.debug(line, 'request completed');
+    }
     done();
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import { parseAuthorization, PresentedCredential } from '../common/credentials';
@@ -13,7 +14,7 @@ import { StrategyRunner } from './strategies/strategy-runner';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenClaims } from './warden-tokens.service';
 
-/** Bound on remembered verified tokens; each entry is a few hundred bytes. */
+/** Bound on remembered verified tokens; an entry (digest, subject, session) is about 200 bytes. */
 const MAX_VERIFIED_TOKENS = 100_000;
 
 interface VerifiedAccess {
@@ -101,11 +102,14 @@ export class AuthenticatorService {
 
   private async access(request: FastifyRequest, token: string): Promise<Principal> {
     const now = this.clock.now();
-    let verified = this.verified.get(token, now);
+    // Keyed by digest, not by the token: the cache then holds no bearer secrets, and a request's
+    // header string dies young instead of being kept (and copied by the GC) for its lifetime.
+    const key = createHash('sha256').update(token).digest('base64');
+    let verified = this.verified.get(key, now);
     if (!verified) {
       const claims = await this.run<WardenClaims>('access', request, ['access']);
       verified = { sub: claims.sub, sid: claims.sid };
-      this.verified.set(token, verified, claims.exp * 1000);
+      this.verified.set(key, verified, claims.exp * 1000);
     }
     return this.tokenPrincipal(verified.sub, verified.sid, 'access', ['access']);
   }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import type { FastifyRequest } from 'fastify';
 import { Strategy } from 'passport-custom';
+import type { StrategyRequest } from './strategy-runner';
 import { parseAuthorization } from '../../common/credentials';
 import { Problems } from '../../common/problem/domain-error';
 import { DirectoryService } from '../directory/directory.service';
@@ -14,7 +14,7 @@ export class BasicStrategy extends PassportStrategy(Strategy, 'basic') {
     super();
   }
 
-  async validate(request: FastifyRequest): Promise<UserEntity> {
+  async validate(request: StrategyRequest): Promise<UserEntity> {
     const credential = parseAuthorization(request.headers.authorization);
     if (credential.scheme !== 'basic')
       throw Problems.unauthorized('Expected Basic credentials', [{ scheme: 'Basic' }]);

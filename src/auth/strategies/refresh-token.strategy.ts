@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import type { FastifyRequest } from 'fastify';
 import { Strategy } from 'passport-custom';
+import type { StrategyRequest } from './strategy-runner';
 import { parseAuthorization } from '../../common/credentials';
 import { JwtError } from '../../common/jwt/jws';
 import { WardenClaims, WardenTokens } from '../warden-tokens.service';
@@ -17,7 +17,7 @@ export class RefreshTokenStrategy extends PassportStrategy(Strategy, 'refresh') 
     super();
   }
 
-  async validate(request: FastifyRequest): Promise<WardenClaims> {
+  async validate(request: StrategyRequest): Promise<WardenClaims> {
     const credential = parseAuthorization(request.headers.authorization);
     if (credential.scheme !== 'bearer' && credential.scheme !== 'bare') {
       throw new JwtError('malformed', 'Expected a refresh token');

@@ -12,6 +12,9 @@ import { UpstreamSessionStrategy } from './upstream-session.strategy';
  * Passport's default instance is process-wide: with two Warden instances in one process (tests,
  * the CLI next to a server) the last one constructed would answer for both.
  */
+/** What a strategy may read of the request: its headers and the client address. */
+export type StrategyRequest = Pick<FastifyRequest, 'headers' | 'ip'>;
+
 @Injectable()
 export class StrategyRunner {
   private readonly passport = new Authenticator();
@@ -31,8 +34,13 @@ export class StrategyRunner {
     for (const [kind, strategy] of strategies) this.passport.use(kind, strategy as Strategy);
   }
 
-  /** Settles with what the strategy authenticated; rejects with its error or failure info. */
+  /**
+   * Settles with what the strategy authenticated; rejects with its error or failure info.
+   * Passport decorates the request it is given with its own properties (logIn, logOut, …); it
+   * gets a view holding the headers instead, so Fastify's request objects keep one shape.
+   */
   run<T>(kind: CredentialKind, request: FastifyRequest): Promise<T> {
+    const view: StrategyRequest = { headers: request.headers, ip: request.ip };
     return new Promise<T>((resolve, reject) => {
       const middleware = this.passport.authenticate(
         kind,
@@ -43,7 +51,7 @@ export class StrategyRunner {
           resolve(user);
         },
       );
-      middleware(request, {}, reject);
+      middleware(view, {}, reject);
     });
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import type { FastifyRequest } from 'fastify';
 import { Strategy } from 'passport-custom';
+import type { StrategyRequest } from './strategy-runner';
 import { Problems } from '../../common/problem/domain-error';
 import { DirectoryService } from '../directory/directory.service';
 import { UserEntity } from '../directory/user.entity';
@@ -21,7 +21,7 @@ export class UpstreamSessionStrategy extends PassportStrategy(Strategy, 'session
     super();
   }
 
-  async validate(request: FastifyRequest): Promise<UserEntity> {
+  async validate(request: StrategyRequest): Promise<UserEntity> {
     const cookie = request.headers.cookie;
     const username = typeof cookie === 'string' ? await this.upstream.whoIs(cookie) : null;
     if (!username)
