@@ -1,4 +1,4 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyBaseLogger, LogController } from 'fastify';
@@ -9,6 +9,7 @@ import { AppModule } from './app.module';
 import { setupOpenApi } from './common/openapi';
 import { Problems } from './common/problem/domain-error';
 import { createRootLogger, PinoNestLogger } from './common/logging';
+import { flattenValidationErrors } from './common/validation-errors';
 import { WardenConfig } from './config/warden-config';
 
 /** A caller-supplied request id is kept only when it is short and plain, so logs cannot be forged through it. */
@@ -73,7 +74,7 @@ export async function createApp(
       transform: true,
       exceptionFactory: (errors) =>
         Problems.badRequest('The request is not valid', 'validation_failed', {
-          errors: flatten(errors),
+          errors: flattenValidationErrors(errors),
         }),
     }),
   );
@@ -81,12 +82,4 @@ export async function createApp(
   setupOpenApi(app, config);
   await app.init();
   return app;
-}
-
-function flatten(errors: ValidationError[], parent = ''): { field: string; messages: string[] }[] {
-  return errors.flatMap((e) => {
-    const field = parent ? `${parent}.${e.property}` : e.property;
-    const own = e.constraints ? [{ field, messages: Object.values(e.constraints) }] : [];
-    return [...own, ...flatten(e.children ?? [], field)];
-  });
 }

@@ -4,6 +4,8 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditModule } from './audit/audit.module';
 import { ClockModule } from './common/clock';
+import { InvalidationModule } from './common/invalidation/invalidation.module';
+import { SettingsModule } from './restrictions/settings.module';
 import { AuthModule } from './auth/auth.module';
 import { ProblemFilter } from './common/problem/problem.filter';
 import { ConfigModule } from './config/config.module';
@@ -28,6 +30,8 @@ export class AppModule {
           },
         }),
         ClockModule,
+        InvalidationModule,
+        SettingsModule,
         AuditModule,
         AuthModule,
       ],

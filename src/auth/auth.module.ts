@@ -26,7 +26,6 @@ import { BasicStrategy } from './strategies/basic.strategy';
 import { RefreshTokenStrategy } from './strategies/refresh-token.strategy';
 import { StrategyRunner } from './strategies/strategy-runner';
 import { UpstreamSessionStrategy } from './strategies/upstream-session.strategy';
-import { TokenPolicyService } from './token-policy';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenTokens } from './warden-tokens.service';
 
@@ -46,7 +45,6 @@ import { WardenTokens } from './warden-tokens.service';
     DirectoryService,
     SessionsService,
     RevocationService,
-    TokenPolicyService,
     KeyRingService,
     WardenTokens,
     AuthService,
@@ -63,7 +61,6 @@ import { WardenTokens } from './warden-tokens.service';
     AuthenticatorService,
     DirectoryService,
     KeyRingService,
-    TokenPolicyService,
     SessionsService,
     UserCache,
   ],

@@ -9,7 +9,8 @@ import { UserCache } from './directory/user-cache';
 import { RefreshSessionEntity } from './sessions/refresh-session.entity';
 import { SessionsRepository } from './sessions/sessions.repository';
 import { SessionsService } from './sessions/sessions.service';
-import { DEFAULT_TOKEN_POLICY, TokenPolicyService } from './token-policy';
+import { DEFAULT_SETTINGS, Settings } from '../restrictions/settings.defaults';
+import { SettingsService } from '../restrictions/settings.service';
 import { hashJti, WardenClaims, WardenTokens } from './warden-tokens.service';
 
 const meta: RequestMeta = {
@@ -36,7 +37,7 @@ describe(AuthService.name, () => {
   let sessions: { findById: jest.Mock; rotate: jest.Mock; touch: jest.Mock; insert: jest.Mock };
   let sessionService: { revoke: jest.Mock };
   let audit: { record: jest.Mock };
-  let policy: TokenPolicyService;
+  let settings: Settings;
   let clock: Clock;
   let sut: AuthService;
   let issued: number;
@@ -80,7 +81,7 @@ describe(AuthService.name, () => {
     sessions = { findById: jest.fn(), rotate: jest.fn(), touch: jest.fn(), insert: jest.fn() };
     sessionService = { revoke: jest.fn().mockResolvedValue(true) };
     audit = { record: jest.fn() };
-    policy = new TokenPolicyService();
+    settings = structuredClone(DEFAULT_SETTINGS);
     clock = { now: () => NOW } as Clock;
     const tokens = strict<WardenTokens>({
       issue: jest.fn((kind: string, sub: string, sid: string, ttl: number) => {
@@ -110,7 +111,7 @@ describe(AuthService.name, () => {
       strict<SessionsRepository>(sessions),
       strict<SessionsService>(sessionService),
       users,
-      policy,
+      { get: () => settings } as SettingsService,
       strict<AuditSink>(audit),
       clock,
       config,
@@ -169,11 +170,11 @@ describe(AuthService.name, () => {
       generation: 2,
     });
 
-    clock.now = () => NOW + DEFAULT_TOKEN_POLICY.reuseGraceSeconds * 1000;
+    clock.now = () => NOW + DEFAULT_SETTINGS.tokens.reuseGraceSeconds * 1000;
     sessions.findById.mockResolvedValueOnce(rotated);
     await expect(sut.reauth(claims('jti-current'), meta)).resolves.toEqual(first);
 
-    clock.now = () => NOW + DEFAULT_TOKEN_POLICY.reuseGraceSeconds * 1000 + 1;
+    clock.now = () => NOW + DEFAULT_SETTINGS.tokens.reuseGraceSeconds * 1000 + 1;
     sessions.findById.mockResolvedValueOnce(rotated);
     await expect(sut.reauth(claims('jti-current'), meta)).rejects.toMatchObject({
       status: 401,
@@ -217,7 +218,7 @@ describe(AuthService.name, () => {
   });
 
   it('with rotation off, the refresh token stays and only an access token is returned', async () => {
-    policy.update({ rotateRefreshTokens: false });
+    settings.tokens.rotateRefreshTokens = false;
     sessions.findById.mockResolvedValue(session());
     sessions.touch.mockResolvedValue(undefined);
     const result = await sut.reauth(claims('jti-current'), meta);
@@ -237,7 +238,7 @@ describe(AuthService.name, () => {
   });
 
   it('login stores only the hash of the refresh jti, with the TTLs in force', async () => {
-    policy.update({ accessTtlSeconds: 120, refreshTtlSeconds: 3600 });
+    settings.tokens = { ...settings.tokens, accessTtlSeconds: 120, refreshTtlSeconds: 3600 };
     sessions.insert.mockResolvedValue(undefined);
     const pair = await sut.login({ id: userId, username: 'alice' }, 'basic', meta);
     expect(pair).toEqual({ authentication: 'access-2', refresh: 'refresh-1' });

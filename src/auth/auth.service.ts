@@ -11,7 +11,7 @@ import { UserCache } from './directory/user-cache';
 import { RefreshSessionEntity } from './sessions/refresh-session.entity';
 import { SessionsRepository } from './sessions/sessions.repository';
 import { SessionsService } from './sessions/sessions.service';
-import { TokenPolicyService } from './token-policy';
+import { SettingsService } from '../restrictions/settings.service';
 import { hashJti, WardenClaims, WardenTokens } from './warden-tokens.service';
 
 /** BigPicture's response shape: `refresh` is absent when a reauth does not rotate. */
@@ -46,7 +46,7 @@ export class AuthService {
     private readonly sessions: SessionsRepository,
     private readonly sessionService: SessionsService,
     private readonly users: UserCache,
-    private readonly policy: TokenPolicyService,
+    private readonly settings: SettingsService,
     private readonly audit: AuditSink,
     private readonly clock: Clock,
     @Inject(WARDEN_CONFIG) config: WardenConfig,
@@ -55,7 +55,7 @@ export class AuthService {
   }
 
   async login(user: LoginSubject, method: CredentialKind, meta: RequestMeta): Promise<TokenPair> {
-    const { accessTtlSeconds, refreshTtlSeconds } = this.policy.current();
+    const { accessTtlSeconds, refreshTtlSeconds } = this.settings.get().tokens;
     const sessionId = randomUUID();
     const now = this.clock.now();
     const refresh = this.tokens.issue('refresh', user.id, sessionId, refreshTtlSeconds, now);
@@ -92,7 +92,7 @@ export class AuthService {
     const user = await this.users.get(claims.sub);
     if (!user || user.disabled) throw invalidRefresh('The user can no longer log in');
 
-    const policy = this.policy.current();
+    const policy = this.settings.get().tokens;
     const presented = hashJti(claims.jti);
     const now = this.clock.now();
 

@@ -5,9 +5,11 @@ import { UserEntity } from '../auth/directory/user.entity';
 import { SigningKeyEntity } from '../auth/keys/signing-key.entity';
 import { RefreshSessionEntity } from '../auth/sessions/refresh-session.entity';
 import { DirectoryKeysSessions1763800000000 } from './migrations/1763800000000-directory-keys-sessions';
+import { SettingsApiTokens1763900000000 } from './migrations/1763900000000-settings-api-tokens';
+import { SettingsEntity } from '../restrictions/settings.entity';
 
-export const ENTITIES = [UserEntity, GroupEntity, SigningKeyEntity, RefreshSessionEntity];
-export const MIGRATIONS = [DirectoryKeysSessions1763800000000];
+export const ENTITIES = [UserEntity, GroupEntity, SigningKeyEntity, RefreshSessionEntity, SettingsEntity];
+export const MIGRATIONS = [DirectoryKeysSessions1763800000000, SettingsApiTokens1763900000000];
 
 /**
  * The one set of TypeORM options shared by the application and the migration CLI

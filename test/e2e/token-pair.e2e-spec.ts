@@ -327,7 +327,7 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
 describe('BigPicture client flow', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ tokenPolicy: { accessTtlSeconds: 60 } });
+    t = await startApp({ settings: { tokens: { accessTtlSeconds: 60 } } });
   });
   afterAll(async () => t?.close());
 

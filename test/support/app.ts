@@ -2,7 +2,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
 import { DirectoryService } from '../../src/auth/directory/directory.service';
-import { TokenPolicy, TokenPolicyService } from '../../src/auth/token-policy';
+import { SettingsService } from '../../src/restrictions/settings.service';
 import { WardenConfig } from '../../src/config/warden-config';
 import { testConfig } from './config';
 import { createTestDatabase, requirePostgres } from './postgres';
@@ -19,7 +19,8 @@ export interface TestApp {
 
 export interface StartOptions {
   env?: Record<string, string>;
-  tokenPolicy?: Partial<TokenPolicy>;
+  /** Settings to apply before the first request, as an admin's PATCH would. */
+  settings?: Record<string, unknown>;
   database?: 'sqlite' | 'postgres';
   logger?: import('pino').Logger;
 }
@@ -38,7 +39,9 @@ export async function startApp(options: StartOptions = {}): Promise<TestApp> {
   }
   const { config, env: fullEnv, cleanup } = testConfig(env);
   const app = await createApp(config, { logger: options.logger });
-  if (options.tokenPolicy) app.get(TokenPolicyService).update(options.tokenPolicy);
+  if (options.settings) {
+    await app.get(SettingsService).patch(options.settings, { ifMatch: '*', force: true, actor: { username: 'test-setup' } });
+  }
   await app.get(DirectoryService).ensureBootstrapAdmin();
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address();

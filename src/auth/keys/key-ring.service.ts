@@ -10,7 +10,7 @@ import {
 import { SecretBox } from '../../common/crypto/secret-box';
 import { assertKeyFits, JwsAlgorithm, JwsKey } from '../../common/jwt/jws';
 import { SigningAlgorithm, WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
-import { TokenPolicyService } from '../token-policy';
+import { SettingsService } from '../../restrictions/settings.service';
 import { SigningKeyEntity } from './signing-key.entity';
 import { SigningKeysRepository } from './signing-keys.repository';
 
@@ -50,7 +50,7 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly repository: SigningKeysRepository,
-    private readonly policy: TokenPolicyService,
+    private readonly settings: SettingsService,
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {
     this.box = new SecretBox(config.encryptionKey.key);
@@ -122,7 +122,7 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
       publishUntil: null,
     });
     await this.repository.insert(entity);
-    const { accessTtlSeconds, refreshTtlSeconds } = this.policy.current();
+    const { accessTtlSeconds, refreshTtlSeconds } = this.settings.get().tokens;
     const lifetime = Math.max(accessTtlSeconds, refreshTtlSeconds) + PUBLISH_MARGIN_SECONDS;
     await this.repository.retireAllExcept(kid, now, new Date(now.getTime() + lifetime * 1000));
     await this.reload();

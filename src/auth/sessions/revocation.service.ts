@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { TokenPolicyService } from '../token-policy';
+import { SettingsService } from '../../restrictions/settings.service';
 import { SessionsRepository } from './sessions.repository';
 
 /** How often revocations made by another instance are picked up: the "within seconds" bound. */
@@ -21,7 +21,7 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly sessions: SessionsRepository,
-    private readonly policy: TokenPolicyService,
+    private readonly settings: SettingsService,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -45,7 +45,7 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private horizonMs(): number {
-    return (this.policy.current().accessTtlSeconds + 120) * 1000;
+    return (this.settings.get().tokens.accessTtlSeconds + 120) * 1000;
   }
 
   private async poll(): Promise<void> {

@@ -1,0 +1,15 @@
+import { ValidationError } from 'class-validator';
+
+export interface FieldError {
+  field: string;
+  messages: string[];
+}
+
+/** class-validator's tree of errors as a flat list of dotted field paths. */
+export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
+  return errors.flatMap((e) => {
+    const field = parent ? `${parent}.${e.property}` : e.property;
+    const own = e.constraints ? [{ field, messages: Object.values(e.constraints) }] : [];
+    return [...own, ...flattenValidationErrors(e.children ?? [], field)];
+  });
+}

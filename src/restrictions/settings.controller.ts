@@ -1,0 +1,80 @@
+import { Body, Controller, Get, Headers, Patch, Put, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConflictResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiPreconditionFailedResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AdminOnly, CurrentPrincipal } from '../common/decorators/auth-policy.decorator';
+import { Principal } from '../common/principal';
+import { ClientIpService } from './client-ip.service';
+import { SettingsDto } from './dto/settings.dto';
+import { lockoutReasons } from './lockout';
+import { Settings } from './settings.defaults';
+import { SettingsService, SettingsWrite } from './settings.service';
+
+@ApiTags('admin: settings')
+@AdminOnly()
+@Controller('admin/settings')
+export class SettingsController {
+  constructor(
+    private readonly settings: SettingsService,
+    private readonly clientIp: ClientIpService,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The settings document (secrets masked); its ETag is the version' })
+  @ApiOkResponse({ type: SettingsDto })
+  read(@Res({ passthrough: true }) reply: FastifyReply): Settings {
+    reply.header('ETag', this.settings.etag());
+    return this.settings.masked();
+  }
+
+  @Put()
+  @ApiOperation({ summary: 'Replace the whole document; If-Match must carry the ETag you read' })
+  @ApiHeader({ name: 'If-Match', required: true, example: '"3"' })
+  @ApiQuery({ name: 'force', required: false, description: 'Apply a change that would lock you out' })
+  @ApiBody({ type: SettingsDto })
+  @ApiOkResponse({ type: SettingsDto })
+  @ApiPreconditionFailedResponse({ description: 'The settings changed since you read them' })
+  @ApiConflictResponse({ description: 'The change would lock you out (repeat with force=true)' })
+  async replace(
+    @Body() body: unknown,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Query('force') force: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Settings> {
+    await this.settings.replace(body, this.write(ifMatch, force, principal, request));
+    reply.header('ETag', this.settings.etag());
+    return this.settings.masked();
+  }
+
+  @Patch()
+  @ApiOperation({ summary: 'Change part of the document (JSON merge patch, RFC 7396); If-Match required' })
+  @ApiHeader({ name: 'If-Match', required: true, example: '"3"' })
+  @ApiQuery({ name: 'force', required: false })
+  @ApiBody({ schema: { type: 'object', example: { basicAuth: { enabled: false } } } })
+  @ApiOkResponse({ type: SettingsDto })
+  @ApiPreconditionFailedResponse()
+  @ApiConflictResponse()
+  async patch(
+    @Body() body: unknown,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Query('force') force: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Settings> {
+    await this.settings.patch(body, this.write(ifMatch, force, principal, request));
+    reply.header('ETag', this.settings.etag());
+    return this.settings.masked();
+  }
+
+  private write(ifMatch: string | undefined, force: string | undefined, principal: Principal, request: FastifyRequest): SettingsWrite {
+    const ip = this.clientIp.resolve(request.ip, request.headers);
+    return {
+      ifMatch,
+      force: force === 'true' || force === '1',
+      actor: { username: principal.username, requestId: String(request.id), ip },
+      lockout: (next) => lockoutReasons(next, { ip, authMethod: principal.authMethod }),
+    };
+  }
+}

@@ -1,0 +1,62 @@
+/** The settings document of DESIGN section 7; every field has a default. */
+export interface Settings {
+  restApiAuthentication: { enabled: boolean };
+  basicAuth: { enabled: boolean };
+  apiTokens: { enabled: boolean; usersCanCreate: boolean; maxLifetimeDays: number; maxPerUser: number };
+  nativeOAuthTokens: { allowed: boolean };
+  groups: { apiAccess: string[]; readOnly: string[]; tokenCreators: string[] };
+  ip: { allow: string[]; trustedProxies: string[]; clientIpHeader: string };
+  publicApis: { requireAuthentication: boolean; paths: string[] };
+  bypass: { paths: string[] };
+  rateLimit: { enabled: boolean; requests: number; windowSeconds: number };
+  audit: { enabled: boolean; retentionDays: number; maxEntries: number; purgeCron: string };
+  tokens: { accessTtlSeconds: number; refreshTtlSeconds: number; rotateRefreshTokens: boolean; reuseGraceSeconds: number };
+  externalJwt: {
+    enabled: boolean;
+    mode: 'publicKey' | 'jwks' | 'introspection';
+    publicKey: string | null;
+    jwksUrl: string | null;
+    introspectionUrl: string | null;
+    clientId: string | null;
+    clientSecret: string | null;
+    issuer: string | null;
+    audience: string | null;
+    algorithms: string[];
+    usernameClaim: string;
+    usernameRegex: string | null;
+    groupsClaim: string | null;
+  };
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  restApiAuthentication: { enabled: true },
+  basicAuth: { enabled: true },
+  apiTokens: { enabled: true, usersCanCreate: true, maxLifetimeDays: 365, maxPerUser: 20 },
+  nativeOAuthTokens: { allowed: true },
+  groups: { apiAccess: [], readOnly: [], tokenCreators: [] },
+  ip: { allow: [], trustedProxies: ['127.0.0.1/32', '::1/128'], clientIpHeader: 'X-Forwarded-For' },
+  publicApis: { requireAuthentication: false, paths: [] },
+  bypass: { paths: [] },
+  rateLimit: { enabled: true, requests: 600, windowSeconds: 60 },
+  audit: { enabled: true, retentionDays: 90, maxEntries: 1_000_000, purgeCron: '0 * * * *' },
+  tokens: { accessTtlSeconds: 900, refreshTtlSeconds: 604_800, rotateRefreshTokens: true, reuseGraceSeconds: 30 },
+  externalJwt: {
+    enabled: false,
+    mode: 'publicKey',
+    publicKey: null,
+    jwksUrl: null,
+    introspectionUrl: null,
+    clientId: null,
+    clientSecret: null,
+    issuer: null,
+    audience: null,
+    algorithms: ['RS256'],
+    usernameClaim: 'sub',
+    usernameRegex: null,
+    groupsClaim: null,
+  },
+};
+
+/** Paths (dotted) of settings that are secrets: masked when read, kept when written back masked. */
+export const SECRET_SETTINGS = ['externalJwt.clientSecret'] as const;
+export const MASK = '********';

@@ -1,0 +1,243 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { AuditSink } from '../audit/audit.port';
+import { SecretBox } from '../common/crypto/secret-box';
+import { InvalidationBus } from '../common/invalidation/invalidation-bus';
+import { DomainError, Problems } from '../common/problem/domain-error';
+import { flattenValidationErrors } from '../common/validation-errors';
+import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
+import { SettingsDto } from './dto/settings.dto';
+import { DEFAULT_SETTINGS, MASK, SECRET_SETTINGS, Settings } from './settings.defaults';
+import { SettingsRepository } from './settings.repository';
+
+/** How often the stored version is compared, in case a pub/sub message was lost or Redis is absent. */
+export const SETTINGS_POLL_MS = 1000;
+const MAX_ERRORS_LISTED = 50;
+
+export interface SettingsActor {
+  username: string;
+  requestId?: string;
+  ip?: string;
+}
+
+/** Decides whether a new document would lock out the admin who is saving it (lock-out rules live with the restrictions). */
+export type LockoutCheck = (next: Settings, actor: SettingsActor) => string[];
+
+export interface SettingsWrite {
+  ifMatch: string | undefined;
+  actor: SettingsActor;
+  force: boolean;
+  lockout?: LockoutCheck;
+}
+
+/**
+ * The settings document: one row, versioned, cached in memory and read synchronously on every
+ * request. A change is compare-and-set on the version (If-Match), announced on the invalidation
+ * bus, and picked up by polling the version when a message is lost.
+ */
+@Injectable()
+export class SettingsService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(SettingsService.name);
+  private readonly box: SecretBox;
+  private current: Settings = structuredClone(DEFAULT_SETTINGS);
+  private version = 0;
+  private listeners: ((settings: Settings) => void)[] = [];
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly repository: SettingsRepository,
+    private readonly bus: InvalidationBus,
+    private readonly audit: AuditSink,
+    @Inject(WARDEN_CONFIG) config: WardenConfig,
+  ) {
+    this.box = new SecretBox(config.encryptionKey.key);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.repository.createIfMissing(this.serialize(DEFAULT_SETTINGS));
+    await this.reload();
+    this.bus.subscribe('settings', () => void this.reload().catch((err) => this.logger.warn({ err }, 'Settings reload failed')));
+    this.timer = setInterval(() => void this.pollVersion(), SETTINGS_POLL_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The settings in force; never waits on the database. */
+  get(): Settings {
+    return this.current;
+  }
+
+  etag(): string {
+    return `"${this.version}"`;
+  }
+
+  /** Called after every change, on every instance (to reschedule jobs, rebuild matchers…). */
+  onChange(listener: (settings: Settings) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The document for display: secrets replaced by a mask. */
+  masked(settings: Settings = this.current): Settings {
+    const copy = structuredClone(settings);
+    for (const path of SECRET_SETTINGS) {
+      if (getPath(copy, path) !== null) setPath(copy, path, MASK);
+    }
+    return copy;
+  }
+
+  async replace(document: unknown, write: SettingsWrite): Promise<Settings> {
+    return this.write(document, write);
+  }
+
+  /** JSON merge patch (RFC 7396) over the current document; arrays are replaced, `null` is a value. */
+  async patch(patch: unknown, write: SettingsWrite): Promise<Settings> {
+    if (!isObject(patch)) throw Problems.badRequest('A settings patch must be a JSON object', 'validation_failed');
+    return this.write(mergePatch(this.current, patch), write);
+  }
+
+  private async write(candidate: unknown, write: SettingsWrite): Promise<Settings> {
+    const expected = this.expectedVersion(write.ifMatch);
+    const next = await this.validated(this.unmask(candidate));
+    const lockout = write.lockout?.(next, write.actor) ?? [];
+    if (lockout.length > 0 && !write.force) {
+      throw new DomainError(409, 'lockout', 'Conflict', `This change would lock you out: ${lockout.join('; ')}. Repeat it with force=true to apply it anyway.`, {
+        fields: { lockout },
+      });
+    }
+    const before = this.current;
+    const ok = await this.repository.replace(expected, this.serialize(next), write.actor.username);
+    if (!ok) throw preconditionFailed();
+    await this.reload();
+    this.bus.publish('settings', String(this.version));
+    this.audit.record({
+      event: 'settings.changed',
+      outcome: 'success',
+      actor: write.actor.username,
+      requestId: write.actor.requestId,
+      ip: write.actor.ip,
+      details: { version: this.version, changes: diff(this.masked(before), this.masked(next)), forced: lockout.length > 0 },
+    });
+    return next;
+  }
+
+  private expectedVersion(ifMatch: string | undefined): number {
+    if (ifMatch === undefined) {
+      throw new DomainError(428, 'precondition_required', 'Precondition Required', 'Send If-Match with the ETag of the settings you read, so concurrent changes cannot overwrite each other');
+    }
+    if (ifMatch.trim() === '*') return this.version;
+    const match = /^\s*(?:W\/)?"(\d+)"\s*$/.exec(ifMatch);
+    if (!match || Number(match[1]) !== this.version) throw preconditionFailed();
+    return this.version;
+  }
+
+  private async validated(candidate: unknown): Promise<Settings> {
+    if (!isObject(candidate)) throw Problems.badRequest('The settings must be a JSON object', 'validation_failed');
+    const instance = plainToInstance(SettingsDto, candidate);
+    const errors = flattenValidationErrors(await validate(instance, { whitelist: true, forbidNonWhitelisted: true }));
+    const next = candidate as unknown as Settings;
+    if (
+      errors.length === 0 &&
+      next.tokens.accessTtlSeconds > next.tokens.refreshTtlSeconds
+    ) {
+      errors.push({ field: 'tokens.accessTtlSeconds', messages: ['accessTtlSeconds must not exceed refreshTtlSeconds'] });
+    }
+    if (errors.length > 0) {
+      throw Problems.badRequest(`The settings are not valid: ${errors.map((e) => e.field).slice(0, MAX_ERRORS_LISTED).join(', ')}`, 'validation_failed', {
+        errors: errors.slice(0, MAX_ERRORS_LISTED),
+      });
+    }
+    return structuredClone(next);
+  }
+
+  /** A secret sent back as the mask keeps its stored value. */
+  private unmask(candidate: unknown): unknown {
+    if (!isObject(candidate)) return candidate;
+    const copy = structuredClone(candidate) as Record<string, unknown>;
+    for (const path of SECRET_SETTINGS) {
+      if (getPath(copy, path) === MASK) setPath(copy, path, getPath(this.current, path));
+    }
+    return copy;
+  }
+
+  private async pollVersion(): Promise<void> {
+    try {
+      const version = await this.repository.version();
+      if (version !== null && version !== this.version) await this.reload();
+    } catch (err) {
+      this.logger.warn({ err }, 'Settings poll failed; retrying');
+    }
+  }
+
+  private async reload(): Promise<void> {
+    const row = await this.repository.load();
+    if (!row || row.version === this.version) return;
+    const stored = JSON.parse(row.document) as Settings;
+    for (const path of SECRET_SETTINGS) {
+      const sealed = getPath(stored, path);
+      if (typeof sealed === 'string') setPath(stored, path, this.box.openText(sealed, `settings:${path}`));
+    }
+    // Fields added by newer versions of the document get their defaults.
+    this.current = mergePatch(DEFAULT_SETTINGS, stored as unknown as Record<string, unknown>) as unknown as Settings;
+    this.version = row.version;
+    for (const listener of this.listeners) {
+      try {
+        listener(this.current);
+      } catch (err) {
+        this.logger.error({ err }, 'Settings listener failed');
+      }
+    }
+  }
+
+  private serialize(settings: Settings): string {
+    const copy = structuredClone(settings);
+    for (const path of SECRET_SETTINGS) {
+      const value = getPath(copy, path);
+      if (typeof value === 'string') setPath(copy, path, this.box.seal(value, `settings:${path}`));
+    }
+    return JSON.stringify(copy);
+  }
+}
+
+function preconditionFailed(): DomainError {
+  return new DomainError(412, 'precondition_failed', 'Precondition Failed', 'The settings changed since you read them; read them again (new ETag) and reapply your change');
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+export function mergePatch(target: unknown, patch: Record<string, unknown>): Record<string, unknown> {
+  const base = isObject(target) ? structuredClone(target) : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+    base[key] = isObject(value) && isObject(base[key]) ? mergePatch(base[key], value) : structuredClone(value);
+  }
+  return base;
+}
+
+function getPath(object: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), object);
+}
+
+function setPath(object: unknown, path: string, value: unknown): void {
+  const keys = path.split('.');
+  const parent = keys.slice(0, -1).reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), object);
+  if (isObject(parent)) parent[keys[keys.length - 1]] = value;
+}
+
+/** Changed leaves as `path: {from, to}`; arrays compare whole. */
+export function diff(before: unknown, after: unknown, prefix = ''): Record<string, { from: unknown; to: unknown }> {
+  const out: Record<string, { from: unknown; to: unknown }> = {};
+  if (isObject(before) && isObject(after)) {
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      Object.assign(out, diff(before[key], after[key], prefix ? `${prefix}.${key}` : key));
+    }
+    return out;
+  }
+  if (JSON.stringify(before) !== JSON.stringify(after)) out[prefix] = { from: before, to: after };
+  return out;
+}
