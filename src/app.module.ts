@@ -13,6 +13,8 @@ import { WardenConfig } from './config/warden-config';
 import { buildDataSourceOptions } from './database/data-source';
 import { runMigrations } from './database/migrate';
 import { HealthController } from './health/health.controller';
+import { TokensModule } from './tokens/tokens.module';
+import { ScheduleModule } from '@nestjs/schedule';
 
 @Module({})
 export class AppModule {
@@ -34,6 +36,8 @@ export class AppModule {
         SettingsModule,
         AuditModule,
         AuthModule,
+        TokensModule,
+        ScheduleModule.forRoot(),
       ],
       controllers: [HealthController],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],

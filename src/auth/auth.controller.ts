@@ -44,7 +44,7 @@ export class AuthController {
   ) {}
 
   @Get('auth')
-  @Authenticated(['basic', 'session'], { failureEvent: 'auth.login.failed' })
+  @Authenticated(['basic', 'session'], { failureEvent: 'auth.login.failed', login: true })
   @ApiOperation({
     summary: 'Get a token pair with Basic credentials or the upstream session cookie',
   })
@@ -129,7 +129,7 @@ export class AuthController {
   }
 
   @Get('whoami')
-  @Authenticated()
+  @Authenticated(undefined, { api: true })
   @ApiOperation({ summary: 'Who the credentials belong to' })
   @ApiOkResponse({ type: WhoAmIView })
   @ApiTooManyRequestsResponse()

@@ -63,6 +63,8 @@ import { WardenTokens } from './warden-tokens.service';
     KeyRingService,
     SessionsService,
     UserCache,
+    RevocationService,
+    StrategyRunner,
   ],
 })
 export class AuthModule {}

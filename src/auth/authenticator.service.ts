@@ -3,23 +3,36 @@ import type { FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
-import { parseAuthorization, PresentedCredential } from '../common/credentials';
+import { apiTokenOf, parseAuthorization, PresentedCredential } from '../common/credentials';
 import { JwtError } from '../common/jwt/jws';
 import { Challenge, DomainError, Problems } from '../common/problem/domain-error';
-import { CredentialKind, Principal } from '../common/principal';
+import { ALL_SCOPES, CredentialKind, Principal } from '../common/principal';
+import { SettingsService } from '../restrictions/settings.service';
 import { CachedUser, toCached, UserCache } from './directory/user-cache';
 import { UserEntity } from './directory/user.entity';
-import { RevocationService } from './sessions/revocation.service';
+import { CREDENTIAL_RECHECK_MS, RevocationService } from './sessions/revocation.service';
 import { StrategyRunner } from './strategies/strategy-runner';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenClaims } from './warden-tokens.service';
 
-/** Bound on remembered verified tokens; an entry (digest, subject, session) is about 200 bytes. */
+/** Bound on remembered verified tokens; an entry (digest, subject, credential) is about 200 bytes. */
 const MAX_VERIFIED_TOKENS = 100_000;
 
-interface VerifiedAccess {
-  sub: string;
-  sid: string;
+/** What a verified bearer credential stands for, remembered until it expires. */
+interface Verified {
+  kind: 'access' | 'api-token';
+  userId: string;
+  /** Session id for access tokens, token id for API tokens: what revocation names. */
+  credentialId: string;
+  scopes: readonly string[];
+}
+
+/** The stored record an API token strategy resolves to (the tokens module owns the entity). */
+export interface ApiTokenRecord {
+  id: string;
+  userId: string;
+  scopes: string;
+  expiresAt: Date;
 }
 
 export interface Authenticated {
@@ -28,14 +41,22 @@ export interface Authenticated {
   refreshClaims?: WardenClaims;
 }
 
+export interface AuthenticationRules {
+  kinds: readonly CredentialKind[];
+  /** A route whose job is to exchange a password for tokens takes one even when basicAuth is off. */
+  login?: boolean;
+}
+
 /**
  * Picks the credential kind a request carries, runs that kind's strategy, and turns the result
- * into a Principal. A repeated access token costs one Map look-up: verified tokens are
- * remembered until they expire, and revocations are checked on every use.
+ * into a Principal. A repeated bearer token (access or API token) costs one hash and one Map
+ * look-up: verified tokens are remembered until they expire, revocations are checked on every
+ * use, and users, groups and settings come from memory.
  */
 @Injectable()
 export class AuthenticatorService {
-  private readonly verified = new BoundedCache<string, VerifiedAccess>(MAX_VERIFIED_TOKENS);
+  private readonly verified = new BoundedCache<string, Verified>(MAX_VERIFIED_TOKENS);
+  private apiTokenUse: (tokenId: string, ip: string) => void = () => undefined;
 
   constructor(
     private readonly users: UserCache,
@@ -43,52 +64,80 @@ export class AuthenticatorService {
     private readonly upstream: UpstreamSessionClient,
     private readonly clock: Clock,
     private readonly strategies: StrategyRunner,
+    private readonly settings: SettingsService,
   ) {}
 
-  async authenticate(
-    request: FastifyRequest,
-    kinds: readonly CredentialKind[],
-  ): Promise<Authenticated> {
+  /** The tokens module is told of every API token use (it records last use, at most once a minute). */
+  onApiTokenUse(listener: (tokenId: string, ip: string) => void): void {
+    this.apiTokenUse = listener;
+  }
+
+  async authenticate(request: FastifyRequest, rules: AuthenticationRules): Promise<Authenticated> {
+    const { kinds } = rules;
     const credential = parseAuthorization(request.headers.authorization);
-    const kind = this.pickKind(credential, request, kinds);
+    const kind = this.pickKind(credential, request, rules);
     switch (kind) {
       case 'access':
-        return { principal: await this.access(request, (credential as { token: string }).token) };
+        return {
+          principal: await this.bearer(
+            request,
+            'access',
+            (credential as { token: string }).token,
+            kinds,
+          ),
+        };
+      case 'api-token': {
+        const presented = apiTokenOf(credential)!;
+        const principal = await this.bearer(request, 'api-token', presented.token, kinds);
+        // Basic `username:wdn_…`: the token must belong to the user named.
+        if (
+          presented.username !== undefined &&
+          presented.username.toLowerCase() !== principal.username.toLowerCase()
+        ) {
+          throw invalidToken('The API token does not belong to this user', kinds);
+        }
+        this.apiTokenUse(principal.credentialId, request.ip);
+        return { principal };
+      }
       case 'refresh': {
         const claims = await this.run<WardenClaims>('refresh', request, kinds);
         return {
-          principal: await this.tokenPrincipal(claims.sub, claims.sid, 'refresh', kinds),
+          principal: await this.principalFor(claims.sub, claims.sid, 'refresh', ALL_SCOPES, kinds),
           refreshClaims: claims,
         };
       }
       case 'basic':
       case 'session': {
         const user = await this.run<UserEntity>(kind, request, kinds);
-        return { principal: userPrincipal(toCached(user), kind, user.id) };
+        return { principal: userPrincipal(toCached(user), kind, user.id, ALL_SCOPES) };
       }
       default:
-        throw this.unauthenticated(credential, kinds);
+        throw this.unauthenticated(credential, rules);
     }
-  }
-
-  /** Forgets verified tokens of a session at once (logout on this instance). */
-  forgetSession(sessionId: string): void {
-    this.verified.deleteWhere((v) => v.sid === sessionId);
   }
 
   private pickKind(
     credential: PresentedCredential,
     request: FastifyRequest,
-    kinds: readonly CredentialKind[],
+    rules: AuthenticationRules,
   ): CredentialKind | null {
+    const { kinds } = rules;
+    const settings = this.settings.get();
+    const apiTokens = kinds.includes('api-token') && settings.apiTokens.enabled;
     switch (credential.scheme) {
       case 'bearer':
+        if (apiTokenOf(credential)) return apiTokens ? 'api-token' : null;
         if (kinds.includes('access')) return 'access';
         return kinds.includes('refresh') ? 'refresh' : null;
+      case 'apitoken':
+        return apiTokens ? 'api-token' : null;
       case 'bare':
         return kinds.includes('refresh') ? 'refresh' : null;
       case 'basic':
-        return kinds.includes('basic') ? 'basic' : null;
+        // Basic with an API token as the password works even where passwords are refused.
+        if (apiTokenOf(credential)) return apiTokens ? 'api-token' : null;
+        if (!kinds.includes('basic')) return null;
+        return settings.basicAuth.enabled || rules.login ? 'basic' : null;
       case 'none':
         return kinds.includes('session') &&
           this.upstream.enabled &&
@@ -100,30 +149,57 @@ export class AuthenticatorService {
     }
   }
 
-  private async access(request: FastifyRequest, token: string): Promise<Principal> {
+  private async bearer(
+    request: FastifyRequest,
+    kind: 'access' | 'api-token',
+    token: string,
+    kinds: readonly CredentialKind[],
+  ): Promise<Principal> {
     const now = this.clock.now();
     // Keyed by digest, not by the token: the cache then holds no bearer secrets, and a request's
     // header string dies young instead of being kept (and copied by the GC) for its lifetime.
     const key = createHash('sha256').update(token).digest('base64');
     let verified = this.verified.get(key, now);
-    if (!verified) {
-      const claims = await this.run<WardenClaims>('access', request, ['access']);
-      verified = { sub: claims.sub, sid: claims.sid };
-      this.verified.set(key, verified, claims.exp * 1000);
+    if (!verified || verified.kind !== kind) {
+      if (kind === 'access') {
+        const claims = await this.run<WardenClaims>('access', request, kinds);
+        verified = { kind, userId: claims.sub, credentialId: claims.sid, scopes: ALL_SCOPES };
+        this.verified.set(key, verified, claims.exp * 1000);
+      } else {
+        const record = await this.run<ApiTokenRecord>('api-token', request, kinds);
+        verified = {
+          kind,
+          userId: record.userId,
+          credentialId: record.id,
+          scopes: record.scopes.split(','),
+        };
+        // Re-read from storage now and then, so that nothing outlives the revocation horizon.
+        this.verified.set(
+          key,
+          verified,
+          Math.min(record.expiresAt.getTime(), now + CREDENTIAL_RECHECK_MS),
+        );
+      }
     }
-    return this.tokenPrincipal(verified.sub, verified.sid, 'access', ['access']);
+    return this.principalFor(verified.userId, verified.credentialId, kind, verified.scopes, kinds);
   }
 
-  private async tokenPrincipal(
+  private async principalFor(
     userId: string,
-    sessionId: string,
+    credentialId: string,
     kind: CredentialKind,
+    scopes: readonly string[],
     kinds: readonly CredentialKind[],
   ): Promise<Principal> {
-    if (this.revocations.isRevoked(sessionId)) throw invalidToken('The session has ended', kinds);
+    if (this.revocations.isRevoked(credentialId)) {
+      throw invalidToken(
+        kind === 'api-token' ? 'The API token has been revoked' : 'The session has ended',
+        kinds,
+      );
+    }
     const user = this.users.peek(userId) ?? (await this.users.get(userId));
     if (!user || user.disabled) throw invalidToken('The user can no longer sign in', kinds);
-    return userPrincipal(user, kind, sessionId);
+    return userPrincipal(user, kind, credentialId, scopes);
   }
 
   private async run<T>(
@@ -135,21 +211,23 @@ export class AuthenticatorService {
       return await this.strategies.run<T>(kind, request);
     } catch (err) {
       if (err instanceof JwtError) {
+        const expired = err.reason === 'expired';
         throw invalidToken(
-          err.reason === 'expired' ? `The ${kind} token has expired` : err.message,
+          expired ? `The ${kind} token has expired` : err.message,
           kinds,
-          err.reason === 'expired' ? 'token_expired' : 'invalid_token',
+          expired ? 'token_expired' : 'invalid_token',
         );
       }
-      if (err instanceof DomainError) throw err;
       throw err;
     }
   }
 
   private unauthenticated(
     credential: PresentedCredential,
-    kinds: readonly CredentialKind[],
+    rules: AuthenticationRules,
   ): DomainError {
+    const { kinds } = rules;
+    const settings = this.settings.get();
     switch (credential.scheme) {
       case 'none':
         return Problems.unauthorized(
@@ -163,24 +241,44 @@ export class AuthenticatorService {
           challenges(kinds, 'invalid_request', credential.reason),
           'invalid_credentials',
         );
-      default:
-        return Problems.unauthorized(
-          'This kind of credential is not accepted here',
-          challenges(kinds, 'invalid_token', 'Credential kind not accepted here'),
-          'credential_not_accepted',
-        );
+      case 'basic':
+        if (kinds.includes('basic') && !settings.basicAuth.enabled) {
+          return Problems.unauthorized(
+            'Username and password are not accepted on API calls (basicAuth.enabled is off); use a token',
+            challenges(kinds),
+            'basic_auth_disabled',
+          );
+        }
+        break;
     }
+    if (apiTokenOf(credential) && kinds.includes('api-token') && !settings.apiTokens.enabled) {
+      return Problems.unauthorized(
+        'API tokens are switched off (apiTokens.enabled)',
+        challenges(kinds),
+        'api_tokens_disabled',
+      );
+    }
+    return Problems.unauthorized(
+      'This kind of credential is not accepted here',
+      challenges(kinds, 'invalid_token', 'Credential kind not accepted here'),
+      'credential_not_accepted',
+    );
   }
 }
 
-function userPrincipal(user: CachedUser, kind: CredentialKind, credentialId: string): Principal {
+function userPrincipal(
+  user: CachedUser,
+  kind: CredentialKind,
+  credentialId: string,
+  scopes: readonly string[],
+): Principal {
   return {
     id: user.id,
     username: user.username,
     groups: user.groups,
     authMethod: kind,
     credentialId,
-    scopes: [],
+    scopes: scopes as string[],
   };
 }
 
@@ -190,7 +288,7 @@ function challenges(
   description?: string,
 ): Challenge[] {
   const list: Challenge[] = [];
-  if (kinds.some((k) => k === 'access' || k === 'refresh'))
+  if (kinds.some((k) => k === 'access' || k === 'refresh' || k === 'api-token'))
     list.push({ scheme: 'Bearer', error, description });
   if (kinds.includes('basic') || kinds.includes('session')) list.push({ scheme: 'Basic' });
   return list;

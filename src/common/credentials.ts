@@ -3,6 +3,8 @@ export type PresentedCredential =
   | { scheme: 'none' }
   | { scheme: 'bearer'; token: string }
   | { scheme: 'basic'; username: string; password: string }
+  /** `Authorization: APIToken <token>`, the scheme some Atlassian-style clients use for personal tokens. */
+  | { scheme: 'apitoken'; token: string }
   /** A token with no scheme: BigPicture clients send the refresh token this way to /system/reauth. */
   | { scheme: 'bare'; token: string }
   | { scheme: 'malformed'; reason: string }
@@ -33,6 +35,10 @@ export function parseAuthorization(header: string | string[] | undefined): Prese
         : { scheme: 'malformed', reason: 'Bearer token is not valid' };
     case 'basic':
       return parseBasic(value);
+    case 'apitoken':
+      return value !== '' && value.indexOf(' ') === -1
+        ? { scheme: 'apitoken', token: value }
+        : { scheme: 'malformed', reason: 'API token is not valid' };
     default:
       return { scheme: 'other', name };
   }
@@ -46,4 +52,32 @@ function parseBasic(value: string): PresentedCredential {
   const colon = decoded.indexOf(':');
   if (colon < 1) return { scheme: 'malformed', reason: 'Basic credentials need username:password' };
   return { scheme: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** Personal API tokens start with this, whichever way they are sent. */
+export const API_TOKEN_MARK = 'wdn_';
+
+/** The API token a request carries (Bearer, APIToken, or as the Basic password), if any. */
+export function apiTokenFrom(
+  header: string | string[] | undefined,
+): { token: string; username?: string } | null {
+  const credential = parseAuthorization(header);
+  return apiTokenOf(credential);
+}
+
+export function apiTokenOf(
+  credential: PresentedCredential,
+): { token: string; username?: string } | null {
+  switch (credential.scheme) {
+    case 'bearer':
+      return credential.token.startsWith(API_TOKEN_MARK) ? { token: credential.token } : null;
+    case 'apitoken':
+      return { token: credential.token };
+    case 'basic':
+      return credential.password.startsWith(API_TOKEN_MARK)
+        ? { token: credential.password, username: credential.username }
+        : null;
+    default:
+      return null;
+  }
 }

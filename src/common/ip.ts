@@ -32,7 +32,9 @@ export function parseAddress(value: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
 
 /** True when the address lies in any of the ranges (compared within the same family). */
 export function inRanges(address: ipaddr.IPv4 | ipaddr.IPv6, ranges: IpRange[]): boolean {
-  return ranges.some(([net, bits]) => net.kind() === address.kind() && address.match(net as never, bits));
+  return ranges.some(
+    ([net, bits]) => net.kind() === address.kind() && address.match(net as never, bits),
+  );
 }
 
 function normalize(address: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | ipaddr.IPv6 {

@@ -8,7 +8,9 @@ export type CredentialKind =
   | 'external'
   | 'connect'
   | 'connect-install'
-  | 'cmj-spi';
+  | 'cmj-spi'
+  /** No credentials were asked for: restApiAuthentication is switched off for API routes. */
+  | 'anonymous';
 
 /** The authenticated caller, the same shape whatever the credential kind. */
 export interface Principal {
@@ -24,6 +26,11 @@ export interface Principal {
 }
 
 export const ADMIN_GROUP = 'warden-admins';
+
+/** Scopes of a caller not limited by a token: a user signed in in person. */
+export const ALL_SCOPES: readonly string[] = Object.freeze(['read', 'write', 'admin']);
+/** Methods that only read; a token with the `read` scope alone may use these. */
+export const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function isAdmin(principal: Principal): boolean {
   return principal.groups.includes(ADMIN_GROUP);

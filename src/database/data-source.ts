@@ -7,8 +7,16 @@ import { RefreshSessionEntity } from '../auth/sessions/refresh-session.entity';
 import { DirectoryKeysSessions1763800000000 } from './migrations/1763800000000-directory-keys-sessions';
 import { SettingsApiTokens1763900000000 } from './migrations/1763900000000-settings-api-tokens';
 import { SettingsEntity } from '../restrictions/settings.entity';
+import { ApiTokenEntity } from '../tokens/api-token.entity';
 
-export const ENTITIES = [UserEntity, GroupEntity, SigningKeyEntity, RefreshSessionEntity, SettingsEntity];
+export const ENTITIES = [
+  UserEntity,
+  GroupEntity,
+  SigningKeyEntity,
+  RefreshSessionEntity,
+  SettingsEntity,
+  ApiTokenEntity,
+];
 export const MIGRATIONS = [DirectoryKeysSessions1763800000000, SettingsApiTokens1763900000000];
 
 /**

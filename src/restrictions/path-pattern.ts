@@ -26,7 +26,9 @@ export function compilePathPattern(value: string): PathPattern | null {
   if (/\*{3,}/.test(glob)) return null;
   const body = glob
     .split(/(\*\*|\*)/)
-    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
+    .map((part) =>
+      part === '**' ? '.*' : part === '*' ? '[^/]*' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'),
+    )
     .join('');
   return { method: method ?? null, regex: new RegExp(`^${body}$`), source: value };
 }

@@ -1,5 +1,14 @@
 import { Body, Controller, Get, Headers, Patch, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConflictResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiPreconditionFailedResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPreconditionFailedResponse,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdminOnly, CurrentPrincipal } from '../common/decorators/auth-policy.decorator';
 import { Principal } from '../common/principal';
@@ -29,7 +38,11 @@ export class SettingsController {
   @Put()
   @ApiOperation({ summary: 'Replace the whole document; If-Match must carry the ETag you read' })
   @ApiHeader({ name: 'If-Match', required: true, example: '"3"' })
-  @ApiQuery({ name: 'force', required: false, description: 'Apply a change that would lock you out' })
+  @ApiQuery({
+    name: 'force',
+    required: false,
+    description: 'Apply a change that would lock you out',
+  })
   @ApiBody({ type: SettingsDto })
   @ApiOkResponse({ type: SettingsDto })
   @ApiPreconditionFailedResponse({ description: 'The settings changed since you read them' })
@@ -48,7 +61,9 @@ export class SettingsController {
   }
 
   @Patch()
-  @ApiOperation({ summary: 'Change part of the document (JSON merge patch, RFC 7396); If-Match required' })
+  @ApiOperation({
+    summary: 'Change part of the document (JSON merge patch, RFC 7396); If-Match required',
+  })
   @ApiHeader({ name: 'If-Match', required: true, example: '"3"' })
   @ApiQuery({ name: 'force', required: false })
   @ApiBody({ schema: { type: 'object', example: { basicAuth: { enabled: false } } } })
@@ -68,7 +83,12 @@ export class SettingsController {
     return this.settings.masked();
   }
 
-  private write(ifMatch: string | undefined, force: string | undefined, principal: Principal, request: FastifyRequest): SettingsWrite {
+  private write(
+    ifMatch: string | undefined,
+    force: string | undefined,
+    principal: Principal,
+    request: FastifyRequest,
+  ): SettingsWrite {
     const ip = this.clientIp.resolve(request.ip, request.headers);
     return {
       ifMatch,

@@ -2,7 +2,12 @@
 export interface Settings {
   restApiAuthentication: { enabled: boolean };
   basicAuth: { enabled: boolean };
-  apiTokens: { enabled: boolean; usersCanCreate: boolean; maxLifetimeDays: number; maxPerUser: number };
+  apiTokens: {
+    enabled: boolean;
+    usersCanCreate: boolean;
+    maxLifetimeDays: number;
+    maxPerUser: number;
+  };
   nativeOAuthTokens: { allowed: boolean };
   groups: { apiAccess: string[]; readOnly: string[]; tokenCreators: string[] };
   ip: { allow: string[]; trustedProxies: string[]; clientIpHeader: string };
@@ -10,7 +15,12 @@ export interface Settings {
   bypass: { paths: string[] };
   rateLimit: { enabled: boolean; requests: number; windowSeconds: number };
   audit: { enabled: boolean; retentionDays: number; maxEntries: number; purgeCron: string };
-  tokens: { accessTtlSeconds: number; refreshTtlSeconds: number; rotateRefreshTokens: boolean; reuseGraceSeconds: number };
+  tokens: {
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    rotateRefreshTokens: boolean;
+    reuseGraceSeconds: number;
+  };
   externalJwt: {
     enabled: boolean;
     mode: 'publicKey' | 'jwks' | 'introspection';
@@ -39,7 +49,12 @@ export const DEFAULT_SETTINGS: Settings = {
   bypass: { paths: [] },
   rateLimit: { enabled: true, requests: 600, windowSeconds: 60 },
   audit: { enabled: true, retentionDays: 90, maxEntries: 1_000_000, purgeCron: '0 * * * *' },
-  tokens: { accessTtlSeconds: 900, refreshTtlSeconds: 604_800, rotateRefreshTokens: true, reuseGraceSeconds: 30 },
+  tokens: {
+    accessTtlSeconds: 900,
+    refreshTtlSeconds: 604_800,
+    rotateRefreshTokens: true,
+    reuseGraceSeconds: 30,
+  },
   externalJwt: {
     enabled: false,
     mode: 'publicKey',

@@ -8,7 +8,9 @@ export const SETTINGS_ROW = 'global';
 
 @Injectable()
 export class SettingsRepository {
-  constructor(@InjectRepository(SettingsEntity) private readonly rows: Repository<SettingsEntity>) {}
+  constructor(
+    @InjectRepository(SettingsEntity) private readonly rows: Repository<SettingsEntity>,
+  ) {}
 
   load(): Promise<SettingsEntity | null> {
     return this.rows.findOne({ where: { id: SETTINGS_ROW } });
@@ -23,7 +25,13 @@ export class SettingsRepository {
   /** Creates the row at version 1 unless another instance did it first. */
   async createIfMissing(document: string): Promise<void> {
     try {
-      await this.rows.insert({ id: SETTINGS_ROW, version: 1, document, updatedAt: new Date(), updatedBy: null });
+      await this.rows.insert({
+        id: SETTINGS_ROW,
+        version: 1,
+        document,
+        updatedAt: new Date(),
+        updatedBy: null,
+      });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
     }

@@ -57,7 +57,10 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     await this.repository.createIfMissing(this.serialize(DEFAULT_SETTINGS));
     await this.reload();
-    this.bus.subscribe('settings', () => void this.reload().catch((err) => this.logger.warn({ err }, 'Settings reload failed')));
+    this.bus.subscribe(
+      'settings',
+      () => void this.reload().catch((err) => this.logger.warn({ err }, 'Settings reload failed')),
+    );
     this.timer = setInterval(() => void this.pollVersion(), SETTINGS_POLL_MS);
     this.timer.unref();
   }
@@ -95,7 +98,8 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
 
   /** JSON merge patch (RFC 7396) over the current document; arrays are replaced, `null` is a value. */
   async patch(patch: unknown, write: SettingsWrite): Promise<Settings> {
-    if (!isObject(patch)) throw Problems.badRequest('A settings patch must be a JSON object', 'validation_failed');
+    if (!isObject(patch))
+      throw Problems.badRequest('A settings patch must be a JSON object', 'validation_failed');
     return this.write(mergePatch(this.current, patch), write);
   }
 
@@ -104,9 +108,15 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     const next = await this.validated(this.unmask(candidate));
     const lockout = write.lockout?.(next, write.actor) ?? [];
     if (lockout.length > 0 && !write.force) {
-      throw new DomainError(409, 'lockout', 'Conflict', `This change would lock you out: ${lockout.join('; ')}. Repeat it with force=true to apply it anyway.`, {
-        fields: { lockout },
-      });
+      throw new DomainError(
+        409,
+        'lockout',
+        'Conflict',
+        `This change would lock you out: ${lockout.join('; ')}. Repeat it with force=true to apply it anyway.`,
+        {
+          fields: { lockout },
+        },
+      );
     }
     const before = this.current;
     const ok = await this.repository.replace(expected, this.serialize(next), write.actor.username);
@@ -119,14 +129,23 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
       actor: write.actor.username,
       requestId: write.actor.requestId,
       ip: write.actor.ip,
-      details: { version: this.version, changes: diff(this.masked(before), this.masked(next)), forced: lockout.length > 0 },
+      details: {
+        version: this.version,
+        changes: diff(this.masked(before), this.masked(next)),
+        forced: lockout.length > 0,
+      },
     });
     return next;
   }
 
   private expectedVersion(ifMatch: string | undefined): number {
     if (ifMatch === undefined) {
-      throw new DomainError(428, 'precondition_required', 'Precondition Required', 'Send If-Match with the ETag of the settings you read, so concurrent changes cannot overwrite each other');
+      throw new DomainError(
+        428,
+        'precondition_required',
+        'Precondition Required',
+        'Send If-Match with the ETag of the settings you read, so concurrent changes cannot overwrite each other',
+      );
     }
     if (ifMatch.trim() === '*') return this.version;
     const match = /^\s*(?:W\/)?"(\d+)"\s*$/.exec(ifMatch);
@@ -135,20 +154,30 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async validated(candidate: unknown): Promise<Settings> {
-    if (!isObject(candidate)) throw Problems.badRequest('The settings must be a JSON object', 'validation_failed');
+    if (!isObject(candidate))
+      throw Problems.badRequest('The settings must be a JSON object', 'validation_failed');
     const instance = plainToInstance(SettingsDto, candidate);
-    const errors = flattenValidationErrors(await validate(instance, { whitelist: true, forbidNonWhitelisted: true }));
+    const errors = flattenValidationErrors(
+      await validate(instance, { whitelist: true, forbidNonWhitelisted: true }),
+    );
     const next = candidate as unknown as Settings;
-    if (
-      errors.length === 0 &&
-      next.tokens.accessTtlSeconds > next.tokens.refreshTtlSeconds
-    ) {
-      errors.push({ field: 'tokens.accessTtlSeconds', messages: ['accessTtlSeconds must not exceed refreshTtlSeconds'] });
+    if (errors.length === 0 && next.tokens.accessTtlSeconds > next.tokens.refreshTtlSeconds) {
+      errors.push({
+        field: 'tokens.accessTtlSeconds',
+        messages: ['accessTtlSeconds must not exceed refreshTtlSeconds'],
+      });
     }
     if (errors.length > 0) {
-      throw Problems.badRequest(`The settings are not valid: ${errors.map((e) => e.field).slice(0, MAX_ERRORS_LISTED).join(', ')}`, 'validation_failed', {
-        errors: errors.slice(0, MAX_ERRORS_LISTED),
-      });
+      throw Problems.badRequest(
+        `The settings are not valid: ${errors
+          .map((e) => e.field)
+          .slice(0, MAX_ERRORS_LISTED)
+          .join(', ')}`,
+        'validation_failed',
+        {
+          errors: errors.slice(0, MAX_ERRORS_LISTED),
+        },
+      );
     }
     return structuredClone(next);
   }
@@ -178,10 +207,14 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     const stored = JSON.parse(row.document) as Settings;
     for (const path of SECRET_SETTINGS) {
       const sealed = getPath(stored, path);
-      if (typeof sealed === 'string') setPath(stored, path, this.box.openText(sealed, `settings:${path}`));
+      if (typeof sealed === 'string')
+        setPath(stored, path, this.box.openText(sealed, `settings:${path}`));
     }
     // Fields added by newer versions of the document get their defaults.
-    this.current = mergePatch(DEFAULT_SETTINGS, stored as unknown as Record<string, unknown>) as unknown as Settings;
+    this.current = mergePatch(
+      DEFAULT_SETTINGS,
+      stored as unknown as Record<string, unknown>,
+    ) as unknown as Settings;
     this.version = row.version;
     for (const listener of this.listeners) {
       try {
@@ -203,18 +236,29 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
 }
 
 function preconditionFailed(): DomainError {
-  return new DomainError(412, 'precondition_failed', 'Precondition Failed', 'The settings changed since you read them; read them again (new ETag) and reapply your change');
+  return new DomainError(
+    412,
+    'precondition_failed',
+    'Precondition Failed',
+    'The settings changed since you read them; read them again (new ETag) and reapply your change',
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-export function mergePatch(target: unknown, patch: Record<string, unknown>): Record<string, unknown> {
+export function mergePatch(
+  target: unknown,
+  patch: Record<string, unknown>,
+): Record<string, unknown> {
   const base = isObject(target) ? structuredClone(target) : {};
   for (const [key, value] of Object.entries(patch)) {
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
-    base[key] = isObject(value) && isObject(base[key]) ? mergePatch(base[key], value) : structuredClone(value);
+    base[key] =
+      isObject(value) && isObject(base[key])
+        ? mergePatch(base[key], value)
+        : structuredClone(value);
   }
   return base;
 }
@@ -225,12 +269,18 @@ function getPath(object: unknown, path: string): unknown {
 
 function setPath(object: unknown, path: string, value: unknown): void {
   const keys = path.split('.');
-  const parent = keys.slice(0, -1).reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), object);
+  const parent = keys
+    .slice(0, -1)
+    .reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), object);
   if (isObject(parent)) parent[keys[keys.length - 1]] = value;
 }
 
 /** Changed leaves as `path: {from, to}`; arrays compare whole. */
-export function diff(before: unknown, after: unknown, prefix = ''): Record<string, { from: unknown; to: unknown }> {
+export function diff(
+  before: unknown,
+  after: unknown,
+  prefix = '',
+): Record<string, { from: unknown; to: unknown }> {
   const out: Record<string, { from: unknown; to: unknown }> = {};
   if (isObject(before) && isObject(after)) {
     for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {

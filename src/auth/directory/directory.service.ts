@@ -28,6 +28,7 @@ export interface Actor {
 /** The local directory: users, groups, passwords. Every change reaches the user cache at once. */
 @Injectable()
 export class DirectoryService {
+  private removedListeners: ((userId: string, actor: string) => Promise<void>)[] = [];
   constructor(
     private readonly users: UsersRepository,
     private readonly groups: GroupsRepository,
@@ -37,6 +38,15 @@ export class DirectoryService {
     private readonly audit: AuditSink,
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {}
+
+  /** Other modules end their credentials of a user who is deleted or disabled. */
+  onUserRemoved(listener: (userId: string, actor: string) => Promise<void>): void {
+    this.removedListeners.push(listener);
+  }
+
+  private async userRemoved(userId: string, actor: string): Promise<void> {
+    for (const listener of this.removedListeners) await listener(userId, actor);
+  }
 
   /** Checks a password; null for unknown users, wrong passwords and disabled users alike. */
   async verifyPassword(username: string, password: string): Promise<UserEntity | null> {
@@ -151,6 +161,7 @@ export class DirectoryService {
     }
     // Revoke first: the revocation, not the deleted row, is what other instances see.
     await this.sessions.revokeAllForUser(user.id, 'user_deleted');
+    await this.userRemoved(user.id, actor.username);
     await this.users.remove(user.id);
     this.cache.invalidate(user.id);
     this.record('user.deleted', actor, { username: user.username });

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { BoundedCache } from '../../common/bounded-cache';
+import { InvalidationBus } from '../../common/invalidation/invalidation-bus';
 import { UserEntity } from './user.entity';
 import { UsersRepository } from './users.repository';
 
@@ -28,9 +29,13 @@ export class UserCache implements OnModuleInit, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
   private since = new Date();
 
-  constructor(private readonly users: UsersRepository) {}
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly bus: InvalidationBus,
+  ) {}
 
   onModuleInit(): void {
+    this.bus.subscribe('user-changed', (id) => this.cache.delete(id));
     this.timer = setInterval(() => void this.poll(), DIRECTORY_POLL_MS);
     this.timer.unref();
   }
@@ -57,8 +62,10 @@ export class UserCache implements OnModuleInit, OnModuleDestroy {
     this.cache.set(user.id, toCached(user));
   }
 
+  /** Forgets a changed user here and on the other instances. */
   invalidate(id: string): void {
     this.cache.delete(id);
+    this.bus.publish('user-changed', id);
   }
 
   private async poll(): Promise<void> {

@@ -1,31 +1,49 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { InvalidationBus } from '../../common/invalidation/invalidation-bus';
 import { SettingsService } from '../../restrictions/settings.service';
 import { SessionsRepository } from './sessions.repository';
 
-/** How often revocations made by another instance are picked up: the "within seconds" bound. */
+/** How often revocations made by another instance are picked up when no bus message came. */
 export const REVOCATION_POLL_MS = 1000;
 /** Each poll re-reads this much before the newest revocation seen: commits land out of timestamp order. */
 const POLL_OVERLAP_MS = 5000;
+/** Remembered verified credentials other than access tokens are re-checked in storage at least this often. */
+export const CREDENTIAL_RECHECK_MS = 10 * 60_000;
+
+export type RevocationSource = (since: Date) => Promise<{ id: string; revokedAt: Date | null }[]>;
 
 /**
- * Revoked refresh sessions whose access tokens may still be alive. Checked on every request
- * with an access token (a Set look-up); filled at once by this instance and by polling for the
- * others; entries leave once no access token of theirs can still be valid.
+ * Revoked credentials (refresh sessions, API tokens) that remembered tokens may still point at.
+ * Checked on every request that a cache answers (a Map look-up); filled at once by this
+ * instance, through the invalidation bus by the others, and by polling every source as the
+ * fallback. Entries leave once no remembered token can still refer to them.
  */
 @Injectable()
 export class RevocationService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RevocationService.name);
   private readonly revoked = new Map<string, number>();
+  private readonly sources: RevocationSource[] = [];
   private since = new Date(0);
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly sessions: SessionsRepository,
+    sessions: SessionsRepository,
     private readonly settings: SettingsService,
-  ) {}
+    private readonly bus: InvalidationBus,
+  ) {
+    this.sources.push((since) => sessions.revokedSince(since));
+  }
+
+  /** Another module's revocations (API tokens) join the same check. */
+  addSource(source: RevocationSource): void {
+    this.sources.push(source);
+  }
 
   async onModuleInit(): Promise<void> {
-    // After a restart, sessions revoked within one access-token lifetime still matter.
+    this.bus.subscribe('credential-revoked', (message) =>
+      this.remember(message.split(','), Date.now()),
+    );
+    // After a restart, revocations within one token lifetime still matter.
     this.since = new Date(Date.now() - this.horizonMs());
     await this.poll();
     this.timer = setInterval(() => void this.poll(), REVOCATION_POLL_MS);
@@ -36,27 +54,35 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
     clearInterval(this.timer);
   }
 
-  isRevoked(sessionId: string): boolean {
-    return this.revoked.has(sessionId);
+  isRevoked(credentialId: string): boolean {
+    return this.revoked.has(credentialId);
   }
 
-  markRevoked(sessionIds: string[], at = Date.now()): void {
-    for (const id of sessionIds) this.revoked.set(id, at);
+  /** Records revocations made here and tells the other instances. */
+  markRevoked(credentialIds: string[], at = Date.now()): void {
+    if (credentialIds.length === 0) return;
+    this.remember(credentialIds, at);
+    this.bus.publish('credential-revoked', credentialIds.join(','));
+  }
+
+  private remember(ids: string[], at: number): void {
+    for (const id of ids) if (id) this.revoked.set(id, at);
   }
 
   private horizonMs(): number {
-    return (this.settings.get().tokens.accessTtlSeconds + 120) * 1000;
+    return (
+      Math.max(this.settings.get().tokens.accessTtlSeconds * 1000, CREDENTIAL_RECHECK_MS) + 120_000
+    );
   }
 
   private async poll(): Promise<void> {
     try {
-      const rows = await this.sessions.revokedSince(
-        new Date(this.since.getTime() - POLL_OVERLAP_MS),
-      );
-      for (const row of rows) {
-        const at = row.revokedAt!.getTime();
-        this.revoked.set(row.id, at);
-        if (row.revokedAt! > this.since) this.since = row.revokedAt!;
+      const since = new Date(this.since.getTime() - POLL_OVERLAP_MS);
+      for (const source of this.sources) {
+        for (const row of await source(since)) {
+          this.revoked.set(row.id, row.revokedAt!.getTime());
+          if (row.revokedAt! > this.since) this.since = row.revokedAt!;
+        }
       }
       const horizon = Date.now() - this.horizonMs();
       for (const [id, at] of this.revoked) if (at < horizon) this.revoked.delete(id);

@@ -34,6 +34,11 @@ export class StrategyRunner {
     for (const [kind, strategy] of strategies) this.passport.use(kind, strategy as Strategy);
   }
 
+  /** Another module's strategy (API tokens) joins this application's authenticator. */
+  register(kind: CredentialKind, strategy: unknown): void {
+    this.passport.use(kind, strategy as Strategy);
+  }
+
   /**
    * Settles with what the strategy authenticated; rejects with its error or failure info.
    * Passport decorates the request it is given with its own properties (logIn, logOut, …); it

@@ -21,15 +21,20 @@ export interface AuthPolicy {
   admin?: boolean;
   /** Audit event recorded when authentication on this route fails (e.g. `auth.login.failed`). */
   failureEvent?: string;
+  /** Exchanges a password for tokens: takes one even when basicAuth.enabled is off. */
+  login?: boolean;
+  /** An API route in the sense of restApiAuthentication: open to all when that is switched off. */
+  api?: boolean;
 }
 
 export const AUTH_POLICY = 'warden:auth-policy';
 
 /** What a route without any decorator takes: protected, by Warden's own access token or Basic. */
-export const DEFAULT_KINDS: CredentialKind[] = ['access', 'basic'];
+export const DEFAULT_KINDS: CredentialKind[] = ['access', 'api-token', 'basic'];
 
 const SECURITY_BY_KIND: Partial<Record<CredentialKind, () => MethodDecorator & ClassDecorator>> = {
   access: () => ApiBearerAuth('bearer'),
+  'api-token': () => ApiSecurity('apiToken'),
   refresh: () => ApiBearerAuth('refreshToken'),
   basic: () => ApiBasicAuth('basic'),
   session: () => ApiSecurity('upstreamSession'),
@@ -50,7 +55,7 @@ export const Public = () => SetMetadata(AUTH_POLICY, { public: true } satisfies 
 /** Protected route taking the given credential kinds; also documents them in OpenAPI. */
 export const Authenticated = (
   kinds: CredentialKind[] = DEFAULT_KINDS,
-  options: Pick<AuthPolicy, 'failureEvent'> = {},
+  options: Pick<AuthPolicy, 'failureEvent' | 'login' | 'api'> = {},
 ) =>
   applyDecorators(
     SetMetadata(AUTH_POLICY, { kinds, ...options } satisfies AuthPolicy),

@@ -11,7 +11,9 @@ import { RedisInvalidationBus } from './redis-invalidation-bus';
       provide: InvalidationBus,
       inject: [WARDEN_CONFIG],
       useFactory: (config: WardenConfig) =>
-        config.redisUrl ? new RedisInvalidationBus(config.redisUrl, randomUUID()) : new LocalInvalidationBus(),
+        config.redisUrl
+          ? new RedisInvalidationBus(config.redisUrl, randomUUID())
+          : new LocalInvalidationBus(),
     },
   ],
   exports: [InvalidationBus],

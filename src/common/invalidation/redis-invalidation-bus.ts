@@ -25,31 +25,44 @@ export class RedisInvalidationBus extends InvalidationBus implements OnModuleDes
     this.publisher = new Redis(url, options);
     this.subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
     for (const client of [this.publisher, this.subscriber]) {
-      client.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'Redis unavailable; caches fall back to polling'));
+      client.on('error', (err: Error) =>
+        this.logger.warn({ err: err.message }, 'Redis unavailable; caches fall back to polling'),
+      );
     }
     this.subscriber.on('message', (channel: string, raw: string) => {
       const separator = raw.indexOf(' ');
       if (separator === -1 || raw.slice(0, separator) === this.instanceId) return;
-      this.local.publish(channel.slice(CHANNEL_PREFIX.length) as InvalidationChannel, raw.slice(separator + 1));
+      this.local.publish(
+        channel.slice(CHANNEL_PREFIX.length) as InvalidationChannel,
+        raw.slice(separator + 1),
+      );
     });
   }
 
   publish(channel: InvalidationChannel, message: string): void {
     this.local.publish(channel, message);
-    this.publisher.publish(CHANNEL_PREFIX + channel, `${this.instanceId} ${message}`).catch(() => undefined);
+    this.publisher
+      .publish(CHANNEL_PREFIX + channel, `${this.instanceId} ${message}`)
+      .catch(() => undefined);
   }
 
   subscribe(channel: InvalidationChannel, handler: (message: string) => void): void {
     this.local.subscribe(channel, handler);
     if (!this.subscribed.has(channel)) {
       this.subscribed.add(channel);
-      this.subscriber.subscribe(CHANNEL_PREFIX + channel).catch((err: Error) => this.logger.warn({ err: err.message }, 'Redis subscribe failed'));
+      this.subscriber
+        .subscribe(CHANNEL_PREFIX + channel)
+        .catch((err: Error) => this.logger.warn({ err: err.message }, 'Redis subscribe failed'));
     }
   }
 
   /** Resolves once both connections are ready (tests wait for it; the service does not need to). */
   async ready(): Promise<void> {
-    await Promise.all([this.publisher, this.subscriber].map((c) => (c.status === 'ready' ? undefined : new Promise((r) => c.once('ready', r)))));
+    await Promise.all(
+      [this.publisher, this.subscriber].map((c) =>
+        c.status === 'ready' ? undefined : new Promise((r) => c.once('ready', r)),
+      ),
+    );
   }
 
   async onModuleDestroy(): Promise<void> {

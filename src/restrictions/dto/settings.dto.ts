@@ -26,38 +26,75 @@ import { isValidPathPattern } from '../path-pattern';
 /** A field that must be present and may be null. */
 const Nullable = (prop: string) => ValidateIf((o: Record<string, unknown>) => o[prop] !== null);
 
-function Check(name: string, test: (value: unknown) => boolean, message: string, options?: ValidationOptions) {
+function Check(
+  name: string,
+  test: (value: unknown) => boolean,
+  message: string,
+  options?: ValidationOptions,
+) {
   return (target: object, propertyName: string) =>
-    registerDecorator({ name, target: target.constructor, propertyName, options: { message, ...options }, validator: { validate: test } });
+    registerDecorator({
+      name,
+      target: target.constructor,
+      propertyName,
+      options: { message, ...options },
+      validator: { validate: test },
+    });
 }
 
 const IsIpOrCidr = (o?: ValidationOptions) =>
-  Check('isIpOrCidr', (v) => typeof v === 'string' && isValidIpOrCidr(v), '$property must hold IPv4 / IPv6 addresses or CIDR ranges', o);
+  Check(
+    'isIpOrCidr',
+    (v) => typeof v === 'string' && isValidIpOrCidr(v),
+    '$property must hold IPv4 / IPv6 addresses or CIDR ranges',
+    o,
+  );
 const IsPathPattern = (o?: ValidationOptions) =>
-  Check('isPathPattern', (v) => typeof v === 'string' && isValidPathPattern(v), '$property must hold "/glob" or "METHOD /glob" patterns', o);
+  Check(
+    'isPathPattern',
+    (v) => typeof v === 'string' && isValidPathPattern(v),
+    '$property must hold "/glob" or "METHOD /glob" patterns',
+    o,
+  );
 const IsCron = () =>
-  Check('isCron', (v) => {
-    if (typeof v !== 'string' || v.length > 100) return false;
-    try {
-      new CronTime(v);
-      return true;
-    } catch {
-      return false;
-    }
-  }, '$property must be a cron expression');
+  Check(
+    'isCron',
+    (v) => {
+      if (typeof v !== 'string' || v.length > 100) return false;
+      try {
+        new CronTime(v);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    '$property must be a cron expression',
+  );
 const IsSafeRegex = () =>
-  Check('isRegex', (v) => {
-    if (typeof v !== 'string' || v.length > 500) return false;
-    try {
-      new RegExp(v);
-      return true;
-    } catch {
-      return false;
-    }
-  }, '$property must be a regular expression of at most 500 characters');
+  Check(
+    'isRegex',
+    (v) => {
+      if (typeof v !== 'string' || v.length > 500) return false;
+      try {
+        new RegExp(v);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    '$property must be a regular expression of at most 500 characters',
+  );
 
-const GROUP_LIST = [IsArray(), ArrayMaxSize(200), IsString({ each: true }), MaxLength(255, { each: true })];
-const apply = (decorators: PropertyDecorator[]): PropertyDecorator => (target, key) => decorators.forEach((d) => d(target, key));
+const GROUP_LIST = [
+  IsArray(),
+  ArrayMaxSize(200),
+  IsString({ each: true }),
+  MaxLength(255, { each: true }),
+];
+const apply =
+  (decorators: PropertyDecorator[]): PropertyDecorator =>
+  (target, key) =>
+    decorators.forEach((d) => d(target, key));
 
 class ToggleDto {
   @ApiProperty() @IsDefined() @IsBoolean() enabled!: boolean;
@@ -82,28 +119,42 @@ class GroupsDto {
 
 class IpDto {
   @ApiProperty({ type: [String], example: ['10.0.0.0/8', '2001:db8::/32'] })
-  @IsDefined() @IsArray() @ArrayMaxSize(1000) @IsIpOrCidr({ each: true })
+  @IsDefined()
+  @IsArray()
+  @ArrayMaxSize(1000)
+  @IsIpOrCidr({ each: true })
   allow!: string[];
 
   @ApiProperty({ type: [String], example: ['127.0.0.1/32', '::1/128'] })
-  @IsDefined() @IsArray() @ArrayMaxSize(100) @IsIpOrCidr({ each: true })
+  @IsDefined()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsIpOrCidr({ each: true })
   trustedProxies!: string[];
 
   @ApiProperty({ example: 'X-Forwarded-For' })
-  @IsDefined() @IsString() @Matches(/^[A-Za-z0-9-]{1,64}$/, { message: '$property must be an HTTP header name' })
+  @IsDefined()
+  @IsString()
+  @Matches(/^[A-Za-z0-9-]{1,64}$/, { message: '$property must be an HTTP header name' })
   clientIpHeader!: string;
 }
 
 class PublicApisDto {
   @ApiProperty() @IsDefined() @IsBoolean() requireAuthentication!: boolean;
   @ApiProperty({ type: [String], example: ['GET /rest/api/*/serverInfo'] })
-  @IsDefined() @IsArray() @ArrayMaxSize(500) @IsPathPattern({ each: true })
+  @IsDefined()
+  @IsArray()
+  @ArrayMaxSize(500)
+  @IsPathPattern({ each: true })
   paths!: string[];
 }
 
 class BypassDto {
   @ApiProperty({ type: [String], example: ['/status'] })
-  @IsDefined() @IsArray() @ArrayMaxSize(500) @IsPathPattern({ each: true })
+  @IsDefined()
+  @IsArray()
+  @ArrayMaxSize(500)
+  @IsPathPattern({ each: true })
   paths!: string[];
 }
 
@@ -116,47 +167,168 @@ class RateLimitDto {
 class AuditDto {
   @ApiProperty() @IsDefined() @IsBoolean() enabled!: boolean;
   @ApiProperty({ example: 90 }) @IsDefined() @IsInt() @Min(1) @Max(3650) retentionDays!: number;
-  @ApiProperty({ example: 1_000_000 }) @IsDefined() @IsInt() @Min(1000) @Max(1_000_000_000) maxEntries!: number;
+  @ApiProperty({ example: 1_000_000 })
+  @IsDefined()
+  @IsInt()
+  @Min(1000)
+  @Max(1_000_000_000)
+  maxEntries!: number;
   @ApiProperty({ example: '0 * * * *' }) @IsDefined() @IsCron() purgeCron!: string;
 }
 
 class TokensDto {
-  @ApiProperty({ example: 900 }) @IsDefined() @IsInt() @Min(30) @Max(86_400) accessTtlSeconds!: number;
-  @ApiProperty({ example: 604_800 }) @IsDefined() @IsInt() @Min(60) @Max(31_536_000) refreshTtlSeconds!: number;
+  @ApiProperty({ example: 900 })
+  @IsDefined()
+  @IsInt()
+  @Min(30)
+  @Max(86_400)
+  accessTtlSeconds!: number;
+  @ApiProperty({ example: 604_800 })
+  @IsDefined()
+  @IsInt()
+  @Min(60)
+  @Max(31_536_000)
+  refreshTtlSeconds!: number;
   @ApiProperty() @IsDefined() @IsBoolean() rotateRefreshTokens!: boolean;
   @ApiProperty({ example: 30 }) @IsDefined() @IsInt() @Min(0) @Max(300) reuseGraceSeconds!: number;
 }
 
-const EXTERNAL_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
+const EXTERNAL_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'EdDSA',
+];
 
 class ExternalJwtDto {
   @ApiProperty() @IsDefined() @IsBoolean() enabled!: boolean;
-  @ApiProperty({ enum: ['publicKey', 'jwks', 'introspection'] }) @IsDefined() @IsIn(['publicKey', 'jwks', 'introspection']) mode!: 'publicKey' | 'jwks' | 'introspection';
-  @ApiProperty({ nullable: true, type: String }) @Nullable('publicKey') @IsString() @MaxLength(20_000) publicKey!: string | null;
-  @ApiProperty({ nullable: true, type: String }) @Nullable('jwksUrl') @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }) @MaxLength(2000) jwksUrl!: string | null;
-  @ApiProperty({ nullable: true, type: String }) @Nullable('introspectionUrl') @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }) @MaxLength(2000) introspectionUrl!: string | null;
-  @ApiProperty({ nullable: true, type: String }) @Nullable('clientId') @IsString() @MaxLength(500) clientId!: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'Masked when read; send the mask back to keep it' }) @Nullable('clientSecret') @IsString() @MaxLength(2000) clientSecret!: string | null;
-  @ApiProperty({ nullable: true, type: String }) @Nullable('issuer') @IsString() @MaxLength(2000) issuer!: string | null;
-  @ApiProperty({ nullable: true, type: String }) @Nullable('audience') @IsString() @MaxLength(2000) audience!: string | null;
-  @ApiProperty({ type: [String], example: ['RS256'] }) @IsDefined() @IsArray() @ArrayMaxSize(10) @IsIn(EXTERNAL_ALGORITHMS, { each: true }) algorithms!: string[];
-  @ApiProperty({ example: 'sub' }) @IsDefined() @IsString() @MinLength(1) @MaxLength(200) usernameClaim!: string;
-  @ApiProperty({ nullable: true, type: String }) @Nullable('usernameRegex') @IsSafeRegex() usernameRegex!: string | null;
-  @ApiProperty({ nullable: true, type: String }) @Nullable('groupsClaim') @IsString() @MaxLength(200) groupsClaim!: string | null;
+  @ApiProperty({ enum: ['publicKey', 'jwks', 'introspection'] })
+  @IsDefined()
+  @IsIn(['publicKey', 'jwks', 'introspection'])
+  mode!: 'publicKey' | 'jwks' | 'introspection';
+  @ApiProperty({ nullable: true, type: String })
+  @Nullable('publicKey')
+  @IsString()
+  @MaxLength(20_000)
+  publicKey!: string | null;
+  @ApiProperty({ nullable: true, type: String })
+  @Nullable('jwksUrl')
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  @MaxLength(2000)
+  jwksUrl!: string | null;
+  @ApiProperty({ nullable: true, type: String })
+  @Nullable('introspectionUrl')
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  @MaxLength(2000)
+  introspectionUrl!: string | null;
+  @ApiProperty({ nullable: true, type: String })
+  @Nullable('clientId')
+  @IsString()
+  @MaxLength(500)
+  clientId!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Masked when read; send the mask back to keep it',
+  })
+  @Nullable('clientSecret')
+  @IsString()
+  @MaxLength(2000)
+  clientSecret!: string | null;
+  @ApiProperty({ nullable: true, type: String })
+  @Nullable('issuer')
+  @IsString()
+  @MaxLength(2000)
+  issuer!: string | null;
+  @ApiProperty({ nullable: true, type: String })
+  @Nullable('audience')
+  @IsString()
+  @MaxLength(2000)
+  audience!: string | null;
+  @ApiProperty({ type: [String], example: ['RS256'] })
+  @IsDefined()
+  @IsArray()
+  @ArrayMaxSize(10)
+  @IsIn(EXTERNAL_ALGORITHMS, { each: true })
+  algorithms!: string[];
+  @ApiProperty({ example: 'sub' })
+  @IsDefined()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  usernameClaim!: string;
+  @ApiProperty({ nullable: true, type: String })
+  @Nullable('usernameRegex')
+  @IsSafeRegex()
+  usernameRegex!: string | null;
+  @ApiProperty({ nullable: true, type: String })
+  @Nullable('groupsClaim')
+  @IsString()
+  @MaxLength(200)
+  groupsClaim!: string | null;
 }
 
 /** The whole settings document; PUT sends all of it, PATCH a part that is merged first. */
 export class SettingsDto {
-  @ApiProperty({ type: ToggleDto }) @IsDefined() @ValidateNested() @Type(() => ToggleDto) restApiAuthentication!: ToggleDto;
-  @ApiProperty({ type: ToggleDto }) @IsDefined() @ValidateNested() @Type(() => ToggleDto) basicAuth!: ToggleDto;
-  @ApiProperty({ type: ApiTokensDto }) @IsDefined() @ValidateNested() @Type(() => ApiTokensDto) apiTokens!: ApiTokensDto;
-  @ApiProperty({ type: NativeOAuthDto }) @IsDefined() @ValidateNested() @Type(() => NativeOAuthDto) nativeOAuthTokens!: NativeOAuthDto;
-  @ApiProperty({ type: GroupsDto }) @IsDefined() @ValidateNested() @Type(() => GroupsDto) groups!: GroupsDto;
+  @ApiProperty({ type: ToggleDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => ToggleDto)
+  restApiAuthentication!: ToggleDto;
+  @ApiProperty({ type: ToggleDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => ToggleDto)
+  basicAuth!: ToggleDto;
+  @ApiProperty({ type: ApiTokensDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => ApiTokensDto)
+  apiTokens!: ApiTokensDto;
+  @ApiProperty({ type: NativeOAuthDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => NativeOAuthDto)
+  nativeOAuthTokens!: NativeOAuthDto;
+  @ApiProperty({ type: GroupsDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => GroupsDto)
+  groups!: GroupsDto;
   @ApiProperty({ type: IpDto }) @IsDefined() @ValidateNested() @Type(() => IpDto) ip!: IpDto;
-  @ApiProperty({ type: PublicApisDto }) @IsDefined() @ValidateNested() @Type(() => PublicApisDto) publicApis!: PublicApisDto;
-  @ApiProperty({ type: BypassDto }) @IsDefined() @ValidateNested() @Type(() => BypassDto) bypass!: BypassDto;
-  @ApiProperty({ type: RateLimitDto }) @IsDefined() @ValidateNested() @Type(() => RateLimitDto) rateLimit!: RateLimitDto;
-  @ApiProperty({ type: AuditDto }) @IsDefined() @ValidateNested() @Type(() => AuditDto) audit!: AuditDto;
-  @ApiProperty({ type: TokensDto }) @IsDefined() @ValidateNested() @Type(() => TokensDto) tokens!: TokensDto;
-  @ApiProperty({ type: ExternalJwtDto }) @IsDefined() @ValidateNested() @Type(() => ExternalJwtDto) externalJwt!: ExternalJwtDto;
+  @ApiProperty({ type: PublicApisDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => PublicApisDto)
+  publicApis!: PublicApisDto;
+  @ApiProperty({ type: BypassDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => BypassDto)
+  bypass!: BypassDto;
+  @ApiProperty({ type: RateLimitDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => RateLimitDto)
+  rateLimit!: RateLimitDto;
+  @ApiProperty({ type: AuditDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AuditDto)
+  audit!: AuditDto;
+  @ApiProperty({ type: TokensDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => TokensDto)
+  tokens!: TokensDto;
+  @ApiProperty({ type: ExternalJwtDto })
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => ExternalJwtDto)
+  externalJwt!: ExternalJwtDto;
 }

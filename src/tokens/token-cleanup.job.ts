@@ -1,0 +1,19 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Cron, CronExpression } from '@nestjs/schedule';
+import { TokensService } from './tokens.service';
+
+/** Revoked tokens stay listed this long (so their owners see what happened), then go. */
+export const REVOKED_TOKEN_RETENTION_DAYS = 30;
+
+@Injectable()
+export class TokenCleanupJob {
+  private readonly logger = new Logger(TokenCleanupJob.name);
+
+  constructor(private readonly tokens: TokensService) {}
+
+  @Cron(CronExpression.EVERY_HOUR, { name: 'api-token-cleanup' })
+  async run(): Promise<void> {
+    const removed = await this.tokens.removeStale(REVOKED_TOKEN_RETENTION_DAYS);
+    if (removed > 0) this.logger.log({ removed }, 'Removed expired and long-revoked API tokens');
+  }
+}
