@@ -10,6 +10,7 @@ export function isValidIpOrCidr(value: string): boolean {
 /** Parses `a.b.c.d`, `a.b.c.d/n`, an IPv6 address or range; IPv4-mapped IPv6 becomes IPv4. */
 export function parseRange(value: string): IpRange | null {
   const text = value.trim();
+  if (!plainForm(text.split('/')[0])) return null;
   try {
     if (text.includes('/')) {
       const [address, bits] = ipaddr.parseCIDR(text);
@@ -23,8 +24,10 @@ export function parseRange(value: string): IpRange | null {
 }
 
 export function parseAddress(value: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  const text = value.trim();
+  if (!plainForm(text)) return null;
   try {
-    return normalize(ipaddr.parse(value.trim()));
+    return normalize(ipaddr.parse(text));
   } catch {
     return null;
   }
@@ -35,6 +38,14 @@ export function inRanges(address: ipaddr.IPv4 | ipaddr.IPv6, ranges: IpRange[]):
   return ranges.some(
     ([net, bits]) => net.kind() === address.kind() && address.match(net as never, bits),
   );
+}
+
+/**
+ * IPv4 only in its four-part decimal form: ipaddr.js also takes inet_aton shorthands, where
+ * `10/8` means 0.0.0.10/8 and `010.0.0.1` is octal — not what an operator writing a list means.
+ */
+function plainForm(address: string): boolean {
+  return address.includes(':') || ipaddr.IPv4.isValidFourPartDecimal(address);
 }
 
 function normalize(address: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | ipaddr.IPv6 {

@@ -1,0 +1,251 @@
+import Redis from 'ioredis';
+import { InvalidationBus } from '../../src/common/invalidation/invalidation-bus';
+import { RedisInvalidationBus } from '../../src/common/invalidation/redis-invalidation-bus';
+import { startApp, TestApp } from '../support/app';
+import { login, newUser, TestUser } from '../support/factories';
+import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
+import { basic, bearer, http, HttpResult } from '../support/http';
+import { requirePostgres } from '../support/postgres';
+import { REDIS_URL, requireRedis } from '../support/redis';
+
+/** What "at once" means between instances: a change on one is obeyed by the other within this. */
+const PROPAGATION_MS = 1000;
+const POLL_EVERY_MS = 50;
+const CHANNELS = ['settings', 'credential-revoked', 'user-changed'].map(
+  (c) => `warden:invalidate:${c}`,
+);
+
+/**
+ * Calls `probe` every 50 ms until `accept` holds for its result; fails when that has not happened
+ * within `withinMs` of the start. Returns the accepted result and how long it took.
+ */
+async function within<T>(
+  what: string,
+  probe: () => Promise<T>,
+  accept: (result: T) => boolean,
+  withinMs = PROPAGATION_MS,
+): Promise<{ result: T; ms: number }> {
+  const start = Date.now();
+  let last: T | undefined;
+  for (;;) {
+    last = await probe();
+    const ms = Date.now() - start;
+    if (accept(last)) return { result: last, ms };
+    if (ms >= withinMs) break;
+    await new Promise((r) => setTimeout(r, Math.min(POLL_EVERY_MS, withinMs - ms)));
+  }
+  const shown = (last as Partial<HttpResult> | undefined)?.status ?? last;
+  throw new Error(`${what}: not observed within ${withinMs} ms (last observation: ${shown})`);
+}
+
+describe('two instances on one PostgreSQL database and one Redis', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let user: TestUser;
+  /** The bootstrap admin's access token, issued by A (both instances share the signing keys). */
+  let adminAccess: string;
+  let ready = false;
+
+  beforeAll(async () => {
+    // Both checks run, so that a missing PostgreSQL and a missing Redis are both reported.
+    const postgres = await requirePostgres();
+    const redis = await requireRedis();
+    ready = postgres && redis;
+    if (!ready) return;
+    a = await startApp({ database: 'postgres', env: { REDIS_URL } });
+    // Not `database: 'postgres'`: that would create a second database. Only A's close drops it.
+    b = await startApp({
+      env: {
+        DATABASE_URL: a.env.DATABASE_URL,
+        WARDEN_ENCRYPTION_KEY: a.env.WARDEN_ENCRYPTION_KEY,
+        REDIS_URL,
+      },
+    });
+    await Promise.all(
+      [a, b].map((t) => (t.app.get(InvalidationBus) as RedisInvalidationBus).ready()),
+    );
+    await bothSubscribed();
+    user = await newUser(a);
+    adminAccess = (await login(a, { username: ADMIN_USERNAME, password: ADMIN_PASSWORD }))
+      .authentication;
+  }, 60_000);
+
+  afterAll(async () => {
+    // B first: A's close drops the shared database.
+    await b?.close();
+    await a?.close();
+  });
+
+  const maybe = (name: string, fn: () => Promise<void>) =>
+    it(name, async () => (ready ? fn() : undefined));
+
+  /** Each instance subscribes after connecting; wait until Redis counts both on every channel. */
+  async function bothSubscribed(): Promise<void> {
+    const probe = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const reply = (await probe.call('PUBSUB', 'NUMSUB', ...CHANNELS)) as (string | number)[];
+        const counts = reply.filter((_, i) => i % 2 === 1).map(Number);
+        if (counts.every((n) => n >= 2)) return;
+        if (Date.now() > deadline)
+          throw new Error(`Redis subscriptions not established: ${JSON.stringify(reply)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  const whoami = (t: TestApp, authorization: string) =>
+    http(`${t.url}/system/whoami`, { headers: { authorization } });
+
+  const readSettings = (t: TestApp) =>
+    http(`${t.url}/admin/settings`, { headers: { authorization: bearer(adminAccess) } });
+
+  const patchSettings = (t: TestApp, ifMatch: string, patch: Record<string, unknown>) =>
+    http(`${t.url}/admin/settings`, {
+      method: 'PATCH',
+      headers: { authorization: bearer(adminAccess), 'if-match': ifMatch },
+      json: patch,
+    });
+
+  maybe('both instances share the database, the encryption key and the Redis bus', async () => {
+    expect(b.env.DATABASE_URL).toBe(a.env.DATABASE_URL);
+    expect(a.env.DATABASE_URL).toMatch(/^postgres/);
+    expect(b.env.WARDEN_ENCRYPTION_KEY).toBe(a.env.WARDEN_ENCRYPTION_KEY);
+    for (const t of [a, b]) {
+      expect(t.config.redisUrl).toBeTruthy();
+      expect(t.app.get(InvalidationBus)).toBeInstanceOf(RedisInvalidationBus);
+    }
+    // A token signed by A is accepted by B: B opened A's signing keys.
+    const me = await whoami(b, bearer(adminAccess));
+    expect(me.status).toBe(200);
+    expect(me.body.username).toBe(ADMIN_USERNAME);
+  });
+
+  maybe('a settings change made on A is obeyed by B within a second', async () => {
+    const password = basic(user.username, user.password);
+    const before = await whoami(b, password);
+    expect(before.status).toBe(200);
+    expect(before.body.authMethod).toBe('basic');
+
+    const read = await readSettings(a);
+    expect(read.status).toBe(200);
+    const etag = read.headers.get('etag');
+    expect(etag).toMatch(/^"\d+"$/);
+    let reverted = false;
+    try {
+      const off = await patchSettings(a, etag!, { basicAuth: { enabled: false } });
+      expect(off.status).toBe(200);
+      expect(off.body.basicAuth.enabled).toBe(false);
+
+      const refused = await within(
+        'B refuses Basic after basicAuth.enabled=false on A',
+        () => whoami(b, password),
+        (r) => r.status === 401,
+      );
+      expect(refused.result.body.code).toBe('basic_auth_disabled');
+
+      const on = await patchSettings(a, off.headers.get('etag')!, { basicAuth: { enabled: true } });
+      expect(on.status).toBe(200);
+      reverted = true;
+      await within(
+        'B accepts Basic again after the revert on A',
+        () => whoami(b, password),
+        (r) => r.status === 200,
+      );
+    } finally {
+      if (!reverted) await patchSettings(a, '*', { basicAuth: { enabled: true } });
+    }
+  });
+
+  maybe('an API token created on A works on B, and is refused by B once revoked on A', async () => {
+    const password = basic(user.username, user.password);
+    const created = await http(`${a.url}/tokens`, {
+      method: 'POST',
+      headers: { authorization: password },
+      json: { name: 'two instances' },
+    });
+    expect(created.status).toBe(201);
+    const token: string = created.body.token;
+    expect(token).toMatch(/^wdn_/);
+
+    // Twice: the second answer comes from B's memory of the verified token.
+    for (let i = 0; i < 2; i++) {
+      const ok = await whoami(b, bearer(token));
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ username: user.username, authMethod: 'api-token' });
+    }
+
+    const revoked = await http(`${a.url}/tokens/${created.body.id}`, {
+      method: 'DELETE',
+      headers: { authorization: password },
+    });
+    expect(revoked.status).toBe(204);
+
+    await within(
+      'B refuses the API token revoked on A',
+      () => whoami(b, bearer(token)),
+      (r) => r.status === 401,
+    );
+  });
+
+  maybe('a session logged out on A ends on B within a second', async () => {
+    const pair = await login(a, user);
+    for (let i = 0; i < 2; i++) {
+      const ok = await whoami(b, bearer(pair.authentication));
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ username: user.username, authMethod: 'access' });
+    }
+
+    const out = await http(`${a.url}/system/logout`, {
+      method: 'POST',
+      headers: { authorization: bearer(pair.authentication) },
+    });
+    expect(out.status).toBe(204);
+
+    await within(
+      'B refuses the access token of the session ended on A',
+      () => whoami(b, bearer(pair.authentication)),
+      (r) => r.status === 401,
+    );
+  });
+
+  maybe(
+    'of two concurrent PATCHes with the same If-Match, one on each instance, exactly one wins',
+    async () => {
+      const fromA = await readSettings(a);
+      expect(fromA.status).toBe(200);
+      const etag = fromA.headers.get('etag')!;
+      // B must hold the same version, or its refusal would say nothing about the race.
+      await within(
+        'B reads the same settings version as A',
+        () => readSettings(b),
+        (r) => r.headers.get('etag') === etag,
+      );
+
+      const [onA, onB] = await Promise.all([
+        patchSettings(a, etag, { audit: { retentionDays: 91 } }),
+        patchSettings(b, etag, { audit: { retentionDays: 92 } }),
+      ]);
+      expect([onA.status, onB.status].sort()).toEqual([200, 412]);
+      const loser = onA.status === 412 ? onA : onB;
+      expect(loser.body.code).toBe('precondition_failed');
+
+      // Both instances end on the winner's document.
+      const winner = onA.status === 200 ? onA : onB;
+      const days = winner.body.audit.retentionDays;
+      expect([91, 92]).toContain(days);
+      for (const t of [a, b]) {
+        await within(
+          'both instances hold the winning document',
+          () => readSettings(t),
+          (r) =>
+            r.body.audit?.retentionDays === days &&
+            r.headers.get('etag') === winner.headers.get('etag'),
+        );
+      }
+    },
+  );
+});
