@@ -14,6 +14,7 @@ import { buildDataSourceOptions } from './database/data-source';
 import { runMigrations } from './database/migrate';
 import { HealthController } from './health/health.controller';
 import { TokensModule } from './tokens/tokens.module';
+import { RestrictionsModule } from './restrictions/restrictions.module';
 import { ScheduleModule } from '@nestjs/schedule';
 
 @Module({})
@@ -37,6 +38,7 @@ export class AppModule {
         AuditModule,
         AuthModule,
         TokensModule,
+        RestrictionsModule,
         ScheduleModule.forRoot(),
       ],
       controllers: [HealthController],

@@ -7,6 +7,7 @@ import { KeyRingService } from './auth/keys/key-ring.service';
 import { createRootLogger, PinoNestLogger } from './common/logging';
 import { ConfigError, loadConfig } from './config/load-config';
 import { SigningAlgorithm } from './config/warden-config';
+import { SettingsService } from './restrictions/settings.service';
 
 export class UsageError extends Error {}
 
@@ -17,6 +18,7 @@ const USAGE = `Usage: npm run cli -- <command>
                                      (WARDEN_ADMIN_USERNAME / WARDEN_ADMIN_PASSWORD, or a generated password)
   reset-password <username>          set a new password (read from stdin, or generated and printed);
                                      re-enables the user and ends their sessions
+  clear-allow-list                   empty ip.allow, for an administrator shut out by it
   rotate-keys [RS256|ES256|EdDSA]    create a new signing key; older keys stay published until
                                      every token they signed has expired
 `;
@@ -79,6 +81,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             ? `Password of "${username}" changed; their sessions ended.\n`
             : `New password of "${username}": ${password}\n`,
         );
+        return 0;
+      }
+      case 'clear-allow-list': {
+        await app
+          .get(SettingsService)
+          .patch({ ip: { allow: [] } }, { ifMatch: '*', force: true, actor: { username: 'cli' } });
+        io.out('ip.allow cleared; every instance applies it within a second.\n');
         return 0;
       }
       case 'rotate-keys': {

@@ -57,7 +57,7 @@ export class AuthController {
   }
 
   @Post('auth')
-  @Public()
+  @Public({ login: true })
   @HttpCode(200)
   @ApiOperation({ summary: 'Get a token pair with a JSON username and password' })
   @ApiOkResponse({ type: TokenPairView })

@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthController } from './auth.controller';
@@ -12,7 +11,6 @@ import { UserCache } from './directory/user-cache';
 import { UserEntity } from './directory/user.entity';
 import { UsersController } from './directory/users.controller';
 import { GroupsRepository, UsersRepository } from './directory/users.repository';
-import { AuthenticationGuard } from './guards/authentication.guard';
 import { JwksController } from './keys/jwks.controller';
 import { KeyRingService } from './keys/key-ring.service';
 import { SigningKeyEntity } from './keys/signing-key.entity';
@@ -55,7 +53,6 @@ import { WardenTokens } from './warden-tokens.service';
     BasicStrategy,
     UpstreamSessionStrategy,
     StrategyRunner,
-    { provide: APP_GUARD, useClass: AuthenticationGuard },
   ],
   exports: [
     AuthenticatorService,

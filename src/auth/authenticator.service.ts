@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+
+/** What authentication reads of a request: its headers and its client address. */
+export type AuthRequest = Pick<FastifyRequest, 'headers' | 'ip'>;
 import { createHash } from 'node:crypto';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
@@ -72,7 +75,7 @@ export class AuthenticatorService {
     this.apiTokenUse = listener;
   }
 
-  async authenticate(request: FastifyRequest, rules: AuthenticationRules): Promise<Authenticated> {
+  async authenticate(request: AuthRequest, rules: AuthenticationRules): Promise<Authenticated> {
     const { kinds } = rules;
     const credential = parseAuthorization(request.headers.authorization);
     const kind = this.pickKind(credential, request, rules);
@@ -118,7 +121,7 @@ export class AuthenticatorService {
 
   private pickKind(
     credential: PresentedCredential,
-    request: FastifyRequest,
+    request: AuthRequest,
     rules: AuthenticationRules,
   ): CredentialKind | null {
     const { kinds } = rules;
@@ -150,7 +153,7 @@ export class AuthenticatorService {
   }
 
   private async bearer(
-    request: FastifyRequest,
+    request: AuthRequest,
     kind: 'access' | 'api-token',
     token: string,
     kinds: readonly CredentialKind[],
@@ -204,7 +207,7 @@ export class AuthenticatorService {
 
   private async run<T>(
     kind: CredentialKind,
-    request: FastifyRequest,
+    request: AuthRequest,
     kinds: readonly CredentialKind[],
   ): Promise<T> {
     try {

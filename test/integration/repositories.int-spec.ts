@@ -193,7 +193,15 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
           )
         : await db.dataSource.query(`SELECT name FROM sqlite_master WHERE type = 'table'`);
     const names = tables.map((t: { name: string }) => t.name);
-    for (const table of ['users', 'groups', 'refresh_sessions', 'signing_keys', 'settings', 'api_tokens']) expect(names).not.toContain(table);
+    for (const table of [
+      'users',
+      'groups',
+      'refresh_sessions',
+      'signing_keys',
+      'settings',
+      'api_tokens',
+    ])
+      expect(names).not.toContain(table);
     await db.dataSource.runMigrations();
     expect(await db.dataSource.showMigrations()).toBe(false);
   });

@@ -40,7 +40,9 @@ export async function startApp(options: StartOptions = {}): Promise<TestApp> {
   const { config, env: fullEnv, cleanup } = testConfig(env);
   const app = await createApp(config, { logger: options.logger });
   if (options.settings) {
-    await app.get(SettingsService).patch(options.settings, { ifMatch: '*', force: true, actor: { username: 'test-setup' } });
+    await app
+      .get(SettingsService)
+      .patch(options.settings, { ifMatch: '*', force: true, actor: { username: 'test-setup' } });
   }
   await app.get(DirectoryService).ensureBootstrapAdmin();
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -36,15 +36,13 @@ export async function startFakeUpstream(
         .end('{"errorMessages":["You are not authenticated."]}');
       return;
     }
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          self: `http://jira/rest/api/latest/user?username=${username}`,
-          name: username,
-          loginInfo: { loginCount: 3 },
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        self: `http://jira/rest/api/latest/user?username=${username}`,
+        name: username,
+        loginInfo: { loginCount: 3 },
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

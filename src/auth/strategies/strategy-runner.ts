@@ -44,7 +44,7 @@ export class StrategyRunner {
    * Passport decorates the request it is given with its own properties (logIn, logOut, …); it
    * gets a view holding the headers instead, so Fastify's request objects keep one shape.
    */
-  run<T>(kind: CredentialKind, request: FastifyRequest): Promise<T> {
+  run<T>(kind: CredentialKind, request: StrategyRequest): Promise<T> {
     const view: StrategyRequest = { headers: request.headers, ip: request.ip };
     return new Promise<T>((resolve, reject) => {
       const middleware = this.passport.authenticate(

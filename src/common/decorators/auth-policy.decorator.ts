@@ -50,7 +50,8 @@ function securityFor(kinds: CredentialKind[]) {
 const problemSchema = { $ref: '#/components/schemas/Problem' };
 
 /** Opens a route to anyone (the guard is global, so everything else is protected). */
-export const Public = () => SetMetadata(AUTH_POLICY, { public: true } satisfies AuthPolicy);
+export const Public = (options: Pick<AuthPolicy, 'login'> = {}) =>
+  SetMetadata(AUTH_POLICY, { public: true, ...options } satisfies AuthPolicy);
 
 /** Protected route taking the given credential kinds; also documents them in OpenAPI. */
 export const Authenticated = (

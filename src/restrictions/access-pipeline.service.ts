@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import { AuthenticatorService, AuthRequest } from '../auth/authenticator.service';
+import { WardenClaims } from '../auth/warden-tokens.service';
+import { AuthPolicy, DEFAULT_KINDS } from '../common/decorators/auth-policy.decorator';
+import { Problems } from '../common/problem/domain-error';
+import { isAdmin, Principal, READ_METHODS } from '../common/principal';
+import { RateLimiterService, RateLimitState } from './rate-limit/rate-limiter.service';
+import { NativeTokenRule } from './native-token.rule';
+import { RestrictionsService } from './restrictions.service';
+import { SettingsService } from './settings.service';
+
+export const ANONYMOUS: Principal = Object.freeze({
+  id: 'anonymous',
+  username: 'anonymous',
+  groups: [],
+  authMethod: 'anonymous',
+  credentialId: 'anonymous',
+  scopes: [],
+}) as Principal;
+
+export interface JudgeInput {
+  /** Method and path of the request being judged (the original one at the decision endpoint). */
+  method: string;
+  path: string;
+  /** Where the credentials are, with the client's address as `ip`. */
+  request: AuthRequest;
+  policy: AuthPolicy;
+  /** The decision endpoint lets upstream-native bearer tokens through (nativeOAuthTokens). */
+  allowNative?: boolean;
+}
+
+export interface Decision {
+  principal: Principal;
+  rateLimit: RateLimitState | null;
+  refreshClaims?: WardenClaims;
+  /** Why the request was let through without credentials, when it was. */
+  openBecause?: 'bypass' | 'public' | 'rest_api_authentication_disabled' | 'native_token';
+}
+
+/**
+ * The request pipeline of DESIGN section 3, the same for a protected route and for a question
+ * put to the decision endpoint: route policy (bypass, public), address allow-list,
+ * authentication, authorization (admin, scopes, groups), rate limit.
+ */
+@Injectable()
+export class AccessPipeline {
+  constructor(
+    private readonly authenticator: AuthenticatorService,
+    private readonly restrictions: RestrictionsService,
+    private readonly limiter: RateLimiterService,
+    private readonly settings: SettingsService,
+    private readonly native: NativeTokenRule,
+  ) {}
+
+  async judge(input: JudgeInput): Promise<Decision> {
+    const { method, path, request, policy } = input;
+    const clientIp = request.ip;
+    if (policy.api) {
+      if (!this.settings.get().restApiAuthentication.enabled)
+        return this.open('rest_api_authentication_disabled', clientIp);
+      const openness = this.restrictions.openness(method, path);
+      if (openness === 'bypass')
+        return { principal: ANONYMOUS, rateLimit: null, openBecause: 'bypass' };
+      this.restrictions.checkAddress(clientIp);
+      if (openness === 'public') return this.open('public', clientIp);
+    } else {
+      this.restrictions.checkAddress(clientIp);
+    }
+    if (input.allowNative && this.native.passes(request.headers.authorization))
+      return this.open('native_token', clientIp);
+
+    const { principal, refreshClaims } = await this.authenticator.authenticate(request, {
+      kinds: policy.kinds ?? DEFAULT_KINDS,
+      login: policy.login,
+    });
+    if (policy.admin && !isAdmin(principal))
+      throw Problems.forbidden('admin_required', 'This operation is for administrators');
+    const needed = policy.admin ? 'admin' : READ_METHODS.has(method) ? 'read' : 'write';
+    if (!hasScope(principal.scopes, needed))
+      throw Problems.forbidden('scope_insufficient', `The token's scopes do not include ${needed}`);
+    if (policy.api) this.restrictions.checkGroups(principal, method);
+    const rateLimit = await this.limiter.consume(
+      `${principal.authMethod}:${principal.credentialId}`,
+    );
+    return { principal, rateLimit, refreshClaims };
+  }
+
+  private async open(
+    reason: 'public' | 'rest_api_authentication_disabled' | 'native_token',
+    clientIp: string,
+  ): Promise<Decision> {
+    return {
+      principal: ANONYMOUS,
+      rateLimit: await this.limiter.consume(`ip:${clientIp}`),
+      openBecause: reason,
+    };
+  }
+}
+
+/** `write` covers reading too; `admin` is needed on its own for administration routes. */
+function hasScope(scopes: readonly string[], needed: 'read' | 'write' | 'admin'): boolean {
+  return scopes.includes(needed) || (needed === 'read' && scopes.includes('write'));
+}

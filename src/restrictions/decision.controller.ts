@@ -1,0 +1,150 @@
+import { All, Controller, Req, Res } from '@nestjs/common';
+import {
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+  ApiForbiddenResponse,
+  ApiBasicAuth,
+  ApiBearerAuth,
+  ApiSecurity,
+} from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AuthPolicy, Public } from '../common/decorators/auth-policy.decorator';
+import { Problems } from '../common/problem/domain-error';
+import { AccessPipeline } from './access-pipeline.service';
+import { ClientIpService } from './client-ip.service';
+import { rateLimitHeaders } from './rate-limit/rate-limiter.service';
+
+/** What the decision endpoint accepts: the credentials an upstream API's callers carry. */
+const DECISION_POLICY: AuthPolicy = { kinds: ['access', 'api-token', 'basic'], api: true };
+const METHOD = /^[A-Z]{3,10}$/;
+const MAX_URI = 8192;
+
+export interface OriginalRequest {
+  method: string;
+  path: string;
+}
+
+/**
+ * The original request as a reverse proxy forwards it: Traefik ForwardAuth sends
+ * X-Forwarded-Method / X-Forwarded-Uri, nginx auth_request X-Original-Method / X-Original-URI.
+ * The path is normalised the way the upstream will see it (dot segments resolved), so that
+ * `/public/../admin` cannot pass for a public path; an encoded slash or backslash is refused.
+ */
+export function originalRequest(headers: FastifyRequest['headers']): OriginalRequest {
+  const method = single(headers['x-forwarded-method']) ?? single(headers['x-original-method']);
+  const uri = single(headers['x-forwarded-uri']) ?? single(headers['x-original-uri']);
+  if (!method || !uri) {
+    throw Problems.badRequest(
+      'The original request is missing: send X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI',
+      'missing_original_request',
+    );
+  }
+  const upper = method.toUpperCase();
+  if (!METHOD.test(upper))
+    throw Problems.badRequest('The original method is not valid', 'invalid_original_request');
+  if (!uri.startsWith('/') || uri.length > MAX_URI || /%2f|%5c|\\/i.test(uri.split('?')[0])) {
+    throw Problems.badRequest(
+      'The original URI is not a valid origin-form path',
+      'invalid_original_request',
+    );
+  }
+  let path: string;
+  try {
+    path = new URL(uri, 'http://upstream.invalid').pathname;
+  } catch {
+    throw Problems.badRequest(
+      'The original URI is not a valid origin-form path',
+      'invalid_original_request',
+    );
+  }
+  return { method: upper, path };
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? undefined : value || undefined;
+}
+
+@ApiTags('decision endpoint')
+@Controller('authz')
+export class DecisionController {
+  constructor(
+    private readonly pipeline: AccessPipeline,
+    private readonly clientIp: ClientIpService,
+  ) {}
+
+  // @Public: the endpoint judges the *original* request itself, through the same pipeline.
+  @All('decision')
+  @Public()
+  @ApiOperation({
+    summary:
+      'Judge a request on behalf of a reverse proxy (nginx auth_request, Traefik ForwardAuth)',
+  })
+  @ApiHeader({
+    name: 'X-Original-Method',
+    required: false,
+    description: 'nginx: method of the original request',
+  })
+  @ApiHeader({
+    name: 'X-Original-URI',
+    required: false,
+    description: 'nginx: URI of the original request',
+  })
+  @ApiHeader({
+    name: 'X-Forwarded-Method',
+    required: false,
+    description: 'Traefik: method of the original request',
+  })
+  @ApiHeader({
+    name: 'X-Forwarded-Uri',
+    required: false,
+    description: 'Traefik: URI of the original request',
+  })
+  @ApiBearerAuth('bearer')
+  @ApiSecurity('apiToken')
+  @ApiBasicAuth('basic')
+  @ApiOkResponse({
+    description:
+      'Allowed; X-Warden-User, X-Warden-Groups, X-Warden-Auth-Method, X-Warden-Credential-Id name the caller',
+    schema: { example: { decision: 'allow', user: 'alice', authMethod: 'access' } },
+  })
+  @ApiUnauthorizedResponse({
+    description: 'No or bad credentials',
+    schema: { $ref: '#/components/schemas/Problem' },
+  })
+  @ApiForbiddenResponse({
+    description: 'Known caller, not allowed; `code` names the rule',
+    schema: { $ref: '#/components/schemas/Problem' },
+  })
+  @ApiTooManyRequestsResponse({
+    description: 'Over the rate limit; Retry-After says when to retry',
+    schema: { $ref: '#/components/schemas/Problem' },
+  })
+  async decide(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const original = originalRequest(request.headers);
+    const ip = this.clientIp.resolve(request.ip, request.headers);
+    const decision = await this.pipeline.judge({
+      ...original,
+      request: { headers: request.headers, ip },
+      policy: DECISION_POLICY,
+      allowNative: true,
+    });
+    if (decision.rateLimit) reply.headers(rateLimitHeaders(decision.rateLimit));
+    if (decision.openBecause === 'native_token') {
+      // The upstream judges its own token: no user is named on its behalf.
+      reply.header('X-Warden-Auth-Method', 'native');
+      return { decision: 'allow', authMethod: 'native' };
+    }
+    const { principal } = decision;
+    reply.headers({
+      'X-Warden-User': principal.username,
+      'X-Warden-Groups': principal.groups.map(encodeURIComponent).join(','),
+      'X-Warden-Auth-Method': principal.authMethod,
+      'X-Warden-Credential-Id': principal.credentialId,
+    });
+    return { decision: 'allow', user: principal.username, authMethod: principal.authMethod };
+  }
+}

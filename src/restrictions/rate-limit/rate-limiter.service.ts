@@ -1,0 +1,140 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ThrottlerStorage } from '@nestjs/throttler';
+import { DomainError } from '../../common/problem/domain-error';
+import { SettingsService } from '../settings.service';
+
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Seconds until the window resets. */
+  reset: number;
+  windowSeconds: number;
+}
+
+/** Password guessing at /system/auth: this many failed attempts per username and address per window. */
+export const LOGIN_FAILURES = 10;
+export const LOGIN_WINDOW_SECONDS = 300;
+const MAX_BLOCKED_LOGINS = 100_000;
+
+/**
+ * Per-credential request budgets (settings.rateLimit) and the stricter login budget, counted in
+ * a ThrottlerStorage: process memory in the embedded shape, Redis when REDIS_URL is set so that
+ * every instance draws on one budget.
+ */
+@Injectable()
+export class RateLimiterService {
+  private readonly logger = new Logger(RateLimiterService.name);
+  private readonly blockedLogins = new Map<string, number>();
+
+  constructor(
+    @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
+    private readonly settings: SettingsService,
+  ) {}
+
+  /** Counts one request for `key`; throws 429 when over the budget. Null when limiting is off. */
+  async consume(key: string): Promise<RateLimitState | null> {
+    const { enabled, requests, windowSeconds } = this.settings.get().rateLimit;
+    if (!enabled) return null;
+    return this.count('api', key, requests, windowSeconds);
+  }
+
+  /** Refuses a login attempt for a username and address that failed too often lately. */
+  assertLoginAllowed(username: string, ip: string): void {
+    const key = loginKey(username, ip);
+    const until = this.blockedLogins.get(key);
+    if (until === undefined) return;
+    const wait = Math.ceil((until - Date.now()) / 1000);
+    if (wait <= 0) {
+      this.blockedLogins.delete(key);
+      return;
+    }
+    throw new DomainError(
+      429,
+      'login_rate_limited',
+      'Too Many Requests',
+      `Too many failed logins for this user from this address; retry in ${wait} s`,
+      {
+        headers: { 'Retry-After': String(wait) },
+      },
+    );
+  }
+
+  /**
+   * Counts a failed login in the shared storage. Once over the budget the block is remembered
+   * here, so later attempts are refused without a storage round trip (another instance learns
+   * of the block at its first failure past the limit).
+   */
+  async recordLoginFailure(username: string, ip: string): Promise<void> {
+    const key = loginKey(username, ip);
+    const ttl = LOGIN_WINDOW_SECONDS * 1000;
+    try {
+      const record = await this.storage.increment(key, ttl, LOGIN_FAILURES, ttl, 'login-failures');
+      if (record.isBlocked) {
+        if (this.blockedLogins.size >= MAX_BLOCKED_LOGINS)
+          this.blockedLogins.delete(this.blockedLogins.keys().next().value!);
+        this.blockedLogins.set(key, Date.now() + record.timeToBlockExpire * 1000);
+      }
+    } catch (err) {
+      this.logger.warn(
+        { err: (err as Error).message },
+        'Rate-limit storage unavailable; login failure not counted',
+      );
+    }
+  }
+
+  private async count(
+    name: string,
+    key: string,
+    limit: number,
+    windowSeconds: number,
+  ): Promise<RateLimitState> {
+    const ttl = windowSeconds * 1000;
+    let record;
+    try {
+      record = await this.storage.increment(key, ttl, limit, ttl, name);
+    } catch (err) {
+      // A rate limiter that cannot count lets requests through rather than failing them all.
+      this.logger.warn(
+        { err: (err as Error).message },
+        'Rate-limit storage unavailable; not limiting',
+      );
+      return { limit, remaining: limit, reset: windowSeconds, windowSeconds };
+    }
+    const state = {
+      limit,
+      remaining: Math.max(0, limit - record.totalHits),
+      reset: record.timeToExpire,
+      windowSeconds,
+    };
+    if (record.isBlocked) {
+      const retryAfter = Math.max(1, record.timeToBlockExpire);
+      throw new DomainError(
+        429,
+        'rate_limited',
+        'Too Many Requests',
+        `Rate limit of ${limit} requests per ${windowSeconds} s exceeded; retry in ${retryAfter} s`,
+        {
+          headers: {
+            ...rateLimitHeaders({ ...state, remaining: 0, reset: retryAfter }),
+            'Retry-After': String(retryAfter),
+          },
+        },
+      );
+    }
+    return state;
+  }
+}
+
+function loginKey(username: string, ip: string): string {
+  return `${username.toLowerCase()}|${ip}`;
+}
+
+/** IETF draft-ietf-httpapi-ratelimit-headers fields. */
+export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
+  return {
+    'RateLimit-Limit': String(state.limit),
+    'RateLimit-Remaining': String(state.remaining),
+    'RateLimit-Reset': String(state.reset),
+    'RateLimit-Policy': `${state.limit};w=${state.windowSeconds}`,
+  };
+}

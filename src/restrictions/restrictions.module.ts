@@ -1,0 +1,40 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerStorage } from '@nestjs/throttler';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import { AuthModule } from '../auth/auth.module';
+import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
+import { AccessPipeline } from './access-pipeline.service';
+import { AccessGuard } from './access.guard';
+import { DecisionController } from './decision.controller';
+import { NativeTokenRule } from './native-token.rule';
+import { MemoryThrottlerStorage } from './rate-limit/memory-throttler.storage';
+import { RateLimiterService } from './rate-limit/rate-limiter.service';
+import { RestrictionsService } from './restrictions.service';
+
+/** Restriction rules, rate limits, the shared access pipeline, the global guard and the decision endpoint. */
+@Module({
+  imports: [AuthModule],
+  controllers: [DecisionController],
+  providers: [
+    RestrictionsService,
+    NativeTokenRule,
+    RateLimiterService,
+    AccessPipeline,
+    {
+      provide: ThrottlerStorage,
+      inject: [WARDEN_CONFIG],
+      // Redis when configured, so that every instance draws on one budget per credential.
+      useFactory: (config: WardenConfig) =>
+        config.redisUrl
+          ? new ThrottlerStorageRedisService(config.redisUrl, {
+              maxRetriesPerRequest: 1,
+              enableOfflineQueue: false,
+            })
+          : new MemoryThrottlerStorage(),
+    },
+    { provide: APP_GUARD, useClass: AccessGuard },
+  ],
+  exports: [AccessPipeline, RateLimiterService],
+})
+export class RestrictionsModule {}

@@ -1,0 +1,87 @@
+import { Injectable } from '@nestjs/common';
+import { inRanges, IpRange, parseAddress, parseRange } from '../common/ip';
+import { isAdmin, Principal, READ_METHODS } from '../common/principal';
+import { Problems } from '../common/problem/domain-error';
+import { compilePathPattern, matchesPath, PathPattern } from './path-pattern';
+import { Settings } from './settings.defaults';
+import { SettingsService } from './settings.service';
+
+export type Openness = 'bypass' | 'public' | 'protected';
+
+interface CompiledRules {
+  allow: IpRange[];
+  apiAccess: Set<string>;
+  readOnly: Set<string>;
+  bypass: PathPattern[];
+  publicPaths: PathPattern[];
+  requireAuthOnPublic: boolean;
+}
+
+/**
+ * The restriction rules of the settings, compiled once per settings change: group names into
+ * sets, address lists into parsed ranges, path globs into regular expressions. Judging a
+ * request is then set look-ups and a pass over the lists, with no parsing.
+ */
+@Injectable()
+export class RestrictionsService {
+  private rules: CompiledRules;
+
+  constructor(settings: SettingsService) {
+    this.rules = compile(settings.get());
+    settings.onChange((next) => (this.rules = compile(next)));
+  }
+
+  /** Bypass paths skip authentication; public ones too, unless publicApis.requireAuthentication. */
+  openness(method: string, path: string): Openness {
+    const { bypass, publicPaths, requireAuthOnPublic } = this.rules;
+    if (bypass.length > 0 && matchesPath(bypass, method, path)) return 'bypass';
+    if (!requireAuthOnPublic && publicPaths.length > 0 && matchesPath(publicPaths, method, path))
+      return 'public';
+    return 'protected';
+  }
+
+  /** The client address against the allow-list; applies to every caller, administrators included. */
+  checkAddress(clientIp: string): void {
+    const { allow } = this.rules;
+    if (allow.length === 0) return;
+    const address = parseAddress(clientIp);
+    if (!address || !inRanges(address, allow)) {
+      throw Problems.forbidden('ip_not_allowed', `Requests from ${clientIp} are not allowed`);
+    }
+  }
+
+  /** Group rules for API use; administrators are never locked out by them. */
+  checkGroups(principal: Principal, method: string): void {
+    if (isAdmin(principal)) return;
+    const { apiAccess, readOnly } = this.rules;
+    if (apiAccess.size > 0 && !principal.groups.some((g) => apiAccess.has(g.toLowerCase()))) {
+      throw Problems.forbidden(
+        'not_in_api_access_group',
+        'API access is limited to members of the groups in groups.apiAccess',
+      );
+    }
+    if (
+      readOnly.size > 0 &&
+      !READ_METHODS.has(method) &&
+      principal.groups.some((g) => readOnly.has(g.toLowerCase()))
+    ) {
+      throw Problems.forbidden(
+        'read_only_group',
+        'Members of a read-only group may only read (GET, HEAD, OPTIONS)',
+      );
+    }
+  }
+}
+
+function compile(settings: Settings): CompiledRules {
+  const patterns = (list: string[]) =>
+    list.map(compilePathPattern).filter((p): p is PathPattern => p !== null);
+  return {
+    allow: settings.ip.allow.map(parseRange).filter((r): r is IpRange => r !== null),
+    apiAccess: new Set(settings.groups.apiAccess.map((g) => g.toLowerCase())),
+    readOnly: new Set(settings.groups.readOnly.map((g) => g.toLowerCase())),
+    bypass: patterns(settings.bypass.paths),
+    publicPaths: patterns(settings.publicApis.paths),
+    requireAuthOnPublic: settings.publicApis.requireAuthentication,
+  };
+}
