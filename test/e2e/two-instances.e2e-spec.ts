@@ -1,3 +1,4 @@
+import { SettingsService } from '../../src/restrictions/settings.service';
 import Redis from 'ioredis';
 import { InvalidationBus } from '../../src/common/invalidation/invalidation-bus';
 import { RedisInvalidationBus } from '../../src/common/invalidation/redis-invalidation-bus';
@@ -248,4 +249,32 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
       }
     },
   );
+
+  maybe('two instances draw on one rate-limit budget per credential', async () => {
+    const walker = await newUser(a);
+    const pair = await login(a, walker);
+    const etag = (await readSettings(a)).headers.get('etag')!;
+    const set = await patchSettings(a, etag, { rateLimit: { requests: 4, windowSeconds: 60 } });
+    expect(set.status).toBe(200);
+    try {
+      // Observed in-process: the admin's own reads count against the tiny budget too.
+      await within(
+        'B applies the new budget',
+        async () => b.app.get(SettingsService).get().rateLimit.requests,
+        (n) => n === 4,
+      );
+      const statuses: number[] = [];
+      for (const t of [a, b, a, b, a, b])
+        statuses.push((await whoami(t, bearer(pair.authentication))).status);
+      // Four requests in all, whichever instance answered them; then 429 on both.
+      expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+    } finally {
+      await a.app
+        .get(SettingsService)
+        .patch(
+          { rateLimit: { requests: 600 } },
+          { ifMatch: '*', force: true, actor: { username: 'test' } },
+        );
+    }
+  });
 });
