@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { BoundedCache } from '../common/bounded-cache';
 import { inRanges, IpRange, parseAddress, parseRange } from '../common/ip';
 import { isAdmin, Principal, READ_METHODS } from '../common/principal';
 import { Problems } from '../common/problem/domain-error';
@@ -8,8 +9,12 @@ import { SettingsService } from './settings.service';
 
 export type Openness = 'bypass' | 'public' | 'protected';
 
+/** Client addresses whose allow-list verdict is remembered. */
+const MAX_REMEMBERED_ADDRESSES = 50_000;
+
 interface CompiledRules {
   allow: IpRange[];
+  verdicts: BoundedCache<string, boolean>;
   apiAccess: Set<string>;
   readOnly: Set<string>;
   bypass: PathPattern[];
@@ -40,14 +45,21 @@ export class RestrictionsService {
     return 'protected';
   }
 
-  /** The client address against the allow-list; applies to every caller, administrators included. */
+  /**
+   * The client address against the allow-list; applies to every caller, administrators included.
+   * Verdicts are remembered per address until the settings change, so a long list is walked
+   * once per client, not once per request.
+   */
   checkAddress(clientIp: string): void {
-    const { allow } = this.rules;
+    const { allow, verdicts } = this.rules;
     if (allow.length === 0) return;
-    const address = parseAddress(clientIp);
-    if (!address || !inRanges(address, allow)) {
-      throw Problems.forbidden('ip_not_allowed', `Requests from ${clientIp} are not allowed`);
+    let allowed = verdicts.get(clientIp);
+    if (allowed === undefined) {
+      const address = parseAddress(clientIp);
+      allowed = address !== null && inRanges(address, allow);
+      verdicts.set(clientIp, allowed);
     }
+    if (!allowed) throw Problems.forbidden('ip_not_allowed', `Requests from ${clientIp} are not allowed`);
   }
 
   /** Group rules for API use; administrators are never locked out by them. */
@@ -78,6 +90,7 @@ function compile(settings: Settings): CompiledRules {
     list.map(compilePathPattern).filter((p): p is PathPattern => p !== null);
   return {
     allow: settings.ip.allow.map(parseRange).filter((r): r is IpRange => r !== null),
+    verdicts: new BoundedCache<string, boolean>(MAX_REMEMBERED_ADDRESSES),
     apiAccess: new Set(settings.groups.apiAccess.map((g) => g.toLowerCase())),
     readOnly: new Set(settings.groups.readOnly.map((g) => g.toLowerCase())),
     bypass: patterns(settings.bypass.paths),
