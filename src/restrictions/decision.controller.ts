@@ -54,7 +54,9 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
   }
   let path: string;
   try {
-    path = new URL(uri, 'http://upstream.invalid').pathname;
+    // Appended, not resolved against a base: `//admin/x` must stay a path (a base-relative parse
+    // would take `admin` for a host and judge `/x`).
+    path = new URL(`http://upstream.invalid${uri}`).pathname;
   } catch {
     throw Problems.badRequest(
       'The original URI is not a valid origin-form path',
@@ -139,6 +141,11 @@ export class DecisionController {
       return { decision: 'allow', authMethod: 'native' };
     }
     const { principal } = decision;
+    if (decision.openBecause) {
+      // Let through without credentials: no user is named, so none can be mistaken for one.
+      reply.header('X-Warden-Auth-Method', 'anonymous');
+      return { decision: 'allow', authMethod: 'anonymous', reason: decision.openBecause };
+    }
     reply.headers({
       'X-Warden-User': principal.username,
       'X-Warden-Groups': principal.groups.map(encodeURIComponent).join(','),

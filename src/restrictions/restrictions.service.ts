@@ -59,7 +59,8 @@ export class RestrictionsService {
       allowed = address !== null && inRanges(address, allow);
       verdicts.set(clientIp, allowed);
     }
-    if (!allowed) throw Problems.forbidden('ip_not_allowed', `Requests from ${clientIp} are not allowed`);
+    if (!allowed)
+      throw Problems.forbidden('ip_not_allowed', `Requests from ${clientIp} are not allowed`);
   }
 
   /** Group rules for API use; administrators are never locked out by them. */

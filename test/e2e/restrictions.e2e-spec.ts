@@ -15,11 +15,15 @@ async function patchSettings(t: TestApp, patch: unknown, auth = adminAuth()) {
 
 /** The operator's way back in when the allow-list shuts the admin out (what `cli clear-allow-list` does). */
 async function operatorPatch(t: TestApp, patch: Record<string, unknown>) {
-  await t.app.get(SettingsService).patch(patch, { ifMatch: '*', force: true, actor: { username: 'operator' } });
+  await t.app
+    .get(SettingsService)
+    .patch(patch, { ifMatch: '*', force: true, actor: { username: 'operator' } });
 }
 
 const decision = (t: TestApp, method: string, uri: string, headers: Record<string, string> = {}) =>
-  http(`${t.url}/authz/decision`, { headers: { 'x-original-method': method, 'x-original-uri': uri, ...headers } });
+  http(`${t.url}/authz/decision`, {
+    headers: { 'x-original-method': method, 'x-original-uri': uri, ...headers },
+  });
 
 describe('restrictions on protected routes and the decision endpoint', () => {
   let t: TestApp;
@@ -39,19 +43,47 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     const pair = await login(t, user);
     await patchSettings(t, { groups: { apiAccess: [group] } });
     try {
-      const denied = await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } });
+      const denied = await http(`${t.url}/system/whoami`, {
+        headers: { authorization: bearer(pair.authentication) },
+      });
       expect(denied.status).toBe(403);
       expect(denied.body.code).toBe('not_in_api_access_group');
-      expect((await decision(t, 'GET', '/rest/api/2/issue/X-1', { authorization: bearer(pair.authentication) })).status).toBe(403);
+      expect(
+        (
+          await decision(t, 'GET', '/rest/api/2/issue/X-1', {
+            authorization: bearer(pair.authentication),
+          })
+        ).status,
+      ).toBe(403);
       const memberPair = await login(t, member);
-      expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(memberPair.authentication) } })).status).toBe(200);
-      expect((await decision(t, 'GET', '/rest/api/2/issue/X-1', { authorization: bearer(memberPair.authentication) })).status).toBe(200);
+      expect(
+        (
+          await http(`${t.url}/system/whoami`, {
+            headers: { authorization: bearer(memberPair.authentication) },
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (
+          await decision(t, 'GET', '/rest/api/2/issue/X-1', {
+            authorization: bearer(memberPair.authentication),
+          })
+        ).status,
+      ).toBe(200);
       // Administrators are never locked out by group rules.
-      expect((await http(`${t.url}/system/whoami`, { headers: { authorization: adminAuth() } })).status).toBe(200);
+      expect(
+        (await http(`${t.url}/system/whoami`, { headers: { authorization: adminAuth() } })).status,
+      ).toBe(200);
     } finally {
       await patchSettings(t, { groups: { apiAccess: [] } });
     }
-    expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } })).status).toBe(200);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('a group change reaches tokens already in use', async () => {
@@ -60,9 +92,17 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     const pair = await login(t, u);
     await patchSettings(t, { groups: { apiAccess: [group] } });
     try {
-      expect((await decision(t, 'GET', '/x', { authorization: bearer(pair.authentication) })).status).toBe(403);
-      await http(`${t.url}/admin/users/${u.username}`, { method: 'PATCH', headers: { authorization: adminAuth() }, json: { groups: [group] } });
-      expect((await decision(t, 'GET', '/x', { authorization: bearer(pair.authentication) })).status).toBe(200);
+      expect(
+        (await decision(t, 'GET', '/x', { authorization: bearer(pair.authentication) })).status,
+      ).toBe(403);
+      await http(`${t.url}/admin/users/${u.username}`, {
+        method: 'PATCH',
+        headers: { authorization: adminAuth() },
+        json: { groups: [group] },
+      });
+      expect(
+        (await decision(t, 'GET', '/x', { authorization: bearer(pair.authentication) })).status,
+      ).toBe(200);
     } finally {
       await patchSettings(t, { groups: { apiAccess: [] } });
     }
@@ -75,16 +115,30 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     await patchSettings(t, { groups: { readOnly: [group] } });
     try {
       for (const method of ['GET', 'HEAD', 'OPTIONS']) {
-        expect((await decision(t, method, '/rest/api/2/issue/X-1', { authorization: bearer(pair.authentication) })).status).toBe(200);
+        expect(
+          (
+            await decision(t, method, '/rest/api/2/issue/X-1', {
+              authorization: bearer(pair.authentication),
+            })
+          ).status,
+        ).toBe(200);
       }
       for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
-        const res = await decision(t, method, '/rest/api/2/issue/X-1', { authorization: bearer(pair.authentication) });
+        const res = await decision(t, method, '/rest/api/2/issue/X-1', {
+          authorization: bearer(pair.authentication),
+        });
         expect(res.status).toBe(403);
         expect(res.body.code).toBe('read_only_group');
       }
       // Someone outside the group writes as before.
       const other = await login(t, user);
-      expect((await decision(t, 'POST', '/rest/api/2/issue', { authorization: bearer(other.authentication) })).status).toBe(200);
+      expect(
+        (
+          await decision(t, 'POST', '/rest/api/2/issue', {
+            authorization: bearer(other.authentication),
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await patchSettings(t, { groups: { readOnly: [] } });
     }
@@ -101,14 +155,40 @@ describe('restrictions on protected routes and the decision endpoint', () => {
       expect(denied.status).toBe(403);
       expect(denied.body.code).toBe('ip_not_allowed');
       // Forwarded by a trusted proxy (127.0.0.1): the right-most untrusted entry is the client.
-      expect((await http(`${t.url}/system/whoami`, { headers: { ...auth, 'x-forwarded-for': '10.1.2.3' } })).status).toBe(200);
-      expect((await http(`${t.url}/system/whoami`, { headers: { ...auth, 'x-forwarded-for': '2001:db8::7' } })).status).toBe(200);
-      expect((await http(`${t.url}/system/whoami`, { headers: { ...auth, 'x-forwarded-for': '::ffff:10.9.9.9' } })).status).toBe(200);
+      expect(
+        (
+          await http(`${t.url}/system/whoami`, {
+            headers: { ...auth, 'x-forwarded-for': '10.1.2.3' },
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (
+          await http(`${t.url}/system/whoami`, {
+            headers: { ...auth, 'x-forwarded-for': '2001:db8::7' },
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (
+          await http(`${t.url}/system/whoami`, {
+            headers: { ...auth, 'x-forwarded-for': '::ffff:10.9.9.9' },
+          })
+        ).status,
+      ).toBe(200);
       // A client cannot choose the left-most entry: the right-most untrusted one decides.
-      expect((await http(`${t.url}/system/whoami`, { headers: { ...auth, 'x-forwarded-for': '10.1.2.3, 192.0.2.99' } })).status).toBe(403);
+      expect(
+        (
+          await http(`${t.url}/system/whoami`, {
+            headers: { ...auth, 'x-forwarded-for': '10.1.2.3, 192.0.2.99' },
+          })
+        ).status,
+      ).toBe(403);
       // Malformed headers are judged by the socket address, never a 500.
       for (const value of ['garbage', '10.1.2.3, not-an-ip', '999.1.1.1', '10/8', ',,,']) {
-        const res = await http(`${t.url}/system/whoami`, { headers: { ...auth, 'x-forwarded-for': value } });
+        const res = await http(`${t.url}/system/whoami`, {
+          headers: { ...auth, 'x-forwarded-for': value },
+        });
         expect(res.status).toBe(403);
       }
     } finally {
@@ -123,7 +203,9 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     // Trust nobody: 127.0.0.1 is now an ordinary client whose X-Forwarded-For means nothing.
     await patchSettings(t, { ip: { trustedProxies: [], allow: ['10.0.0.0/8'] } });
     try {
-      const spoof = await http(`${t.url}/system/whoami`, { headers: { ...auth, 'x-forwarded-for': '10.1.2.3' } });
+      const spoof = await http(`${t.url}/system/whoami`, {
+        headers: { ...auth, 'x-forwarded-for': '10.1.2.3' },
+      });
       expect(spoof.status).toBe(403);
       expect(spoof.body.detail).toContain('127.0.0.1');
     } finally {
@@ -133,7 +215,10 @@ describe('restrictions on protected routes and the decision endpoint', () => {
   });
 
   it('bypass paths skip authentication; public paths too unless requireAuthentication', async () => {
-    await patchSettings(t, { bypass: { paths: ['GET /status', '/health-of-upstream/**'] }, publicApis: { paths: ['GET /rest/api/*/serverInfo'] } });
+    await patchSettings(t, {
+      bypass: { paths: ['GET /status', '/health-of-upstream/**'] },
+      publicApis: { paths: ['GET /rest/api/*/serverInfo'] },
+    });
     try {
       expect((await decision(t, 'GET', '/status')).status).toBe(200);
       expect((await decision(t, 'POST', '/status')).status).toBe(401);
@@ -146,25 +231,35 @@ describe('restrictions on protected routes and the decision endpoint', () => {
       expect((await decision(t, 'GET', '/rest/api/2/serverInfo')).status).toBe(401);
       expect((await decision(t, 'GET', '/status')).status).toBe(200);
     } finally {
-      await patchSettings(t, { bypass: { paths: [] }, publicApis: { paths: [], requireAuthentication: false } });
+      await patchSettings(t, {
+        bypass: { paths: [] },
+        publicApis: { paths: [], requireAuthentication: false },
+      });
     }
     expect((await decision(t, 'GET', '/status')).status).toBe(401);
   });
 
   it('an invalid pattern is refused when saved', async () => {
-    const current = await http(`${t.url}/admin/settings`, { headers: { authorization: adminAuth() } });
+    const current = await http(`${t.url}/admin/settings`, {
+      headers: { authorization: adminAuth() },
+    });
     const res = await http(`${t.url}/admin/settings`, {
       method: 'PATCH',
       headers: { authorization: adminAuth(), 'if-match': current.headers.get('etag')! },
       json: { bypass: { paths: ['status'] }, publicApis: { paths: ['FETCH /x'] } },
     });
     expect(res.status).toBe(400);
-    expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['bypass.paths', 'publicApis.paths']);
+    expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual([
+      'bypass.paths',
+      'publicApis.paths',
+    ]);
   });
 
   it('the decision endpoint names the caller for the upstream', async () => {
     const pair = await login(t, user);
-    const res = await decision(t, 'GET', '/rest/api/2/myself?expand=groups', { authorization: bearer(pair.authentication) });
+    const res = await decision(t, 'GET', '/rest/api/2/myself?expand=groups', {
+      authorization: bearer(pair.authentication),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-warden-user')).toBe(user.username);
     expect(res.headers.get('x-warden-auth-method')).toBe('access');
@@ -174,7 +269,9 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toContain('Bearer');
     expect(none.headers.get('x-warden-user')).toBeNull();
-    const missing = await http(`${t.url}/authz/decision`, { headers: { authorization: bearer(pair.authentication) } });
+    const missing = await http(`${t.url}/authz/decision`, {
+      headers: { authorization: bearer(pair.authentication) },
+    });
     expect(missing.status).toBe(400);
     expect(missing.body.code).toBe('missing_original_request');
   });
@@ -185,20 +282,34 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     // Through the operator path: the admin's own budget is 3 as well once this is on.
     await operatorPatch(t, { rateLimit: { requests: 3, windowSeconds: 60 } });
     try {
-      const first = await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(a.authentication) } });
+      const first = await http(`${t.url}/system/whoami`, {
+        headers: { authorization: bearer(a.authentication) },
+      });
       expect(first.headers.get('ratelimit-limit')).toBe('3');
       expect(first.headers.get('ratelimit-remaining')).toBe('2');
       expect(Number(first.headers.get('ratelimit-reset'))).toBeGreaterThan(0);
       expect(first.headers.get('ratelimit-policy')).toBe('3;w=60');
-      await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(a.authentication) } });
+      await http(`${t.url}/system/whoami`, {
+        headers: { authorization: bearer(a.authentication) },
+      });
       await decision(t, 'GET', '/x', { authorization: bearer(a.authentication) });
-      const limited = await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(a.authentication) } });
+      const limited = await http(`${t.url}/system/whoami`, {
+        headers: { authorization: bearer(a.authentication) },
+      });
       expect(limited.status).toBe(429);
       expect(limited.body.code).toBe('rate_limited');
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(limited.headers.get('ratelimit-remaining')).toBe('0');
-      expect((await decision(t, 'GET', '/x', { authorization: bearer(a.authentication) })).status).toBe(429);
-      expect((await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(b.authentication) } })).status).toBe(200);
+      expect(
+        (await decision(t, 'GET', '/x', { authorization: bearer(a.authentication) })).status,
+      ).toBe(429);
+      expect(
+        (
+          await http(`${t.url}/system/whoami`, {
+            headers: { authorization: bearer(b.authentication) },
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await operatorPatch(t, { rateLimit: { requests: 600, windowSeconds: 60 } });
     }
@@ -209,7 +320,9 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     try {
       const pair = await login(t, user);
       for (let i = 0; i < 3; i++) {
-        const res = await http(`${t.url}/system/whoami`, { headers: { authorization: bearer(pair.authentication) } });
+        const res = await http(`${t.url}/system/whoami`, {
+          headers: { authorization: bearer(pair.authentication) },
+        });
         expect(res.status).toBe(200);
         expect(res.headers.get('ratelimit-limit')).toBeNull();
       }
@@ -220,18 +333,36 @@ describe('restrictions on protected routes and the decision endpoint', () => {
 
   it('failed logins are limited per username and address; the right password is refused too while blocked', async () => {
     for (let i = 0; i < 10; i++) {
-      expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(victim.username, `wrong-${i}-password`) } })).status).toBe(401);
+      expect(
+        (
+          await http(`${t.url}/system/auth`, {
+            headers: { authorization: basic(victim.username, `wrong-${i}-password`) },
+          })
+        ).status,
+      ).toBe(401);
     }
     // Failures are counted once the response is out: the next attempt may need a moment.
-    let blocked = await http(`${t.url}/system/auth`, { method: 'POST', json: { username: victim.username, password: 'wrong-again-password' } });
+    let blocked = await http(`${t.url}/system/auth`, {
+      method: 'POST',
+      json: { username: victim.username, password: 'wrong-again-password' },
+    });
     for (let i = 0; i < 20 && blocked.status !== 429; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      blocked = await http(`${t.url}/system/auth`, { method: 'POST', json: { username: victim.username, password: 'wrong-again-password' } });
+      blocked = await http(`${t.url}/system/auth`, {
+        method: 'POST',
+        json: { username: victim.username, password: 'wrong-again-password' },
+      });
     }
     expect(blocked.status).toBe(429);
     expect(blocked.body.code).toBe('login_rate_limited');
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await http(`${t.url}/system/auth`, { headers: { authorization: basic(victim.username, victim.password) } })).status).toBe(429);
+    expect(
+      (
+        await http(`${t.url}/system/auth`, {
+          headers: { authorization: basic(victim.username, victim.password) },
+        })
+      ).status,
+    ).toBe(429);
     // Another user from the same address is not affected, and successful logins do not count.
     for (let i = 0; i < 12; i++) expect((await login(t, user)).authentication).toBeTruthy();
   });
