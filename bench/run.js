@@ -1,6 +1,6 @@
 'use strict';
-// Warden's throughput benchmark: GET /system/whoami with an access token, against a bare
-// Fastify server answering the same route. See bench/README.md.
+// Warden's throughput benchmark: GET /system/whoami with an access token or a personal API
+// token, against a bare Fastify server answering the same route. See bench/README.md.
 //
 //   node scripts/ensure-build.js && node bench/run.js      (npm run bench)
 //
@@ -19,8 +19,23 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
 const WARMUP_SECONDS = 2;
-const TARGETS = { 'access-token-seen': 0.5, 'access-token-new': 0.25 };
-const SCENARIOS = ['bare', 'access-token-seen', 'access-token-new'];
+const TARGETS = { 'access-token-seen': 0.5, 'api-token-seen': 0.5, 'access-token-new': 0.25 };
+const SCENARIOS = ['bare', 'access-token-seen', 'api-token-seen', 'access-token-new'];
+// Access-token lifetime set for the benchmark (only ever raised), so that the fresh tokens for
+// every round can be minted once, up front.
+const ACCESS_TTL_SECONDS = 3600;
+// Slack per load run on top of warm-up + duration (process start, autocannon's last tick…),
+// used to estimate when a round ends; and the margin a token must still have when its run ends.
+const RUN_OVERHEAD_SECONDS = 5;
+const EXPIRY_MARGIN_SECONDS = 120;
+// Fresh tokens are sized for the expected rate times this: the short calibration run comes out
+// low (a measured round runs some 30 % faster), and there is noise.
+const TOKEN_HEADROOM = 1.5;
+// Per-credential rate-limit budget set for the benchmark (settings.rateLimit, left enabled so its
+// cost stays on the measured path): out of reach of any run, so that no request is refused.
+const RATE_LIMIT = { requests: 1_000_000, windowSeconds: 1 };
+// Sessions (logins) the minting chains share. Few: logins may have a budget of their own.
+const MINT_SESSIONS = 4;
 
 const config = {
   duration: intEnv('BENCH_DURATION', 10, 1),
@@ -29,9 +44,9 @@ const config = {
   pipelining: 1,
   warmupSeconds: WARMUP_SECONDS,
   // Upper bound on fresh tokens minted for one measured `access-token-new` run.
-  maxTokens: intEnv('BENCH_MAX_TOKENS', 20000, 100),
-  // Parallel refresh chains (one login each) used to mint those tokens.
-  mintChains: intEnv('BENCH_MINT_CHAINS', 8, 1),
+  maxTokens: intEnv('BENCH_MAX_TOKENS', 100000, 100),
+  // Parallel refresh chains (one login each, one request in flight each) used to mint them.
+  mintChains: intEnv('BENCH_MINT_CHAINS', 16, 1),
 };
 
 function intEnv(name, fallback, min) {
@@ -247,9 +262,35 @@ async function getJson(url, authorization) {
   return JSON.parse(text);
 }
 
+/** One request to Warden; answers status, headers, text and (when it parses) JSON. */
+async function call(method, url, { authorization, headers = {}, body } = {}) {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      accept: 'application/json',
+      ...(authorization ? { authorization } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30000),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+function claimsOf(token) {
+  return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+}
+
 function tokenExpiry(token) {
-  const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
-  return payload.exp * 1000;
+  return claimsOf(token).exp * 1000;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,43 +370,136 @@ async function startBare(whoamiBody) {
 }
 
 /**
- * Mints never-seen access tokens by rotating refresh tokens: each GET /system/reauth answers a
- * new access token and the next refresh token. Several chains (one login each) run in parallel.
+ * Settings for minting: refresh-token rotation off (GET /system/reauth then signs one access
+ * token and the refresh token can be reused) and access tokens that live ACCESS_TTL_SECONDS, so
+ * that the tokens of every round can be minted once; and a per-credential rate-limit budget no
+ * run can reach (RATE_LIMIT). JSON merge patch with If-Match; a "lockout" conflict is repeated
+ * with force=true, a lost race (412) read again.
+ */
+async function configureSettings(warden) {
+  const url = `${warden.base}/admin/settings`;
+  for (let attempt = 1; ; attempt++) {
+    const read = await call('GET', url, { authorization: warden.basic });
+    const etag = read.headers.get('etag');
+    if (read.status !== 200 || !etag || !read.json || !read.json.tokens) {
+      throw new Error(
+        `GET /admin/settings answered ${read.status} (ETag ${etag}): ${read.text.slice(0, 500)}`,
+      );
+    }
+    const current = read.json.tokens;
+    const tokens = { rotateRefreshTokens: false };
+    const accessTtl = Math.max(current.accessTtlSeconds, ACCESS_TTL_SECONDS);
+    if (accessTtl !== current.accessTtlSeconds) tokens.accessTtlSeconds = accessTtl;
+    if (current.refreshTtlSeconds < accessTtl) tokens.refreshTtlSeconds = accessTtl;
+    const body = { tokens };
+    const limit = read.json.rateLimit;
+    const perSecond = (l) => l.requests / l.windowSeconds;
+    if (limit && perSecond(limit) < perSecond(RATE_LIMIT)) body.rateLimit = { ...RATE_LIMIT };
+    const patch = (force) =>
+      call('PATCH', force ? `${url}?force=true` : url, {
+        authorization: warden.basic,
+        headers: { 'if-match': etag },
+        body,
+      });
+    let res = await patch(false);
+    if (res.status === 409 && res.json && res.json.code === 'lockout') {
+      log(`  PATCH /admin/settings: ${res.json.detail || 'lockout'}; repeating with force=true`);
+      res = await patch(true);
+    }
+    if (res.status === 412 && attempt < 3) continue; // changed under us: read again
+    if (res.status !== 200 || !res.json || !res.json.tokens) {
+      throw new Error(`PATCH /admin/settings answered ${res.status}: ${res.text.slice(0, 500)}`);
+    }
+    const applied = res.json.tokens;
+    if (applied.rotateRefreshTokens !== false || applied.accessTtlSeconds < accessTtl) {
+      throw new Error(`PATCH /admin/settings did not apply: tokens are ${JSON.stringify(applied)}`);
+    }
+    return {
+      before: current,
+      after: applied,
+      rateLimitBefore: limit || null,
+      rateLimitAfter: res.json.rateLimit || null,
+      etag: res.headers.get('etag'),
+    };
+  }
+}
+
+/** Creates a personal API token for the admin (POST /tokens) and checks it on /system/whoami. */
+async function createApiToken(warden) {
+  const res = await call('POST', `${warden.base}/tokens`, {
+    authorization: warden.basic,
+    body: { name: 'bench', scopes: ['read', 'write'] },
+  });
+  if (res.status !== 201 || !res.json || typeof res.json.token !== 'string') {
+    throw new Error(`POST /tokens answered ${res.status}: ${res.text.slice(0, 500)}`);
+  }
+  const { token, prefix, scopes, expiresAt } = res.json;
+  if (!token.startsWith('wdn_')) throw new Error(`POST /tokens answered a token "${prefix}…"`);
+  const check = await call('GET', `${warden.base}/system/whoami`, {
+    authorization: `Bearer ${token}`,
+  });
+  if (check.status !== 200 || !check.json || check.json.authMethod !== 'api-token') {
+    throw new Error(
+      `GET /system/whoami with the API token answered ${check.status}: ${check.text.slice(0, 500)}`,
+    );
+  }
+  return { token, info: { prefix, scopes, expiresAt }, whoamiBody: check.text };
+}
+
+/**
+ * Mints never-seen access tokens with GET /system/reauth: `chains` requests in flight, each chain
+ * reusing its session's refresh token (with rotation off a refresh token stays valid and each
+ * answer is one fresh access token, a new jti). The chains share MINT_SESSIONS logins. Should
+ * reauth still rotate (the settings not taken), each session is one chain following its rotated
+ * refresh token, at two signatures per token.
  */
 class Minter {
   constructor(warden, chains) {
     this.warden = warden;
     this.size = chains;
-    this.chains = [];
+    this.sessions = null; // [{ refresh }], one per login
+    this.rotating = null; // learnt from the first answer
+    this.jtis = new Set(); // every jti handed out in this benchmark: none may come twice
   }
 
-  async login() {
-    return getJson(`${this.warden.base}/system/auth`, this.warden.basic);
+  async reauth(session) {
+    const pair = await getJson(`${this.warden.base}/system/reauth`, `Bearer ${session.refresh}`);
+    if (!pair.authentication)
+      throw new Error(`reauth answered no access token: ${JSON.stringify(pair)}`);
+    if (pair.refresh) session.refresh = pair.refresh;
+    return pair;
   }
 
   async mint(count) {
-    while (this.chains.length < this.size) {
-      const logins = await Promise.all(
-        Array.from({ length: this.size - this.chains.length }, () => this.login()),
-      );
-      for (const pair of logins) this.chains.push({ refresh: pair.refresh });
-    }
     const tokens = [];
-    let remaining = count;
+    if (!this.sessions) {
+      const logins = Math.min(this.size, MINT_SESSIONS);
+      this.sessions = [];
+      for (let i = 0; i < logins; i++) {
+        const pair = await getJson(`${this.warden.base}/system/auth`, this.warden.basic);
+        this.sessions.push({ refresh: pair.refresh });
+      }
+      // One request first, to learn whether reauth rotates: shared refresh tokens need it not to.
+      const pair = await this.reauth(this.sessions[0]);
+      tokens.push(pair.authentication);
+      this.rotating = Boolean(pair.refresh);
+      if (this.rotating)
+        log(
+          `  WARNING: reauth still rotates refresh tokens: minting with ${logins} chains, ` +
+            'two signatures per token',
+        );
+    }
+    const chains = this.rotating
+      ? this.sessions
+      : Array.from({ length: this.size }, (_, i) => this.sessions[i % this.sessions.length]);
+    let remaining = count - tokens.length;
     let failure = null;
     await Promise.all(
-      this.chains.map(async (chain) => {
+      chains.map(async (session) => {
         while (remaining > 0 && !failure) {
           remaining--;
           try {
-            const pair = await getJson(
-              `${this.warden.base}/system/reauth`,
-              `Bearer ${chain.refresh}`,
-            );
-            if (!pair.authentication || !pair.refresh)
-              throw new Error(`reauth answered no token pair: ${JSON.stringify(pair)}`);
-            tokens.push(pair.authentication);
-            chain.refresh = pair.refresh;
+            tokens.push((await this.reauth(session)).authentication);
           } catch (err) {
             failure = failure || err;
           }
@@ -373,8 +507,14 @@ class Minter {
       }),
     );
     if (failure) throw failure;
-    if (new Set(tokens).size !== tokens.length) throw new Error('reauth handed out a token twice');
-    return tokens;
+    let minExpiry = Infinity;
+    for (const token of tokens) {
+      const claims = claimsOf(token);
+      if (this.jtis.has(claims.jti)) throw new Error('reauth handed out a token twice');
+      this.jtis.add(claims.jti);
+      minExpiry = Math.min(minExpiry, claims.exp * 1000);
+    }
+    return { tokens, minExpiry };
   }
 }
 
@@ -486,18 +626,33 @@ async function main() {
 
   const warden = await startWarden();
   log(`Warden is up on ${warden.base}`);
-  const first = await getJson(`${warden.base}/system/auth`, warden.basic);
-  let seenToken = first.authentication;
+  const settings = await configureSettings(warden);
+  const describeLimit = (l) =>
+    l ? `${l.enabled ? '' : 'off, '}${l.requests} requests per ${l.windowSeconds} s` : 'none';
+  log(
+    `Settings: refresh-token rotation ${settings.after.rotateRefreshTokens ? 'on' : 'off'} ` +
+      `(was ${settings.before.rotateRefreshTokens ? 'on' : 'off'}), access tokens live ` +
+      `${settings.after.accessTtlSeconds} s (was ${settings.before.accessTtlSeconds} s), ` +
+      `rate limit per credential ${describeLimit(settings.rateLimitAfter)} ` +
+      `(was ${describeLimit(settings.rateLimitBefore)})`,
+  );
+  // Every access token comes from the minter (logins are few: they may have a budget of their own).
+  const minter = new Minter(warden, config.mintChains);
+  let seenToken = (await minter.mint(1)).tokens[0];
   const whoamiRes = await fetch(`${warden.base}/system/whoami`, {
     headers: { authorization: `Bearer ${seenToken}` },
   });
   const whoamiBody = await whoamiRes.text();
   if (whoamiRes.status !== 200)
     throw new Error(`Warden GET /system/whoami answered ${whoamiRes.status}: ${whoamiBody}`);
+  const apiToken = await createApiToken(warden);
+  log(
+    `API token ${apiToken.info.prefix}… created (scopes ${apiToken.info.scopes}); ` +
+      `GET /system/whoami with it answers ${apiToken.whoamiBody}`,
+  );
   const bare = await startBare(whoamiBody);
   log(`Bare Fastify is up on ${bare.base}; both answer ${whoamiBody}`);
 
-  const minter = new Minter(warden, config.mintChains);
   const url = (server) => `${server.base}/system/whoami`;
   const common = {
     connections: config.connections,
@@ -509,35 +664,110 @@ async function main() {
   const problems = [];
   const mints = [];
 
-  const ensureSeenToken = async () => {
-    // Same token for a whole run; replaced (between runs) only if it would expire mid-run.
-    if (tokenExpiry(seenToken) - Date.now() < (WARMUP_SECONDS + config.duration + 60) * 1000) {
-      seenToken = (await minter.mint(1))[0];
+  /** Records non-2xx responses and errors of a load run (every phase) as problems. */
+  const checkRun = (label, result) => {
+    for (const [phase, r] of [
+      ['warm-up', result.warmup],
+      ['measured run', result.measured],
+    ]) {
+      if (!r) continue;
+      if (r.non2xx > 0 || r.errors > 0) {
+        const message =
+          `${label} ${phase}: ${r.non2xx} non-2xx responses, ${r.errors} errors ` +
+          `(${r.timeouts} timeouts); status codes ${JSON.stringify(r.statusCodeStats)}`;
+        problems.push(message);
+        log(`  ERROR: ${message}`);
+      }
     }
   };
 
-  const mintFor = async (estimateRps) => {
+  const ensureSeenToken = async () => {
+    // Same token for a whole run; replaced (between runs) only if it would expire mid-run.
+    if (tokenExpiry(seenToken) - Date.now() < (WARMUP_SECONDS + config.duration + 60) * 1000) {
+      seenToken = (await minter.mint(1)).tokens[0];
+    }
+  };
+
+  // Fresh tokens: one file per round, each token in exactly one file, each file used once.
+  const runSeconds = WARMUP_SECONDS + config.duration + RUN_OVERHEAD_SECONDS;
+  const roundSeconds = SCENARIOS.length * runSeconds;
+  const batches = new Map(); // round -> { file, count, warm, minExpiry }
+  let mintRate = null; // tokens/s of the last mint
+
+  const budgetFor = (estimateRps) => {
     const measured = Math.min(
       config.maxTokens,
-      Math.max(config.connections * 10, Math.ceil(estimateRps * config.duration * 1.15)),
+      Math.max(config.connections * 10, Math.ceil(estimateRps * config.duration * TOKEN_HEADROOM)),
     );
     const warm = Math.min(
       // The warm-up only has to warm the verification path: a quarter of the cap is plenty.
       Math.max(config.connections * 4, Math.ceil(config.maxTokens / 4)),
-      Math.max(config.connections * 2, Math.ceil(estimateRps * WARMUP_SECONDS * 1.15)),
+      Math.max(config.connections * 2, Math.ceil(estimateRps * WARMUP_SECONDS * TOKEN_HEADROOM)),
     );
-    const t0 = Date.now();
-    const tokens = await minter.mint(warm + measured);
-    const seconds = (Date.now() - t0) / 1000;
-    mints.push({ tokens: tokens.length, seconds, perSecond: tokens.length / seconds });
-    log(
-      `  minted ${tokens.length} fresh access tokens (${warm} for the warm-up) in ` +
-        `${seconds.toFixed(1)} s (${(tokens.length / seconds).toFixed(0)}/s) via GET /system/reauth`,
-    );
-    return { tokens, warm, mintedAt: Date.now() };
+    return { measured, warm };
   };
 
-  // Calibration: a short run with the one token, to size the first batch of fresh tokens.
+  const mintTokens = async (count) => {
+    const t0 = Date.now();
+    const minted = await minter.mint(count);
+    return { ...minted, seconds: (Date.now() - t0) / 1000 };
+  };
+
+  const recordMint = (purpose, rounds, tokens, seconds) => {
+    const entry = {
+      purpose,
+      rounds,
+      tokens,
+      seconds,
+      perSecond: tokens / seconds,
+      signaturesPerToken: minter.rotating ? 2 : 1,
+      chains: minter.rotating ? minter.sessions.length : config.mintChains,
+      sessions: minter.sessions.length,
+    };
+    mints.push(entry);
+    mintRate = entry.perSecond;
+    log(
+      `  minted ${tokens} fresh access tokens (${purpose}) in ${seconds.toFixed(1)} s ` +
+        `(${entry.perSecond.toFixed(0)}/s, ${entry.chains} chains on ${entry.sessions} sessions, ` +
+        `${entry.signaturesPerToken} signature(s) each) via GET /system/reauth`,
+    );
+  };
+
+  /** Rounds, from `round` on, whose tokens can all be minted now and still be alive when used. */
+  const roundsThatFit = (round, perRound) => {
+    const ttl = settings.after.accessTtlSeconds;
+    for (let k = config.rounds - round + 1; k > 1; k--) {
+      const mintSeconds = (k * perRound) / (mintRate || 100);
+      if (mintSeconds + k * roundSeconds + EXPIRY_MARGIN_SECONDS <= ttl) return k;
+    }
+    return 1;
+  };
+
+  const mintRounds = async (from, estimateRps) => {
+    const budget = budgetFor(estimateRps);
+    const perRound = budget.warm + budget.measured;
+    const count = roundsThatFit(from, perRound);
+    const list = Array.from({ length: count }, (_, i) => from + i);
+    let total = 0;
+    let seconds = 0;
+    for (const round of list) {
+      const { tokens, minExpiry, seconds: s } = await mintTokens(perRound);
+      const file = path.join(tmpDir, `tokens-${round}.txt`);
+      fs.writeFileSync(file, tokens.join('\n') + '\n');
+      batches.set(round, { file, count: tokens.length, warm: budget.warm, minExpiry });
+      total += tokens.length;
+      seconds += s;
+    }
+    const label = list.length === 1 ? `round ${from}` : `rounds ${from}-${from + list.length - 1}`;
+    recordMint(
+      `${label}: ${list.length} x (${budget.warm} warm-up + ${budget.measured} measured)`,
+      list,
+      total,
+      seconds,
+    );
+  };
+
+  // Calibration 1: a short run with the one token (discarded), which also warms Warden up.
   log(`Calibrating with the one token (${2 * WARMUP_SECONDS} s, discarded)…`);
   await ensureSeenToken();
   const calibration = await runLoad({
@@ -546,29 +776,78 @@ async function main() {
     headers: { authorization: `Bearer ${seenToken}` },
     duration: WARMUP_SECONDS,
   });
-  let newEstimate = calibration.measured.rps;
+  checkRun('calibration (access-token-seen)', calibration);
+
+  // Calibration 2: a short run with fresh tokens, to size every round's fresh tokens. The first
+  // half only warms the fresh-token path up (measured cold, the rate comes out far too low).
+  const calibrationCount = Math.min(config.maxTokens, config.connections * 300);
+  const cal = await mintTokens(calibrationCount);
+  recordMint('calibration', [], cal.tokens.length, cal.seconds);
+  const calibrationFile = path.join(tmpDir, 'tokens-calibration.txt');
+  fs.writeFileSync(calibrationFile, cal.tokens.join('\n') + '\n');
+  log(
+    `Calibrating with ${cal.tokens.length} fresh tokens (half of them to warm up; ` +
+      `at most ${2 * WARMUP_SECONDS} s, discarded)…`,
+  );
+  const calibrationNew = await runLoad({
+    ...common,
+    url: url(warden),
+    tokensFile: calibrationFile,
+    warmupTokens: Math.floor(cal.tokens.length / 2),
+    duration: WARMUP_SECONDS,
+  });
+  fs.rmSync(calibrationFile, { force: true });
+  checkRun('calibration (access-token-new)', calibrationNew);
+  let newEstimate = calibrationNew.measured.rps;
+  log(
+    `  one token: ${fmt(calibration.measured.rps)} req/s; fresh tokens: ${fmt(newEstimate)} req/s ` +
+      `(${calibrationNew.measured.requests} in ${calibrationNew.measured.elapsedSeconds} s)`,
+  );
+
+  // Fresh tokens for as many rounds as their lifetime allows (all of them, normally), at once.
+  await mintRounds(1, newEstimate);
 
   for (let round = 1; round <= config.rounds; round++) {
     log(`Round ${round}/${config.rounds}`);
-    let batch = await mintFor(newEstimate);
+    if (!batches.has(round)) await mintRounds(round, newEstimate);
 
     for (const scenario of SCENARIOS) {
       let spec;
+      let batch = null;
       if (scenario === 'bare') {
         spec = { ...common, url: url(bare) };
       } else if (scenario === 'access-token-seen') {
         await ensureSeenToken();
         spec = { ...common, url: url(warden), headers: { authorization: `Bearer ${seenToken}` } };
+      } else if (scenario === 'api-token-seen') {
+        spec = {
+          ...common,
+          url: url(warden),
+          headers: { authorization: `Bearer ${apiToken.token}` },
+        };
       } else {
-        // Tokens minted at the start of the round must outlive the run; else mint again.
+        // This round's own tokens, never sent before; they must outlive the run, else mint anew.
+        batch = batches.get(round);
         const runEnds = Date.now() + (WARMUP_SECONDS + config.duration + 30) * 1000;
-        if (tokenExpiry(batch.tokens[0]) < runEnds) batch = await mintFor(newEstimate);
-        const tokensFile = path.join(tmpDir, `tokens-${round}.txt`);
-        fs.writeFileSync(tokensFile, batch.tokens.join('\n') + '\n');
-        spec = { ...common, url: url(warden), tokensFile, warmupTokens: batch.warm };
+        if (batch.minExpiry < runEnds) {
+          log('  tokens minted for this round would expire during its run: minting them again');
+          fs.rmSync(batch.file, { force: true });
+          batches.delete(round);
+          const budget = budgetFor(newEstimate);
+          const fresh = await mintTokens(budget.warm + budget.measured);
+          recordMint(`round ${round} (again)`, [round], fresh.tokens.length, fresh.seconds);
+          batch = { file: path.join(tmpDir, `tokens-${round}-again.txt`), warm: budget.warm };
+          fs.writeFileSync(batch.file, fresh.tokens.join('\n') + '\n');
+        }
+        spec = { ...common, url: url(warden), tokensFile: batch.file, warmupTokens: batch.warm };
       }
       spec.serverPid = (scenario === 'bare' ? bare : warden).child.pid;
       const result = await runLoad(spec);
+      if (batch) {
+        // Spent: nothing reads this file again.
+        fs.rmSync(batch.file, { force: true });
+        batches.delete(round);
+      }
       checkServerAlive(warden, 'Warden');
       checkServerAlive(bare, 'bare Fastify');
       const m = result.measured;
@@ -581,19 +860,7 @@ async function main() {
           `  p99 ${fmt(m.latencyMs.p99, 2)} ms  ${m.requests} requests` +
           `  CPU server ${fmt(m.cpuPercent.server)}% / load ${fmt(m.cpuPercent.loadGenerator)}%${note}`,
       );
-      for (const [phase, r] of [
-        ['warm-up', result.warmup],
-        ['measured run', m],
-      ]) {
-        if (!r) continue;
-        if (r.non2xx > 0 || r.errors > 0) {
-          const message =
-            `${scenario} round ${round} ${phase}: ${r.non2xx} non-2xx responses, ${r.errors} errors ` +
-            `(${r.timeouts} timeouts); status codes ${JSON.stringify(r.statusCodeStats)}`;
-          problems.push(message);
-          log(`  ERROR: ${message}`);
-        }
-      }
+      checkRun(`${scenario} round ${round}`, result);
       if (scenario === 'access-token-new') newEstimate = m.rps;
     }
   }
@@ -616,13 +883,51 @@ async function main() {
       ratio,
       target,
       result: failed ? 'ERROR' : target === null ? '-' : ratio >= target ? 'PASS' : 'MISS',
+      ...(scenario === 'access-token-new'
+        ? {
+            // Runs that spent their tokens before 95 % of the duration.
+            tokensRanOut: runs[scenario].filter(
+              (r) => r.tokensExhausted && r.elapsedSeconds < 0.95 * config.duration,
+            ).length,
+            medianSecondsRun: median(runs[scenario].map((r) => r.elapsedSeconds)),
+          }
+        : {}),
     };
   });
+
+  const roundMints = mints.filter((m) => m.purpose !== 'calibration');
+  const mintedTokens = roundMints.reduce((a, m) => a + m.tokens, 0);
+  const mintSeconds = roundMints.reduce((a, m) => a + m.seconds, 0);
+  const minting = {
+    tokens: mintedTokens,
+    seconds: Math.round(mintSeconds * 10) / 10,
+    perSecond: mintSeconds > 0 ? Math.round(mintedTokens / mintSeconds) : null,
+    signaturesPerToken: minter.rotating ? 2 : 1,
+    rotation: Boolean(minter.rotating),
+    chains: minter.rotating ? minter.sessions.length : config.mintChains,
+    sessions: minter.sessions.length,
+    batches: roundMints.length,
+  };
 
   log(
     `Medians over ${config.rounds} round(s); ratios are against bare Fastify measured in this same run.`,
   );
   printTable(summary);
+  log(
+    `Minting for access-token-new: ${minting.tokens} tokens in ${minting.seconds} s = ` +
+      `${minting.perSecond}/s (GET /system/reauth, rotation ${minting.rotation ? 'on' : 'off'}, ` +
+      `${minting.signaturesPerToken} signature(s) per token, ${minting.chains} chains on ` +
+      `${minting.sessions} sessions, ` +
+      `${minting.batches} batch(es))`,
+  );
+  const newRow = summary.find((r) => r.scenario === 'access-token-new');
+  if (newRow.tokensRanOut > 0) {
+    log(
+      `access-token-new ran out of tokens early in ${newRow.tokensRanOut} of ${config.rounds} round(s) ` +
+        `(median ${fmt(newRow.medianSecondsRun, 1)} s of ${config.duration} s); ` +
+        `raise BENCH_MAX_TOKENS to run longer`,
+    );
+  }
   if (problems.length > 0) {
     log(`ERROR: ${problems.length} run(s) had non-2xx responses or errors (see above):`);
     for (const p of problems) log(`  - ${p}`);
@@ -637,7 +942,7 @@ async function main() {
   const report = {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
-    config: { ...config, targets: TARGETS },
+    config: { ...config, targets: TARGETS, scenarios: SCENARIOS },
     environment: {
       node: process.version,
       fastify: require('fastify/package.json').version,
@@ -646,8 +951,17 @@ async function main() {
       cpuModel: os.cpus()[0] && os.cpus()[0].model,
       pinning: plan,
     },
+    settings: {
+      tokensBefore: settings.before,
+      tokensAfter: settings.after,
+      rateLimitBefore: settings.rateLimitBefore,
+      rateLimitAfter: settings.rateLimitAfter,
+    },
     whoamiBody,
+    apiToken: { ...apiToken.info, whoamiBody: apiToken.whoamiBody },
     calibration: calibration.measured,
+    calibrationNewTokens: calibrationNew.measured,
+    minting,
     mints,
     summary,
     runs,
