@@ -1,7 +1,9 @@
 'use strict';
-// The baseline: the same fastify package Warden runs on, logger off, one route answering what
-// Warden answers for GET /system/whoami. bench/run.js passes Warden's actual response body in
-// BARE_WHOAMI so both send the same bytes; without it a made-up one of the same shape is used.
+// The baseline: the same fastify package Warden runs on, logger off, two routes answering what
+// Warden answers for GET /system/whoami and for GET /authz/decision (the decision endpoint, asked
+// about an allowed request). bench/run.js passes Warden's actual response bodies in BARE_WHOAMI
+// and BARE_DECISION so both servers send the same bytes; without them made-up ones of the same
+// shape are used. Only the bodies: the decision's X-Warden-* headers are not sent.
 
 const { randomUUID } = require('node:crypto');
 const fastify = require('fastify');
@@ -12,8 +14,13 @@ const whoami = process.env.BARE_WHOAMI
   ? JSON.parse(process.env.BARE_WHOAMI)
   : { id: randomUUID(), username: 'admin', groups: ['warden-admins'], authMethod: 'access' };
 
+const decision = process.env.BARE_DECISION
+  ? JSON.parse(process.env.BARE_DECISION)
+  : { decision: 'allow', user: 'admin', authMethod: 'access' };
+
 const app = fastify({ logger: false });
 app.get('/system/whoami', async () => whoami);
+app.get('/authz/decision', async () => decision);
 
 // Started by bench/run.js with a stdin pipe: when the orchestrator goes away, so do we.
 if (process.env.BARE_EXIT_ON_STDIN_END === '1') {

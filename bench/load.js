@@ -5,9 +5,9 @@
 // with the measured figures on stdout. Progress and problems go to stderr.
 //
 // spec: {
-//   url: 'http://127.0.0.1:PORT/system/whoami',
+//   url: 'http://127.0.0.1:PORT/system/whoami',   // or …/authz/decision
 //   connections, pipelining, duration (s), warmup (s), timeout (s),
-//   headers: { ... },                  // fixed headers (e.g. the one access token)
+//   headers: { ... },                  // fixed headers (the one access token, X-Original-*…)
 //   tokensFile: '/tmp/…/tokens.txt',   // optional: one token per line, each used once
 //   warmupTokens: N,                   // how many of those tokens the warm-up may spend
 //   serverPid: 1234                    // optional: report the server's CPU use (Linux /proc)

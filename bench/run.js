@@ -1,6 +1,8 @@
 'use strict';
 // Warden's throughput benchmark: GET /system/whoami with an access token or a personal API
-// token, against a bare Fastify server answering the same route. See bench/README.md.
+// token, and the decision endpoint (GET /authz/decision, an nginx-style question about an
+// original request) with an access token, against a bare Fastify server answering the same
+// routes with the same bodies; Warden with all its restrictions configured. See bench/README.md.
 //
 //   node scripts/ensure-build.js && node bench/run.js      (npm run bench)
 //
@@ -19,8 +21,58 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
 const WARMUP_SECONDS = 2;
-const TARGETS = { 'access-token-seen': 0.5, 'api-token-seen': 0.5, 'access-token-new': 0.25 };
-const SCENARIOS = ['bare', 'access-token-seen', 'api-token-seen', 'access-token-new'];
+const WHOAMI_PATH = '/system/whoami';
+const DECISION_PATH = '/authz/decision';
+// The original request the decision endpoint is asked about, the way nginx auth_request sends it.
+const ORIGINAL_REQUEST = { method: 'GET', uri: '/rest/api/2/issue/BENCH-1' };
+const ORIGINAL_HEADERS = {
+  'x-original-method': ORIGINAL_REQUEST.method,
+  'x-original-uri': ORIGINAL_REQUEST.uri,
+};
+// Each round runs these in this order. `credential`: none, one access token sent on every
+// request (`seen`, one per scenario), the API token, or a never-seen access token per request
+// (`fresh`, each scenario and round with its own tokens).
+const SCENARIO_SPECS = {
+  bare: { server: 'bare', path: WHOAMI_PATH, credential: 'none' },
+  'access-token-seen': { server: 'warden', path: WHOAMI_PATH, credential: 'seen' },
+  'api-token-seen': { server: 'warden', path: WHOAMI_PATH, credential: 'api-token' },
+  'access-token-new': { server: 'warden', path: WHOAMI_PATH, credential: 'fresh' },
+  'bare-decision': {
+    server: 'bare',
+    path: DECISION_PATH,
+    headers: ORIGINAL_HEADERS,
+    credential: 'none',
+  },
+  'decision-seen': {
+    server: 'warden',
+    path: DECISION_PATH,
+    headers: ORIGINAL_HEADERS,
+    credential: 'seen',
+  },
+  'decision-new': {
+    server: 'warden',
+    path: DECISION_PATH,
+    headers: ORIGINAL_HEADERS,
+    credential: 'fresh',
+  },
+};
+const SCENARIOS = Object.keys(SCENARIO_SPECS);
+const FRESH_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'fresh');
+const TARGETS = {
+  'access-token-seen': 0.5,
+  'api-token-seen': 0.5,
+  'access-token-new': 0.25,
+  'decision-seen': 0.5,
+  'decision-new': 0.25,
+};
+// The bare-Fastify run each Warden scenario is compared with (same route, same body).
+const BASELINES = {
+  'access-token-seen': 'bare',
+  'api-token-seen': 'bare',
+  'access-token-new': 'bare',
+  'decision-seen': 'bare-decision',
+  'decision-new': 'bare-decision',
+};
 // Access-token lifetime set for the benchmark (only ever raised), so that the fresh tokens for
 // every round can be minted once, up front.
 const ACCESS_TTL_SECONDS = 3600;
@@ -36,6 +88,108 @@ const TOKEN_HEADROOM = 1.5;
 const RATE_LIMIT = { requests: 1_000_000, windowSeconds: 1 };
 // Sessions (logins) the minting chains share. Few: logins may have a budget of their own.
 const MINT_SESSIONS = 4;
+
+// All restrictions configured, for every Warden scenario: a 50-entry address allow-list, 20
+// group rules, 20 path patterns. None of it may match (or refuse) what the benchmark sends, so
+// every request is judged in full: its address is looked up in the allow-list, its path walks
+// every bypass and public pattern without a match, and it is authenticated.
+//  - ip.allow: 48 ranges and addresses, IPv4 and IPv6, none holding 127.0.0.1 or ::1, then the
+//    loopback ranges last (the benchmark client is 127.0.0.1: its first look-up walks all 50).
+//  - groups: 10 apiAccess + 10 readOnly group names (none need exist; the admin, a member of
+//    warden-admins, is exempt from group rules, so they are never refused for it).
+//  - bypass.paths, publicApis.paths: 10 patterns each (GET or any method, so each pattern's
+//    regular expression is tried), none matching a path the benchmark uses (checked below and,
+//    through Warden's answers, at start).
+const IRRELEVANT_ADDRESSES = [
+  '10.0.0.0/8',
+  '2001:db8::/32',
+  '172.16.0.0/12',
+  'fd00::/8',
+  '192.168.0.0/16',
+  'fe80::/10',
+  '192.0.2.0/24',
+  '2001:db8:1::/48',
+  '198.51.100.0/24',
+  '2001:db8:2::/48',
+  '203.0.113.0/24',
+  '2001:db8:3:4::/64',
+  '100.64.0.0/10',
+  '2001:db8::1',
+  '198.18.0.0/15',
+  '2001:db8::2',
+  '192.0.2.10',
+  '2001:db8:abcd::/48',
+  '192.0.2.11',
+  'fc00:1234::/32',
+  '203.0.113.7',
+  '2001:db8:ffff::1',
+  '203.0.113.128/25',
+  '2001:db8:5::/48',
+  ...Array.from({ length: 12 }, (_, i) => [
+    `10.${i + 20}.${i * 7}.0/24`,
+    `2001:db8:${(0x100 + i).toString(16)}::/48`,
+  ]).flat(),
+];
+const RESTRICTIONS = {
+  ip: { allow: [...IRRELEVANT_ADDRESSES, '::1/128', '127.0.0.0/8'] },
+  groups: {
+    apiAccess: [
+      'jira-api-users',
+      'confluence-api-users',
+      'ci-robots',
+      'integration-bots',
+      'reporting',
+      'partners-api',
+      'mobile-apps',
+      'data-export',
+      'sre-automation',
+      'qa-automation',
+    ],
+    readOnly: [
+      'auditors',
+      'contractors',
+      'interns',
+      'read-only-users',
+      'viewers',
+      'external-reviewers',
+      'support-tier1',
+      'finance-readers',
+      'legal-readers',
+      'guest-accounts',
+    ],
+  },
+  bypass: {
+    paths: [
+      'GET /status/**',
+      '/static/*/assets/**',
+      '/favicon.ico',
+      '/robots.txt',
+      'GET /s/*/_/download/**',
+      'GET /images/**',
+      '/ping',
+      'GET /rest/api/2/serverInfo',
+      '/healthcheck/**',
+      'GET /system/health',
+    ],
+  },
+  publicApis: {
+    paths: [
+      'GET /rest/api/*/serverInfo',
+      'GET /rest/api/2/project/*/avatar/**',
+      'GET /rest/api/2/issue/*/attachments/public',
+      '/public/**',
+      'GET /docs/**',
+      '/rest/plugins/1.0/public/**',
+      'GET /wiki/rest/api/space/*/public',
+      'GET /openapi.json',
+      '/rest/gadget/1.0/login',
+      'GET /rest/api/latest/application-properties/public',
+    ],
+  },
+};
+// Answered without credentials once the settings are in force: proof they are.
+const BYPASS_PROBE = '/status/bench';
+const PUBLIC_PROBE = '/public/bench';
 
 const config = {
   duration: intEnv('BENCH_DURATION', 10, 1),
@@ -347,12 +501,13 @@ async function startWarden() {
   };
 }
 
-async function startBare(whoamiBody) {
+async function startBare(whoamiBody, decisionBody) {
   const port = await freePort();
   const logFile = path.join(tmpDir, 'bare.log');
   const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1' };
   delete env.NODE_OPTIONS;
   env.BARE_WHOAMI = whoamiBody;
+  env.BARE_DECISION = decisionBody;
   env.BARE_EXIT_ON_STDIN_END = '1';
   const child = spawnChild(
     'bare-fastify',
@@ -365,18 +520,32 @@ async function startBare(whoamiBody) {
     },
   );
   const base = `http://127.0.0.1:${port}`;
-  await waitForStatus(`${base}/system/whoami`, 200, child, logFile);
+  await waitForStatus(`${base}${WHOAMI_PATH}`, 200, child, logFile);
+  // Same bytes as Warden, route by route.
+  for (const [route, expected, headers] of [
+    [WHOAMI_PATH, whoamiBody, {}],
+    [DECISION_PATH, decisionBody, ORIGINAL_HEADERS],
+  ]) {
+    const res = await call('GET', `${base}${route}`, { headers });
+    if (res.status !== 200 || res.text !== expected) {
+      throw new Error(
+        `bare Fastify GET ${route} answered ${res.status} ${res.text}, not Warden's ${expected}`,
+      );
+    }
+  }
   return { child, base, logFile };
 }
 
 /**
  * Settings for minting: refresh-token rotation off (GET /system/reauth then signs one access
  * token and the refresh token can be reused) and access tokens that live ACCESS_TTL_SECONDS, so
- * that the tokens of every round can be minted once; and a per-credential rate-limit budget no
- * run can reach (RATE_LIMIT). JSON merge patch with If-Match; a "lockout" conflict is repeated
- * with force=true, a lost race (412) read again.
+ * that the tokens of every round can be minted once; a per-credential rate-limit budget no run
+ * can reach (RATE_LIMIT); and every restriction configured (RESTRICTIONS). JSON merge patch with
+ * If-Match (arrays are replaced, other fields of each section kept); a "lockout" conflict is
+ * repeated with force=true, a lost race (412) read again. Checks that the answer holds it all.
  */
 async function configureSettings(warden) {
+  checkRestrictions();
   const url = `${warden.base}/admin/settings`;
   for (let attempt = 1; ; attempt++) {
     const read = await call('GET', url, { authorization: warden.basic });
@@ -391,7 +560,7 @@ async function configureSettings(warden) {
     const accessTtl = Math.max(current.accessTtlSeconds, ACCESS_TTL_SECONDS);
     if (accessTtl !== current.accessTtlSeconds) tokens.accessTtlSeconds = accessTtl;
     if (current.refreshTtlSeconds < accessTtl) tokens.refreshTtlSeconds = accessTtl;
-    const body = { tokens };
+    const body = { tokens, ...structuredClone(RESTRICTIONS) };
     const limit = read.json.rateLimit;
     const perSecond = (l) => l.requests / l.windowSeconds;
     if (limit && perSecond(limit) < perSecond(RATE_LIMIT)) body.rateLimit = { ...RATE_LIMIT };
@@ -402,8 +571,10 @@ async function configureSettings(warden) {
         body,
       });
     let res = await patch(false);
+    let forced = false;
     if (res.status === 409 && res.json && res.json.code === 'lockout') {
       log(`  PATCH /admin/settings: ${res.json.detail || 'lockout'}; repeating with force=true`);
+      forced = true;
       res = await patch(true);
     }
     if (res.status === 412 && attempt < 3) continue; // changed under us: read again
@@ -414,14 +585,100 @@ async function configureSettings(warden) {
     if (applied.rotateRefreshTokens !== false || applied.accessTtlSeconds < accessTtl) {
       throw new Error(`PATCH /admin/settings did not apply: tokens are ${JSON.stringify(applied)}`);
     }
+    for (const [section, fields] of Object.entries(RESTRICTIONS)) {
+      for (const [field, value] of Object.entries(fields)) {
+        const got = res.json[section] && res.json[section][field];
+        if (JSON.stringify(got) !== JSON.stringify(value)) {
+          throw new Error(
+            `PATCH /admin/settings did not apply ${section}.${field}: got ${JSON.stringify(got)}`,
+          );
+        }
+      }
+    }
+    if (!res.json.rateLimit || !res.json.rateLimit.enabled) {
+      throw new Error(`the rate limit is off: ${JSON.stringify(res.json.rateLimit)}`);
+    }
     return {
       before: current,
       after: applied,
       rateLimitBefore: limit || null,
       rateLimitAfter: res.json.rateLimit || null,
+      patch: body,
+      forced,
+      documentBefore: read.json,
+      documentAfter: res.json,
       etag: res.headers.get('etag'),
     };
   }
+}
+
+/** RESTRICTIONS as described: 50 addresses of which only the loopback ones hold the client, 20+20. */
+function checkRestrictions() {
+  const ipaddr = require('ipaddr.js');
+  const { allow } = RESTRICTIONS.ip;
+  const counts = [
+    allow.length,
+    RESTRICTIONS.groups.apiAccess.length + RESTRICTIONS.groups.readOnly.length,
+    RESTRICTIONS.bypass.paths.length + RESTRICTIONS.publicApis.paths.length,
+  ];
+  if (counts.join() !== '50,20,20' || new Set(allow).size !== allow.length) {
+    throw new Error(`RESTRICTIONS: expected 50 addresses, 20 groups, 20 paths; got ${counts}`);
+  }
+  const clients = ['127.0.0.1', '::1'].map((a) => ipaddr.parse(a));
+  for (const entry of IRRELEVANT_ADDRESSES) {
+    const [net, bits] = entry.includes('/')
+      ? ipaddr.parseCIDR(entry)
+      : [ipaddr.parse(entry), entry.includes(':') ? 128 : 32];
+    for (const client of clients) {
+      if (client.kind() === net.kind() && client.match(net, bits))
+        throw new Error(`RESTRICTIONS: ${entry} holds ${client}`);
+    }
+  }
+}
+
+/**
+ * Proof that the restrictions are in force and judge the benchmark's requests in full: the
+ * decision endpoint lets a bypass and a public path through without credentials (so the lists
+ * are live), and names the caller for the benchmark's original request (matched by no pattern,
+ * address allowed, group rules passed). Answers Warden's decision body for the bare server.
+ */
+async function checkDecision(warden, token) {
+  const ask = (uri, authorization) =>
+    call('GET', `${warden.base}${DECISION_PATH}`, {
+      authorization,
+      headers: { 'x-original-method': ORIGINAL_REQUEST.method, 'x-original-uri': uri },
+    });
+  for (const [uri, reason] of [
+    [BYPASS_PROBE, 'bypass'],
+    [PUBLIC_PROBE, 'public'],
+  ]) {
+    const res = await ask(uri);
+    if (res.status !== 200 || !res.json || res.json.reason !== reason) {
+      throw new Error(
+        `GET ${DECISION_PATH} for ${ORIGINAL_REQUEST.method} ${uri} without credentials ` +
+          `answered ${res.status} ${res.text.slice(0, 300)} (expected 200, reason "${reason}")`,
+      );
+    }
+  }
+  const res = await ask(ORIGINAL_REQUEST.uri, `Bearer ${token}`);
+  const user = res.headers.get('x-warden-user');
+  if (
+    res.status !== 200 ||
+    !res.json ||
+    res.json.decision !== 'allow' ||
+    res.json.authMethod !== 'access' ||
+    res.json.user !== 'admin' ||
+    user !== 'admin'
+  ) {
+    throw new Error(
+      `GET ${DECISION_PATH} for ${ORIGINAL_REQUEST.method} ${ORIGINAL_REQUEST.uri} answered ` +
+        `${res.status} (X-Warden-User ${user}): ${res.text.slice(0, 500)}`,
+    );
+  }
+  const wardenHeaders = {};
+  for (const [name, value] of res.headers)
+    if (name.startsWith('x-warden-')) wardenHeaders[name] = value;
+  return { body: res.text, contentType: res.headers.get('content-type'), wardenHeaders };
 }
 
 /** Creates a personal API token for the admin (POST /tokens) and checks it on /system/whoami. */
@@ -636,24 +893,49 @@ async function main() {
       `rate limit per credential ${describeLimit(settings.rateLimitAfter)} ` +
       `(was ${describeLimit(settings.rateLimitBefore)})`,
   );
+  const after = settings.documentAfter;
+  log(
+    `Restrictions${settings.forced ? ' (applied with force=true)' : ''}: ip.allow ` +
+      `${after.ip.allow.length} entries (…, ${after.ip.allow.slice(-2).join(', ')}), ` +
+      `groups.apiAccess ${after.groups.apiAccess.length} + groups.readOnly ` +
+      `${after.groups.readOnly.length} groups, bypass.paths ${after.bypass.paths.length} + ` +
+      `publicApis.paths ${after.publicApis.paths.length} patterns ` +
+      `(publicApis.requireAuthentication ${after.publicApis.requireAuthentication})`,
+  );
   // Every access token comes from the minter (logins are few: they may have a budget of their own).
   const minter = new Minter(warden, config.mintChains);
-  let seenToken = (await minter.mint(1)).tokens[0];
-  const whoamiRes = await fetch(`${warden.base}/system/whoami`, {
-    headers: { authorization: `Bearer ${seenToken}` },
+  // One seen token per `seen` scenario: each sent on every request of its own scenario only.
+  const seenTokens = {};
+  for (const s of SCENARIOS) {
+    if (SCENARIO_SPECS[s].credential === 'seen') seenTokens[s] = (await minter.mint(1)).tokens[0];
+  }
+  const whoami = await call('GET', `${warden.base}${WHOAMI_PATH}`, {
+    authorization: `Bearer ${seenTokens['access-token-seen']}`,
   });
-  const whoamiBody = await whoamiRes.text();
-  if (whoamiRes.status !== 200)
-    throw new Error(`Warden GET /system/whoami answered ${whoamiRes.status}: ${whoamiBody}`);
+  const whoamiBody = whoami.text;
+  if (whoami.status !== 200 || !whoami.json || whoami.json.authMethod !== 'access')
+    throw new Error(`Warden GET ${WHOAMI_PATH} answered ${whoami.status}: ${whoamiBody}`);
+  const decision = await checkDecision(warden, seenTokens['decision-seen']);
+  const decisionBody = decision.body;
+  log(
+    `Restrictions in force: ${DECISION_PATH} lets ${BYPASS_PROBE} (bypass) and ${PUBLIC_PROBE} ` +
+      `(public) through; for ${ORIGINAL_REQUEST.method} ${ORIGINAL_REQUEST.uri} it answers ` +
+      `${decisionBody} with ${Object.entries(decision.wardenHeaders)
+        .filter(([name]) => name !== 'x-warden-credential-id')
+        .map(([name, value]) => `${name}: ${value}`)
+        .join(', ')}`,
+  );
   const apiToken = await createApiToken(warden);
   log(
     `API token ${apiToken.info.prefix}… created (scopes ${apiToken.info.scopes}); ` +
-      `GET /system/whoami with it answers ${apiToken.whoamiBody}`,
+      `GET ${WHOAMI_PATH} with it answers ${apiToken.whoamiBody}`,
   );
-  const bare = await startBare(whoamiBody);
-  log(`Bare Fastify is up on ${bare.base}; both answer ${whoamiBody}`);
+  const bare = await startBare(whoamiBody, decisionBody);
+  log(
+    `Bare Fastify is up on ${bare.base}; both answer ${WHOAMI_PATH} with ${whoamiBody} and ` +
+      `${DECISION_PATH} with ${decisionBody}`,
+  );
 
-  const url = (server) => `${server.base}/system/whoami`;
   const common = {
     connections: config.connections,
     pipelining: config.pipelining,
@@ -663,6 +945,21 @@ async function main() {
   const runs = Object.fromEntries(SCENARIOS.map((s) => [s, []]));
   const problems = [];
   const mints = [];
+
+  /** Load spec of a scenario; `tokens` ({ file, warm }) for the fresh-token ones. */
+  const specFor = (scenario, tokens) => {
+    const def = SCENARIO_SPECS[scenario];
+    const server = def.server === 'bare' ? bare : warden;
+    const spec = { ...common, url: `${server.base}${def.path}`, headers: { ...def.headers } };
+    if (def.credential === 'seen') spec.headers.authorization = `Bearer ${seenTokens[scenario]}`;
+    if (def.credential === 'api-token') spec.headers.authorization = `Bearer ${apiToken.token}`;
+    if (def.credential === 'fresh') {
+      spec.tokensFile = tokens.file;
+      spec.warmupTokens = tokens.warm;
+    }
+    spec.serverPid = server.child.pid;
+    return spec;
+  };
 
   /** Records non-2xx responses and errors of a load run (every phase) as problems. */
   const checkRun = (label, result) => {
@@ -681,17 +978,21 @@ async function main() {
     }
   };
 
-  const ensureSeenToken = async () => {
+  const ensureSeenToken = async (scenario) => {
     // Same token for a whole run; replaced (between runs) only if it would expire mid-run.
-    if (tokenExpiry(seenToken) - Date.now() < (WARMUP_SECONDS + config.duration + 60) * 1000) {
-      seenToken = (await minter.mint(1)).tokens[0];
+    const margin = (WARMUP_SECONDS + config.duration + 60) * 1000;
+    if (tokenExpiry(seenTokens[scenario]) - Date.now() < margin) {
+      seenTokens[scenario] = (await minter.mint(1)).tokens[0];
     }
   };
 
-  // Fresh tokens: one file per round, each token in exactly one file, each file used once.
+  // Fresh tokens: one file per fresh-token scenario and round, each token in exactly one file,
+  // each file used by one run only.
   const runSeconds = WARMUP_SECONDS + config.duration + RUN_OVERHEAD_SECONDS;
   const roundSeconds = SCENARIOS.length * runSeconds;
-  const batches = new Map(); // round -> { file, count, warm, minExpiry }
+  const batches = new Map(); // `${scenario} ${round}` -> { file, count, warm, minExpiry }
+  const batchKey = (scenario, round) => `${scenario} ${round}`;
+  const estimates = {}; // fresh-token scenario -> expected req/s
   let mintRate = null; // tokens/s of the last mint
 
   const budgetFor = (estimateRps) => {
@@ -713,9 +1014,10 @@ async function main() {
     return { ...minted, seconds: (Date.now() - t0) / 1000 };
   };
 
-  const recordMint = (purpose, rounds, tokens, seconds) => {
+  const recordMint = (purpose, rounds, tokens, seconds, calibration = false) => {
     const entry = {
       purpose,
+      calibration,
       rounds,
       tokens,
       seconds,
@@ -743,110 +1045,117 @@ async function main() {
     return 1;
   };
 
-  const mintRounds = async (from, estimateRps) => {
-    const budget = budgetFor(estimateRps);
-    const perRound = budget.warm + budget.measured;
+  /** Mints one run's tokens for `scenario` (sized on its estimate) into its own file. */
+  const mintBatch = async (scenario, round, suffix = '') => {
+    const budget = budgetFor(estimates[scenario]);
+    const { tokens, minExpiry, seconds } = await mintTokens(budget.warm + budget.measured);
+    const file = path.join(tmpDir, `tokens-${scenario}-${round}${suffix}.txt`);
+    fs.writeFileSync(file, tokens.join('\n') + '\n');
+    batches.set(batchKey(scenario, round), {
+      file,
+      count: tokens.length,
+      warm: budget.warm,
+      minExpiry,
+    });
+    return { budget, count: tokens.length, seconds };
+  };
+
+  const mintRounds = async (from) => {
+    const perRound = FRESH_SCENARIOS.reduce((sum, scenario) => {
+      const b = budgetFor(estimates[scenario]);
+      return sum + b.warm + b.measured;
+    }, 0);
     const count = roundsThatFit(from, perRound);
     const list = Array.from({ length: count }, (_, i) => from + i);
     let total = 0;
     let seconds = 0;
+    const sizes = {};
     for (const round of list) {
-      const { tokens, minExpiry, seconds: s } = await mintTokens(perRound);
-      const file = path.join(tmpDir, `tokens-${round}.txt`);
-      fs.writeFileSync(file, tokens.join('\n') + '\n');
-      batches.set(round, { file, count: tokens.length, warm: budget.warm, minExpiry });
-      total += tokens.length;
-      seconds += s;
+      for (const scenario of FRESH_SCENARIOS) {
+        const minted = await mintBatch(scenario, round);
+        sizes[scenario] = `${minted.budget.warm} warm-up + ${minted.budget.measured} measured`;
+        total += minted.count;
+        seconds += minted.seconds;
+      }
     }
     const label = list.length === 1 ? `round ${from}` : `rounds ${from}-${from + list.length - 1}`;
     recordMint(
-      `${label}: ${list.length} x (${budget.warm} warm-up + ${budget.measured} measured)`,
+      `${label}: ${list.length} x (${Object.entries(sizes)
+        .map(([scenario, size]) => `${scenario} ${size}`)
+        .join('; ')})`,
       list,
       total,
       seconds,
     );
   };
 
-  // Calibration 1: a short run with the one token (discarded), which also warms Warden up.
-  log(`Calibrating with the one token (${2 * WARMUP_SECONDS} s, discarded)…`);
-  await ensureSeenToken();
-  const calibration = await runLoad({
-    ...common,
-    url: url(warden),
-    headers: { authorization: `Bearer ${seenToken}` },
-    duration: WARMUP_SECONDS,
-  });
-  checkRun('calibration (access-token-seen)', calibration);
-
-  // Calibration 2: a short run with fresh tokens, to size every round's fresh tokens. The first
-  // half only warms the fresh-token path up (measured cold, the rate comes out far too low).
-  const calibrationCount = Math.min(config.maxTokens, config.connections * 300);
-  const cal = await mintTokens(calibrationCount);
-  recordMint('calibration', [], cal.tokens.length, cal.seconds);
-  const calibrationFile = path.join(tmpDir, 'tokens-calibration.txt');
-  fs.writeFileSync(calibrationFile, cal.tokens.join('\n') + '\n');
-  log(
-    `Calibrating with ${cal.tokens.length} fresh tokens (half of them to warm up; ` +
-      `at most ${2 * WARMUP_SECONDS} s, discarded)…`,
-  );
-  const calibrationNew = await runLoad({
-    ...common,
-    url: url(warden),
-    tokensFile: calibrationFile,
-    warmupTokens: Math.floor(cal.tokens.length / 2),
-    duration: WARMUP_SECONDS,
-  });
-  fs.rmSync(calibrationFile, { force: true });
-  checkRun('calibration (access-token-new)', calibrationNew);
-  let newEstimate = calibrationNew.measured.rps;
-  log(
-    `  one token: ${fmt(calibration.measured.rps)} req/s; fresh tokens: ${fmt(newEstimate)} req/s ` +
-      `(${calibrationNew.measured.requests} in ${calibrationNew.measured.elapsedSeconds} s)`,
-  );
+  // Calibration, every run discarded: for each scenario with a seen token a short run (which
+  // also warms its route up), for each fresh-token scenario a short run on fresh tokens, whose
+  // rate sizes that scenario's tokens. The first half of those only warms the fresh-token path
+  // up (measured cold, the rate comes out far too low).
+  const calibrations = {};
+  for (const scenario of SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'seen')) {
+    log(`Calibrating ${scenario} with its one token (${2 * WARMUP_SECONDS} s, discarded)…`);
+    await ensureSeenToken(scenario);
+    const result = await runLoad({ ...specFor(scenario), duration: WARMUP_SECONDS });
+    checkRun(`calibration (${scenario})`, result);
+    calibrations[scenario] = result.measured;
+    log(`  ${scenario}: ${fmt(result.measured.rps)} req/s`);
+  }
+  for (const scenario of FRESH_SCENARIOS) {
+    const calibrationCount = Math.min(config.maxTokens, config.connections * 300);
+    const cal = await mintTokens(calibrationCount);
+    recordMint(`calibration of ${scenario}`, [], cal.tokens.length, cal.seconds, true);
+    const file = path.join(tmpDir, `tokens-calibration-${scenario}.txt`);
+    fs.writeFileSync(file, cal.tokens.join('\n') + '\n');
+    log(
+      `Calibrating ${scenario} with ${cal.tokens.length} fresh tokens (half of them to warm up; ` +
+        `at most ${2 * WARMUP_SECONDS} s, discarded)…`,
+    );
+    const result = await runLoad({
+      ...specFor(scenario, { file, warm: Math.floor(cal.tokens.length / 2) }),
+      duration: WARMUP_SECONDS,
+    });
+    fs.rmSync(file, { force: true });
+    checkRun(`calibration (${scenario})`, result);
+    calibrations[scenario] = result.measured;
+    estimates[scenario] = result.measured.rps;
+    log(
+      `  ${scenario}: ${fmt(result.measured.rps)} req/s ` +
+        `(${result.measured.requests} in ${result.measured.elapsedSeconds} s)`,
+    );
+  }
 
   // Fresh tokens for as many rounds as their lifetime allows (all of them, normally), at once.
-  await mintRounds(1, newEstimate);
+  await mintRounds(1);
 
   for (let round = 1; round <= config.rounds; round++) {
     log(`Round ${round}/${config.rounds}`);
-    if (!batches.has(round)) await mintRounds(round, newEstimate);
+    if (!batches.has(batchKey(FRESH_SCENARIOS[0], round))) await mintRounds(round);
 
     for (const scenario of SCENARIOS) {
-      let spec;
+      const credential = SCENARIO_SPECS[scenario].credential;
       let batch = null;
-      if (scenario === 'bare') {
-        spec = { ...common, url: url(bare) };
-      } else if (scenario === 'access-token-seen') {
-        await ensureSeenToken();
-        spec = { ...common, url: url(warden), headers: { authorization: `Bearer ${seenToken}` } };
-      } else if (scenario === 'api-token-seen') {
-        spec = {
-          ...common,
-          url: url(warden),
-          headers: { authorization: `Bearer ${apiToken.token}` },
-        };
-      } else {
-        // This round's own tokens, never sent before; they must outlive the run, else mint anew.
-        batch = batches.get(round);
+      if (credential === 'seen') await ensureSeenToken(scenario);
+      if (credential === 'fresh') {
+        // This scenario's own tokens for this round, never sent before; they must outlive the
+        // run, else mint anew.
+        batch = batches.get(batchKey(scenario, round));
         const runEnds = Date.now() + (WARMUP_SECONDS + config.duration + 30) * 1000;
         if (batch.minExpiry < runEnds) {
-          log('  tokens minted for this round would expire during its run: minting them again');
+          log(`  tokens minted for ${scenario} would expire during its run: minting them again`);
           fs.rmSync(batch.file, { force: true });
-          batches.delete(round);
-          const budget = budgetFor(newEstimate);
-          const fresh = await mintTokens(budget.warm + budget.measured);
-          recordMint(`round ${round} (again)`, [round], fresh.tokens.length, fresh.seconds);
-          batch = { file: path.join(tmpDir, `tokens-${round}-again.txt`), warm: budget.warm };
-          fs.writeFileSync(batch.file, fresh.tokens.join('\n') + '\n');
+          batches.delete(batchKey(scenario, round));
+          const minted = await mintBatch(scenario, round, '-again');
+          recordMint(`${scenario} round ${round} (again)`, [round], minted.count, minted.seconds);
+          batch = batches.get(batchKey(scenario, round));
         }
-        spec = { ...common, url: url(warden), tokensFile: batch.file, warmupTokens: batch.warm };
       }
-      spec.serverPid = (scenario === 'bare' ? bare : warden).child.pid;
-      const result = await runLoad(spec);
+      const result = await runLoad(specFor(scenario, batch));
       if (batch) {
         // Spent: nothing reads this file again.
         fs.rmSync(batch.file, { force: true });
-        batches.delete(round);
+        batches.delete(batchKey(scenario, round));
       }
       checkServerAlive(warden, 'Warden');
       checkServerAlive(bare, 'bare Fastify');
@@ -861,15 +1170,17 @@ async function main() {
           `  CPU server ${fmt(m.cpuPercent.server)}% / load ${fmt(m.cpuPercent.loadGenerator)}%${note}`,
       );
       checkRun(`${scenario} round ${round}`, result);
-      if (scenario === 'access-token-new') newEstimate = m.rps;
+      if (credential === 'fresh') estimates[scenario] = m.rps;
     }
   }
 
   // Summary
-  const bareRps = median(runs.bare.map((r) => r.rps));
+  const medianRps = (scenario) => median(runs[scenario].map((r) => r.rps));
   const summary = SCENARIOS.map((scenario) => {
-    const rps = median(runs[scenario].map((r) => r.rps));
-    const ratio = bareRps ? rps / bareRps : null;
+    const rps = medianRps(scenario);
+    const baseline = BASELINES[scenario] ?? null;
+    const baselineRps = baseline ? medianRps(baseline) : null;
+    const ratio = baselineRps ? rps / baselineRps : null;
     const target = TARGETS[scenario] ?? null;
     const failed = runs[scenario].some(
       (r) =>
@@ -880,10 +1191,11 @@ async function main() {
       rps,
       p50Ms: median(runs[scenario].map((r) => r.latencyMs.p50)),
       p99Ms: median(runs[scenario].map((r) => r.latencyMs.p99)),
+      baseline,
       ratio,
       target,
       result: failed ? 'ERROR' : target === null ? '-' : ratio >= target ? 'PASS' : 'MISS',
-      ...(scenario === 'access-token-new'
+      ...(SCENARIO_SPECS[scenario].credential === 'fresh'
         ? {
             // Runs that spent their tokens before 95 % of the duration.
             tokensRanOut: runs[scenario].filter(
@@ -895,10 +1207,11 @@ async function main() {
     };
   });
 
-  const roundMints = mints.filter((m) => m.purpose !== 'calibration');
+  const roundMints = mints.filter((m) => !m.calibration);
   const mintedTokens = roundMints.reduce((a, m) => a + m.tokens, 0);
   const mintSeconds = roundMints.reduce((a, m) => a + m.seconds, 0);
   const minting = {
+    scenarios: FRESH_SCENARIOS,
     tokens: mintedTokens,
     seconds: Math.round(mintSeconds * 10) / 10,
     perSecond: mintSeconds > 0 ? Math.round(mintedTokens / mintSeconds) : null,
@@ -907,24 +1220,28 @@ async function main() {
     chains: minter.rotating ? minter.sessions.length : config.mintChains,
     sessions: minter.sessions.length,
     batches: roundMints.length,
+    calibrationTokens: mints.filter((m) => m.calibration).reduce((a, m) => a + m.tokens, 0),
+    allTokens: minter.jtis.size,
   };
 
   log(
-    `Medians over ${config.rounds} round(s); ratios are against bare Fastify measured in this same run.`,
+    `Medians over ${config.rounds} round(s); ratios are against bare Fastify measured in this ` +
+      `same run: ${SCENARIOS.filter((s) => BASELINES[s])
+        .map((s) => `${s} vs ${BASELINES[s]}`)
+        .join(', ')}.`,
   );
   printTable(summary);
   log(
-    `Minting for access-token-new: ${minting.tokens} tokens in ${minting.seconds} s = ` +
-      `${minting.perSecond}/s (GET /system/reauth, rotation ${minting.rotation ? 'on' : 'off'}, ` +
-      `${minting.signaturesPerToken} signature(s) per token, ${minting.chains} chains on ` +
-      `${minting.sessions} sessions, ` +
-      `${minting.batches} batch(es))`,
+    `Minting for ${FRESH_SCENARIOS.join(' and ')}: ${minting.tokens} tokens in ` +
+      `${minting.seconds} s = ${minting.perSecond}/s (GET /system/reauth, rotation ` +
+      `${minting.rotation ? 'on' : 'off'}, ${minting.signaturesPerToken} signature(s) per token, ` +
+      `${minting.chains} chains on ${minting.sessions} sessions, ${minting.batches} batch(es)); ` +
+      `${minting.allTokens} access tokens minted in all, calibration and seen tokens included`,
   );
-  const newRow = summary.find((r) => r.scenario === 'access-token-new');
-  if (newRow.tokensRanOut > 0) {
+  for (const row of summary.filter((r) => r.tokensRanOut > 0)) {
     log(
-      `access-token-new ran out of tokens early in ${newRow.tokensRanOut} of ${config.rounds} round(s) ` +
-        `(median ${fmt(newRow.medianSecondsRun, 1)} s of ${config.duration} s); ` +
+      `${row.scenario} ran out of tokens early in ${row.tokensRanOut} of ${config.rounds} round(s) ` +
+        `(median ${fmt(row.medianSecondsRun, 1)} s of ${config.duration} s); ` +
         `raise BENCH_MAX_TOKENS to run longer`,
     );
   }
@@ -942,7 +1259,15 @@ async function main() {
   const report = {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
-    config: { ...config, targets: TARGETS, scenarios: SCENARIOS },
+    totalSeconds: Math.round((Date.now() - started.getTime()) / 100) / 10,
+    config: {
+      ...config,
+      targets: TARGETS,
+      baselines: BASELINES,
+      scenarios: SCENARIOS,
+      scenarioSpecs: SCENARIO_SPECS,
+      originalRequest: ORIGINAL_REQUEST,
+    },
     environment: {
       node: process.version,
       fastify: require('fastify/package.json').version,
@@ -956,11 +1281,23 @@ async function main() {
       tokensAfter: settings.after,
       rateLimitBefore: settings.rateLimitBefore,
       rateLimitAfter: settings.rateLimitAfter,
+      restrictions: RESTRICTIONS,
+      patch: settings.patch,
+      forced: settings.forced,
+      // The whole document as Warden answered it (secrets masked), before and after the PATCH.
+      documentBefore: settings.documentBefore,
+      documentAfter: settings.documentAfter,
     },
     whoamiBody,
+    decision: {
+      originalRequest: ORIGINAL_REQUEST,
+      body: decisionBody,
+      contentType: decision.contentType,
+      wardenHeaders: decision.wardenHeaders,
+      probes: { bypass: BYPASS_PROBE, public: PUBLIC_PROBE },
+    },
     apiToken: { ...apiToken.info, whoamiBody: apiToken.whoamiBody },
-    calibration: calibration.measured,
-    calibrationNewTokens: calibrationNew.measured,
+    calibrations,
     minting,
     mints,
     summary,
@@ -971,6 +1308,7 @@ async function main() {
   const out = path.join(RESULTS_DIR, 'latest.json');
   fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   log(`Results written to ${path.relative(process.cwd(), out) || out}`);
+  log(`Total time ${fmt(report.totalSeconds, 0)} s`);
 }
 
 main()

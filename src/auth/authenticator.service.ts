@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 
 /** What authentication reads of a request: its headers and its client address. */
 export type AuthRequest = Pick<FastifyRequest, 'headers' | 'ip'>;
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import { apiTokenOf, parseAuthorization, PresentedCredential } from '../common/credentials';
@@ -161,7 +161,7 @@ export class AuthenticatorService {
     const now = this.clock.now();
     // Keyed by digest, not by the token: the cache then holds no bearer secrets, and a request's
     // header string dies young instead of being kept (and copied by the GC) for its lifetime.
-    const key = createHash('sha256').update(token).digest('base64');
+    const key = hash('sha256', token, 'base64');
     let verified = this.verified.get(key, now);
     if (!verified || verified.kind !== kind) {
       if (kind === 'access') {

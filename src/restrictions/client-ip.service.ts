@@ -1,9 +1,17 @@
 import { Injectable } from '@nestjs/common';
+import { BoundedCache } from '../common/bounded-cache';
 import { inRanges, IpRange, parseAddress, parseRange } from '../common/ip';
 import { SettingsService } from './settings.service';
 
 /** Header entries considered at most; a longer chain is judged by the socket address. */
 const MAX_FORWARDED_ENTRIES = 32;
+/** Socket peers whose parsed form and trust are remembered (until the settings change). */
+const MAX_REMEMBERED_PEERS = 10_000;
+
+interface Peer {
+  address: string;
+  trusted: boolean;
+}
 
 /**
  * The client's address (DESIGN section 3, step 1): the socket peer, unless that peer is a
@@ -15,34 +23,48 @@ const MAX_FORWARDED_ENTRIES = 32;
 export class ClientIpService {
   private trusted: IpRange[] = [];
   private header = 'x-forwarded-for';
+  private peers = new BoundedCache<string, Peer | null>(MAX_REMEMBERED_PEERS);
 
   constructor(settings: SettingsService) {
     const apply = () => {
       const ip = settings.get().ip;
       this.trusted = ip.trustedProxies.map(parseRange).filter((r): r is IpRange => r !== null);
       this.header = ip.clientIpHeader.toLowerCase();
+      this.peers = new BoundedCache<string, Peer | null>(MAX_REMEMBERED_PEERS);
     };
     apply();
     settings.onChange(apply);
   }
 
   resolve(socketAddress: string, headers: Record<string, string | string[] | undefined>): string {
-    const peer = parseAddress(socketAddress);
-    if (!peer) return socketAddress;
-    if (!inRanges(peer, this.trusted)) return peer.toString();
+    const known = this.peer(socketAddress);
+    if (!known) return socketAddress;
+    if (!known.trusted) return known.address;
     const raw = headers[this.header];
-    if (raw === undefined) return peer.toString();
+    if (raw === undefined) return known.address;
     const entries = (Array.isArray(raw) ? raw.join(',') : raw).split(',');
-    if (entries.length > MAX_FORWARDED_ENTRIES) return peer.toString();
-    let client = peer;
+    if (entries.length > MAX_FORWARDED_ENTRIES) return known.address;
+    let client = known.address;
     for (let i = entries.length - 1; i >= 0; i--) {
       const address = parseAddress(stripPort(entries[i].trim()));
       // A malformed header is no evidence at all: judge the request by its socket address.
-      if (!address) return peer.toString();
-      client = address;
-      if (!inRanges(address, this.trusted)) return address.toString();
+      if (!address) return known.address;
+      client = address.toString();
+      if (!inRanges(address, this.trusted)) return client;
     }
-    return client.toString();
+    return client;
+  }
+
+  private peer(socketAddress: string): Peer | null {
+    let known = this.peers.get(socketAddress);
+    if (known === undefined) {
+      const parsed = parseAddress(socketAddress);
+      known = parsed
+        ? { address: parsed.toString(), trusted: inRanges(parsed, this.trusted) }
+        : null;
+      this.peers.set(socketAddress, known);
+    }
+    return known;
   }
 }
 

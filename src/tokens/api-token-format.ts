@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { API_TOKEN_MARK } from '../common/credentials';
 
@@ -36,7 +36,7 @@ export function isWellFormedApiToken(value: string): boolean {
 
 /** Stored and looked up by SHA-256 only; the token itself is never kept. */
 export function hashApiToken(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+  return hash('sha256', value, 'hex');
 }
 
 export function displayPrefix(value: string): string {

@@ -277,4 +277,51 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
         );
     }
   });
+
+  maybe('a group change made on A reaches tokens in use on B within a second', async () => {
+    const group = `grp-${Date.now()}`;
+    expect(
+      (
+        await http(`${a.url}/admin/groups`, {
+          method: 'POST',
+          headers: { authorization: bearer(adminAccess) },
+          json: { name: group },
+        })
+      ).status,
+    ).toBe(201);
+    const member = await newUser(a);
+    const pair = await login(a, member);
+    await a.app
+      .get(SettingsService)
+      .patch(
+        { groups: { apiAccess: [group] } },
+        { ifMatch: '*', force: true, actor: { username: 'test' } },
+      );
+    try {
+      await within(
+        'B refuses the non-member',
+        () => whoami(b, bearer(pair.authentication)),
+        (r) => r.status === 403,
+      );
+      const added = await http(`${a.url}/admin/users/${member.username}`, {
+        method: 'PATCH',
+        headers: { authorization: bearer(adminAccess) },
+        json: { groups: [group] },
+      });
+      expect(added.status).toBe(200);
+      await within(
+        'B lets the new member in',
+        () => whoami(b, bearer(pair.authentication)),
+        (r) => r.status === 200,
+      );
+      expect((await whoami(b, bearer(pair.authentication))).body.groups).toEqual([group]);
+    } finally {
+      await a.app
+        .get(SettingsService)
+        .patch(
+          { groups: { apiAccess: [] } },
+          { ifMatch: '*', force: true, actor: { username: 'test' } },
+        );
+    }
+  });
 });
