@@ -1,54 +1,51 @@
 import { BoundedCache } from './bounded-cache';
 
 describe('BoundedCache', () => {
+  // Two generations: at least the newest maxEntries/2 entries, and every entry in use, stay.
   describe('size bound', () => {
-    it('evicts the oldest entry when a set goes beyond maxEntries', () => {
-      const sut = new BoundedCache<string, number>(3);
-      sut.set('a', 1);
-      sut.set('b', 2);
-      sut.set('c', 3);
-
-      sut.set('d', 4);
-
-      expect(sut.size).toBe(3);
-      expect(sut.get('a')).toBeUndefined();
-      expect(sut.get('b')).toBe(2);
-      expect(sut.get('c')).toBe(3);
-      expect(sut.get('d')).toBe(4);
+    it('never holds more than maxEntries, however many are set', () => {
+      const sut = new BoundedCache<number, number>(10);
+      for (let i = 0; i < 1000; i++) {
+        sut.set(i, i);
+        expect(sut.size).toBeLessThanOrEqual(10);
+      }
     });
 
-    it('keeps evicting in insertion order', () => {
-      const sut = new BoundedCache<number, string>(2);
-      for (let i = 0; i < 10; i++) sut.set(i, `v${i}`);
-
-      expect(sut.size).toBe(2);
-      expect(sut.get(7)).toBeUndefined();
-      expect(sut.get(8)).toBe('v8');
-      expect(sut.get(9)).toBe('v9');
+    it('always keeps the most recent half of the bound', () => {
+      const sut = new BoundedCache<number, string>(10);
+      for (let i = 0; i < 103; i++) sut.set(i, `v${i}`);
+      for (let i = 98; i < 103; i++) expect(sut.get(i)).toBe(`v${i}`);
+      expect(sut.get(0)).toBeUndefined();
+      expect(sut.get(50)).toBeUndefined();
     });
 
-    it('does not evict while at maxEntries', () => {
-      const sut = new BoundedCache<string, number>(2);
-      sut.set('a', 1);
-      sut.set('b', 2);
-
-      expect(sut.size).toBe(2);
-      expect(sut.get('a')).toBe(1);
-      expect(sut.get('b')).toBe(2);
+    it('keeps an entry that is read while newer ones arrive', () => {
+      const sut = new BoundedCache<string, number>(4);
+      sut.set('hot', 1);
+      for (let i = 0; i < 50; i++) {
+        sut.set(`cold-${i}`, i);
+        expect(sut.get('hot')).toBe(1);
+      }
+      expect(sut.get('cold-0')).toBeUndefined();
     });
 
-    it('re-setting a key replaces its value without growing and makes it the newest', () => {
-      const sut = new BoundedCache<string, number>(2);
+    it('evicts nothing while fewer than half the bound are held, reads included', () => {
+      const sut = new BoundedCache<string, number>(10);
+      for (const [i, key] of ['a', 'b', 'c', 'd'].entries()) sut.set(key, i);
+      for (let round = 0; round < 3; round++) {
+        for (const [i, key] of ['a', 'b', 'c', 'd'].entries()) expect(sut.get(key)).toBe(i);
+      }
+      expect(sut.size).toBe(4);
+    });
+
+    it('re-setting a key replaces its value without growing', () => {
+      const sut = new BoundedCache<string, number>(10);
       sut.set('a', 1);
       sut.set('b', 2);
-
       sut.set('a', 10);
-      expect(sut.size).toBe(2);
-      sut.set('c', 3);
 
+      expect(sut.size).toBe(2);
       expect(sut.get('a')).toBe(10);
-      expect(sut.get('b')).toBeUndefined();
-      expect(sut.get('c')).toBe(3);
     });
   });
 

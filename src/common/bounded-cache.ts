@@ -1,52 +1,79 @@
+interface Entry<V> {
+  value: V;
+  expiresAt: number;
+}
+
 /**
- * A Map with a size bound: the oldest insertion is dropped when full (first in, first out, so a
- * hit costs one look-up and no reordering). Entries may carry an expiry (ms since epoch).
+ * A size-bounded cache in two generations: new entries go to the young Map; when it holds half
+ * the bound it becomes the old generation and the previous old one is dropped whole. A hit in
+ * the old generation moves the entry back to the young one, so entries in use survive.
+ *
+ * Every operation is O(1). (Evicting "the oldest key" from a single Map would not be: after
+ * many deletions at its front, `keys().next()` walks over the deleted slots each time.)
+ * Entries may carry an expiry (ms since epoch).
  */
 export class BoundedCache<K, V> {
-  private readonly entries = new Map<K, { value: V; expiresAt: number }>();
+  private young = new Map<K, Entry<V>>();
+  private old = new Map<K, Entry<V>>();
+  private readonly generationSize: number;
 
-  constructor(readonly maxEntries: number) {}
+  constructor(readonly maxEntries: number) {
+    this.generationSize = Math.max(1, Math.floor(maxEntries / 2));
+  }
 
   get(key: K, now = Date.now()): V | undefined {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
+    let entry = this.young.get(key);
+    if (entry === undefined) {
+      entry = this.old.get(key);
+      if (entry === undefined) return undefined;
+      this.old.delete(key);
+      if (entry.expiresAt > now) this.insert(key, entry);
+    }
     if (entry.expiresAt <= now) {
-      this.entries.delete(key);
+      this.young.delete(key);
       return undefined;
     }
     return entry.value;
   }
 
   set(key: K, value: V, expiresAt = Number.POSITIVE_INFINITY): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt });
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
+    this.old.delete(key);
+    this.insert(key, { value, expiresAt });
   }
 
   delete(key: K): void {
-    this.entries.delete(key);
+    this.young.delete(key);
+    this.old.delete(key);
   }
 
   /** Drops every entry the predicate selects (revocations that cannot be keyed directly). */
   deleteWhere(predicate: (value: V, key: K) => boolean): number {
     let removed = 0;
-    for (const [key, entry] of this.entries) {
-      if (predicate(entry.value, key)) {
-        this.entries.delete(key);
-        removed++;
+    for (const generation of [this.young, this.old]) {
+      for (const [key, entry] of generation) {
+        if (predicate(entry.value, key)) {
+          generation.delete(key);
+          removed++;
+        }
       }
     }
     return removed;
   }
 
   clear(): void {
-    this.entries.clear();
+    this.young.clear();
+    this.old.clear();
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.young.size + this.old.size;
+  }
+
+  private insert(key: K, entry: Entry<V>): void {
+    this.young.set(key, entry);
+    if (this.young.size >= this.generationSize) {
+      this.old = this.young;
+      this.young = new Map();
+    }
   }
 }

@@ -1,10 +1,9 @@
-import { OnModuleDestroy } from '@nestjs/common';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+import { BoundedCache } from '../../common/bounded-cache';
 
-/** Counters kept at most; beyond that the oldest windows are dropped (memory stays bounded). */
+/** Counters kept at most; beyond that the least recently used windows go (memory stays bounded). */
 const MAX_KEYS = 200_000;
-const SWEEP_MS = 30_000;
 
 interface Window {
   hits: number;
@@ -17,14 +16,10 @@ interface Window {
  * in-memory storage keeps one timestamp per hit and filters them on every request, which costs
  * O(limit) per request; a counter per window costs O(1) whatever the limit.
  */
-export class MemoryThrottlerStorage implements ThrottlerStorage, OnModuleDestroy {
-  private readonly windows = new Map<string, Window>();
-  private readonly timer: NodeJS.Timeout;
+export class MemoryThrottlerStorage implements ThrottlerStorage {
+  private readonly windows = new BoundedCache<string, Window>(MAX_KEYS);
 
-  constructor(private readonly now: () => number = Date.now) {
-    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
-    this.timer.unref();
-  }
+  constructor(private readonly now: () => number = Date.now) {}
 
   async increment(
     key: string,
@@ -35,15 +30,17 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, OnModuleDestroy
   ): Promise<ThrottlerStorageRecord> {
     const now = this.now();
     const id = `${throttlerName}:${key}`;
-    let window = this.windows.get(id);
-    if (!window || (window.expiresAt <= now && window.blockedUntil <= now)) {
-      if (!window && this.windows.size >= MAX_KEYS) this.dropOldest();
+    let window = this.windows.get(id, now);
+    if (!window) {
       window = { hits: 0, expiresAt: now + ttl, blockedUntil: 0 };
-      this.windows.set(id, window);
+      this.windows.set(id, window, window.expiresAt);
     }
     window.hits++;
-    if (window.blockedUntil <= now && window.hits > limit)
+    if (window.blockedUntil <= now && window.hits > limit) {
       window.blockedUntil = now + blockDuration;
+      // The window lives on while it blocks.
+      this.windows.set(id, window, Math.max(window.expiresAt, window.blockedUntil));
+    }
     const blocked = window.blockedUntil > now;
     return {
       totalHits: window.hits,
@@ -51,20 +48,5 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, OnModuleDestroy
       isBlocked: blocked,
       timeToBlockExpire: blocked ? Math.ceil((window.blockedUntil - now) / 1000) : 0,
     };
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
-
-  private sweep(): void {
-    const now = this.now();
-    for (const [id, w] of this.windows)
-      if (w.expiresAt <= now && w.blockedUntil <= now) this.windows.delete(id);
-  }
-
-  private dropOldest(): void {
-    const oldest = this.windows.keys().next();
-    if (!oldest.done) this.windows.delete(oldest.value);
   }
 }
