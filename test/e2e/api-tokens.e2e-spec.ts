@@ -4,18 +4,8 @@ import { generateApiToken } from '../../src/tokens/api-token-format';
 import { DATABASES, databaseReady, startApp, TestApp } from '../support/app';
 import { adminAuth, login, newGroup, newUser, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
+import { patchSettings } from '../support/settings';
 
-async function patchSettings(t: TestApp, patch: unknown) {
-  const current = await http(`${t.url}/admin/settings`, {
-    headers: { authorization: adminAuth() },
-  });
-  const res = await http(`${t.url}/admin/settings`, {
-    method: 'PATCH',
-    headers: { authorization: adminAuth(), 'if-match': current.headers.get('etag')! },
-    json: patch,
-  });
-  if (res.status !== 200) throw new Error(`settings patch failed: ${res.status} ${res.text}`);
-}
 
 describe.each(DATABASES)('personal API tokens (%s)', (database) => {
   let t: TestApp;

@@ -1,24 +1,9 @@
-import { SettingsService } from '../../src/restrictions/settings.service';
 import { startApp, TestApp } from '../support/app';
 import { adminAuth, login, newGroup, newUser, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
+import { operatorPatch, patchSettings } from '../support/settings';
 
-async function patchSettings(t: TestApp, patch: unknown, auth = adminAuth()) {
-  const current = await http(`${t.url}/admin/settings`, { headers: { authorization: auth } });
-  const res = await http(`${t.url}/admin/settings?force=true`, {
-    method: 'PATCH',
-    headers: { authorization: auth, 'if-match': current.headers.get('etag')! },
-    json: patch,
-  });
-  if (res.status !== 200) throw new Error(`settings patch failed: ${res.status} ${res.text}`);
-}
 
-/** The operator's way back in when the allow-list shuts the admin out (what `cli clear-allow-list` does). */
-async function operatorPatch(t: TestApp, patch: Record<string, unknown>) {
-  await t.app
-    .get(SettingsService)
-    .patch(patch, { ifMatch: '*', force: true, actor: { username: 'operator' } });
-}
 
 const decision = (t: TestApp, method: string, uri: string, headers: Record<string, string> = {}) =>
   http(`${t.url}/authz/decision`, {
