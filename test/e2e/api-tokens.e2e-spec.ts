@@ -6,7 +6,6 @@ import { adminAuth, login, newGroup, newUser, TestUser } from '../support/factor
 import { basic, bearer, http } from '../support/http';
 import { patchSettings } from '../support/settings';
 
-
 describe.each(DATABASES)('personal API tokens (%s)', (database) => {
   let t: TestApp;
   let user: TestUser;

@@ -3,8 +3,6 @@ import { adminAuth, login, newGroup, newUser, TestUser } from '../support/factor
 import { basic, bearer, http } from '../support/http';
 import { operatorPatch, patchSettings } from '../support/settings';
 
-
-
 const decision = (t: TestApp, method: string, uri: string, headers: Record<string, string> = {}) =>
   http(`${t.url}/authz/decision`, {
     headers: { 'x-original-method': method, 'x-original-uri': uri, ...headers },

@@ -19,5 +19,7 @@ export async function patchSettings(t: TestApp, patch: unknown, auth = adminAuth
  * change the CLI makes, in process.
  */
 export async function operatorPatch(t: TestApp, patch: Record<string, unknown>): Promise<void> {
-  await t.app.get(SettingsService).patch(patch, { ifMatch: '*', force: true, actor: { username: 'operator' } });
+  await t.app
+    .get(SettingsService)
+    .patch(patch, { ifMatch: '*', force: true, actor: { username: 'operator' } });
 }
