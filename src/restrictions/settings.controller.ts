@@ -55,9 +55,7 @@ export class SettingsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<Settings> {
-    await this.settings.replace(body, this.write(ifMatch, force, principal, request));
-    reply.header('ETag', this.settings.etag());
-    return this.settings.masked();
+    return this.save('replace', body, this.write(ifMatch, force, principal, request), reply);
   }
 
   @Patch()
@@ -78,7 +76,16 @@ export class SettingsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<Settings> {
-    await this.settings.patch(body, this.write(ifMatch, force, principal, request));
+    return this.save('patch', body, this.write(ifMatch, force, principal, request), reply);
+  }
+
+  private async save(
+    how: 'replace' | 'patch',
+    body: unknown,
+    write: SettingsWrite,
+    reply: FastifyReply,
+  ): Promise<Settings> {
+    await this.settings[how](body, write);
     reply.header('ETag', this.settings.etag());
     return this.settings.masked();
   }
