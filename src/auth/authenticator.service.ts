@@ -21,9 +21,9 @@ import { WardenClaims } from './warden-tokens.service';
 /** Bound on remembered verified tokens; an entry (digest, subject, credential) is about 200 bytes. */
 const MAX_VERIFIED_TOKENS = 100_000;
 
-/** What a verified bearer credential stands for, remembered until it expires. */
+/** What a verified credential stands for (bearer ones are remembered until they expire). */
 interface Verified {
-  kind: 'access' | 'api-token';
+  kind: 'access' | 'api-token' | 'refresh';
   userId: string;
   /** Session id for access tokens, token id for API tokens: what revocation names. */
   credentialId: string;
@@ -80,18 +80,20 @@ export class AuthenticatorService {
     const credential = parseAuthorization(request.headers.authorization);
     const kind = this.pickKind(credential, request, rules);
     switch (kind) {
-      case 'access':
-        return {
-          principal: await this.bearer(
-            request,
-            'access',
-            (credential as { token: string }).token,
-            kinds,
-          ),
-        };
+      case 'access': {
+        // A remembered token comes back as a value: awaiting only promises saves a microtask turn.
+        const found = this.bearer(
+          request,
+          'access',
+          (credential as { token: string }).token,
+          kinds,
+        );
+        return { principal: found instanceof Promise ? await found : found };
+      }
       case 'api-token': {
         const presented = apiTokenOf(credential)!;
-        const principal = await this.bearer(request, 'api-token', presented.token, kinds);
+        const found = this.bearer(request, 'api-token', presented.token, kinds);
+        const principal = found instanceof Promise ? await found : found;
         // Basic `username:wdn_…`: the token must belong to the user named.
         if (
           presented.username !== undefined &&
@@ -105,7 +107,10 @@ export class AuthenticatorService {
       case 'refresh': {
         const claims = await this.run<WardenClaims>('refresh', request, kinds);
         return {
-          principal: await this.principalFor(claims.sub, claims.sid, 'refresh', ALL_SCOPES, kinds),
+          principal: await this.principalFor(
+            { kind: 'refresh', userId: claims.sub, credentialId: claims.sid, scopes: ALL_SCOPES },
+            kinds,
+          ),
           refreshClaims: claims,
         };
       }
@@ -152,57 +157,70 @@ export class AuthenticatorService {
     }
   }
 
-  private async bearer(
+  /**
+   * A remembered token answers synchronously (no promise, no microtask): digest, Map look-up,
+   * revocation and user from memory. Only a token not seen before goes to its strategy.
+   */
+  private bearer(
     request: AuthRequest,
     kind: 'access' | 'api-token',
     token: string,
     kinds: readonly CredentialKind[],
-  ): Promise<Principal> {
+  ): Principal | Promise<Principal> {
     const now = this.clock.now();
     // Keyed by digest, not by the token: the cache then holds no bearer secrets, and a request's
     // header string dies young instead of being kept (and copied by the GC) for its lifetime.
     const key = hash('sha256', token, 'base64');
-    let verified = this.verified.get(key, now);
-    if (!verified || verified.kind !== kind) {
-      if (kind === 'access') {
-        const claims = await this.run<WardenClaims>('access', request, kinds);
-        verified = { kind, userId: claims.sub, credentialId: claims.sid, scopes: ALL_SCOPES };
-        this.verified.set(key, verified, claims.exp * 1000);
-      } else {
-        const record = await this.run<ApiTokenRecord>('api-token', request, kinds);
-        verified = {
-          kind,
-          userId: record.userId,
-          credentialId: record.id,
-          scopes: record.scopes.split(','),
-        };
-        // Re-read from storage now and then, so that nothing outlives the revocation horizon.
-        this.verified.set(
-          key,
-          verified,
-          Math.min(record.expiresAt.getTime(), now + CREDENTIAL_RECHECK_MS),
-        );
-      }
-    }
-    return this.principalFor(verified.userId, verified.credentialId, kind, verified.scopes, kinds);
+    const verified = this.verified.get(key, now);
+    if (verified && verified.kind === kind) return this.principalFor(verified, kinds);
+    return this.verifyAndRemember(request, kind, key, now, kinds);
   }
 
-  private async principalFor(
-    userId: string,
-    credentialId: string,
-    kind: CredentialKind,
-    scopes: readonly string[],
+  private async verifyAndRemember(
+    request: AuthRequest,
+    kind: 'access' | 'api-token',
+    key: string,
+    now: number,
     kinds: readonly CredentialKind[],
   ): Promise<Principal> {
-    if (this.revocations.isRevoked(credentialId)) {
+    let verified: Verified;
+    if (kind === 'access') {
+      const claims = await this.run<WardenClaims>('access', request, kinds);
+      verified = { kind, userId: claims.sub, credentialId: claims.sid, scopes: ALL_SCOPES };
+      this.verified.set(key, verified, claims.exp * 1000);
+    } else {
+      const record = await this.run<ApiTokenRecord>('api-token', request, kinds);
+      verified = {
+        kind,
+        userId: record.userId,
+        credentialId: record.id,
+        scopes: record.scopes.split(','),
+      };
+      // Re-read from storage now and then, so that nothing outlives the revocation horizon.
+      this.verified.set(
+        key,
+        verified,
+        Math.min(record.expiresAt.getTime(), now + CREDENTIAL_RECHECK_MS),
+      );
+    }
+    return this.principalFor(verified, kinds);
+  }
+
+  private principalFor(
+    verified: Verified,
+    kinds: readonly CredentialKind[],
+  ): Principal | Promise<Principal> {
+    if (this.revocations.isRevoked(verified.credentialId)) {
       throw invalidToken(
-        kind === 'api-token' ? 'The API token has been revoked' : 'The session has ended',
+        verified.kind === 'api-token' ? 'The API token has been revoked' : 'The session has ended',
         kinds,
       );
     }
-    const user = this.users.peek(userId) ?? (await this.users.get(userId));
-    if (!user || user.disabled) throw invalidToken('The user can no longer sign in', kinds);
-    return userPrincipal(user, kind, credentialId, scopes);
+    const user = this.users.peek(verified.userId);
+    if (user !== undefined) return activePrincipal(user, verified, kinds);
+    return this.users
+      .get(verified.userId)
+      .then((loaded) => activePrincipal(loaded, verified, kinds));
   }
 
   private async run<T>(
@@ -267,6 +285,15 @@ export class AuthenticatorService {
       'credential_not_accepted',
     );
   }
+}
+
+function activePrincipal(
+  user: CachedUser | null,
+  verified: Verified,
+  kinds: readonly CredentialKind[],
+): Principal {
+  if (!user || user.disabled) throw invalidToken('The user can no longer sign in', kinds);
+  return userPrincipal(user, verified.kind, verified.credentialId, verified.scopes);
 }
 
 function userPrincipal(

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuthenticatorService, AuthRequest } from '../auth/authenticator.service';
 import { WardenClaims } from '../auth/warden-tokens.service';
 import { AuthPolicy, DEFAULT_KINDS } from '../common/decorators/auth-policy.decorator';
-import { Problems } from '../common/problem/domain-error';
+import { DomainError, Problems } from '../common/problem/domain-error';
 import { isAdmin, Principal, READ_METHODS } from '../common/principal';
 import { RateLimiterService, RateLimitState } from './rate-limit/rate-limiter.service';
 import { NativeTokenRule } from './native-token.rule';
@@ -66,22 +66,35 @@ export class AccessPipeline {
     } else {
       this.restrictions.checkAddress(clientIp);
     }
-    if (input.allowNative && this.native.passes(request.headers.authorization))
-      return this.open('native_token', clientIp);
-
-    const { principal, refreshClaims } = await this.authenticator.authenticate(request, {
-      kinds: policy.kinds ?? DEFAULT_KINDS,
-      login: policy.login,
-    });
+    let authenticated;
+    try {
+      authenticated = await this.authenticator.authenticate(request, {
+        kinds: policy.kinds ?? DEFAULT_KINDS,
+        login: policy.login,
+      });
+    } catch (err) {
+      // Only a token none of Warden's strategies accepted is looked at as an upstream-native one:
+      // Warden's own tokens, the usual case, cost no extra decoding.
+      if (
+        input.allowNative &&
+        err instanceof DomainError &&
+        err.status === 401 &&
+        this.native.passes(request.headers.authorization)
+      ) {
+        return this.open('native_token', clientIp);
+      }
+      throw err;
+    }
+    const { principal, refreshClaims } = authenticated;
     if (policy.admin && !isAdmin(principal))
       throw Problems.forbidden('admin_required', 'This operation is for administrators');
     const needed = policy.admin ? 'admin' : READ_METHODS.has(method) ? 'read' : 'write';
     if (!hasScope(principal.scopes, needed))
       throw Problems.forbidden('scope_insufficient', `The token's scopes do not include ${needed}`);
     if (policy.api) this.restrictions.checkGroups(principal, method);
-    const rateLimit = await this.limiter.consume(
-      `${principal.authMethod}:${principal.credentialId}`,
-    );
+    // Counters in memory answer at once; only Redis-held ones need awaiting.
+    const counted = this.limiter.consume(`${principal.authMethod}:${principal.credentialId}`);
+    const rateLimit = counted instanceof Promise ? await counted : counted;
     return { principal, rateLimit, refreshClaims };
   }
 

@@ -52,11 +52,16 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
       'invalid_original_request',
     );
   }
+  const query = uri.indexOf('?');
+  const raw = query === -1 ? uri : uri.slice(0, query);
+  // Only a path that may hold dot segments (`/..`, `/./`, `%2e`) needs the URL parser's
+  // normalisation; any other path is judged as it is.
+  if (!raw.includes('/.') && !/%2e/i.test(raw)) return { method: upper, path: raw };
   let path: string;
   try {
     // Appended, not resolved against a base: `//admin/x` must stay a path (a base-relative parse
     // would take `admin` for a host and judge `/x`).
-    path = new URL(`http://upstream.invalid${uri}`).pathname;
+    path = new URL(`http://upstream.invalid${raw}`).pathname;
   } catch {
     throw Problems.badRequest(
       'The original URI is not a valid origin-form path',

@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ThrottlerStorage } from '@nestjs/throttler';
+import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { DomainError } from '../../common/problem/domain-error';
 import { SettingsService } from '../settings.service';
+import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
 export interface RateLimitState {
   limit: number;
@@ -31,10 +33,21 @@ export class RateLimiterService {
     private readonly settings: SettingsService,
   ) {}
 
-  /** Counts one request for `key`; throws 429 when over the budget. Null when limiting is off. */
-  async consume(key: string): Promise<RateLimitState | null> {
+  /**
+   * Counts one request for `key`; throws 429 when over the budget; null when limiting is off.
+   * Answers synchronously when the counters are in memory, with a promise when they are in Redis.
+   */
+  consume(key: string): RateLimitState | null | Promise<RateLimitState | null> {
     const { enabled, requests, windowSeconds } = this.settings.get().rateLimit;
     if (!enabled) return null;
+    const ttl = windowSeconds * 1000;
+    if (this.storage instanceof MemoryThrottlerStorage) {
+      return this.settle(
+        this.storage.incrementNow(key, ttl, requests, ttl, 'api'),
+        requests,
+        windowSeconds,
+      );
+    }
     return this.count('api', key, requests, windowSeconds);
   }
 
@@ -89,7 +102,7 @@ export class RateLimiterService {
     windowSeconds: number,
   ): Promise<RateLimitState> {
     const ttl = windowSeconds * 1000;
-    let record;
+    let record: ThrottlerStorageRecord;
     try {
       record = await this.storage.increment(key, ttl, limit, ttl, name);
     } catch (err) {
@@ -100,6 +113,15 @@ export class RateLimiterService {
       );
       return { limit, remaining: limit, reset: windowSeconds, windowSeconds };
     }
+    return this.settle(record, limit, windowSeconds);
+  }
+
+  /** The state a counted request leaves, or the 429 when it went over the budget. */
+  private settle(
+    record: ThrottlerStorageRecord,
+    limit: number,
+    windowSeconds: number,
+  ): RateLimitState {
     const state = {
       limit,
       remaining: Math.max(0, limit - record.totalHits),
