@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../src/common/clock';
 import { generateApiToken } from '../../src/tokens/api-token-format';
-import { DATABASES, databaseReady, startApp, TestApp } from '../support/app';
+import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { adminAuth, login, newGroup, newUser, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
 import { patchSettings } from '../support/settings';
@@ -19,8 +19,7 @@ describe.each(DATABASES)('personal API tokens (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => (ready ? fn() : undefined));
+  const maybe = itWhen(() => ready);
   const create = (u: TestUser, body: Record<string, unknown>) =>
     http(`${t.url}/tokens`, {
       method: 'POST',

@@ -1,5 +1,5 @@
 import { ADMIN_USERNAME } from '../support/config';
-import { DATABASES, databaseReady, startApp, TestApp } from '../support/app';
+import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
 
@@ -13,8 +13,7 @@ describe.each(DATABASES)('admin API for users and groups (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => (ready ? fn() : undefined));
+  const maybe = itWhen(() => ready);
   const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>
     http(`${t.url}${path}`, {
       ...init,

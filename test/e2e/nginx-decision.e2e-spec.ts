@@ -3,7 +3,7 @@ import { IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
 import { generateApiToken } from '../../src/tokens/api-token-format';
-import { startApp, TestApp } from '../support/app';
+import { startApp, TestApp, itWhen } from '../support/app';
 import { login, newGroup, newUser } from '../support/factories';
 import { basic, bearer } from '../support/http';
 import { requireNginx, RunningNginx, startNginx } from '../support/nginx';
@@ -114,8 +114,7 @@ describe('nginx auth_request (docs/nginx.conf) in front of an API, Warden decidi
     await configure({ groups, ip, bypass, publicApis, rateLimit, nativeOAuthTokens });
   });
 
-  const maybe = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => (ready ? fn() : undefined));
+  const maybe = itWhen(() => ready);
 
   /** A request to the protected API through nginx; the marker ends up in the upstream's path. */
   const viaNginx = (m: string, options: SendOptions = {}) =>

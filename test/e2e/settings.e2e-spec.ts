@@ -1,4 +1,4 @@
-import { DATABASES, databaseReady, startApp, TestApp } from '../support/app';
+import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { adminAuth, login, newUser, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
@@ -25,8 +25,7 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => (ready ? fn() : undefined));
+  const maybe = itWhen(() => ready);
   const read = () => http(`${t.url}/admin/settings`, { headers: { authorization: adminAuth() } });
   const write = (
     method: 'PUT' | 'PATCH',

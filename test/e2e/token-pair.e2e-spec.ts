@@ -1,5 +1,5 @@
 import { Clock } from '../../src/common/clock';
-import { DATABASES, databaseReady, startApp, TestApp } from '../support/app';
+import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { adminAuth, login, newUser, Pair, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
 
@@ -19,8 +19,7 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
     await t?.close();
   });
 
-  const maybe = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => (ready ? fn() : undefined));
+  const maybe = itWhen(() => ready);
 
   maybe('GET /system/auth with Basic returns a pair that calls APIs', async () => {
     const res = await http<Pair>(`${t.url}/system/auth`, {

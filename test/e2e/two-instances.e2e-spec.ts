@@ -2,7 +2,7 @@ import { SettingsService } from '../../src/restrictions/settings.service';
 import Redis from 'ioredis';
 import { InvalidationBus } from '../../src/common/invalidation/invalidation-bus';
 import { RedisInvalidationBus } from '../../src/common/invalidation/redis-invalidation-bus';
-import { startApp, TestApp } from '../support/app';
+import { startApp, TestApp, itWhen } from '../support/app';
 import { login, newUser, TestUser } from '../support/factories';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { basic, bearer, http, HttpResult } from '../support/http';
@@ -77,8 +77,7 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
     await a?.close();
   });
 
-  const maybe = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => (ready ? fn() : undefined));
+  const maybe = itWhen(() => ready);
 
   /** Each instance subscribes after connecting; wait until Redis counts both on every channel. */
   async function bothSubscribed(): Promise<void> {

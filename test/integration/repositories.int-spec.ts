@@ -8,7 +8,7 @@ import { RefreshSessionEntity } from '../../src/auth/sessions/refresh-session.en
 import { SessionsRepository } from '../../src/auth/sessions/sessions.repository';
 import { MIGRATIONS } from '../../src/database/data-source';
 import { isUniqueViolation } from '../../src/database/db-errors';
-import { DATABASES, databaseReady } from '../support/app';
+import { DATABASES, databaseReady, itWhen } from '../support/app';
 import { openTestDatabase, TestDatabase } from '../support/database';
 
 function newUserEntity(username = `u-${randomUUID().slice(0, 8)}`, at = new Date()): UserEntity {
@@ -65,8 +65,7 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
   });
   afterAll(async () => db?.close());
 
-  const maybe = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => (ready ? fn() : undefined));
+  const maybe = itWhen(() => ready);
   const rotation = (newJtiHash: string) => ({
     newJtiHash,
     successorSealed: 'sealed',

@@ -68,3 +68,12 @@ export const DATABASES: ('sqlite' | 'postgres')[] = ['sqlite', 'postgres'];
 export async function databaseReady(kind: 'sqlite' | 'postgres'): Promise<boolean> {
   return kind === 'sqlite' ? true : requirePostgres();
 }
+
+/**
+ * `it` for suites that need a service which may be absent: the test passes without running when
+ * `ready()` is false, which requirePostgres / requireRedis allow only outside CI.
+ */
+export function itWhen(ready: () => boolean) {
+  return (name: string, fn: () => Promise<void>) =>
+    it(name, async () => (ready() ? fn() : undefined));
+}

@@ -58,10 +58,6 @@ export class UserCache implements OnModuleInit, OnModuleDestroy {
     return entry;
   }
 
-  put(user: UserEntity): void {
-    this.cache.set(user.id, toCached(user));
-  }
-
   /** Forgets a changed user here and on the other instances. */
   invalidate(id: string): void {
     this.cache.delete(id);

@@ -125,6 +125,8 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
     const { accessTtlSeconds, refreshTtlSeconds } = this.settings.get().tokens;
     const lifetime = Math.max(accessTtlSeconds, refreshTtlSeconds) + PUBLISH_MARGIN_SECONDS;
     await this.repository.retireAllExcept(kid, now, new Date(now.getTime() + lifetime * 1000));
+    // Keys whose tokens can no longer be valid leave storage with the next rotation.
+    await this.repository.removeUnpublishedBefore(now);
     await this.reload();
     this.logger.log({ kid, algorithm }, 'Signing key rotated');
     return kid;
