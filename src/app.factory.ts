@@ -6,6 +6,9 @@ import { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
+import { AuditSink } from './audit/audit.port';
+import { MetricsService } from './metrics/metrics.service';
+import type { GuardedRequest } from './restrictions/access.guard';
 import { setupOpenApi } from './common/openapi';
 import { Problems } from './common/problem/domain-error';
 import { createRootLogger, PinoNestLogger } from './common/logging';
@@ -47,15 +50,29 @@ export async function createApp(
     reply.header('x-request-id', request.id);
     done();
   });
+  // Both are the application's own, known once it is built; no request is served before.
+  const built: { audit?: AuditSink; metrics?: MetricsService } = {};
   fastify.addHook('onResponse', (request, reply, done) => {
-    const failed = reply.statusCode >= 500;
+    const status = reply.statusCode;
+    const pending = (request as GuardedRequest).pendingAudit;
+    if (pending) {
+      pending.status = status;
+      built.audit!.record(pending);
+    }
+    built.metrics!.response(
+      request.method,
+      request.routeOptions.url ?? '(no route)',
+      status,
+      reply.elapsedTime / 1000,
+    );
+    const failed = status >= 500;
     if (failed || logger.isLevelEnabled('debug')) {
       const q = request.url.indexOf('?');
       const line = {
         reqId: request.id,
         method: request.method,
         path: q === -1 ? request.url : request.url.slice(0, q),
-        status: reply.statusCode,
+        status,
         ms: Math.round(reply.elapsedTime),
       };
       if (failed) logger.error(line, 'request failed');
@@ -67,6 +84,8 @@ export async function createApp(
     logger: new PinoNestLogger(logger),
     bufferLogs: false,
   });
+  built.audit = app.get(AuditSink);
+  built.metrics = app.get(MetricsService);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

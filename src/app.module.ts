@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditModule } from './audit/audit.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ClockModule } from './common/clock';
 import { InvalidationModule } from './common/invalidation/invalidation.module';
 import { SettingsModule } from './restrictions/settings.module';
@@ -34,7 +35,9 @@ export class AppModule {
         }),
         ClockModule,
         InvalidationModule,
+        MetricsModule,
         SettingsModule,
+        // After TypeORM: its last flush must run before the database closes (see AuditModule).
         AuditModule,
         AuthModule,
         TokensModule,

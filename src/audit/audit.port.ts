@@ -1,5 +1,3 @@
-import { Injectable, Logger } from '@nestjs/common';
-
 export type AuditOutcome = 'success' | 'failure' | 'allowed' | 'denied';
 
 /** One decision or security event. Never carries a secret or a token. */
@@ -25,14 +23,4 @@ export interface AuditEvent {
  */
 export abstract class AuditSink {
   abstract record(event: AuditEvent): void;
-}
-
-/** Writes events to the structured log until the audit store takes over. */
-@Injectable()
-export class LogAuditSink extends AuditSink {
-  private readonly logger = new Logger('audit');
-
-  record(event: AuditEvent): void {
-    this.logger.log({ audit: event });
-  }
 }

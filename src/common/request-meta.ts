@@ -16,7 +16,8 @@ export function requestMeta(request: FastifyRequest): RequestMeta {
   const url = request.url;
   const q = url.indexOf('?');
   return {
-    ip: request.ip,
+    // The client's address as the access guard resolved it behind trusted proxies, when it has.
+    ip: (request as { clientIp?: string }).clientIp ?? request.ip,
     userAgent: typeof ua === 'string' ? ua.slice(0, MAX_USER_AGENT) : null,
     requestId: String(request.id),
     method: request.method,

@@ -8,6 +8,8 @@ import { DirectoryKeysSessions1763800000000 } from './migrations/1763800000000-d
 import { SettingsApiTokens1763900000000 } from './migrations/1763900000000-settings-api-tokens';
 import { SettingsEntity } from '../restrictions/settings.entity';
 import { ApiTokenEntity } from '../tokens/api-token.entity';
+import { AuditEntryEntity } from '../audit/audit-entry.entity';
+import { AuditLog1764000000000 } from './migrations/1764000000000-audit-log';
 
 export const ENTITIES = [
   UserEntity,
@@ -16,8 +18,13 @@ export const ENTITIES = [
   RefreshSessionEntity,
   SettingsEntity,
   ApiTokenEntity,
+  AuditEntryEntity,
 ];
-export const MIGRATIONS = [DirectoryKeysSessions1763800000000, SettingsApiTokens1763900000000];
+export const MIGRATIONS = [
+  DirectoryKeysSessions1763800000000,
+  SettingsApiTokens1763900000000,
+  AuditLog1764000000000,
+];
 
 /**
  * The one set of TypeORM options shared by the application and the migration CLI

@@ -5,6 +5,7 @@ import { AuthPolicy, DEFAULT_KINDS } from '../common/decorators/auth-policy.deco
 import { DomainError, Problems } from '../common/problem/domain-error';
 import { isAdmin, Principal, READ_METHODS } from '../common/principal';
 import { RateLimiterService, RateLimitState } from './rate-limit/rate-limiter.service';
+import { denyingPrincipal } from './access-audit';
 import { NativeTokenRule } from './native-token.rule';
 import { RestrictionsService } from './restrictions.service';
 import { SettingsService } from './settings.service';
@@ -86,16 +87,25 @@ export class AccessPipeline {
       throw err;
     }
     const { principal, refreshClaims } = authenticated;
-    if (policy.admin && !isAdmin(principal))
-      throw Problems.forbidden('admin_required', 'This operation is for administrators');
-    const needed = policy.admin ? 'admin' : READ_METHODS.has(method) ? 'read' : 'write';
-    if (!hasScope(principal.scopes, needed))
-      throw Problems.forbidden('scope_insufficient', `The token's scopes do not include ${needed}`);
-    if (policy.api) this.restrictions.checkGroups(principal, method);
-    // Counters in memory answer at once; only Redis-held ones need awaiting.
-    const counted = this.limiter.consume(`${principal.authMethod}:${principal.credentialId}`);
-    const rateLimit = counted instanceof Promise ? await counted : counted;
-    return { principal, rateLimit, refreshClaims };
+    try {
+      if (policy.admin && !isAdmin(principal))
+        throw Problems.forbidden('admin_required', 'This operation is for administrators');
+      const needed = policy.admin ? 'admin' : READ_METHODS.has(method) ? 'read' : 'write';
+      if (!hasScope(principal.scopes, needed))
+        throw Problems.forbidden(
+          'scope_insufficient',
+          `The token's scopes do not include ${needed}`,
+        );
+      if (policy.api) this.restrictions.checkGroups(principal, method);
+      // Counters in memory answer at once; only Redis-held ones need awaiting.
+      const counted = this.limiter.consume(`${principal.authMethod}:${principal.credentialId}`);
+      const rateLimit = counted instanceof Promise ? await counted : counted;
+      return { principal, rateLimit, refreshClaims };
+    } catch (err) {
+      // The audit names the caller a rule refused.
+      denyingPrincipal(err, principal);
+      throw err;
+    }
   }
 
   private async open(

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply } from 'fastify';
-import { AuditSink } from '../audit/audit.port';
+import { AuditEvent, AuditSink } from '../audit/audit.port';
 import { parseAuthorization } from '../common/credentials';
 import {
   AUTH_POLICY,
@@ -11,18 +11,25 @@ import {
 } from '../common/decorators/auth-policy.decorator';
 import { DomainError } from '../common/problem/domain-error';
 import { requestMeta } from '../common/request-meta';
+import { AccessAudit, JudgedRequest } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
 import { ClientIpService } from './client-ip.service';
 import { RateLimiterService, rateLimitHeaders } from './rate-limit/rate-limiter.service';
 
 const DEFAULT_POLICY: AuthPolicy = { kinds: DEFAULT_KINDS };
 
-export type GuardedRequest = AuthenticatedRequest & { refreshClaims?: unknown; clientIp?: string };
+export type GuardedRequest = AuthenticatedRequest & {
+  refreshClaims?: unknown;
+  clientIp?: string;
+  /** The allowed decision's audit row, recorded with the status once the response is sent. */
+  pendingAudit?: AuditEvent;
+};
 
 /**
  * The one global guard: every route is protected unless marked @Public(); the route's policy
  * names the credential kinds it takes, whether it is for administrators, and whether it is an
  * API route. The judging itself is the access pipeline, shared with the decision endpoint.
+ * Every decision is audited: a denial at once, an allowed request when its response is sent.
  */
 @Injectable()
 export class AccessGuard implements CanActivate {
@@ -35,6 +42,7 @@ export class AccessGuard implements CanActivate {
     private readonly clientIp: ClientIpService,
     private readonly limiter: RateLimiterService,
     private readonly audit: AuditSink,
+    private readonly accessAudit: AccessAudit,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -49,53 +57,44 @@ export class AccessGuard implements CanActivate {
       this.policies.set(handler, policy);
     }
     const http = context.switchToHttp();
-    if (policy.public) {
-      if (policy.login) {
-        const request = http.getRequest<GuardedRequest>();
-        this.limitLogin(
-          request,
-          http.getResponse<FastifyReply>(),
-          this.clientIp.resolve(request.ip, request.headers),
-        );
-      }
-      return true;
-    }
     const request = http.getRequest<GuardedRequest>();
+    if (policy.public && !policy.login) return true;
     const clientIp = this.clientIp.resolve(request.ip, request.headers);
     request.clientIp = clientIp;
+    const q = request.url.indexOf('?');
+    const judged: JudgedRequest = {
+      ip: clientIp,
+      method: request.method,
+      path: q === -1 ? request.url : request.url.slice(0, q),
+      headers: request.headers,
+      requestId: request.id,
+    };
     try {
       if (policy.login) this.limitLogin(request, http.getResponse<FastifyReply>(), clientIp);
-      const q = request.url.indexOf('?');
+      if (policy.public) return true;
       const decision = await this.pipeline.judge({
-        method: request.method,
-        path: q === -1 ? request.url : request.url.slice(0, q),
+        method: judged.method,
+        path: judged.path,
         request: { headers: request.headers, ip: clientIp },
         policy,
       });
       request.principal = decision.principal;
-      if (decision.openBecause === 'rest_api_authentication_disabled') {
-        const meta = requestMeta(request);
-        this.audit.record({
-          event: 'access.allowed',
-          outcome: 'allowed',
-          reason: decision.openBecause,
-          ip: clientIp,
-          method: meta.method,
-          path: meta.path,
-          requestId: meta.requestId,
-        });
-      }
+      // Sign-in routes record their own outcome (auth.login.succeeded / failed).
+      if (!policy.login)
+        request.pendingAudit = this.accessAudit.allowed('access', judged, decision);
       if (decision.refreshClaims) request.refreshClaims = decision.refreshClaims;
       if (decision.rateLimit)
         http.getResponse<FastifyReply>().headers(rateLimitHeaders(decision.rateLimit));
     } catch (err) {
-      if (policy.failureEvent && err instanceof DomainError && err.status === 401)
-        this.recordFailure(policy.failureEvent, request, err);
+      if (err instanceof DomainError) {
+        if (policy.failureEvent && err.status === 401)
+          this.recordFailure(policy.failureEvent, request, err);
+        else this.accessAudit.denied('access', judged, err);
+      }
       throw err;
     }
     return true;
   }
-
   /**
    * /system/auth: a username and address with too many recent failures is refused before the
    * password is checked; whatever answers 401 here (wrong password, unknown user) counts as one.

@@ -13,7 +13,9 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthPolicy, Public } from '../common/decorators/auth-policy.decorator';
-import { Problems } from '../common/problem/domain-error';
+import { AuditSink } from '../audit/audit.port';
+import { DomainError, Problems } from '../common/problem/domain-error';
+import { AccessAudit, JudgedRequest } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
 import { ClientIpService } from './client-ip.service';
 import { rateLimitHeaders } from './rate-limit/rate-limiter.service';
@@ -81,6 +83,8 @@ export class DecisionController {
   constructor(
     private readonly pipeline: AccessPipeline,
     private readonly clientIp: ClientIpService,
+    private readonly audit: AuditSink,
+    private readonly accessAudit: AccessAudit,
   ) {}
 
   // @Public: the endpoint judges the *original* request itself, through the same pipeline.
@@ -132,13 +136,28 @@ export class DecisionController {
   })
   async decide(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const original = originalRequest(request.headers);
-    const ip = this.clientIp.resolve(request.ip, request.headers);
-    const decision = await this.pipeline.judge({
-      ...original,
-      request: { headers: request.headers, ip },
-      policy: DECISION_POLICY,
-      allowNative: true,
-    });
+    const judged: JudgedRequest = {
+      ip: this.clientIp.resolve(request.ip, request.headers),
+      method: original.method,
+      path: original.path,
+      headers: request.headers,
+      requestId: request.id,
+    };
+    let decision;
+    try {
+      decision = await this.pipeline.judge({
+        ...original,
+        request: { headers: request.headers, ip: judged.ip },
+        policy: DECISION_POLICY,
+        allowNative: true,
+      });
+    } catch (err) {
+      if (err instanceof DomainError) this.accessAudit.denied('decision', judged, err);
+      throw err;
+    }
+    const row = this.accessAudit.allowed('decision', judged, decision);
+    row.status = 200;
+    this.audit.record(row);
     if (decision.rateLimit) reply.headers(rateLimitHeaders(decision.rateLimit));
     if (decision.openBecause === 'native_token') {
       // The upstream judges its own token: no user is named on its behalf.

@@ -4,6 +4,7 @@ import { ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { AuthModule } from '../auth/auth.module';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
+import { AccessAudit } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
 import { AccessGuard } from './access.guard';
 import { DecisionController } from './decision.controller';
@@ -21,6 +22,7 @@ import { RestrictionsService } from './restrictions.service';
     NativeTokenRule,
     RateLimiterService,
     AccessPipeline,
+    AccessAudit,
     {
       provide: ThrottlerStorage,
       inject: [WARDEN_CONFIG],

@@ -1,0 +1,254 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, QueryRunner, Repository, SelectQueryBuilder } from 'typeorm';
+import { DateUtils } from 'typeorm/util/DateUtils';
+import { AuditEntryEntity } from './audit-entry.entity';
+
+/** A row as the writer buffers it: every value already cut to its column's width. */
+export interface AuditRow {
+  at: Date;
+  event: string;
+  outcome: string;
+  actor: string | null;
+  authMethod: string | null;
+  credentialId: string | null;
+  ip: string | null;
+  method: string | null;
+  path: string | null;
+  status: number | null;
+  reason: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  details: string | null;
+}
+
+export interface AuditFilter {
+  from?: Date;
+  to?: Date;
+  actor?: string;
+  /** An event name, or a family such as `user.*`. */
+  event?: string;
+  outcome?: string;
+  ip?: string;
+  credentialId?: string;
+}
+
+/** Where a page ends: listings run newest first by (at, id). */
+export interface AuditCursor {
+  at: Date;
+  id: string;
+}
+
+const INSERT_COLUMNS = [
+  'at',
+  'event',
+  'outcome',
+  'actor',
+  'auth_method',
+  'credential_id',
+  'ip',
+  'method',
+  'path',
+  'status',
+  'reason',
+  'user_agent',
+  'request_id',
+  'details',
+];
+const MAX_CACHED_STATEMENTS = 8;
+/** Any fixed number: every Warden instance on the same database takes the same lock. */
+const PURGE_LOCK_ID = 0x61756474; // "audt"
+
+@Injectable()
+export class AuditRepository {
+  private readonly postgres: boolean;
+  /** The multi-row INSERT for each batch size seen, built once. */
+  private readonly insertSql = new Map<number, string>();
+  /** SQLite is one process's file: an in-process flag is the whole lock. */
+  private sqlitePurging = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(AuditEntryEntity) private readonly entries: Repository<AuditEntryEntity>,
+  ) {
+    this.postgres = dataSource.options.type === 'postgres';
+  }
+
+  /** One multi-row INSERT for the whole batch. */
+  async insertMany(rows: readonly AuditRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const params: unknown[] = new Array(rows.length * INSERT_COLUMNS.length);
+    let i = 0;
+    for (const row of rows) {
+      // Raw queries skip TypeORM's value preparation: SQLite keeps instants as UTC text.
+      params[i++] = this.postgres ? row.at : DateUtils.mixedDateToUtcDatetimeString(row.at);
+      params[i++] = row.event;
+      params[i++] = row.outcome;
+      params[i++] = row.actor;
+      params[i++] = row.authMethod;
+      params[i++] = row.credentialId;
+      params[i++] = row.ip;
+      params[i++] = row.method;
+      params[i++] = row.path;
+      params[i++] = row.status;
+      params[i++] = row.reason;
+      params[i++] = row.userAgent;
+      params[i++] = row.requestId;
+      params[i++] = row.details;
+    }
+    await this.dataSource.query(this.insertStatement(rows.length), params);
+  }
+
+  /** Whether the database answers at all (a refused batch is then the rows' fault, not its). */
+  async reachable(): Promise<boolean> {
+    try {
+      await this.dataSource.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Newest first, strictly after `after` when given. */
+  page(filter: AuditFilter, limit: number, after?: AuditCursor): Promise<AuditEntryEntity[]> {
+    const query = this.filtered(filter);
+    if (after) {
+      // Row-value comparison: both databases turn it into one index range on (…, at, id).
+      query.andWhere('(a.at, a.id) < (:afterAt, :afterId)', {
+        afterAt: after.at,
+        // SQLite compares its integer key with a number, not with text.
+        afterId: this.postgres ? after.id : Number(after.id),
+      });
+    }
+    return query.orderBy('a.at', 'DESC').addOrderBy('a.id', 'DESC').limit(limit).getMany();
+  }
+
+  count(filter: AuditFilter = {}): Promise<number> {
+    return this.filtered(filter).getCount();
+  }
+
+  latest(event: string): Promise<AuditEntryEntity | null> {
+    return this.filtered({ event }).orderBy('a.at', 'DESC').addOrderBy('a.id', 'DESC').getOne();
+  }
+
+  /** Deletes up to `batch` of the oldest rows older than `cutoff`; returns how many went. */
+  async removeOlderThan(cutoff: Date, batch: number): Promise<number> {
+    const result = await this.entries
+      .createQueryBuilder()
+      .delete()
+      .where(
+        `id IN (SELECT id FROM audit_log WHERE at < :cutoff ORDER BY at, id LIMIT ${int(batch)})`,
+        { cutoff },
+      )
+      .execute();
+    return result.affected ?? 0;
+  }
+
+  /**
+   * The newest row that is beyond the newest `keep` rows, as stored (no conversion: it is only
+   * handed back to removeUpTo), or null when there are no more than `keep` rows.
+   */
+  async boundaryBeyond(keep: number): Promise<{ at: unknown; id: unknown } | null> {
+    const rows: { at: unknown; id: unknown }[] = await this.dataSource.query(
+      `SELECT at, id FROM audit_log ORDER BY at DESC, id DESC LIMIT 1 OFFSET ${int(keep)}`,
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Deletes up to `batch` of the oldest rows at or before `boundary`; returns how many went. */
+  async removeUpTo(boundary: { at: unknown; id: unknown }, batch: number): Promise<number> {
+    const result = await this.entries
+      .createQueryBuilder()
+      .delete()
+      .where(
+        `id IN (SELECT id FROM audit_log WHERE (at, id) <= (:at, :id) ORDER BY at, id LIMIT ${int(batch)})`,
+        { at: boundary.at, id: boundary.id },
+      )
+      .execute();
+    return result.affected ?? 0;
+  }
+
+  /**
+   * Runs `work` only if no other instance is purging: a PostgreSQL session-level advisory lock,
+   * held on one pooled connection for the whole run and released by it (or by the connection's
+   * end, should the process die). Returns false when another instance holds it.
+   */
+  async withPurgeLock(work: () => Promise<void>): Promise<boolean> {
+    if (!this.postgres) {
+      if (this.sqlitePurging) return false;
+      this.sqlitePurging = true;
+      try {
+        await work();
+      } finally {
+        this.sqlitePurging = false;
+      }
+      return true;
+    }
+    const runner = this.dataSource.createQueryRunner() as QueryRunner & {
+      releasePostgresConnection(err?: Error): Promise<void>;
+    };
+    let broken: Error | undefined;
+    try {
+      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [
+        PURGE_LOCK_ID,
+      ]);
+      if (!locked) return false;
+      try {
+        await work();
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock($1)', [PURGE_LOCK_ID]).catch((err) => {
+          // A connection that may still hold the lock must not go back to the pool.
+          broken = err instanceof Error ? err : new Error(String(err));
+        });
+      }
+      return true;
+    } finally {
+      await runner.releasePostgresConnection(broken);
+    }
+  }
+
+  private filtered(filter: AuditFilter): SelectQueryBuilder<AuditEntryEntity> {
+    const query = this.entries.createQueryBuilder('a');
+    if (filter.from) query.andWhere('a.at >= :from', { from: filter.from });
+    if (filter.to) query.andWhere('a.at < :to', { to: filter.to });
+    if (filter.actor !== undefined) query.andWhere('a.actor = :actor', { actor: filter.actor });
+    if (filter.event !== undefined) {
+      if (filter.event.endsWith('.*')) {
+        const family = filter.event.slice(0, -1).replace(/[\\%_]/g, (c) => `\\${c}`);
+        query.andWhere(`a.event LIKE :family ESCAPE '\\'`, { family: `${family}%` });
+      } else {
+        query.andWhere('a.event = :event', { event: filter.event });
+      }
+    }
+    if (filter.outcome !== undefined)
+      query.andWhere('a.outcome = :outcome', { outcome: filter.outcome });
+    if (filter.ip !== undefined) query.andWhere('a.ip = :ip', { ip: filter.ip });
+    if (filter.credentialId !== undefined)
+      query.andWhere('a.credential_id = :credentialId', { credentialId: filter.credentialId });
+    return query;
+  }
+
+  private insertStatement(count: number): string {
+    let sql = this.insertSql.get(count);
+    if (!sql) {
+      // Full batches are the common case; odd sizes come and go, so the cache stays small.
+      if (this.insertSql.size >= MAX_CACHED_STATEMENTS) this.insertSql.clear();
+      const width = INSERT_COLUMNS.length;
+      const tuples: string[] = new Array(count);
+      for (let r = 0; r < count; r++) {
+        const marks: string[] = new Array(width);
+        for (let c = 0; c < width; c++) marks[c] = this.postgres ? `$${r * width + c + 1}` : '?';
+        tuples[r] = `(${marks.join(',')})`;
+      }
+      sql = `INSERT INTO audit_log (${INSERT_COLUMNS.join(',')}) VALUES ${tuples.join(',')}`;
+      this.insertSql.set(count, sql);
+    }
+    return sql;
+  }
+}
+
+/** Interpolated limits are always our own integers; this makes sure of it. */
+function int(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a row count: ${n}`);
+  return n;
+}

@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+type CounterChild = ReturnType<Counter<string>['labels']>;
+type HistogramChild = ReturnType<Histogram<string>['labels']>;
+
+/**
+ * The Prometheus metrics of DESIGN section 12, on a registry of this application's own (two
+ * applications in one process, as in the tests, keep separate counts). Label sets are few and
+ * fixed, so each one's child is looked up once and kept: counting a request costs a map lookup.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly decisions = new Counter({
+    name: 'warden_decisions_total',
+    help: 'Access decisions, by credential kind and outcome',
+    labelNames: ['kind', 'outcome'],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'warden_http_request_duration_seconds',
+    help: 'Time from request to response, by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private readonly auditFlushed = new Counter({
+    name: 'warden_audit_rows_flushed_total',
+    help: 'Audit rows written to the database',
+    registers: [this.registry],
+  });
+  private readonly auditDropped = new Counter({
+    name: 'warden_audit_events_dropped_total',
+    help: 'Audit events that could not be stored (buffer full, or refused by the database and logged instead)',
+    registers: [this.registry],
+  });
+  private readonly lastPurge = new Gauge({
+    name: 'warden_audit_last_purge_timestamp_seconds',
+    help: 'When the audit retention job last finished (Unix time)',
+    registers: [this.registry],
+  });
+  private readonly purged = new Counter({
+    name: 'warden_audit_rows_purged_total',
+    help: 'Audit rows deleted by the retention job, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  private bufferDepthSource: () => number = () => 0;
+  private readonly decisionChildren = new Map<string, CounterChild>();
+  private readonly latencyChildren = new Map<string, HistogramChild>();
+
+  constructor() {
+    const depth = (): number => this.bufferDepthSource();
+    new Gauge({
+      name: 'warden_audit_buffer_depth',
+      help: 'Audit events waiting in memory to be written',
+      registers: [this.registry],
+      collect() {
+        this.set(depth());
+      },
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'warden_' });
+  }
+
+  decision(kind: string, outcome: 'allowed' | 'denied'): void {
+    const key = `${kind}\u0000${outcome}`;
+    let child = this.decisionChildren.get(key);
+    if (!child) {
+      child = this.decisions.labels(kind, outcome);
+      this.decisionChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  /** `route` is the route's pattern (bounded), never the raw URL. */
+  response(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method}\u0000${route}\u0000${status}`;
+    let child = this.latencyChildren.get(key);
+    if (!child) {
+      child = this.latency.labels(method, route, String(status));
+      this.latencyChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
+  auditBufferDepth(source: () => number): void {
+    this.bufferDepthSource = source;
+  }
+
+  auditRowsFlushed(count: number): void {
+    this.auditFlushed.inc(count);
+  }
+
+  auditEventsDropped(count: number): void {
+    this.auditDropped.inc(count);
+  }
+
+  auditPurged(byAge: number, byCount: number, finishedAt: number): void {
+    this.purged.labels('age').inc(byAge);
+    this.purged.labels('count').inc(byCount);
+    this.lastPurge.set(finishedAt / 1000);
+  }
+}
