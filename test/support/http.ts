@@ -19,7 +19,8 @@ export async function http<T = any>(
   const response = await fetch(url, { ...init, headers, body });
   const text = await response.text();
   let parsed: unknown = text;
-  if (/json/.test(response.headers.get('content-type') ?? '') && text) parsed = JSON.parse(text);
+  const type = response.headers.get('content-type') ?? '';
+  if (/json/.test(type) && !/ndjson/.test(type) && text) parsed = JSON.parse(text);
   return { status: response.status, headers: response.headers, body: parsed as T, text };
 }
 
