@@ -46,8 +46,18 @@ export async function createApp(
     },
   });
   const fastify = adapter.getInstance();
+  // Graceful stop: a keep-alive connection busy when the server starts closing would otherwise
+  // stay open once answered (clients keep idle connections up to the 72 s keep-alive the server
+  // announces), holding the shutdown, and with it the last audit flush, until the process is
+  // killed. Responses sent while closing end their connection instead.
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   fastify.addHook('onSend', (request, reply, _payload, done) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
     done();
   });
   // Both are the application's own, known once it is built; no request is served before.

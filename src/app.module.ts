@@ -37,7 +37,6 @@ export class AppModule {
         InvalidationModule,
         MetricsModule,
         SettingsModule,
-        // After TypeORM: its last flush must run before the database closes (see AuditModule).
         AuditModule,
         AuthModule,
         TokensModule,

@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditEntryEntity } from './audit-entry.entity';
 import { AuditController } from './audit.controller';
@@ -11,11 +11,10 @@ import { AuditRetentionJob } from './retention/audit-retention.job';
 import { AuditRetentionService } from './retention/audit-retention.service';
 
 /**
- * Global: every module records to AuditSink. Its shutdown hook (the last flush) runs before the
- * database closes: Nest ends global modules in the reverse order they were registered, and
- * AppModule imports this one after TypeORM's.
+ * Imported by every module that records to AuditSink. Deliberately not global: Nest ends
+ * non-global modules before global ones, so the writer's last flush (after the HTTP server has
+ * answered its last request) runs while TypeORM's connection, a global module's, is still open.
  */
-@Global()
 @Module({
   imports: [TypeOrmModule.forFeature([AuditEntryEntity])],
   controllers: [AuditController],

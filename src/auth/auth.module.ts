@@ -1,3 +1,4 @@
+import { AuditModule } from '../audit/audit.module';
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -29,6 +30,7 @@ import { WardenTokens } from './warden-tokens.service';
 
 @Module({
   imports: [
+    AuditModule,
     PassportModule,
     TypeOrmModule.forFeature([UserEntity, GroupEntity, SigningKeyEntity, RefreshSessionEntity]),
   ],

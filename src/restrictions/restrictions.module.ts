@@ -1,3 +1,4 @@
+import { AuditModule } from '../audit/audit.module';
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerStorage } from '@nestjs/throttler';
@@ -15,7 +16,7 @@ import { RestrictionsService } from './restrictions.service';
 
 /** Restriction rules, rate limits, the shared access pipeline, the global guard and the decision endpoint. */
 @Module({
-  imports: [AuthModule],
+  imports: [AuthModule, AuditModule],
   controllers: [DecisionController],
   providers: [
     RestrictionsService,

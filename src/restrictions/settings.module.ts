@@ -1,3 +1,4 @@
+import { AuditModule } from '../audit/audit.module';
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClientIpService } from './client-ip.service';
@@ -9,7 +10,7 @@ import { SettingsService } from './settings.service';
 /** The settings document, read everywhere: global, and free of dependencies on the other modules. */
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([SettingsEntity])],
+  imports: [AuditModule, TypeOrmModule.forFeature([SettingsEntity])],
   controllers: [SettingsController],
   providers: [SettingsRepository, SettingsService, ClientIpService],
   exports: [SettingsService, ClientIpService],

@@ -1,3 +1,4 @@
+import { AuditModule } from '../audit/audit.module';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
@@ -12,7 +13,7 @@ import { AdminTokensController, TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
 
 @Module({
-  imports: [AuthModule, TypeOrmModule.forFeature([ApiTokenEntity])],
+  imports: [AuthModule, AuditModule, TypeOrmModule.forFeature([ApiTokenEntity])],
   controllers: [TokensController, AdminTokensController],
   providers: [ApiTokensRepository, TokensService, ApiTokenStrategy, TokenCleanupJob],
 })

@@ -7,6 +7,8 @@ import { login, newUser, TestUser } from '../support/factories';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { basic, bearer, http, HttpResult } from '../support/http';
 import { requirePostgres } from '../support/postgres';
+import { auditRow, seedAudit } from '../support/audit';
+import { AuditRepository } from '../../src/audit/audit.repository';
 import { REDIS_URL, requireRedis } from '../support/redis';
 
 /** What "at once" means between instances: a change on one is obeyed by the other within this. */
@@ -322,5 +324,27 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
           { ifMatch: '*', force: true, actor: { username: 'test' } },
         );
     }
+  });
+
+  maybe('the audit retention runs on one instance at a time, whichever asks', async () => {
+    const old = Date.now() - 400 * 86_400_000;
+    // Enough rows for a run of well over a few hundred milliseconds (batches with pauses).
+    await seedAudit(
+      a,
+      Array.from({ length: 30_000 }, (_, i) =>
+        auditRow({ at: new Date(old + i), requestId: `lock-${i}` }),
+      ),
+    );
+    const run = (t: TestApp) =>
+      http(`${t.url}/admin/audit/retention/run`, {
+        method: 'POST',
+        headers: { authorization: bearer(adminAccess) },
+      });
+    const [fromA, fromB] = await Promise.all([run(a), run(b)]);
+    expect([fromA.status, fromB.status]).toEqual([200, 200]);
+    const ran = [fromA.body, fromB.body].filter((r) => r.ran);
+    expect(ran).toHaveLength(1);
+    expect(ran[0].run.deletedByAge).toBeGreaterThanOrEqual(30_000);
+    expect(await a.app.get(AuditRepository).count({ to: new Date(old + 30_000) })).toBe(0);
   });
 });

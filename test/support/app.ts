@@ -74,6 +74,6 @@ export async function databaseReady(kind: 'sqlite' | 'postgres'): Promise<boolea
  * `ready()` is false, which requirePostgres / requireRedis allow only outside CI.
  */
 export function itWhen(ready: () => boolean) {
-  return (name: string, fn: () => Promise<void>) =>
-    it(name, async () => (ready() ? fn() : undefined));
+  return (name: string, fn: () => Promise<void>, timeoutMs?: number) =>
+    it(name, async () => (ready() ? fn() : undefined), timeoutMs);
 }
