@@ -10,7 +10,8 @@
 //   headers: { ... },                  // fixed headers (the one access token, X-Original-*…)
 //   tokensFile: '/tmp/…/tokens.txt',   // optional: one token per line, each used once
 //   warmupTokens: N,                   // how many of those tokens the warm-up may spend
-//   serverPid: 1234                    // optional: report the server's CPU use (Linux /proc)
+//   serverPid: 1234,                   // optional: report the server's CPU use (Linux /proc)
+//   overallRate: 2000                  // optional: requests per second from all connections
 // }
 // With tokensFile, every request carries a different `Authorization: Bearer <token>`; a run
 // stops after `duration` seconds or when its tokens are spent, whichever comes first: a token
@@ -48,6 +49,8 @@ function runOnce(seconds, pool) {
       timeout: spec.timeout || 10,
       headers: spec.headers || {},
     };
+    // A fixed request rate (latency at a given load rather than at saturation).
+    if (spec.overallRate) opts.overallRate = spec.overallRate;
     if (!pool) opts.duration = seconds;
     // Own accounting: exact latencies (autocannon's histogram has 1 ms resolution) and a rate
     // over the time actually spent, also when a run ends because its tokens are spent.

@@ -35,6 +35,13 @@ const ORIGINAL_HEADERS = {
 const SCENARIO_SPECS = {
   bare: { server: 'bare', path: WHOAMI_PATH, credential: 'none' },
   'access-token-seen': { server: 'warden', path: WHOAMI_PATH, credential: 'seen' },
+  // The same with settings.audit.enabled false for the run: the difference is the audit's cost.
+  'access-token-seen-no-audit': {
+    server: 'warden',
+    path: WHOAMI_PATH,
+    credential: 'seen',
+    audit: false,
+  },
   'api-token-seen': { server: 'warden', path: WHOAMI_PATH, credential: 'api-token' },
   'access-token-new': { server: 'warden', path: WHOAMI_PATH, credential: 'fresh' },
   'bare-decision': {
@@ -68,11 +75,21 @@ const TARGETS = {
 // The bare-Fastify run each Warden scenario is compared with (same route, same body).
 const BASELINES = {
   'access-token-seen': 'bare',
+  'access-token-seen-no-audit': 'bare',
   'api-token-seen': 'bare',
   'access-token-new': 'bare',
   'decision-seen': 'bare-decision',
   'decision-new': 'bare-decision',
 };
+// Audit rows may cost at most this share of the protected route's throughput (DESIGN section 13).
+const AUDIT_COST_TARGET = 0.1;
+// The purge benchmark (PostgreSQL): rows seeded past their retention, the share of Warden's
+// measured capacity the fixed-rate load asks for, and the bound on p99 during the purge.
+const PURGE_ROWS = intEnv('BENCH_PURGE_ROWS', 1_000_000, 1000);
+const PURGE_LOAD_SHARE = 0.5;
+const PURGE_P99_TARGET = 2;
+const POSTGRES_URL =
+  process.env.BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 // Access-token lifetime set for the benchmark (only ever raised), so that the fresh tokens for
 // every round can be minted once, up front.
 const ACCESS_TTL_SECONDS = 3600;
@@ -452,8 +469,8 @@ function tokenExpiry(token) {
 
 let plan;
 
-async function startWarden() {
-  const dataDir = path.join(tmpDir, 'data');
+async function startWarden({ name = 'warden', databaseUrl } = {}) {
+  const dataDir = path.join(tmpDir, `${name}-data`);
   fs.mkdirSync(dataDir);
   const port = await freePort();
   const password = randomBytes(24).toString('base64url');
@@ -479,15 +496,15 @@ async function startWarden() {
     PORT: String(port),
     HOST: '127.0.0.1',
     WARDEN_DATA_DIR: dataDir,
-    DATABASE_URL: `sqlite:${path.join(dataDir, 'warden.sqlite')}`,
+    DATABASE_URL: databaseUrl || `sqlite:${path.join(dataDir, 'warden.sqlite')}`,
     WARDEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     WARDEN_ADMIN_USERNAME: 'admin',
     WARDEN_ADMIN_PASSWORD: password,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
   });
-  const logFile = path.join(tmpDir, 'warden.log');
-  const child = spawnChild('warden', plan.serverCpu, [path.join(ROOT, 'dist', 'main.js')], {
+  const logFile = path.join(tmpDir, `${name}.log`);
+  const child = spawnChild(name, plan.serverCpu, [path.join(ROOT, 'dist', 'main.js')], {
     env,
     logFile,
   });
@@ -701,6 +718,36 @@ async function createApiToken(warden) {
     );
   }
   return { token, info: { prefix, scopes, expiresAt }, whoamiBody: check.text };
+}
+
+/** PATCH /admin/settings with If-Match (read again on a lost race); answers the new document. */
+async function patchSettings(warden, body) {
+  const url = `${warden.base}/admin/settings`;
+  for (let attempt = 1; ; attempt++) {
+    const read = await call('GET', url, { authorization: warden.basic });
+    const res = await call('PATCH', `${url}?force=true`, {
+      authorization: warden.basic,
+      headers: { 'if-match': read.headers.get('etag') },
+      body,
+    });
+    if (res.status === 412 && attempt < 3) continue;
+    if (res.status !== 200) {
+      throw new Error(`PATCH /admin/settings answered ${res.status}: ${res.text.slice(0, 500)}`);
+    }
+    return res.json;
+  }
+}
+
+async function setAudit(warden, enabled) {
+  const doc = await patchSettings(warden, { audit: { enabled } });
+  if (doc.audit.enabled !== enabled) throw new Error(`audit.enabled is still ${!enabled}`);
+}
+
+/** Warden's own counters from GET /metrics (Prometheus text), by metric name and labels. */
+async function metricValue(warden, name) {
+  const res = await call('GET', `${warden.base}/metrics`);
+  const line = res.text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : null;
 }
 
 /**
@@ -961,6 +1008,17 @@ async function main() {
     return spec;
   };
 
+  /** One load run; a scenario without audit has it switched off for its run only. */
+  const runScenario = async (scenario, spec) => {
+    const auditOff = SCENARIO_SPECS[scenario].audit === false;
+    if (auditOff) await setAudit(warden, false);
+    try {
+      return await runLoad(spec);
+    } finally {
+      if (auditOff) await setAudit(warden, true);
+    }
+  };
+
   /** Records non-2xx responses and errors of a load run (every phase) as problems. */
   const checkRun = (label, result) => {
     for (const [phase, r] of [
@@ -1097,7 +1155,7 @@ async function main() {
   for (const scenario of SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'seen')) {
     log(`Calibrating ${scenario} with its one token (${2 * WARMUP_SECONDS} s, discarded)…`);
     await ensureSeenToken(scenario);
-    const result = await runLoad({ ...specFor(scenario), duration: WARMUP_SECONDS });
+    const result = await runScenario(scenario, { ...specFor(scenario), duration: WARMUP_SECONDS });
     checkRun(`calibration (${scenario})`, result);
     calibrations[scenario] = result.measured;
     log(`  ${scenario}: ${fmt(result.measured.rps)} req/s`);
@@ -1151,7 +1209,7 @@ async function main() {
           batch = batches.get(batchKey(scenario, round));
         }
       }
-      const result = await runLoad(specFor(scenario, batch));
+      const result = await runScenario(scenario, specFor(scenario, batch));
       if (batch) {
         // Spent: nothing reads this file again.
         fs.rmSync(batch.file, { force: true });
@@ -1231,6 +1289,15 @@ async function main() {
         .join(', ')}.`,
   );
   printTable(summary);
+  const audit = await auditCost(warden, runs);
+  log(
+    `Audit: ${WHOAMI_PATH} with one access token ${fmt(audit.rpsOn)} req/s with audit on, ` +
+      `${fmt(audit.rpsOff)} with it off: the audit costs ${fmt(audit.cost * 100, 1)} % of the ` +
+      `throughput (target < ${AUDIT_COST_TARGET * 100} %) -> ${audit.result}; server CPU per ` +
+      `request ${fmt(audit.cpuUsOn, 1)} µs on, ${fmt(audit.cpuUsOff, 1)} µs off ` +
+      `(${fmt(audit.cpuCost * 100, 1)} %). Rows written ${audit.flushed}, dropped ${audit.dropped}.`,
+  );
+  const purge = process.env.BENCH_PURGE === '0' ? { skipped: 'BENCH_PURGE=0' } : await purgeBench();
   log(
     `Minting for ${FRESH_SCENARIOS.join(' and ')}: ${minting.tokens} tokens in ` +
       `${minting.seconds} s = ${minting.perSecond}/s (GET /system/reauth, rotation ` +
@@ -1301,6 +1368,8 @@ async function main() {
     minting,
     mints,
     summary,
+    audit,
+    purge,
     runs,
     problems,
     ok: problems.length === 0,
@@ -1309,6 +1378,140 @@ async function main() {
   fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   log(`Results written to ${path.relative(process.cwd(), out) || out}`);
   log(`Total time ${fmt(report.totalSeconds, 0)} s`);
+}
+
+/**
+ * The audit's cost: the protected route with one access token, audit on and off, same run.
+ * With the server saturated on its core, CPU per request is 1 / throughput: the throughput lost
+ * is the share of request CPU the audit takes.
+ */
+async function auditCost(warden, runs) {
+  const on = runs['access-token-seen'];
+  const off = runs['access-token-seen-no-audit'];
+  const rpsOn = median(on.map((r) => r.rps));
+  const rpsOff = median(off.map((r) => r.rps));
+  const cpuUs = (r) =>
+    r.cpuPercent.server === null
+      ? null
+      : (((r.cpuPercent.server / 100) * r.elapsedSeconds) / r.requests) * 1e6;
+  const cpuUsOn = median(on.map(cpuUs));
+  const cpuUsOff = median(off.map(cpuUs));
+  const cost = 1 - rpsOn / rpsOff;
+  return {
+    rpsOn,
+    rpsOff,
+    cost,
+    cpuUsOn,
+    cpuUsOff,
+    cpuCost: cpuUsOn && cpuUsOff ? 1 - cpuUsOff / cpuUsOn : null,
+    flushed: await metricValue(warden, 'warden_audit_rows_flushed_total'),
+    dropped: await metricValue(warden, 'warden_audit_events_dropped_total'),
+    target: AUDIT_COST_TARGET,
+    result: cost < AUDIT_COST_TARGET ? 'PASS' : 'MISS',
+  };
+}
+
+/**
+ * p99 of the protected route while the retention job deletes PURGE_ROWS rows, against its p99
+ * just before, at the same fixed request rate (half of the measured capacity: latency under a
+ * given load, not queueing at saturation). On a database of its own on PostgreSQL, with a Warden
+ * of its own; skipped (and said) when PostgreSQL is not reachable.
+ */
+async function purgeBench() {
+  const { Client } = require('pg');
+  const admin = new Client({ connectionString: POSTGRES_URL });
+  try {
+    await admin.connect();
+  } catch (err) {
+    log(`Purge benchmark skipped: PostgreSQL at ${POSTGRES_URL} is not reachable (${err.message})`);
+    return { skipped: `PostgreSQL not reachable: ${err.message}` };
+  }
+  const database = `warden_bench_${randomBytes(4).toString('hex')}`;
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${database}`;
+  let warden = null;
+  let db = null;
+  try {
+    await admin.query(`CREATE DATABASE ${database}`);
+    warden = await startWarden({ name: 'warden-postgres', databaseUrl: url.toString() });
+    await patchSettings(warden, { rateLimit: { ...RATE_LIMIT } });
+    db = new Client({ connectionString: url.toString() });
+    await db.connect();
+    log(`Purge benchmark (PostgreSQL): seeding ${PURGE_ROWS} audit rows past their retention…`);
+    const seedStart = Date.now();
+    await db.query(
+      `INSERT INTO audit_log (at, event, outcome, actor, auth_method, credential_id, ip, method,
+         path, status, user_agent, request_id)
+       SELECT now() - interval '400 days' + g * interval '1 millisecond', 'access.allowed',
+         'allowed', 'user' || (g % 500), 'access', 'cred-' || (g % 1000), '10.0.' || (g % 250) || '.1',
+         'GET', '/rest/api/2/issue/BENCH-' || g, 200, 'bench-seed', 'seed-' || g
+       FROM generate_series(1, $1::int) g`,
+      [PURGE_ROWS],
+    );
+    await db.query('ANALYZE audit_log');
+    log(`  seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+    const pair = await getJson(`${warden.base}/system/auth`, warden.basic);
+    const spec = {
+      connections: 10,
+      pipelining: 1,
+      url: `${warden.base}${WHOAMI_PATH}`,
+      headers: { authorization: `Bearer ${pair.authentication}` },
+      serverPid: warden.child.pid,
+      warmup: WARMUP_SECONDS,
+      duration: config.duration,
+    };
+    const capacity = await runLoad({ ...spec, connections: config.connections });
+    const rate = Math.max(100, Math.round(capacity.measured.rps * PURGE_LOAD_SHARE));
+    log(`  capacity ${fmt(capacity.measured.rps)} req/s; both runs at ${rate} req/s`);
+    const before = await runLoad({ ...spec, overallRate: rate });
+    const purgeStart = Date.now();
+    let purgeEnd = null;
+    const purging = fetch(`${warden.base}/admin/audit/retention/run`, {
+      method: 'POST',
+      headers: { authorization: warden.basic },
+      signal: AbortSignal.timeout(30 * 60 * 1000),
+    }).then(async (res) => {
+      purgeEnd = Date.now();
+      return { status: res.status, body: await res.json() };
+    });
+    const during = await runLoad({ ...spec, overallRate: rate, warmup: 0 });
+    const loadEnd = Date.now();
+    const purged = await purging;
+    checkServerAlive(warden, 'Warden (PostgreSQL)');
+    const errors = [before, during].reduce((a, r) => a + r.measured.non2xx + r.measured.errors, 0);
+    const run = purged.body && purged.body.run;
+    if (purged.status !== 200 || !run || run.deletedByAge !== PURGE_ROWS) {
+      throw new Error(`the purge answered ${purged.status} ${JSON.stringify(purged.body)}`);
+    }
+    const ratio = during.measured.latencyMs.p99 / before.measured.latencyMs.p99;
+    const covered = purgeEnd === null || purgeEnd >= loadEnd;
+    const result = {
+      rows: PURGE_ROWS,
+      rate,
+      capacityRps: capacity.measured.rps,
+      before: before.measured.latencyMs,
+      during: during.measured.latencyMs,
+      p99Ratio: ratio,
+      target: PURGE_P99_TARGET,
+      purgeSeconds: ((purgeEnd ?? Date.now()) - purgeStart) / 1000,
+      purgeCoveredTheRun: covered,
+      run,
+      errors,
+      result: errors > 0 ? 'ERROR' : ratio <= PURGE_P99_TARGET && covered ? 'PASS' : 'MISS',
+    };
+    log(
+      `  p99 ${fmt(before.measured.latencyMs.p99, 2)} ms before, ` +
+        `${fmt(during.measured.latencyMs.p99, 2)} ms while ${PURGE_ROWS} rows were purged ` +
+        `(purge took ${fmt(result.purgeSeconds, 1)} s${covered ? '' : ', ending before the run did'}): ` +
+        `ratio ${fmt(ratio, 2)} (target <= ${PURGE_P99_TARGET}) -> ${result.result}`,
+    );
+    return result;
+  } finally {
+    if (db) await db.end().catch(() => undefined);
+    if (warden) await stopChild(warden.child);
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+    await admin.end().catch(() => undefined);
+  }
 }
 
 main()
