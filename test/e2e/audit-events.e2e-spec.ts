@@ -1,4 +1,5 @@
 import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
+import { AuditWriter } from '../../src/audit/audit-writer.service';
 import { auditEvents, rawAuditTable } from '../support/audit';
 import { adminAuth, login, newGroup, newUser, Pair, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
@@ -271,6 +272,39 @@ describe.each(DATABASES)('audit events (%s)', (database) => {
       } finally {
         await patchSettings(t, { audit: { enabled: true } });
       }
+    },
+  );
+
+  maybe(
+    '/metrics counts decisions by kind and outcome, latency by route, and the audit writer',
+    async () => {
+      const pair = keep(await login(t, user));
+      await http(`${t.url}/system/whoami`, {
+        headers: { authorization: bearer(pair.authentication) },
+      });
+      await http(`${t.url}/system/whoami`, { headers: { authorization: bearer('not-a-token') } });
+      await t.app.get(AuditWriter).flush();
+      const res = await http(`${t.url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/plain');
+      const value = (series: string) => {
+        const line = res.text.split('\n').find((l) => l.startsWith(`${series} `));
+        return line === undefined ? undefined : Number(line.slice(series.length + 1));
+      };
+      expect(value('warden_decisions_total{kind="access",outcome="allowed"}')).toBeGreaterThan(0);
+      expect(value('warden_decisions_total{kind="bearer",outcome="denied"}')).toBeGreaterThan(0);
+      expect(
+        value(
+          'warden_http_request_duration_seconds_count{method="GET",route="/system/whoami",status="200"}',
+        ),
+      ).toBeGreaterThan(0);
+      const stored = Number((await t.dataSource.query('SELECT COUNT(*) AS n FROM audit_log'))[0].n);
+      expect(value('warden_audit_rows_flushed_total')).toBe(stored);
+      expect(value('warden_audit_events_dropped_total')).toBe(0);
+      expect(value('warden_audit_buffer_depth')).toBeGreaterThanOrEqual(0);
+      expect(res.text).toContain('warden_process_cpu_seconds_total');
+      // Names no user: the metrics are for a scraper on the internal network.
+      expect(res.text).not.toContain(user.username);
     },
   );
 

@@ -301,6 +301,12 @@ describe.each(DATABASES)('audit store (%s)', (database) => {
       });
       expect(state.body.lastRun.durationMs).toBeGreaterThanOrEqual(0);
       expect(Date.parse(state.body.nextRunAt)).toBeGreaterThan(Date.now());
+      const metrics = await http(`${t.url}/metrics`);
+      const last = metrics.text
+        .split('\n')
+        .find((l) => l.startsWith('warden_audit_last_purge_timestamp_seconds '));
+      expect(Number(last?.split(' ')[1]) * 1000).toBeGreaterThanOrEqual(now);
+      expect(metrics.text).toContain(`warden_audit_rows_purged_total{reason="age"} ${older}`);
       const [purged] = await auditEvents(t, { event: 'audit.purged' });
       expect(purged.details).toMatchObject({ deletedByAge: older });
     },
