@@ -27,7 +27,10 @@ describe.each(DATABASES)('audit on SIGTERM under load (%s)', (database) => {
     async () => {
       const pg = database === 'postgres' ? await createTestDatabase() : undefined;
       const { env, cleanup } = testConfig(pg ? { DATABASE_URL: pg.url } : {});
-      const warden = await startWardenProcess({ ...env, LOG_LEVEL: process.env.SHUTDOWN_LOG_LEVEL ?? 'warn' });
+      const warden = await startWardenProcess({
+        ...env,
+        LOG_LEVEL: process.env.SHUTDOWN_LOG_LEVEL ?? 'warn',
+      });
       try {
         const t = { url: warden.url } as TestApp;
         // One token for all the load: lift its rate limit so that every answer is a 200 or a 401.
