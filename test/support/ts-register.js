@@ -1,4 +1,5 @@
 'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded with node -r, before any compiler: plain CommonJS */
 // Lets a child process run Warden straight from its TypeScript sources (`node -r <this> src/main.ts`),
 // compiled on load with the same SWC options the tests use: a process test needs no build step.
 const fs = require('node:fs');
