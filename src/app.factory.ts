@@ -66,6 +66,7 @@ export async function createApp(
     const status = reply.statusCode;
     const pending = (request as GuardedRequest).pendingAudit;
     if (pending) {
+      (request as GuardedRequest).pendingAudit = undefined;
       pending.status = status;
       built.audit!.record(pending);
     }
@@ -87,6 +88,16 @@ export async function createApp(
       };
       if (failed) logger.error(line, 'request failed');
       else logger.debug(line, 'request completed');
+    }
+    done();
+  });
+  // A client that hangs up before its answer gets no onResponse; its decision is still a row
+  // (with no status: none was sent).
+  fastify.addHook('onRequestAbort', (request, done) => {
+    const pending = (request as GuardedRequest).pendingAudit;
+    if (pending) {
+      (request as GuardedRequest).pendingAudit = undefined;
+      built.audit!.record(pending);
     }
     done();
   });

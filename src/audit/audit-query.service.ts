@@ -48,10 +48,14 @@ export class AuditQueryService {
 
   /**
    * The export as text chunks, one page of rows per chunk, read only as fast as the client
-   * takes them: memory holds a page or two, whatever the number of rows.
+   * takes them: memory holds a page or two, whatever the number of rows. The filter is checked
+   * here, before the first byte is sent, so that a bad one is a 400 problem, not a cut stream.
    */
-  async *export(query: AuditFilterDto, format: 'ndjson' | 'csv'): AsyncGenerator<string> {
-    const filter = toFilter(query);
+  export(query: AuditFilterDto, format: 'ndjson' | 'csv'): AsyncGenerator<string> {
+    return this.chunks(toFilter(query), format);
+  }
+
+  private async *chunks(filter: AuditFilter, format: 'ndjson' | 'csv'): AsyncGenerator<string> {
     if (format === 'csv') yield `${CSV_COLUMNS.join(',')}\r\n`;
     let after: AuditCursor | undefined;
     for (;;) {
@@ -78,8 +82,8 @@ function toFilter(query: AuditFilterDto): AuditFilter {
     ip: query.ip,
     credentialId: query.credential,
   };
-  if (query.from) filter.from = new Date(query.from);
-  if (query.to) filter.to = new Date(query.to);
+  if (query.from) filter.from = instant(query.from, 'from');
+  if (query.to) filter.to = instant(query.to, 'to');
   if (filter.from && filter.to && filter.from > filter.to)
     throw Problems.badRequest('`from` is after `to`', 'invalid_time_range');
   return filter;
@@ -113,6 +117,27 @@ function toView(row: AuditEntryEntity): AuditEntryView {
   };
 }
 
+/** Instants the databases can compare: ISO 8601 forms Date reads, years 1970 to 9999. */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(10000, 0, 1);
+const MAX_ID = 9223372036854775807n;
+
+function inRange(date: Date): boolean {
+  const t = date.getTime();
+  return !Number.isNaN(t) && t >= EARLIEST && t < LATEST;
+}
+
+function instant(text: string, name: string): Date {
+  const date = new Date(text);
+  if (!inRange(date)) {
+    throw Problems.badRequest(
+      `\`${name}\` must be a date and time such as 2026-11-01T00:00:00Z, between 1970 and 9999`,
+      'invalid_time_range',
+    );
+  }
+  return date;
+}
+
 /** Opaque to clients: base64url of "at|id". */
 function encodeCursor(last: AuditEntryView): string {
   return Buffer.from(`${last.at}|${last.id}`).toString('base64url');
@@ -121,7 +146,7 @@ function encodeCursor(last: AuditEntryView): string {
 function decodeCursor(cursor: string): AuditCursor {
   const [at, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const date = new Date(at);
-  if (extra !== undefined || !/^\d{1,19}$/.test(id ?? '') || Number.isNaN(date.getTime()))
+  if (extra !== undefined || !/^\d{1,19}$/.test(id ?? '') || BigInt(id) > MAX_ID || !inRange(date))
     throw Problems.badRequest('The cursor is not one this API returned', 'invalid_cursor');
   return { at: date, id };
 }

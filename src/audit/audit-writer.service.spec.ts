@@ -3,7 +3,12 @@ import { Clock } from '../common/clock';
 import { MetricsService } from '../metrics/metrics.service';
 import { AuditEvent } from './audit.port';
 import { AuditRepository, AuditRow } from './audit.repository';
-import { AUDIT_BATCH_ROWS, AUDIT_MAX_BUFFERED, AuditWriter } from './audit-writer.service';
+import {
+  AUDIT_BATCH_ROWS,
+  AUDIT_MAX_BUFFERED,
+  AUDIT_MAX_BUFFERED_CHARS,
+  AuditWriter,
+} from './audit-writer.service';
 
 const event = (n: number, extra: Partial<AuditEvent> = {}): AuditEvent => ({
   event: 'access.allowed',
@@ -143,6 +148,57 @@ describe(AuditWriter.name, () => {
     expect(logged).toContainEqual(
       expect.objectContaining({ auditNotStored: expect.objectContaining({ requestId: 'r3' }) }),
     );
+  });
+
+  it('a NUL in a value (PostgreSQL refuses it) is replaced, so no caller can fail a batch', async () => {
+    sut.record(event(1, { actor: 'eve\u0000il', path: '/a\u0000b' }));
+    await sut.flush();
+    expect(stored[0].actor).toBe('eve\uFFFDil');
+    expect(stored[0].path).toBe('/a\uFFFDb');
+  });
+
+  it('an outage in the middle of a split batch writes no row twice', async () => {
+    let calls = 0;
+    insertMany.mockImplementation(async (rows) => {
+      calls++;
+      if (calls === 1) throw new Error('value rejected'); // the whole batch
+      if (calls === 3) {
+        reachable.mockResolvedValue(false); // the second half: the database has gone
+        throw new Error('connection lost');
+      }
+      stored.push(...rows);
+    });
+    for (let i = 0; i < 6; i++) sut.record(event(i));
+    await expect(sut.flush()).rejects.toThrow('connection lost');
+    expect(stored.map((r) => r.requestId)).toEqual(['r0', 'r1', 'r2']);
+    expect(sut.stats()).toMatchObject({ buffered: 3, flushed: 3 });
+
+    reachable.mockResolvedValue(true);
+    await sut.flush();
+    expect(stored.map((r) => r.requestId)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+  });
+
+  it('two flushes at once write each row once', async () => {
+    for (let i = 0; i < 1200; i++) sut.record(event(i));
+    await Promise.all([sut.flush(), sut.flush()]);
+    expect(stored).toHaveLength(1200);
+    expect(new Set(stored.map((r) => r.requestId)).size).toBe(1200);
+  });
+
+  it('bounds the buffer by the text it holds too, not only by its rows', async () => {
+    insertMany.mockRejectedValue(new Error('connection refused'));
+    reachable.mockResolvedValue(false);
+    const long = `/${'x'.repeat(20_000)}`;
+    for (let i = 0; i < 10_000; i++) sut.record(event(i, { path: long }));
+    const { buffered, dropped } = sut.stats();
+    // Each row is cut to 2,048 characters of path and counted with its fixed cost.
+    expect(buffered).toBe(Math.ceil(AUDIT_MAX_BUFFERED_CHARS / (2048 + 200)));
+    expect(dropped).toBe(10_000 - buffered);
+    insertMany.mockImplementation(async (rows) => void stored.push(...rows));
+    await sut.flush();
+    // Once written, the budget is free again.
+    sut.record(event(9999, { path: long }));
+    expect(sut.stats()).toMatchObject({ buffered: 1 });
   });
 
   it('records nothing while switched off, except the settings change that switched it', async () => {

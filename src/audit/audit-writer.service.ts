@@ -9,10 +9,17 @@ import { AuditRepository, AuditRow } from './audit.repository';
 export const AUDIT_FLUSH_INTERVAL_MS = 100;
 export const AUDIT_BATCH_ROWS = 500;
 /**
- * While the database is away the buffer holds this many rows (~15 MB) and refuses, counting,
+ * While the database is away the buffer holds this many rows (about 30 MB at most, see AUDIT_MAX_BUFFERED_CHARS) and refuses, counting,
  * beyond it: memory stays bounded whatever the outage's length.
  */
 export const AUDIT_MAX_BUFFERED = 50_000;
+/**
+ * …and this many characters of row text (paths, user agents, details): rows of long, hostile
+ * paths reach it long before the row count, so the memory bound holds whatever the rows hold.
+ */
+export const AUDIT_MAX_BUFFERED_CHARS = 16_000_000;
+/** A row's fixed cost in the character budget (object, short fields, date). */
+const ROW_BASE_CHARS = 200;
 const RETRY_FIRST_MS = 200;
 const RETRY_MAX_MS = 10_000;
 /** How long shutdown keeps trying before it writes what is left to the log instead. */
@@ -36,13 +43,14 @@ export interface AuditWriterStats {
  * The audit store's writer: `record()` only appends to an in-process buffer; batches reach the
  * database as one multi-row INSERT each, in order, one batch at a time. A failed batch stays at
  * the head of the buffer and is retried with backoff; if the database answers but refuses the
- * batch, its rows are written one by one and any row that still fails is written to the log
- * instead, and counted as dropped.
+ * batch, it is halved until the refused row is alone, and that row goes to the log instead,
+ * counted as dropped.
  */
 @Injectable()
 export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('audit');
   private buffer: AuditRow[] = [];
+  private bufferedChars = 0;
   private draining: Promise<void> | null = null;
   private interval: NodeJS.Timeout | undefined;
   private retryAt = 0;
@@ -74,11 +82,16 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
 
   record(event: AuditEvent): void {
     if (!this.enabled && !ALWAYS_RECORDED.has(event.event)) return;
-    if (this.buffer.length >= AUDIT_MAX_BUFFERED) {
+    if (
+      this.buffer.length >= AUDIT_MAX_BUFFERED ||
+      this.bufferedChars >= AUDIT_MAX_BUFFERED_CHARS
+    ) {
       this.countDropped(1);
       return;
     }
-    this.buffer.push(toRow(event, this.clock.now()));
+    const row = toRow(event, this.clock.now());
+    this.bufferedChars += rowChars(row);
+    this.buffer.push(row);
     if (this.buffer.length === AUDIT_BATCH_ROWS) setImmediate(() => this.kick());
   }
 
@@ -88,7 +101,7 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
 
   /** Writes everything buffered so far (tests and shutdown); rejects if the database is away. */
   async flush(): Promise<void> {
-    await this.draining;
+    while (this.draining) await this.draining;
     if (this.buffer.length === 0) return;
     this.retryAt = 0;
     await this.drain(true);
@@ -112,6 +125,7 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
       for (const row of this.buffer) this.logger.error({ auditNotStored: row });
       this.countDropped(this.buffer.length, true);
       this.buffer = [];
+      this.bufferedChars = 0;
     }
   }
 
@@ -123,13 +137,8 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
   private drain(rethrow: boolean): Promise<void> {
     const run = (async () => {
       try {
-        while (this.buffer.length > 0) {
-          const batch = this.buffer.slice(0, AUDIT_BATCH_ROWS);
-          await this.write(batch);
-          this.buffer.splice(0, batch.length);
-          this.flushed += batch.length;
-          this.metrics.auditRowsFlushed(batch.length);
-        }
+        while (this.buffer.length > 0)
+          await this.writeHead(Math.min(AUDIT_BATCH_ROWS, this.buffer.length));
         if (this.retryDelay > 0) {
           this.logger.log('The audit store is writable again; the buffered rows are stored');
           this.retryDelay = 0;
@@ -146,20 +155,36 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
     return run;
   }
 
-  /** One batch; rows the database refuses one by one (not for want of a connection) go to the log. */
-  private async write(batch: AuditRow[]): Promise<void> {
+  /**
+   * Writes the first `count` buffered rows as one INSERT and takes them off the buffer. If the
+   * database answers but refuses the batch, it is halved until the refused row is found alone:
+   * that row goes to the log instead, counted as dropped, and the rest are stored. Rows leave the
+   * buffer as soon as they are stored, so a retry after an outage never writes one twice.
+   */
+  private async writeHead(count: number): Promise<void> {
+    const batch = this.buffer.slice(0, count);
     try {
       await this.repository.insertMany(batch);
-      return;
     } catch (err) {
       if (!(await this.repository.reachable())) throw err;
-      if (batch.length === 1) {
+      if (count === 1) {
         this.logger.error({ auditNotStored: batch[0], err: message(err) });
+        this.take(1);
         this.countDropped(1, true);
         return;
       }
+      const half = Math.ceil(count / 2);
+      await this.writeHead(half);
+      await this.writeHead(count - half);
+      return;
     }
-    for (const row of batch) await this.write([row]);
+    this.take(count);
+    this.flushed += count;
+    this.metrics.auditRowsFlushed(count);
+  }
+
+  private take(count: number): void {
+    for (const row of this.buffer.splice(0, count)) this.bufferedChars -= rowChars(row);
   }
 
   private backOff(err: unknown): void {
@@ -196,23 +221,47 @@ function toRow(event: AuditEvent, now: number): AuditRow {
     at: new Date(now),
     event: cut(event.event, AUDIT_LIMITS.event)!,
     outcome: cut(event.outcome, AUDIT_LIMITS.outcome)!,
-    actor: cut(event.actor, AUDIT_LIMITS.actor),
+    actor: own(cut(event.actor, AUDIT_LIMITS.actor)),
     authMethod: cut(event.authMethod, AUDIT_LIMITS.authMethod),
     credentialId: cut(event.credentialId, AUDIT_LIMITS.credentialId),
     ip: cut(event.ip, AUDIT_LIMITS.ip),
     method: cut(event.method, AUDIT_LIMITS.method),
-    path: cut(event.path, AUDIT_LIMITS.path),
+    path: own(cut(event.path, AUDIT_LIMITS.path)),
     status: Number.isInteger(event.status) ? event.status! : null,
     reason: cut(event.reason, AUDIT_LIMITS.reason),
-    userAgent: cut(event.userAgent, AUDIT_LIMITS.userAgent),
+    userAgent: own(cut(event.userAgent, AUDIT_LIMITS.userAgent)),
     requestId: cut(event.requestId, AUDIT_LIMITS.requestId),
     details: event.details ? detailsJson(event.details) : null,
   };
 }
 
+/**
+ * Cut to the column's width. NUL, which PostgreSQL refuses in text (a Basic username can carry
+ * one), becomes U+FFFD, so that no caller can make a batch fail on purpose.
+ */
 function cut(value: string | null | undefined, max: number): string | null {
   if (value === undefined || value === null) return null;
-  return value.length > max ? value.slice(0, max) : value;
+  const fitted = value.length > max ? value.slice(0, max) : value;
+  return fitted.includes('\0') ? fitted.replace(/\0/g, '\uFFFD') : fitted;
+}
+
+/**
+ * A copy of a long string taken from a request: a slice would keep the whole header or URL it
+ * came from alive for as long as the row waits in the buffer.
+ */
+function own(value: string | null): string | null {
+  return value !== null && value.length > 32 ? Buffer.from(value, 'utf8').toString('utf8') : value;
+}
+
+function rowChars(row: AuditRow): number {
+  return (
+    ROW_BASE_CHARS +
+    (row.path?.length ?? 0) +
+    (row.userAgent?.length ?? 0) +
+    (row.details?.length ?? 0) +
+    (row.actor?.length ?? 0) +
+    (row.reason?.length ?? 0)
+  );
 }
 
 /** Cutting JSON would break it: an oversized details object is replaced by a note saying so. */

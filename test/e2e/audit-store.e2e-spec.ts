@@ -142,6 +142,30 @@ describe.each(DATABASES)('audit store (%s)', (database) => {
     expect(bad.body.code).toBe('validation_failed');
   });
 
+  maybe(
+    'dates and cursors the databases cannot take are a 400, in the listing and the export',
+    async () => {
+      const get = (path: string) =>
+        http(`${t.url}${path}`, { headers: { authorization: adminAuth() } });
+      for (const from of ['2026-W05', '20261101', '0001-01-01T00:00:00Z']) {
+        const res = await get(`/admin/audit?from=${from}`);
+        expect(res.status).toBe(400);
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+      }
+      const huge = Buffer.from('2026-01-01T00:00:00.000Z|9999999999999999999').toString(
+        'base64url',
+      );
+      expect((await get(`/admin/audit?cursor=${huge}`)).body.code).toBe('invalid_cursor');
+      const ancient = Buffer.from('-271821-04-20T00:00:00.000Z|1').toString('base64url');
+      expect((await get(`/admin/audit?cursor=${ancient}`)).body.code).toBe('invalid_cursor');
+      const reversed = await get(
+        '/admin/audit/export?from=2025-03-02T00:00:00Z&to=2025-03-01T00:00:00Z',
+      );
+      expect(reversed.status).toBe(400);
+      expect(reversed.body.code).toBe('invalid_time_range');
+    },
+  );
+
   maybe('the audit is for administrators only', async () => {
     const anonymous = await http(`${t.url}/admin/audit`);
     expect(anonymous.status).toBe(401);
