@@ -77,21 +77,42 @@ describe('jws', () => {
       signing: { alg, key: priv },
       verifying: { alg, key: pub },
     });
+    const otherP384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+    const rsaFamily = (keys: { privateKey: KeyObject; publicKey: KeyObject }) =>
+      Object.fromEntries(
+        (['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const).map((alg) => [
+          alg,
+          pair(alg, keys.privateKey, keys.publicKey),
+        ]),
+      );
     entries = {
-      RS256: pair('RS256', rsa.privateKey, rsa.publicKey),
+      ...rsaFamily(rsa),
       ES256: pair('ES256', ec.privateKey, ec.publicKey),
+      ES384: pair('ES384', p384.privateKey, p384.publicKey),
       EdDSA: pair('EdDSA', ed.privateKey, ed.publicKey),
       HS256: pair('HS256', secret, secret),
-    };
+    } as Record<JwsAlgorithm, KeyPairEntry>;
     otherEntries = {
-      RS256: pair('RS256', otherRsa.privateKey, otherRsa.publicKey),
+      ...rsaFamily(otherRsa),
       ES256: pair('ES256', otherEc.privateKey, otherEc.publicKey),
+      ES384: pair('ES384', otherP384.privateKey, otherP384.publicKey),
       EdDSA: pair('EdDSA', otherEd.privateKey, otherEd.publicKey),
       HS256: pair('HS256', otherSecret, otherSecret),
-    };
+    } as Record<JwsAlgorithm, KeyPairEntry>;
   });
 
-  const ALGORITHMS: JwsAlgorithm[] = ['RS256', 'ES256', 'EdDSA', 'HS256'];
+  const ALGORITHMS: JwsAlgorithm[] = [
+    'RS256',
+    'RS384',
+    'RS512',
+    'PS256',
+    'PS384',
+    'PS512',
+    'ES256',
+    'ES384',
+    'EdDSA',
+    'HS256',
+  ];
 
   describe('signJws / verifyJwsSignature round trip', () => {
     it.each(ALGORITHMS)('%s: a signed token verifies with the matching key', (alg) => {

@@ -1,4 +1,5 @@
 import {
+  constants,
   createHmac,
   KeyObject,
   sign as cryptoSign,
@@ -14,7 +15,31 @@ import {
  * this is what defeats `alg: none` and RS256→HS256 key confusion). Keys are KeyObjects built once,
  * so verification never parses PEM on the hot path.
  */
-export type JwsAlgorithm = 'RS256' | 'ES256' | 'EdDSA' | 'HS256';
+export type JwsAlgorithm =
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'EdDSA'
+  | 'HS256';
+
+/** Digest per algorithm (RFC 7518 §3.1); EdDSA hashes internally, HMAC is handled apart. */
+const DIGEST: Record<Exclude<JwsAlgorithm, 'EdDSA' | 'HS256'>, string> = {
+  RS256: 'sha256',
+  RS384: 'sha384',
+  RS512: 'sha512',
+  PS256: 'sha256',
+  PS384: 'sha384',
+  PS512: 'sha512',
+  ES256: 'sha256',
+  ES384: 'sha384',
+};
+/** ECDSA signatures are raw r||s of twice the curve's size (RFC 7518 §3.4). */
+const ECDSA_SIGNATURE_BYTES: Partial<Record<JwsAlgorithm, number>> = { ES256: 64, ES384: 96 };
 
 export interface JwsKey {
   alg: JwsAlgorithm;
@@ -118,14 +143,32 @@ export function verifyJwsSignature(decoded: DecodedJws, key: JwsKey): void {
   let valid: boolean;
   switch (key.alg) {
     case 'RS256':
-      valid = cryptoVerify('sha256', input, key.key, decoded.signature);
+    case 'RS384':
+    case 'RS512':
+      valid = cryptoVerify(DIGEST[key.alg], input, key.key, decoded.signature);
+      break;
+    case 'PS256':
+    case 'PS384':
+    case 'PS512':
+      // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
+      valid = cryptoVerify(
+        DIGEST[key.alg],
+        input,
+        {
+          key: key.key,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        },
+        decoded.signature,
+      );
       break;
     case 'ES256':
+    case 'ES384':
       // JWS carries the raw r||s form (RFC 7518 §3.4), not DER.
       valid =
-        decoded.signature.length === 64 &&
+        decoded.signature.length === ECDSA_SIGNATURE_BYTES[key.alg] &&
         cryptoVerify(
-          'sha256',
+          DIGEST[key.alg],
           input,
           { key: key.key, dsaEncoding: 'ieee-p1363' },
           decoded.signature,
@@ -156,10 +199,22 @@ export function signJws(header: Record<string, unknown>, payload: object, key: J
   let signature: Buffer;
   switch (key.alg) {
     case 'RS256':
-      signature = cryptoSign('sha256', data, key.key);
+    case 'RS384':
+    case 'RS512':
+      signature = cryptoSign(DIGEST[key.alg], data, key.key);
+      break;
+    case 'PS256':
+    case 'PS384':
+    case 'PS512':
+      signature = cryptoSign(DIGEST[key.alg], data, {
+        key: key.key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      });
       break;
     case 'ES256':
-      signature = cryptoSign('sha256', data, { key: key.key, dsaEncoding: 'ieee-p1363' });
+    case 'ES384':
+      signature = cryptoSign(DIGEST[key.alg], data, { key: key.key, dsaEncoding: 'ieee-p1363' });
       break;
     case 'EdDSA':
       signature = cryptoSign(null, data, key.key);
@@ -181,12 +236,15 @@ export function assertKeyFits(key: JwsKey, use: 'sign' | 'verify'): void {
     key.alg === 'HS256'
       ? k.type === 'secret' && (k.symmetricKeySize ?? 0) >= 32
       : (use === 'sign' ? k.type === 'private' : k.type === 'public' || k.type === 'private') &&
-        ((key.alg === 'RS256' &&
-          k.asymmetricKeyType === 'rsa' &&
+        ((/^(RS|PS)/.test(key.alg) &&
+          (k.asymmetricKeyType === 'rsa' || k.asymmetricKeyType === 'rsa-pss') &&
           (k.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) ||
           (key.alg === 'ES256' &&
             k.asymmetricKeyType === 'ec' &&
             k.asymmetricKeyDetails?.namedCurve === 'prime256v1') ||
+          (key.alg === 'ES384' &&
+            k.asymmetricKeyType === 'ec' &&
+            k.asymmetricKeyDetails?.namedCurve === 'secp384r1') ||
           (key.alg === 'EdDSA' && k.asymmetricKeyType === 'ed25519'));
   if (!fits) throw new Error(`Key does not fit ${key.alg} for ${use}`);
 }
