@@ -24,6 +24,9 @@ import { AccessTokenStrategy } from './strategies/access-token.strategy';
 import { BasicStrategy } from './strategies/basic.strategy';
 import { RefreshTokenStrategy } from './strategies/refresh-token.strategy';
 import { StrategyRunner } from './strategies/strategy-runner';
+import { ExternalJwtStrategy } from './strategies/external-jwt.strategy';
+import { ExternalJwtService } from './external/external-jwt.service';
+import { ExternalJwtController } from './external/external-jwt.controller';
 import { UpstreamSessionStrategy } from './strategies/upstream-session.strategy';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenTokens } from './warden-tokens.service';
@@ -34,7 +37,7 @@ import { WardenTokens } from './warden-tokens.service';
     PassportModule,
     TypeOrmModule.forFeature([UserEntity, GroupEntity, SigningKeyEntity, RefreshSessionEntity]),
   ],
-  controllers: [AuthController, UsersController, JwksController],
+  controllers: [AuthController, UsersController, JwksController, ExternalJwtController],
   providers: [
     UsersRepository,
     GroupsRepository,
@@ -54,6 +57,8 @@ import { WardenTokens } from './warden-tokens.service';
     RefreshTokenStrategy,
     BasicStrategy,
     UpstreamSessionStrategy,
+    ExternalJwtStrategy,
+    ExternalJwtService,
     StrategyRunner,
   ],
   exports: [

@@ -17,18 +17,24 @@ import { CREDENTIAL_RECHECK_MS, RevocationService } from './sessions/revocation.
 import { StrategyRunner } from './strategies/strategy-runner';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenClaims } from './warden-tokens.service';
+import { ExternalIdentity, ExternalJwtService } from './external/external-jwt.service';
 
 /** Bound on remembered verified tokens; an entry (digest, subject, credential) is about 200 bytes. */
 const MAX_VERIFIED_TOKENS = 100_000;
 
 /** What a verified credential stands for (bearer ones are remembered until they expire). */
 interface Verified {
-  kind: 'access' | 'api-token' | 'refresh';
+  kind: 'access' | 'api-token' | 'refresh' | 'external';
+  /** Empty for an external caller with no local user: `principal` is then the whole answer. */
   userId: string;
   /** Session id for access tokens, token id for API tokens: what revocation names. */
   credentialId: string;
   scopes: readonly string[];
+  principal?: Principal;
 }
+
+/** Scopes of an external caller not mapped to a local user: it may read and write, not administer. */
+const EXTERNAL_SCOPES: readonly string[] = Object.freeze(['read', 'write']);
 
 /** The stored record an API token strategy resolves to (the tokens module owns the entity). */
 export interface ApiTokenRecord {
@@ -68,7 +74,11 @@ export class AuthenticatorService {
     private readonly clock: Clock,
     private readonly strategies: StrategyRunner,
     private readonly settings: SettingsService,
-  ) {}
+    private readonly external: ExternalJwtService,
+  ) {
+    // The IdP's settings decide what an external token stands for: forget those answers.
+    settings.onChange(() => this.verified.clear());
+  }
 
   /** The tokens module is told of every API token use (it records last use, at most once a minute). */
   onApiTokenUse(listener: (tokenId: string, ip: string) => void): void {
@@ -172,7 +182,10 @@ export class AuthenticatorService {
     // header string dies young instead of being kept (and copied by the GC) for its lifetime.
     const key = hash('sha256', token, 'base64');
     const verified = this.verified.get(key, now);
-    if (verified && verified.kind === kind) return this.principalFor(verified, kinds);
+    if (verified && (verified.kind === kind || (kind === 'access' && verified.kind === 'external')))
+      return this.principalFor(verified, kinds);
+    if (kind === 'access' && this.external.claims(token))
+      return this.verifyExternal(request, key, kinds);
     return this.verifyAndRemember(request, kind, key, now, kinds);
   }
 
@@ -206,10 +219,43 @@ export class AuthenticatorService {
     return this.principalFor(verified, kinds);
   }
 
+  /** A token of the configured IdP: verified (or introspected), mapped, remembered until trusted no more. */
+  private async verifyExternal(
+    request: AuthRequest,
+    key: string,
+    kinds: readonly CredentialKind[],
+  ): Promise<Principal> {
+    const identity = await this.run<ExternalIdentity>('external', request, kinds);
+    const verified: Verified = identity.localUserId
+      ? {
+          kind: 'external',
+          userId: identity.localUserId,
+          credentialId: identity.credentialId,
+          scopes: ALL_SCOPES,
+        }
+      : {
+          kind: 'external',
+          userId: '',
+          credentialId: identity.credentialId,
+          scopes: EXTERNAL_SCOPES,
+          principal: {
+            id: `external:${identity.issuer ?? ''}:${identity.subject ?? identity.username}`,
+            username: identity.username,
+            groups: identity.groups,
+            authMethod: 'external',
+            credentialId: identity.credentialId,
+            scopes: EXTERNAL_SCOPES as string[],
+          },
+        };
+    this.verified.set(key, verified, identity.trustUntil);
+    return this.principalFor(verified, kinds);
+  }
+
   private principalFor(
     verified: Verified,
     kinds: readonly CredentialKind[],
   ): Principal | Promise<Principal> {
+    if (verified.principal) return verified.principal;
     if (this.revocations.isRevoked(verified.credentialId)) {
       throw invalidToken(
         verified.kind === 'api-token' ? 'The API token has been revoked' : 'The session has ended',

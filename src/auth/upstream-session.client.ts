@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { readCapped } from '../common/http/fetch-json';
 import { Problems } from '../common/problem/domain-error';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 
@@ -58,22 +59,4 @@ export class UpstreamSessionClient {
       return null;
     }
   }
-}
-
-async function readCapped(response: Response, maxBytes: number): Promise<string | null> {
-  const reader = response.body?.getReader();
-  if (!reader) return null;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

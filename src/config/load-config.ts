@@ -112,6 +112,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
       .filter(Boolean),
   };
 
+  const idpAllowHttpRaw = (env.WARDEN_IDP_ALLOW_HTTP ?? '').toLowerCase();
+  if (!['', 'true', 'false'].includes(idpAllowHttpRaw))
+    problems.push('WARDEN_IDP_ALLOW_HTTP must be true or false');
+  const idpAllowHttp = idpAllowHttpRaw === 'true';
+
   const encryptionKey = parseEncryptionKey(
     env.WARDEN_ENCRYPTION_KEY,
     production,
@@ -135,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     upstreamBaseUrl,
     connect,
     cmj,
+    idpAllowHttp,
     logLevel,
   };
 }

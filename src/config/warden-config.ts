@@ -18,6 +18,8 @@ export interface WardenConfig {
   upstreamBaseUrl?: string;
   connect: { appKey: string; keysUrl: string; authServerUrl: string };
   cmj: { baseUrl: string; keysUrl: string; downloadHosts: string[] };
+  /** Plain-HTTP JWKS and introspection URLs are refused unless this is set (tests, labs). */
+  idpAllowHttp: boolean;
   logLevel: string;
 }
 

@@ -35,6 +35,10 @@ export interface Settings {
     usernameClaim: string;
     usernameRegex: string | null;
     groupsClaim: string | null;
+    /** Seconds an introspection answer is reused (never past the token's exp); 0: ask every time. */
+    introspectionCacheSeconds: number;
+    /** Take the local user of the same name (and its groups) when there is one. */
+    mapToLocalUser: boolean;
   };
 }
 
@@ -69,6 +73,8 @@ export const DEFAULT_SETTINGS: Settings = {
     usernameClaim: 'sub',
     usernameRegex: null,
     groupsClaim: null,
+    introspectionCacheSeconds: 60,
+    mapToLocalUser: false,
   },
 };
 

@@ -4,6 +4,7 @@ import { Authenticator, Strategy } from 'passport';
 import { CredentialKind } from '../../common/principal';
 import { AccessTokenStrategy } from './access-token.strategy';
 import { BasicStrategy } from './basic.strategy';
+import { ExternalJwtStrategy } from './external-jwt.strategy';
 import { RefreshTokenStrategy } from './refresh-token.strategy';
 import { UpstreamSessionStrategy } from './upstream-session.strategy';
 
@@ -24,12 +25,14 @@ export class StrategyRunner {
     refresh: RefreshTokenStrategy,
     basic: BasicStrategy,
     session: UpstreamSessionStrategy,
+    external: ExternalJwtStrategy,
   ) {
     const strategies: [CredentialKind, unknown][] = [
       ['access', access],
       ['refresh', refresh],
       ['basic', basic],
       ['session', session],
+      ['external', external],
     ];
     for (const [kind, strategy] of strategies) this.passport.use(kind, strategy as Strategy);
   }

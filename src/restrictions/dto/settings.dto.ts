@@ -1,3 +1,4 @@
+import safeRegex from 'safe-regex2';
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -77,12 +78,14 @@ const IsSafeRegex = () =>
       if (typeof v !== 'string' || v.length > 500) return false;
       try {
         new RegExp(v);
-        return true;
       } catch {
         return false;
       }
+      // Nested quantifiers ((a+)+ and the like) backtrack catastrophically: a token's claim
+      // must not be able to stall the event loop.
+      return safeRegex(v);
     },
-    '$property must be a regular expression of at most 500 characters',
+    '$property must be a regular expression of at most 500 characters, without nested quantifiers',
   );
 
 const GROUP_LIST = [
@@ -271,6 +274,16 @@ class ExternalJwtDto {
   @IsString()
   @MaxLength(200)
   groupsClaim!: string | null;
+  @ApiProperty({ example: 60, description: '0 asks the introspection endpoint every time' })
+  @IsDefined()
+  @IsInt()
+  @Min(0)
+  @Max(3600)
+  introspectionCacheSeconds!: number;
+  @ApiProperty({ description: 'Use the local user of the same name (and its groups) if any' })
+  @IsDefined()
+  @IsBoolean()
+  mapToLocalUser!: boolean;
 }
 
 /** The whole settings document; PUT sends all of it, PATCH a part that is merged first. */

@@ -1,0 +1,281 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { hash } from 'node:crypto';
+import { BoundedCache } from '../../common/bounded-cache';
+import { Clock } from '../../common/clock';
+import { RemoteCallError } from '../../common/http/fetch-json';
+import { checkClaims } from '../../common/jwt/claims';
+import { decodeJws, JwtError, verifyJwsSignature } from '../../common/jwt/jws';
+import { Problems } from '../../common/problem/domain-error';
+import { ADMIN_GROUP } from '../../common/principal';
+import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
+import { Settings } from '../../restrictions/settings.defaults';
+import { SettingsService } from '../../restrictions/settings.service';
+import { UsersRepository } from '../directory/users.repository';
+import { JwksKeySource, KeySource, StaticKeySource } from './external-keys';
+import { introspect } from './introspection.client';
+
+type ExternalSettings = Settings['externalJwt'];
+
+/** Bounds on what a token's claims can make Warden hold. */
+const MAX_USERNAME = 255;
+const MAX_GROUPS = 200;
+const MAX_GROUP_NAME = 255;
+const MAX_INTROSPECTION_ENTRIES = 50_000;
+/** RFC 8725 §3.10: clocks differ; the IdP's by at most this much (the DESIGN cap). */
+const EXTERNAL_SKEW_SECONDS = 60;
+
+/** Who an external token stands for, once verified and mapped. */
+export interface ExternalIdentity {
+  username: string;
+  groups: string[];
+  subject: string | null;
+  issuer: string | null;
+  /** When Warden may stop trusting this answer (ms): the token's exp, or the introspection TTL. */
+  trustUntil: number;
+  /** What the audit names: the token's jti, else a digest prefix (never the token). */
+  credentialId: string;
+  /** The local user of the same name, when mapToLocalUser found one. */
+  localUserId?: string;
+}
+
+/**
+ * The `external` credential kind: a bearer token from the configured identity provider,
+ * verified by a PEM key or certificate, a JWK set, or RFC 7662 introspection, then mapped to a
+ * username (a claim, narrowed by an anchored regex) and groups (a claim).
+ */
+@Injectable()
+export class ExternalJwtService {
+  private source: { for: string; source: KeySource } | null = null;
+  private usernamePattern: { for: string; pattern: RegExp } | null = null;
+  private readonly introspected = new BoundedCache<string, Record<string, unknown>>(
+    MAX_INTROSPECTION_ENTRIES,
+  );
+
+  constructor(
+    private readonly settings: SettingsService,
+    private readonly users: UsersRepository,
+    private readonly clock: Clock,
+    @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
+  ) {
+    // A new document may name another key, URL or endpoint: nothing learnt before is kept.
+    settings.onChange(() => {
+      this.source = null;
+      this.introspected.clear();
+    });
+  }
+
+  get enabled(): boolean {
+    return this.settings.get().externalJwt.enabled;
+  }
+
+  /**
+   * Whether a bearer token that is not an API token goes to the IdP rather than to Warden's own
+   * verification: its unverified `iss` decides (Warden's own issuer never goes out), and in
+   * introspection mode so does any token that is not a JWT at all.
+   */
+  claims(token: string): boolean {
+    if (!this.enabled) return false;
+    const iss = unverifiedIssuer(token);
+    if (iss === this.config.issuer) return false;
+    return iss !== undefined || this.settings.get().externalJwt.mode === 'introspection';
+  }
+
+  /** Verifies and maps; JwtError (401) when the token is not good, 503 when the IdP is away. */
+  async verify(token: string): Promise<ExternalIdentity> {
+    const s = this.settings.get().externalJwt;
+    if (!s.enabled) throw new JwtError('unknown_key', 'External tokens are switched off');
+    const now = this.clock.now();
+    try {
+      const { claims, trustUntil } =
+        s.mode === 'introspection'
+          ? await this.introspected_(token, s, now)
+          : await this.verifySignature(token, s, now);
+      return await this.identity(token, claims, trustUntil, s);
+    } catch (err) {
+      if (err instanceof RemoteCallError) {
+        throw Problems.unavailable(
+          `The identity provider could not be asked: ${err.message}`,
+          'idp_unavailable',
+        );
+      }
+      throw err;
+    }
+  }
+
+  private async verifySignature(
+    token: string,
+    s: ExternalSettings,
+    now: number,
+  ): Promise<{ claims: Record<string, unknown>; trustUntil: number }> {
+    const decoded = decodeJws(token);
+    const alg = decoded.header.alg;
+    // The allow-list is the settings'; the token's header only names which entry it claims.
+    if (!s.algorithms.includes(alg) || alg === 'none' || alg.startsWith('HS')) {
+      throw new JwtError('unsupported_algorithm', `Algorithm ${alg} is not accepted`);
+    }
+    const key = await this.keySource(s).key(decoded.header.kid, alg, now);
+    if (!key) throw new JwtError('unknown_key', 'Token was not signed by a key of the IdP');
+    verifyJwsSignature(decoded, key);
+    this.checkCommon(decoded.payload, s, now);
+    return { claims: decoded.payload, trustUntil: (decoded.payload.exp as number) * 1000 };
+  }
+
+  private async introspected_(
+    token: string,
+    s: ExternalSettings,
+    now: number,
+  ): Promise<{ claims: Record<string, unknown>; trustUntil: number }> {
+    const digest = hash('sha256', token, 'base64');
+    const cached = this.introspected.get(digest, now);
+    if (cached) return { claims: cached, trustUntil: this.trustUntil(cached, s, now) };
+    if (!s.introspectionUrl) throw new JwtError('unknown_key', 'No introspection URL is set');
+    const claims = await introspect(token, {
+      url: s.introspectionUrl,
+      clientId: s.clientId,
+      clientSecret: s.clientSecret,
+      allowHttp: this.config.idpAllowHttp,
+    });
+    if (!claims)
+      throw new JwtError('bad_claim', 'The identity provider says the token is not active');
+    this.checkCommon(claims, s, now, false);
+    const trustUntil = this.trustUntil(claims, s, now);
+    if (trustUntil > now) this.introspected.set(digest, claims, trustUntil);
+    return { claims, trustUntil };
+  }
+
+  /** An introspection answer is reused for the configured TTL, never past the token's exp. */
+  private trustUntil(claims: Record<string, unknown>, s: ExternalSettings, now: number): number {
+    const ttl = now + s.introspectionCacheSeconds * 1000;
+    return typeof claims.exp === 'number' ? Math.min(claims.exp * 1000, ttl) : ttl;
+  }
+
+  private checkCommon(
+    claims: Record<string, unknown>,
+    s: ExternalSettings,
+    now: number,
+    requireExp = true,
+  ): void {
+    checkClaims(claims, {
+      // RFC 7662 §2.2 makes iss optional in an introspection answer; when given it must match.
+      issuer: s.issuer ?? undefined,
+      audience: s.audience ?? undefined,
+      requireExp,
+      nowSeconds: Math.floor(now / 1000),
+      skewSeconds: EXTERNAL_SKEW_SECONDS,
+    });
+    if (claims.iss === this.config.issuer) {
+      throw new JwtError('wrong_issuer', "A token of Warden's own is not an external token");
+    }
+  }
+
+  private async identity(
+    token: string,
+    claims: Record<string, unknown>,
+    trustUntil: number,
+    s: ExternalSettings,
+  ): Promise<ExternalIdentity> {
+    const raw = claimAt(claims, s.usernameClaim);
+    if (typeof raw !== 'string' || raw === '') {
+      throw new JwtError('bad_claim', `Claim ${s.usernameClaim} (the username) is missing`);
+    }
+    let username = raw.slice(0, 4 * MAX_USERNAME);
+    if (s.usernameRegex) {
+      const match = this.pattern(s.usernameRegex).exec(username);
+      if (!match) {
+        throw new JwtError('bad_claim', `Claim ${s.usernameClaim} does not match usernameRegex`);
+      }
+      username = match[1] ?? match[0];
+    }
+    if (username === '' || username.length > MAX_USERNAME) {
+      throw new JwtError('bad_claim', 'The username is empty or longer than 255 characters');
+    }
+    const identity: ExternalIdentity = {
+      username,
+      groups: groupsOf(s.groupsClaim ? claimAt(claims, s.groupsClaim) : undefined),
+      subject: typeof claims.sub === 'string' ? claims.sub : null,
+      issuer: typeof claims.iss === 'string' ? claims.iss : null,
+      trustUntil,
+      credentialId:
+        typeof claims.jti === 'string' && claims.jti.length <= 128
+          ? claims.jti
+          : `sha256:${hash('sha256', token, 'hex').slice(0, 16)}`,
+    };
+    if (s.mapToLocalUser) {
+      const local = await this.users.findByUsername(username);
+      if (local) identity.localUserId = local.id;
+    }
+    return identity;
+  }
+
+  private keySource(s: ExternalSettings): KeySource {
+    const signature = JSON.stringify([s.mode, s.publicKey, s.jwksUrl, s.algorithms]);
+    if (this.source?.for !== signature) {
+      let source: KeySource;
+      if (s.mode === 'jwks') {
+        if (!s.jwksUrl) throw new JwtError('unknown_key', 'No JWKS URL is set');
+        source = new JwksKeySource(s.jwksUrl, s.algorithms, this.config.idpAllowHttp);
+      } else {
+        if (!s.publicKey) throw new JwtError('unknown_key', 'No public key is set');
+        try {
+          source = new StaticKeySource(s.publicKey, s.algorithms);
+        } catch (err) {
+          throw new JwtError(
+            'unknown_key',
+            `The configured public key is unusable: ${(err as Error).message}`,
+          );
+        }
+      }
+      this.source = { for: signature, source };
+    }
+    return this.source.source;
+  }
+
+  private pattern(source: string): RegExp {
+    if (this.usernamePattern?.for !== source) {
+      // Anchored whatever the operator wrote: a partial match must not pass.
+      this.usernamePattern = { for: source, pattern: new RegExp(`^(?:${source})$`) };
+    }
+    return this.usernamePattern.pattern;
+  }
+}
+
+/** `a.b.c` into nested objects; own properties only. */
+function claimAt(claims: Record<string, unknown>, path: string): unknown {
+  let value: unknown = claims;
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part))
+      return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/**
+ * Groups from an array of strings or a space- or comma-separated string. warden-admins is never
+ * taken from an IdP: administration is granted in Warden's own directory only.
+ */
+function groupsOf(value: unknown): string[] {
+  const names = Array.isArray(value)
+    ? value.filter((g): g is string => typeof g === 'string')
+    : typeof value === 'string'
+      ? value.split(/[\s,]+/)
+      : [];
+  return [
+    ...new Set(names.filter((g) => g !== '' && g.length <= MAX_GROUP_NAME && g !== ADMIN_GROUP)),
+  ]
+    .slice(0, MAX_GROUPS)
+    .sort();
+}
+
+/** The `iss` of a JWT without verifying it (routing only), or undefined when it is not a JWT. */
+function unverifiedIssuer(token: string): string | undefined {
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (first < 1 || second < 0) return undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(token.slice(first + 1, second), 'base64url').toString());
+    return typeof payload?.iss === 'string' ? payload.iss : '';
+  } catch {
+    return undefined;
+  }
+}
