@@ -157,7 +157,7 @@ export class ExternalJwtService {
   ): void {
     checkClaims(claims, {
       // RFC 7662 §2.2 makes iss optional in an introspection answer; when given it must match.
-      issuer: s.issuer ?? undefined,
+      issuer: requireExp || claims.iss !== undefined ? (s.issuer ?? undefined) : undefined,
       audience: s.audience ?? undefined,
       requireExp,
       nowSeconds: Math.floor(now / 1000),

@@ -106,10 +106,9 @@ function host(url: string): string {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return 'timed out';
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return cause?.code ?? cause?.message ?? err.message;
-  }
-  return String(err);
+  // A timeout arrives as a DOMException, which is not an Error in every Node version.
+  const e = err as { name?: string; message?: string; cause?: Record<string, unknown> } | null;
+  if (e?.name === 'TimeoutError' || e?.cause?.name === 'TimeoutError') return 'timed out';
+  const detail = e?.cause?.code ?? e?.cause?.message ?? e?.message;
+  return typeof detail === 'string' ? detail : String(err);
 }

@@ -16,16 +16,7 @@ import {
  * so verification never parses PEM on the hot path.
  */
 export type JwsAlgorithm =
-  | 'RS256'
-  | 'RS384'
-  | 'RS512'
-  | 'PS256'
-  | 'PS384'
-  | 'PS512'
-  | 'ES256'
-  | 'ES384'
-  | 'EdDSA'
-  | 'HS256';
+  'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'EdDSA' | 'HS256';
 
 /** Digest per algorithm (RFC 7518 §3.1); EdDSA hashes internally, HMAC is handled apart. */
 const DIGEST: Record<Exclude<JwsAlgorithm, 'EdDSA' | 'HS256'>, string> = {

@@ -1,0 +1,334 @@
+import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Clock } from '../../src/common/clock';
+import { startApp, TestApp } from '../support/app';
+import { adminAuth, login, newUser } from '../support/factories';
+import { bearer, http } from '../support/http';
+import { FakeIdp, newRsaKey } from '../support/idp';
+import { operatorPatch } from '../support/settings';
+import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('external identity provider tokens', () => {
+  let t: TestApp;
+  const idp = new FakeIdp();
+
+  beforeAll(async () => {
+    await idp.start();
+    t = await startApp({ env: { WARDEN_IDP_ALLOW_HTTP: 'true' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await idp.stop();
+  });
+
+  const whoami = (token: string) =>
+    http(`${t.url}/system/whoami`, { headers: { authorization: bearer(token) } });
+  const useJwks = (extra: Record<string, unknown> = {}) =>
+    operatorPatch(t, {
+      externalJwt: {
+        enabled: true,
+        mode: 'jwks',
+        jwksUrl: `${idp.url}/jwks`,
+        issuer: idp.issuer,
+        audience: 'warden-api',
+        algorithms: ['RS256'],
+        usernameClaim: 'sub',
+        usernameRegex: null,
+        groupsClaim: 'groups',
+        ...extra,
+      },
+    });
+
+  describe('jwks mode', () => {
+    beforeAll(() => useJwks());
+
+    it('accepts a good token and maps its username and groups (warden-admins never)', async () => {
+      const res = await whoami(
+        idp.sign({ sub: 'carol', groups: ['jira-users', 'warden-admins', 'qa'] }),
+      );
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        username: 'carol',
+        authMethod: 'external',
+        groups: ['jira-users', 'qa'],
+      });
+      // Not an administrator, whatever the token says.
+      const admin = await http(`${t.url}/admin/settings`, {
+        headers: { authorization: bearer(idp.sign({ sub: 'carol', groups: ['warden-admins'] })) },
+      });
+      expect(admin.status).toBe(403);
+    });
+
+    const refused: [string, () => string][] = [
+      ['expired', () => idp.sign({ exp: Math.floor(Date.now() / 1000) - 600 })],
+      ['without exp', () => idp.sign({ exp: undefined })],
+      ['from another issuer', () => idp.sign({ iss: 'https://evil.example/' })],
+      ['with iss as an array', () => idp.sign({ iss: [idp.issuer] })],
+      ['for another audience', () => idp.sign({ aud: 'someone-else' })],
+      ['signed by a key not in the set', () => idp.sign({}, newRsaKey(idp.keys[0].kid))],
+      ['with alg none', () => `${b64({ alg: 'none', typ: 'JWT' })}.${idp.sign({}).split('.')[1]}.`],
+      [
+        "HS256 signed with the IdP's public key as the secret",
+        () => {
+          const pem = idp.keys[0].publicKey.export({ type: 'spki', format: 'pem' }) as string;
+          const input = `${b64({ alg: 'HS256', typ: 'JWT', kid: idp.keys[0].kid })}.${idp.sign({}).split('.')[1]}`;
+          return `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`;
+        },
+      ],
+      [
+        'signed by a key embedded in its own jwk header',
+        () => {
+          const attacker = newRsaKey('attacker');
+          return idp.sign({}, attacker, { jwk: attacker.publicKey.export({ format: 'jwk' }) });
+        },
+      ],
+    ];
+    it.each(refused)('refuses a token %s with a 401', async (_name, make) => {
+      const res = await whoami(make());
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('Bearer');
+    });
+
+    it('never fetches keys from a jku or x5u the token names', async () => {
+      let contacted = 0;
+      const evil = createServer((_req, res) => {
+        contacted++;
+        res.end('{}');
+      });
+      await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+      const where = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/keys`;
+      try {
+        const attacker = newRsaKey('evil-kid');
+        for (const header of [{ jku: where }, { x5u: where }]) {
+          expect((await whoami(idp.sign({}, attacker, header))).status).toBe(401);
+        }
+        expect(contacted).toBe(0);
+      } finally {
+        await new Promise((r) => evil.close(r));
+      }
+    });
+
+    it("keeps Warden's own tokens Warden's: one with Warden's issuer never passes as external", async () => {
+      const own = await login(t, { username: ADMIN_USERNAME, password: ADMIN_PASSWORD });
+      expect((await whoami(own.authentication)).body.authMethod).toBe('access');
+      const forged = idp.sign({ iss: t.config.issuer, aud: 'warden-api' });
+      expect((await whoami(forged)).status).toBe(401);
+    });
+
+    it('follows a key rotation, and a flood of unknown kids fetches the set at most once', async () => {
+      // A key source of its own (another URL), so that earlier tests' fetches do not count.
+      await useJwks({ jwksUrl: `${idp.url}/jwks?rotation` });
+      const clock = jest.spyOn(t.app.get(Clock), 'now');
+      try {
+        const before = idp.jwksRequests;
+        expect((await whoami(idp.sign({ sub: 'before-rotation' }))).status).toBe(200);
+        expect(idp.jwksRequests).toBe(before + 1);
+        // A minute later the IdP signs with a new key: its unknown kid fetches the set again.
+        const later = Date.now() + 61_000;
+        clock.mockImplementation(() => later);
+        const next = newRsaKey();
+        idp.keys = [next, ...idp.keys];
+        expect((await whoami(idp.sign({ sub: 'rotated' }, next))).status).toBe(200);
+        expect(idp.jwksRequests).toBe(before + 2);
+        // Within the minute after that fetch, made-up kids do not reach the IdP at all.
+        const flood = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => whoami(idp.sign({}, newRsaKey(`made-up-${i}`)))),
+        );
+        expect(flood.every((r) => r.status === 401)).toBe(true);
+        expect(idp.jwksRequests).toBe(before + 2);
+      } finally {
+        clock.mockRestore();
+        await useJwks();
+      }
+    });
+
+    it('maps the username through an anchored regex, and refuses a claim it does not match', async () => {
+      await useJwks({ usernameClaim: 'profile.email', usernameRegex: '([a-z.]+)@example\\.com' });
+      try {
+        const ok = await whoami(idp.sign({ profile: { email: 'dave.jones@example.com' } }));
+        expect(ok.body.username).toBe('dave.jones');
+        const partial = await whoami(
+          idp.sign({ profile: { email: 'dave@example.com.evil.test' } }),
+        );
+        expect(partial.status).toBe(401);
+      } finally {
+        await useJwks();
+      }
+    });
+
+    it('a repeated token is verified once and then remembered', async () => {
+      const token = idp.sign({ sub: 'repeat' });
+      for (let i = 0; i < 3; i++) expect((await whoami(token)).status).toBe(200);
+    });
+  });
+
+  describe('an unreachable or misbehaving JWKS URL is a 503, never an allow', () => {
+    it('a slow JWK set', async () => {
+      idp.jwksDelayMs = 4000;
+      try {
+        await useJwks({ jwksUrl: `${idp.url}/jwks?slow` });
+        const res = await whoami(idp.sign({}));
+        expect(res.status).toBe(503);
+        expect(res.body.code).toBe('idp_unavailable');
+        expect(res.body.detail).toContain('timed out');
+      } finally {
+        idp.jwksDelayMs = 0;
+      }
+    }, 15_000);
+
+    it('an oversized JWK set', async () => {
+      idp.jwksPaddingBytes = 400 * 1024;
+      try {
+        await useJwks({ jwksUrl: `${idp.url}/jwks?big` });
+        const res = await whoami(idp.sign({}));
+        expect(res.status).toBe(503);
+        expect(res.body.detail).toContain('more than');
+      } finally {
+        idp.jwksPaddingBytes = 0;
+      }
+    });
+
+    it('a JWKS URL on plain http is refused unless allowed', async () => {
+      const strict = await startApp();
+      try {
+        await operatorPatch(strict, {
+          externalJwt: {
+            enabled: true,
+            mode: 'jwks',
+            jwksUrl: `${idp.url}/jwks`,
+            issuer: idp.issuer,
+            audience: null,
+          },
+        });
+        const res = await http(`${strict.url}/system/whoami`, {
+          headers: { authorization: bearer(idp.sign({})) },
+        });
+        expect(res.status).toBe(503);
+        expect(res.body.detail).toContain('https only');
+      } finally {
+        await strict.close();
+      }
+    });
+  });
+
+  describe('publicKey mode', () => {
+    it('verifies with a PEM public key; ES256 is refused while only RS256 is allowed', async () => {
+      const key = newRsaKey('pem');
+      await operatorPatch(t, {
+        externalJwt: {
+          enabled: true,
+          mode: 'publicKey',
+          publicKey: key.publicKey.export({ type: 'spki', format: 'pem' }),
+          issuer: idp.issuer,
+          audience: 'warden-api',
+          algorithms: ['RS256'],
+          usernameClaim: 'sub',
+          usernameRegex: null,
+        },
+      });
+      expect((await whoami(idp.sign({ sub: 'erin' }, key))).body.username).toBe('erin');
+      const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const es = idp.sign({}, { kid: 'pem', alg: 'ES256', ...ec });
+      expect((await whoami(es)).status).toBe(401);
+    });
+  });
+
+  describe('introspection mode', () => {
+    const useIntrospection = (seconds: number) =>
+      operatorPatch(t, {
+        externalJwt: {
+          enabled: true,
+          mode: 'introspection',
+          introspectionUrl: `${idp.url}/introspect`,
+          clientId: idp.client.id,
+          clientSecret: idp.client.secret,
+          issuer: idp.issuer,
+          audience: null,
+          usernameClaim: 'username',
+          usernameRegex: null,
+          groupsClaim: 'groups',
+          introspectionCacheSeconds: seconds,
+        },
+      });
+    const exp = () => Math.floor(Date.now() / 1000) + 300;
+
+    it('an active opaque token is let in; an inactive one is a 401', async () => {
+      await useIntrospection(60);
+      idp.active.set('opaque-1', {
+        active: true,
+        username: 'frank',
+        iss: idp.issuer,
+        exp: exp(),
+        groups: 'a b',
+      });
+      const ok = await whoami('opaque-1');
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ username: 'frank', groups: ['a', 'b'] });
+      expect((await whoami('opaque-unknown')).status).toBe(401);
+    });
+
+    it('answers are reused for the TTL; with TTL 0 a revoked token stops at once', async () => {
+      await useIntrospection(60);
+      idp.active.set('opaque-2', { active: true, username: 'gina', exp: exp() });
+      const before = idp.introspectionRequests;
+      expect((await whoami('opaque-2')).status).toBe(200);
+      expect((await whoami('opaque-2')).status).toBe(200);
+      expect(idp.introspectionRequests).toBe(before + 1);
+
+      await useIntrospection(0);
+      idp.active.set('opaque-3', { active: true, username: 'hank', exp: exp() });
+      expect((await whoami('opaque-3')).status).toBe(200);
+      idp.active.delete('opaque-3');
+      expect((await whoami('opaque-3')).status).toBe(401);
+    });
+
+    it('an introspection endpoint that is down is a 503 problem, not a 500 and not an allow', async () => {
+      await useIntrospection(0);
+      idp.active.set('opaque-4', { active: true, username: 'ivy', exp: exp() });
+      idp.introspectionDown = true;
+      try {
+        const res = await whoami('opaque-4');
+        expect(res.status).toBe(503);
+        expect(res.body.code).toBe('idp_unavailable');
+      } finally {
+        idp.introspectionDown = false;
+      }
+    });
+  });
+
+  describe('POST /admin/external-jwt/test', () => {
+    beforeAll(() => useJwks());
+    const check = (token: string) =>
+      http(`${t.url}/admin/external-jwt/test`, {
+        method: 'POST',
+        headers: { authorization: adminAuth() },
+        json: { token },
+      });
+
+    it('says valid and whom the token maps to, or why not, and never echoes the token', async () => {
+      const good = idp.sign({ sub: 'jack', groups: ['ops'] });
+      const ok = await check(good);
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ valid: true, username: 'jack', groups: ['ops'] });
+      expect(ok.text).not.toContain(good);
+      const expired = idp.sign({ exp: Math.floor(Date.now() / 1000) - 600 });
+      expect((await check(expired)).body).toMatchObject({ valid: false, reason: 'expired' });
+      expect((await check(idp.sign({ iss: 'https://evil.example/' }))).body).toMatchObject({
+        valid: false,
+        reason: 'wrong_issuer',
+      });
+      const user = await newUser(t);
+      const forbidden = await http(`${t.url}/admin/external-jwt/test`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`,
+        },
+        json: { token: good },
+      });
+      expect(forbidden.status).toBe(403);
+    });
+  });
+});
