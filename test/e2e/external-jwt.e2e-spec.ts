@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../src/common/clock';
 import { startApp, TestApp } from '../support/app';
-import { adminAuth, login, newUser } from '../support/factories';
+import { adminAuth, login, newGroup, newUser } from '../support/factories';
 import { bearer, http } from '../support/http';
 import { FakeIdp, newRsaKey } from '../support/idp';
 import { operatorPatch } from '../support/settings';
@@ -156,6 +156,23 @@ describe('external identity provider tokens', () => {
         expect(partial.status).toBe(401);
       } finally {
         await useJwks();
+      }
+    });
+
+    it('with mapToLocalUser, the local user of that name and its groups are used', async () => {
+      const group = await newGroup(t);
+      const local = await newUser(t, { groups: [group] });
+      await useJwks({ mapToLocalUser: true });
+      try {
+        const res = await whoami(idp.sign({ sub: local.username, groups: ['from-idp'] }));
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({
+          username: local.username,
+          authMethod: 'external',
+          groups: [group],
+        });
+      } finally {
+        await useJwks({ mapToLocalUser: false });
       }
     });
 
