@@ -182,7 +182,11 @@ export class AuthenticatorService {
     // header string dies young instead of being kept (and copied by the GC) for its lifetime.
     const key = hash('sha256', token, 'base64');
     const verified = this.verified.get(key, now);
-    if (verified && (verified.kind === kind || (kind === 'access' && verified.kind === 'external')))
+    if (
+      verified &&
+      (verified.kind === kind ||
+        (kind === 'access' && verified.kind === 'external' && this.external.enabled))
+    )
       return this.principalFor(verified, kinds);
     if (kind === 'access' && this.external.claims(token))
       return this.verifyExternal(request, key, kinds);
@@ -231,7 +235,8 @@ export class AuthenticatorService {
           kind: 'external',
           userId: identity.localUserId,
           credentialId: identity.credentialId,
-          scopes: ALL_SCOPES,
+          // Local groups apply, administration does not: a name match is not a sign-in.
+          scopes: EXTERNAL_SCOPES,
         }
       : {
           kind: 'external',

@@ -73,6 +73,17 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
   return { method: upper, path };
 }
 
+/**
+ * Header values are Latin-1 (RFC 9110 §5.5): characters beyond printable ASCII are
+ * percent-encoded (UTF-8), so a username such as 李雷 reaches the upstream as %E6%9D%8E%E9%9B%B7
+ * instead of failing the answer; plain ASCII names are unchanged.
+ */
+export function headerSafe(value: string): string {
+  return /^[\x21-\x7e]*$/.test(value)
+    ? value
+    : value.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
+}
+
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value || undefined;
 }
@@ -171,10 +182,10 @@ export class DecisionController {
       return { decision: 'allow', authMethod: 'anonymous', reason: decision.openBecause };
     }
     reply.headers({
-      'X-Warden-User': principal.username,
+      'X-Warden-User': headerSafe(principal.username),
       'X-Warden-Groups': principal.groups.map(encodeURIComponent).join(','),
       'X-Warden-Auth-Method': principal.authMethod,
-      'X-Warden-Credential-Id': principal.credentialId,
+      'X-Warden-Credential-Id': headerSafe(principal.credentialId),
     });
     return { decision: 'allow', user: principal.username, authMethod: principal.authMethod };
   }

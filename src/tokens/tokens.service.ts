@@ -48,6 +48,12 @@ export class TokensService {
   ): Promise<CreatedTokenView> {
     const policy = this.settings.get();
     const admin = isAdmin(principal);
+    // A token of the IdP's must not become a Warden credential that outlives it.
+    if (principal.authMethod === 'external')
+      throw Problems.forbidden(
+        'external_token_not_allowed',
+        "Personal API tokens are created with Warden's own credentials, not an identity provider's",
+      );
     if (!policy.apiTokens.enabled)
       throw Problems.forbidden(
         'api_tokens_disabled',

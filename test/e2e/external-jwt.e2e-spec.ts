@@ -176,6 +176,39 @@ describe('external identity provider tokens', () => {
       }
     });
 
+    it('an external caller can neither mint API tokens nor administer through a name match', async () => {
+      const minted = await http(`${t.url}/tokens`, {
+        method: 'POST',
+        headers: { authorization: bearer(idp.sign({ sub: 'kim' })) },
+        json: { name: 'from-idp' },
+      });
+      expect(minted.status).toBe(403);
+      expect(minted.body.code).toBe('external_token_not_allowed');
+      await useJwks({ mapToLocalUser: true });
+      try {
+        const asAdmin = await http(`${t.url}/admin/settings`, {
+          headers: { authorization: bearer(idp.sign({ sub: ADMIN_USERNAME })) },
+        });
+        expect(asAdmin.status).toBe(403);
+      } finally {
+        await useJwks({ mapToLocalUser: false });
+      }
+    });
+
+    it('usernames: control characters are refused; any letters reach the upstream header-safe', async () => {
+      expect((await whoami(idp.sign({ sub: 'eve\r\nX-Injected: 1' }))).status).toBe(401);
+      const res = await http(`${t.url}/authz/decision`, {
+        headers: {
+          authorization: bearer(idp.sign({ sub: '李雷' })),
+          'x-original-method': 'GET',
+          'x-original-uri': '/rest/api/2/myself',
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-warden-user')).toBe(encodeURIComponent('李雷'));
+      expect(res.body.user).toBe('李雷');
+    });
+
     it('a repeated token is verified once and then remembered', async () => {
       const token = idp.sign({ sub: 'repeat' });
       for (let i = 0; i < 3; i++) expect((await whoami(token)).status).toBe(200);

@@ -21,6 +21,10 @@ const MAX_USERNAME = 255;
 const MAX_GROUPS = 200;
 const MAX_GROUP_NAME = 255;
 const MAX_INTROSPECTION_ENTRIES = 50_000;
+/** Local usernames' alphabet (directory DTO). */
+const USERNAME = /^[\p{L}\p{N}._@+-]+$/u;
+/** A jti is named in headers and audit rows only when it is short and plain. */
+const CREDENTIAL_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** RFC 8725 §3.10: clocks differ; the IdP's by at most this much (the DESIGN cap). */
 const EXTERNAL_SKEW_SECONDS = 60;
 
@@ -47,7 +51,8 @@ export interface ExternalIdentity {
 export class ExternalJwtService {
   private source: { for: string; source: KeySource } | null = null;
   private usernamePattern: { for: string; pattern: RegExp } | null = null;
-  private readonly introspected = new BoundedCache<string, Record<string, unknown>>(
+  /** Introspection answers, mapped (small), until the time they may be trusted to. */
+  private readonly introspected = new BoundedCache<string, ExternalIdentity>(
     MAX_INTROSPECTION_ENTRIES,
   );
 
@@ -86,11 +91,17 @@ export class ExternalJwtService {
     if (!s.enabled) throw new JwtError('unknown_key', 'External tokens are switched off');
     const now = this.clock.now();
     try {
-      const { claims, trustUntil } =
-        s.mode === 'introspection'
-          ? await this.introspected_(token, s, now)
-          : await this.verifySignature(token, s, now);
-      return await this.identity(token, claims, trustUntil, s);
+      if (s.mode !== 'introspection') {
+        const { claims, trustUntil } = await this.verifySignature(token, s, now);
+        return await this.identity(token, claims, trustUntil, s);
+      }
+      const digest = hash('sha256', token, 'base64');
+      const cached = this.introspected.get(digest, now);
+      if (cached) return cached;
+      const { claims, trustUntil } = await this.introspected_(token, s, now);
+      const identity = await this.identity(token, claims, trustUntil, s);
+      if (trustUntil > now) this.introspected.set(digest, identity, trustUntil);
+      return identity;
     } catch (err) {
       if (err instanceof RemoteCallError) {
         throw Problems.unavailable(
@@ -125,9 +136,6 @@ export class ExternalJwtService {
     s: ExternalSettings,
     now: number,
   ): Promise<{ claims: Record<string, unknown>; trustUntil: number }> {
-    const digest = hash('sha256', token, 'base64');
-    const cached = this.introspected.get(digest, now);
-    if (cached) return { claims: cached, trustUntil: this.trustUntil(cached, s, now) };
     if (!s.introspectionUrl) throw new JwtError('unknown_key', 'No introspection URL is set');
     const claims = await introspect(token, {
       url: s.introspectionUrl,
@@ -138,9 +146,7 @@ export class ExternalJwtService {
     if (!claims)
       throw new JwtError('bad_claim', 'The identity provider says the token is not active');
     this.checkCommon(claims, s, now, false);
-    const trustUntil = this.trustUntil(claims, s, now);
-    if (trustUntil > now) this.introspected.set(digest, claims, trustUntil);
-    return { claims, trustUntil };
+    return { claims, trustUntil: this.trustUntil(claims, s, now) };
   }
 
   /** An introspection answer is reused for the configured TTL, never past the token's exp. */
@@ -186,8 +192,12 @@ export class ExternalJwtService {
       }
       username = match[1] ?? match[0];
     }
-    if (username === '' || username.length > MAX_USERNAME) {
-      throw new JwtError('bad_claim', 'The username is empty or longer than 255 characters');
+    // The same alphabet as local usernames: no control characters, nothing a header refuses.
+    if (username.length > MAX_USERNAME || !USERNAME.test(username)) {
+      throw new JwtError(
+        'bad_claim',
+        'The username must be 1 to 255 letters, digits and . _ @ + - characters',
+      );
     }
     const identity: ExternalIdentity = {
       username,
@@ -196,7 +206,7 @@ export class ExternalJwtService {
       issuer: typeof claims.iss === 'string' ? claims.iss : null,
       trustUntil,
       credentialId:
-        typeof claims.jti === 'string' && claims.jti.length <= 128
+        typeof claims.jti === 'string' && CREDENTIAL_ID.test(claims.jti)
           ? claims.jti
           : `sha256:${hash('sha256', token, 'hex').slice(0, 16)}`,
     };
