@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { AuditSink } from '../audit/audit.port';
+import { externalJwtProblems } from './external-jwt.rules';
 import { SecretBox } from '../common/crypto/secret-box';
 import { InvalidationBus } from '../common/invalidation/invalidation-bus';
 import { DomainError, Problems } from '../common/problem/domain-error';
@@ -49,7 +50,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     private readonly repository: SettingsRepository,
     private readonly bus: InvalidationBus,
     private readonly audit: AuditSink,
-    @Inject(WARDEN_CONFIG) config: WardenConfig,
+    @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {
     this.box = new SecretBox(config.encryptionKey.key);
   }
@@ -166,6 +167,14 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
         field: 'tokens.accessTtlSeconds',
         messages: ['accessTtlSeconds must not exceed refreshTtlSeconds'],
       });
+    }
+    if (errors.length === 0) {
+      errors.push(
+        ...externalJwtProblems(next, {
+          wardenIssuer: this.config.issuer,
+          allowHttp: this.config.idpAllowHttp,
+        }),
+      );
     }
     if (errors.length > 0) {
       throw Problems.badRequest(

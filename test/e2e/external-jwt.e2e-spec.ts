@@ -2,6 +2,8 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../src/common/clock';
+import { DomainError } from '../../src/common/problem/domain-error';
+import { SettingsService } from '../../src/restrictions/settings.service';
 import { startApp, TestApp } from '../support/app';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';
 import { bearer, http } from '../support/http';
@@ -244,23 +246,80 @@ describe('external identity provider tokens', () => {
     it('a JWKS URL on plain http is refused unless allowed', async () => {
       const strict = await startApp();
       try {
-        await operatorPatch(strict, {
-          externalJwt: {
-            enabled: true,
-            mode: 'jwks',
-            jwksUrl: `${idp.url}/jwks`,
-            issuer: idp.issuer,
-            audience: null,
+        const current = await http(`${strict.url}/admin/settings`, {
+          headers: { authorization: adminAuth() },
+        });
+        const res = await http(`${strict.url}/admin/settings`, {
+          method: 'PATCH',
+          headers: { authorization: adminAuth(), 'if-match': current.headers.get('etag')! },
+          json: {
+            externalJwt: {
+              enabled: true,
+              mode: 'jwks',
+              jwksUrl: `${idp.url}/jwks`,
+              issuer: idp.issuer,
+              audience: 'warden-api',
+            },
           },
         });
-        const res = await http(`${strict.url}/system/whoami`, {
-          headers: { authorization: bearer(idp.sign({})) },
-        });
-        expect(res.status).toBe(503);
-        expect(res.body.detail).toContain('https only');
+        expect(res.status).toBe(400);
+        expect(res.body.errors).toEqual([
+          expect.objectContaining({ field: 'externalJwt.jwksUrl' }),
+        ]);
       } finally {
         await strict.close();
       }
+    });
+  });
+
+  describe('the settings refuse an unusable or too-open configuration when saved', () => {
+    const save = (externalJwt: Record<string, unknown>) =>
+      t.app
+        .get(SettingsService)
+        .patch({ externalJwt }, { ifMatch: '*', force: true, actor: { username: 'test' } });
+    const fieldsOf = async (externalJwt: Record<string, unknown>) => {
+      try {
+        await save(externalJwt);
+        return [];
+      } catch (err) {
+        return ((err as DomainError).extras.fields?.errors as { field: string }[]).map(
+          (e) => e.field,
+        );
+      }
+    };
+    afterAll(() => useJwks());
+
+    it('jwks and publicKey modes need an issuer and an audience (an IdP is often shared)', async () => {
+      expect(
+        await fieldsOf({
+          enabled: true,
+          mode: 'jwks',
+          jwksUrl: `${idp.url}/jwks`,
+          issuer: null,
+          audience: null,
+        }),
+      ).toEqual(['externalJwt.issuer', 'externalJwt.audience']);
+    });
+
+    it("the issuer is never Warden's own", async () => {
+      expect(await fieldsOf({ enabled: false, issuer: t.config.issuer })).toEqual([
+        'externalJwt.issuer',
+      ]);
+    });
+
+    it('a public key must parse and fit an allowed algorithm', async () => {
+      const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const base = { enabled: true, mode: 'publicKey', issuer: idp.issuer, audience: 'warden-api' };
+      expect(await fieldsOf({ ...base, publicKey: 'not a key' })).toEqual([
+        'externalJwt.publicKey',
+      ]);
+      expect(
+        await fieldsOf({
+          ...base,
+          algorithms: ['RS256'],
+          publicKey: ec.publicKey.export({ type: 'spki', format: 'pem' }),
+        }),
+      ).toEqual(['externalJwt.publicKey']);
     });
   });
 
