@@ -229,6 +229,7 @@ export class AuthenticatorService {
     key: string,
     kinds: readonly CredentialKind[],
   ): Promise<Principal> {
+    const generation = this.external.generation;
     const identity = await this.run<ExternalIdentity>('external', request, kinds);
     const verified: Verified = identity.localUserId
       ? {
@@ -252,7 +253,10 @@ export class AuthenticatorService {
             scopes: EXTERNAL_SCOPES as string[],
           },
         };
-    this.verified.set(key, verified, identity.trustUntil);
+    // Settings changed while the IdP was asked (a slow JWKS or introspection call): answer this
+    // request, but do not remember what older settings made of the token.
+    if (generation === this.external.generation)
+      this.verified.set(key, verified, identity.trustUntil);
     return this.principalFor(verified, kinds);
   }
 

@@ -394,6 +394,47 @@ describe('external identity provider tokens', () => {
       expect((await whoami('opaque-3')).status).toBe(401);
     });
 
+    it('made-up tokens cost the IdP a bounded load: one call per token, a cap on calls at once', async () => {
+      await useIntrospection(60);
+      const before = idp.introspectionRequests;
+      // The same unknown token, repeated and at once: one call, then the inactive answer is kept.
+      const same = await Promise.all(Array.from({ length: 20 }, () => whoami('made-up-same')));
+      expect(same.every((r) => r.status === 401)).toBe(true);
+      expect((await whoami('made-up-same')).status).toBe(401);
+      expect(idp.introspectionRequests).toBe(before + 1);
+      // Forty different ones against a slow IdP: 32 calls at most, the rest a 503.
+      idp.introspectionDelayMs = 500;
+      try {
+        const flood = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => whoami(`made-up-${i}`)),
+        );
+        const statuses = flood.map((r) => r.status);
+        expect(statuses.filter((code) => code === 401)).toHaveLength(32);
+        expect(statuses.filter((code) => code === 503)).toHaveLength(8);
+        expect(idp.introspectionRequests).toBe(before + 1 + 32);
+      } finally {
+        idp.introspectionDelayMs = 0;
+      }
+    });
+
+    it('an answer that arrives after a settings change is used once, not remembered', async () => {
+      await useIntrospection(60);
+      idp.active.set('opaque-5', { active: true, username: 'lee', exp: exp() });
+      idp.introspectionDelayMs = 400;
+      try {
+        const before = idp.introspectionRequests;
+        const first = whoami('opaque-5');
+        await new Promise((r) => setTimeout(r, 100));
+        await useIntrospection(60); // saved while the IdP is being asked
+        expect((await first).status).toBe(200);
+        idp.introspectionDelayMs = 0;
+        expect((await whoami('opaque-5')).status).toBe(200);
+        expect(idp.introspectionRequests).toBe(before + 2);
+      } finally {
+        idp.introspectionDelayMs = 0;
+      }
+    });
+
     it('an introspection endpoint that is down is a 503 problem, not a 500 and not an allow', async () => {
       await useIntrospection(0);
       idp.active.set('opaque-4', { active: true, username: 'ivy', exp: exp() });

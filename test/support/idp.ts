@@ -31,6 +31,7 @@ export class FakeIdp {
   /** Introspection answers by token; anything else is inactive. */
   readonly active = new Map<string, Record<string, unknown>>();
   introspectionDown = false;
+  introspectionDelayMs = 0;
   readonly client = { id: 'warden', secret: 'introspection-client-secret' };
   private server!: Server;
   url = '';
@@ -74,6 +75,8 @@ export class FakeIdp {
     }
     if (path === '/introspect' && req.method === 'POST') {
       this.introspectionRequests++;
+      if (this.introspectionDelayMs)
+        await new Promise((r) => setTimeout(r, this.introspectionDelayMs));
       if (this.introspectionDown) {
         res.writeHead(503).end();
         return;

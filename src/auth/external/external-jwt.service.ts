@@ -21,6 +21,10 @@ const MAX_USERNAME = 255;
 const MAX_GROUPS = 200;
 const MAX_GROUP_NAME = 255;
 const MAX_INTROSPECTION_ENTRIES = 50_000;
+/** Introspection calls in flight at most; beyond, a 503 rather than a queue at the IdP. */
+const MAX_INTROSPECTIONS_IN_FLIGHT = 32;
+/** How long an inactive answer is believed (never longer than introspectionCacheSeconds). */
+const INACTIVE_CACHE_MS = 10_000;
 /** Local usernames' alphabet (directory DTO). */
 const USERNAME = /^[\p{L}\p{N}._@+-]+$/u;
 /** A jti is named in headers and audit rows only when it is short and plain. */
@@ -56,6 +60,10 @@ export class ExternalJwtService {
     MAX_INTROSPECTION_ENTRIES,
   );
 
+  /** Tokens the IdP called inactive, briefly, so that repeating one costs it nothing. */
+  private readonly inactive = new BoundedCache<string, true>(MAX_INTROSPECTION_ENTRIES);
+  private readonly pendingIntrospections = new Map<string, Promise<ExternalIdentity>>();
+
   constructor(
     private readonly settings: SettingsService,
     private readonly users: UsersRepository,
@@ -64,10 +72,15 @@ export class ExternalJwtService {
   ) {
     // A new document may name another key, URL or endpoint: nothing learnt before is kept.
     settings.onChange(() => {
+      this.generation++;
       this.source = null;
       this.introspected.clear();
+      this.inactive.clear();
     });
   }
+
+  /** Bumped on every settings change: an answer begun under older settings is not kept. */
+  generation = 0;
 
   get enabled(): boolean {
     return this.settings.get().externalJwt.enabled;
@@ -98,10 +111,23 @@ export class ExternalJwtService {
       const digest = hash('sha256', token, 'base64');
       const cached = this.introspected.get(digest, now);
       if (cached) return cached;
-      const { claims, trustUntil } = await this.introspected_(token, s, now);
-      const identity = await this.identity(token, claims, trustUntil, s);
-      if (trustUntil > now) this.introspected.set(digest, identity, trustUntil);
-      return identity;
+      if (this.inactive.get(digest, now)) throw inactiveToken();
+      // One call per token however many requests carry it at once, and a bounded number in all:
+      // tokens made up by the thousand cost the IdP a bounded load, not one call each.
+      let pending = this.pendingIntrospections.get(digest);
+      if (!pending) {
+        if (this.pendingIntrospections.size >= MAX_INTROSPECTIONS_IN_FLIGHT) {
+          throw Problems.unavailable(
+            'The identity provider is being asked too much at once; retry shortly',
+            'idp_busy',
+          );
+        }
+        pending = this.introspectAndMap(token, digest, s, now).finally(() =>
+          this.pendingIntrospections.delete(digest),
+        );
+        this.pendingIntrospections.set(digest, pending);
+      }
+      return await pending;
     } catch (err) {
       if (err instanceof RemoteCallError) {
         throw Problems.unavailable(
@@ -131,22 +157,32 @@ export class ExternalJwtService {
     return { claims: decoded.payload, trustUntil: (decoded.payload.exp as number) * 1000 };
   }
 
-  private async introspected_(
+  private async introspectAndMap(
     token: string,
+    digest: string,
     s: ExternalSettings,
     now: number,
-  ): Promise<{ claims: Record<string, unknown>; trustUntil: number }> {
+  ): Promise<ExternalIdentity> {
     if (!s.introspectionUrl) throw new JwtError('unknown_key', 'No introspection URL is set');
+    const generation = this.generation;
     const claims = await introspect(token, {
       url: s.introspectionUrl,
       clientId: s.clientId,
       clientSecret: s.clientSecret,
       allowHttp: this.config.idpAllowHttp,
     });
-    if (!claims)
-      throw new JwtError('bad_claim', 'The identity provider says the token is not active');
+    if (!claims) {
+      const forMs = Math.min(s.introspectionCacheSeconds * 1000, INACTIVE_CACHE_MS);
+      if (forMs > 0 && generation === this.generation) this.inactive.set(digest, true, now + forMs);
+      throw inactiveToken();
+    }
     this.checkCommon(claims, s, now, false);
-    return { claims, trustUntil: this.trustUntil(claims, s, now) };
+    const trustUntil = this.trustUntil(claims, s, now);
+    const identity = await this.identity(token, claims, trustUntil, s);
+    // Kept only if no settings change came while the IdP was asked.
+    if (trustUntil > now && generation === this.generation)
+      this.introspected.set(digest, identity, trustUntil);
+    return identity;
   }
 
   /** An introspection answer is reused for the configured TTL, never past the token's exp. */
@@ -247,6 +283,10 @@ export class ExternalJwtService {
     }
     return this.usernamePattern.pattern;
   }
+}
+
+function inactiveToken(): JwtError {
+  return new JwtError('bad_claim', 'The identity provider says the token is not active');
 }
 
 /** `a.b.c` into nested objects; own properties only. */
