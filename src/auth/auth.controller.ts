@@ -139,6 +139,7 @@ export class AuthController {
       username: principal.username,
       groups: principal.groups,
       authMethod: principal.authMethod,
+      ...(principal.invocation ? { invocation: principal.invocation } : {}),
     };
   }
 }

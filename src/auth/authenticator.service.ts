@@ -251,6 +251,9 @@ export class AuthenticatorService {
             authMethod: 'external',
             credentialId: identity.credentialId,
             scopes: EXTERNAL_SCOPES as string[],
+            ...(identity.invocation
+              ? { tenant: identity.invocation.installation, invocation: identity.invocation }
+              : {}),
           },
         };
     // Settings changed while the IdP was asked (a slow JWKS or introspection call): answer this

@@ -23,6 +23,16 @@ export interface Principal {
   credentialId: string;
   scopes: string[];
   tenant?: string;
+  /** A Forge app's invocation (Forge Remote): which app, installation and user called. */
+  invocation?: ForgeInvocation;
+}
+
+export interface ForgeInvocation {
+  app: string;
+  installation: string;
+  /** The Atlassian account that triggered it; absent for events and scheduled triggers. */
+  account?: string;
+  environment?: string;
 }
 
 export const ADMIN_GROUP = 'warden-admins';

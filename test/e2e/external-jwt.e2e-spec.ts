@@ -449,6 +449,69 @@ describe('external identity provider tokens', () => {
     });
   });
 
+  describe('Forge Remote', () => {
+    const appId = 'ari:cloud:ecosystem::app/8f4c2a63-5cf3-4d1b-9d57-52b2e1b0b8d1';
+    const installation = 'ari:cloud:ecosystem::installation/c3658f0f-8380-41e5-bb1e-68903f8efdca';
+    const fit = (claims: Record<string, unknown> = {}) =>
+      idp.sign({
+        iss: 'forge/invocation-token',
+        aud: appId,
+        sub: undefined,
+        app: {
+          id: appId,
+          installationId: installation,
+          apiBaseUrl: 'https://api.atlassian.com/ex/jira/5b1d',
+          environment: { type: 'PRODUCTION', id: 'e-1' },
+          module: { type: 'xen:macro', key: 'm' },
+        },
+        principal: '557058:f58131cb-b67d-43c7-b30d-6b58d40bd077',
+        ...claims,
+      });
+    const preset = (body: Record<string, unknown>) =>
+      http(`${t.url}/admin/external-jwt/presets/forge-remote`, {
+        method: 'POST',
+        headers: { authorization: adminAuth() },
+        json: body,
+      });
+    afterAll(() => useJwks());
+
+    it("the preset fills Atlassian's JWK set, issuer and the app as audience", async () => {
+      expect((await preset({ appId: 'not-an-ari' })).status).toBe(400);
+      const res = await preset({ appId });
+      expect(res.status).toBe(200);
+      expect(res.body.externalJwt).toMatchObject({
+        enabled: true,
+        mode: 'jwks',
+        jwksUrl: 'https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json',
+        issuer: 'forge/invocation-token',
+        audience: appId,
+        algorithms: ['RS256'],
+        usernameClaim: 'app.installationId',
+      });
+    });
+
+    it('an invocation token names the installation, with the app and account as context', async () => {
+      await preset({ appId });
+      // The test's own IdP stands in for Atlassian's key CDN.
+      await operatorPatch(t, { externalJwt: { jwksUrl: `${idp.url}/jwks?forge` } });
+      const res = await whoami(fit());
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        username: installation,
+        authMethod: 'external',
+        invocation: {
+          app: appId,
+          installation,
+          account: '557058:f58131cb-b67d-43c7-b30d-6b58d40bd077',
+          environment: 'PRODUCTION',
+        },
+      });
+      // Another app's token is for another audience.
+      const other = fit({ aud: 'ari:cloud:ecosystem::app/00000000-0000-0000-0000-000000000000' });
+      expect((await whoami(other)).status).toBe(401);
+    });
+  });
+
   describe('POST /admin/external-jwt/test', () => {
     beforeAll(() => useJwks());
     const check = (token: string) =>

@@ -1,3 +1,4 @@
+import type { ForgeInvocation } from '../../common/principal';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsString, Length } from 'class-validator';
 
@@ -44,4 +45,15 @@ export class WhoAmIView {
   @ApiProperty({ example: 'alice' }) username!: string;
   @ApiProperty({ type: [String], example: ['jira-users'] }) groups!: string[];
   @ApiProperty({ example: 'access' }) authMethod!: string;
+  @ApiProperty({
+    required: false,
+    description: 'For a Forge invocation token: the app, installation, account and environment',
+    example: {
+      app: 'ari:cloud:ecosystem::app/8f4c…',
+      installation: 'ari:cloud:ecosystem::installation/c365…',
+      account: '5b10ac8d82e05b22cc7d4ef5',
+      environment: 'PRODUCTION',
+    },
+  })
+  invocation?: ForgeInvocation;
 }

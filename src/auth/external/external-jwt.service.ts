@@ -6,7 +6,7 @@ import { RemoteCallError } from '../../common/http/fetch-json';
 import { checkClaims } from '../../common/jwt/claims';
 import { decodeJws, JwtError, verifyJwsSignature } from '../../common/jwt/jws';
 import { Problems } from '../../common/problem/domain-error';
-import { ADMIN_GROUP } from '../../common/principal';
+import { ADMIN_GROUP, ForgeInvocation } from '../../common/principal';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
 import { Settings } from '../../restrictions/settings.defaults';
 import { SettingsService } from '../../restrictions/settings.service';
@@ -25,8 +25,11 @@ const MAX_INTROSPECTION_ENTRIES = 50_000;
 const MAX_INTROSPECTIONS_IN_FLIGHT = 32;
 /** How long an inactive answer is believed (never longer than introspectionCacheSeconds). */
 const INACTIVE_CACHE_MS = 10_000;
-/** Local usernames' alphabet (directory DTO). */
-const USERNAME = /^[\p{L}\p{N}._@+-]+$/u;
+/**
+ * Local usernames' alphabet (directory DTO) plus `:` and `/`, which identifiers such as Atlassian
+ * account ids and ARIs carry: nothing a header refuses, no control characters.
+ */
+const USERNAME = /^[\p{L}\p{N}._@+:/-]+$/u;
 /** A jti is named in headers and audit rows only when it is short and plain. */
 const CREDENTIAL_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** RFC 8725 §3.10: clocks differ; the IdP's by at most this much (the DESIGN cap). */
@@ -44,7 +47,18 @@ export interface ExternalIdentity {
   credentialId: string;
   /** The local user of the same name, when mapToLocalUser found one. */
   localUserId?: string;
+  /** Set for a Forge invocation token. */
+  invocation?: ForgeInvocation;
 }
+
+/**
+ * Forge Remote (Atlassian, "Verifying remote requests"): a Forge invocation token is an RS256 JWT
+ * from this issuer, its keys in this JWK set, its audience the app's id
+ * (`ari:cloud:ecosystem::app/<uuid>`); `app.installationId` names the installation and
+ * `principal` the account that triggered the call.
+ */
+export const FORGE_ISSUER = 'forge/invocation-token';
+export const FORGE_JWKS_URL = 'https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json';
 
 /**
  * The `external` credential kind: a bearer token from the configured identity provider,
@@ -232,7 +246,7 @@ export class ExternalJwtService {
     if (username.length > MAX_USERNAME || !USERNAME.test(username)) {
       throw new JwtError(
         'bad_claim',
-        'The username must be 1 to 255 letters, digits and . _ @ + - characters',
+        'The username must be 1 to 255 letters, digits and . _ @ + - : / characters',
       );
     }
     const identity: ExternalIdentity = {
@@ -246,6 +260,8 @@ export class ExternalJwtService {
           ? claims.jti
           : `sha256:${hash('sha256', token, 'hex').slice(0, 16)}`,
     };
+    const invocation = forgeInvocation(claims);
+    if (invocation) identity.invocation = invocation;
     if (s.mapToLocalUser) {
       const local = await this.users.findByUsername(username);
       if (local) identity.localUserId = local.id;
@@ -283,6 +299,20 @@ export class ExternalJwtService {
     }
     return this.usernamePattern.pattern;
   }
+}
+
+function forgeInvocation(claims: Record<string, unknown>): ForgeInvocation | undefined {
+  if (claims.iss !== FORGE_ISSUER) return undefined;
+  const app = claims.app as Record<string, unknown> | undefined;
+  if (!app || typeof app.id !== 'string' || typeof app.installationId !== 'string')
+    return undefined;
+  const environment = (app.environment as Record<string, unknown> | undefined)?.type;
+  return {
+    app: app.id.slice(0, 255),
+    installation: app.installationId.slice(0, 255),
+    ...(typeof claims.principal === 'string' ? { account: claims.principal.slice(0, 255) } : {}),
+    ...(typeof environment === 'string' ? { environment: environment.slice(0, 32) } : {}),
+  };
 }
 
 function inactiveToken(): JwtError {
