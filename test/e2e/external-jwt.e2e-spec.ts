@@ -1,4 +1,9 @@
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signJws } from '../../src/common/jwt/jws';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../src/common/clock';
@@ -342,6 +347,78 @@ describe('external identity provider tokens', () => {
       const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       const es = idp.sign({}, { kid: 'pem', alg: 'ES256', ...ec });
       expect((await whoami(es)).status).toBe(401);
+    });
+  });
+
+  describe('publicKey mode with an X.509 certificate', () => {
+    it("verifies with the certificate's key, and not once the certificate has expired", async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'warden-cert-'));
+      try {
+        const made = spawnSync('openssl', [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=idp.example.test',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ]);
+        expect(made.status).toBe(0);
+        const privateKey = createPrivateKey(readFileSync(join(dir, 'key.pem')));
+        const certificate = readFileSync(join(dir, 'cert.pem'), 'utf8');
+        await operatorPatch(t, {
+          externalJwt: {
+            enabled: true,
+            mode: 'publicKey',
+            publicKey: certificate,
+            issuer: idp.issuer,
+            audience: 'warden-api',
+            algorithms: ['RS256'],
+            usernameClaim: 'sub',
+            usernameRegex: null,
+          },
+        });
+        const key = {
+          kid: 'cert',
+          alg: 'RS256' as const,
+          privateKey,
+          publicKey: createPublicKey(privateKey),
+        };
+        expect((await whoami(idp.sign({ sub: 'mona' }, key))).body.username).toBe('mona');
+        // Two days on the certificate has expired (a token from then, so only the certificate fails).
+        const later = Date.now() + 2 * 86_400_000;
+        const clock = jest.spyOn(t.app.get(Clock), 'now').mockImplementation(() => later);
+        try {
+          const token = signJws(
+            { typ: 'JWT' },
+            {
+              iss: idp.issuer,
+              aud: 'warden-api',
+              sub: 'mona-later',
+              exp: Math.floor(later / 1000) + 300,
+            },
+            { alg: 'RS256', key: privateKey },
+          );
+          expect((await whoami(token)).status).toBe(401);
+          const why = await http(`${t.url}/admin/external-jwt/test`, {
+            method: 'POST',
+            headers: { authorization: adminAuth() },
+            json: { token },
+          });
+          expect(why.body).toMatchObject({ valid: false, reason: 'unknown_key' });
+          expect(why.body.detail).toContain('validity period');
+        } finally {
+          clock.mockRestore();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 
