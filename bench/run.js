@@ -43,6 +43,8 @@ const SCENARIO_SPECS = {
     audit: false,
   },
   'api-token-seen': { server: 'warden', path: WHOAMI_PATH, credential: 'api-token' },
+  // A token of an external identity provider (externalJwt, publicKey mode), the same every time.
+  'external-token-seen': { server: 'warden', path: WHOAMI_PATH, credential: 'external' },
   'access-token-new': { server: 'warden', path: WHOAMI_PATH, credential: 'fresh' },
   'bare-decision': {
     server: 'bare',
@@ -68,6 +70,7 @@ const FRESH_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential ===
 const TARGETS = {
   'access-token-seen': 0.5,
   'api-token-seen': 0.5,
+  'external-token-seen': 0.5,
   'access-token-new': 0.25,
   'decision-seen': 0.5,
   'decision-new': 0.25,
@@ -77,6 +80,7 @@ const BASELINES = {
   'access-token-seen': 'bare',
   'access-token-seen-no-audit': 'bare',
   'api-token-seen': 'bare',
+  'external-token-seen': 'bare',
   'access-token-new': 'bare',
   'decision-seen': 'bare-decision',
   'decision-new': 'bare-decision',
@@ -751,6 +755,50 @@ async function metricValue(warden, name) {
 }
 
 /**
+ * Configures an external identity provider in publicKey mode (a key pair made here) and signs
+ * one token with it, valid for four hours; checks that Warden takes it as `external`.
+ */
+async function configureExternal(warden) {
+  const { generateKeyPairSync, sign } = require('node:crypto');
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const issuer = 'https://idp.bench.invalid/';
+  await patchSettings(warden, {
+    externalJwt: {
+      enabled: true,
+      mode: 'publicKey',
+      publicKey: publicKey.export({ type: 'spki', format: 'pem' }),
+      issuer,
+      audience: 'warden-bench',
+      algorithms: ['RS256'],
+      usernameClaim: 'sub',
+      usernameRegex: null,
+      groupsClaim: 'groups',
+    },
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({
+    iss: issuer,
+    aud: 'warden-bench',
+    sub: 'bench-external',
+    // In the first groups.apiAccess group: the group rules are checked for it (not exempt).
+    groups: [RESTRICTIONS.groups.apiAccess[0]],
+    iat: now,
+    exp: now + 4 * 3600,
+  })}`;
+  const token = `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+  const check = await call('GET', `${warden.base}${WHOAMI_PATH}`, {
+    authorization: `Bearer ${token}`,
+  });
+  if (check.status !== 200 || !check.json || check.json.authMethod !== 'external') {
+    throw new Error(
+      `GET ${WHOAMI_PATH} with the external token answered ${check.status}: ${check.text.slice(0, 500)}`,
+    );
+  }
+  return { token, whoamiBody: check.text };
+}
+
+/**
  * Mints never-seen access tokens with GET /system/reauth: `chains` requests in flight, each chain
  * reusing its session's refresh token (with rotation off a refresh token stays valid and each
  * answer is one fresh access token, a new jti). The chains share MINT_SESSIONS logins. Should
@@ -977,6 +1025,11 @@ async function main() {
     `API token ${apiToken.info.prefix}… created (scopes ${apiToken.info.scopes}); ` +
       `GET ${WHOAMI_PATH} with it answers ${apiToken.whoamiBody}`,
   );
+  const external = await configureExternal(warden);
+  log(
+    `External IdP configured (publicKey mode); GET ${WHOAMI_PATH} with its token answers ` +
+      external.whoamiBody,
+  );
   const bare = await startBare(whoamiBody, decisionBody);
   log(
     `Bare Fastify is up on ${bare.base}; both answer ${WHOAMI_PATH} with ${whoamiBody} and ` +
@@ -1000,6 +1053,7 @@ async function main() {
     const spec = { ...common, url: `${server.base}${def.path}`, headers: { ...def.headers } };
     if (def.credential === 'seen') spec.headers.authorization = `Bearer ${seenTokens[scenario]}`;
     if (def.credential === 'api-token') spec.headers.authorization = `Bearer ${apiToken.token}`;
+    if (def.credential === 'external') spec.headers.authorization = `Bearer ${external.token}`;
     if (def.credential === 'fresh') {
       spec.tokensFile = tokens.file;
       spec.warmupTokens = tokens.warm;
