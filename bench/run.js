@@ -1348,10 +1348,10 @@ async function main() {
     `Audit: one row per request costs ${fmt(audit.isolated && audit.isolated.cpuUsPerRow, 2)} µs ` +
       `of CPU (guard's row, buffer, batched INSERT on SQLite; measured alone) against ` +
       `${fmt(audit.cpuUsOff, 1)} µs per request without audit: ${fmt(audit.cost * 100, 1)} % ` +
-      `of request CPU (target < ${AUDIT_COST_TARGET * 100} %) -> ${audit.result}. Under load, same ` +
-      `run: ${fmt(audit.rpsOn)} req/s with audit, ${fmt(audit.rpsOff)} without ` +
-      `(${fmt(audit.throughputCost * 100, 1)} % fewer; server CPU per request ` +
-      `${fmt(audit.cpuUsOn, 1)} vs ${fmt(audit.cpuUsOff, 1)} µs). Rows written ${audit.flushed}, ` +
+      `of request CPU. Under load, same run: ${fmt(audit.rpsOn)} req/s with audit, ` +
+      `${fmt(audit.rpsOff)} without (${fmt(audit.throughputCost * 100, 1)} % fewer; server CPU ` +
+      `per request ${fmt(audit.cpuUsOn, 1)} vs ${fmt(audit.cpuUsOff, 1)} µs). Both under ` +
+      `${AUDIT_COST_TARGET * 100} % -> ${audit.result}. Rows written ${audit.flushed}, ` +
       `dropped ${audit.dropped}.`,
   );
   const purge = process.env.BENCH_PURGE === '0' ? { skipped: 'BENCH_PURGE=0' } : await purgeBench();
@@ -1471,7 +1471,12 @@ async function auditCost(warden, runs) {
     flushed: await metricValue(warden, 'warden_audit_rows_flushed_total'),
     dropped: await metricValue(warden, 'warden_audit_events_dropped_total'),
     target: AUDIT_COST_TARGET,
-    result: cost !== null && cost < AUDIT_COST_TARGET ? 'PASS' : 'MISS',
+    // Both must hold: the audit's own CPU, and what it costs the server under load (which also
+    // holds its effects on everything else: cache, collector, the event loop's waits).
+    result:
+      cost !== null && cost < AUDIT_COST_TARGET && throughputCost < AUDIT_COST_TARGET
+        ? 'PASS'
+        : 'MISS',
   };
 }
 
