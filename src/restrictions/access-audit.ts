@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { AuditEvent, AuditSink } from '../audit/audit.port';
 import { parseAuthorization } from '../common/credentials';
 import { DomainError } from '../common/problem/domain-error';
+import { userAgentOf } from '../common/request-meta';
 import { Principal } from '../common/principal';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Decision } from './access-pipeline.service';
@@ -18,7 +19,6 @@ export interface JudgedRequest {
   requestId: string;
 }
 
-const MAX_USER_AGENT = 512;
 const RATE_LIMIT_CODES = new Set(['rate_limited', 'login_rate_limited']);
 /** Who a denial after authentication was about; the error itself carries no principal. */
 const deniedPrincipals = new WeakMap<DomainError, Principal>();
@@ -57,7 +57,7 @@ export class AccessAudit {
       path: request.path,
       status: null,
       reason: decision.openBecause ?? null,
-      userAgent: userAgent(request.headers),
+      userAgent: userAgentOf(request.headers),
       requestId: request.requestId,
     };
   }
@@ -65,13 +65,9 @@ export class AccessAudit {
   /** Records the denial `err` of `request` at once (its status is the error's). */
   denied(source: DecisionSource, request: JudgedRequest, err: DomainError): void {
     const principal = deniedPrincipals.get(err);
-    let actor: string | null = principal?.username ?? null;
-    let kind: string = principal?.authMethod ?? 'none';
-    if (!principal) {
-      const presented = parseAuthorization(request.headers.authorization);
-      kind = presented.scheme;
-      if (presented.scheme === 'basic') actor = presented.username.slice(0, 255);
-    }
+    const presented = principal ? null : presentedBy(request.headers);
+    const actor = principal?.username ?? presented!.actor;
+    const kind = principal?.authMethod ?? presented!.scheme;
     this.metrics.decision(kind, 'denied');
     this.audit.record({
       event: RATE_LIMIT_CODES.has(err.code)
@@ -88,13 +84,35 @@ export class AccessAudit {
       path: request.path,
       status: err.status,
       reason: err.code,
-      userAgent: userAgent(request.headers),
+      userAgent: userAgentOf(request.headers),
+      requestId: request.requestId,
+    });
+  }
+
+  /** A failed sign-in (a route that exchanges credentials): its own event, with who tried. */
+  signInFailed(event: string, request: JudgedRequest, err: DomainError): void {
+    const { scheme, actor } = presentedBy(request.headers);
+    this.audit.record({
+      event,
+      outcome: 'failure',
+      actor,
+      authMethod: scheme === 'basic' ? 'basic' : scheme === 'none' ? 'session' : null,
+      ip: request.ip,
+      method: request.method,
+      path: request.path,
+      status: 401,
+      reason: err.code,
+      userAgent: userAgentOf(request.headers),
       requestId: request.requestId,
     });
   }
 }
 
-function userAgent(headers: IncomingHttpHeaders): string | null {
-  const ua = headers['user-agent'];
-  return typeof ua === 'string' ? ua.slice(0, MAX_USER_AGENT) : null;
+/** The credential scheme a request presented, and the username when it names one (Basic). */
+function presentedBy(headers: IncomingHttpHeaders): { scheme: string; actor: string | null } {
+  const presented = parseAuthorization(headers.authorization);
+  return {
+    scheme: presented.scheme,
+    actor: presented.scheme === 'basic' ? presented.username.slice(0, 255) : null,
+  };
 }

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply } from 'fastify';
-import { AuditEvent, AuditSink } from '../audit/audit.port';
+import type { AuditEvent } from '../audit/audit.port';
 import { parseAuthorization } from '../common/credentials';
 import {
   AUTH_POLICY,
@@ -10,7 +10,6 @@ import {
   DEFAULT_KINDS,
 } from '../common/decorators/auth-policy.decorator';
 import { DomainError } from '../common/problem/domain-error';
-import { requestMeta } from '../common/request-meta';
 import { AccessAudit, JudgedRequest } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
 import { ClientIpService } from './client-ip.service';
@@ -41,7 +40,6 @@ export class AccessGuard implements CanActivate {
     private readonly pipeline: AccessPipeline,
     private readonly clientIp: ClientIpService,
     private readonly limiter: RateLimiterService,
-    private readonly audit: AuditSink,
     private readonly accessAudit: AccessAudit,
   ) {}
 
@@ -88,7 +86,7 @@ export class AccessGuard implements CanActivate {
     } catch (err) {
       if (err instanceof DomainError) {
         if (policy.failureEvent && err.status === 401)
-          this.recordFailure(policy.failureEvent, request, err);
+          this.accessAudit.signInFailed(policy.failureEvent, judged, err);
         else this.accessAudit.denied('access', judged, err);
       }
       throw err;
@@ -113,25 +111,6 @@ export class AccessGuard implements CanActivate {
     this.limiter.assertLoginAllowed(name, clientIp);
     reply.raw.once('finish', () => {
       if (reply.statusCode === 401) void this.limiter.recordLoginFailure(name, clientIp);
-    });
-  }
-
-  private recordFailure(event: string, request: GuardedRequest, err: DomainError): void {
-    const credential = parseAuthorization(request.headers.authorization);
-    const meta = requestMeta(request);
-    this.audit.record({
-      event,
-      outcome: 'failure',
-      actor: credential.scheme === 'basic' ? credential.username.slice(0, 255) : null,
-      authMethod:
-        credential.scheme === 'basic' ? 'basic' : credential.scheme === 'none' ? 'session' : null,
-      ip: request.clientIp ?? meta.ip,
-      userAgent: meta.userAgent,
-      requestId: meta.requestId,
-      method: meta.method,
-      path: meta.path,
-      status: 401,
-      reason: err.code,
     });
   }
 }

@@ -58,7 +58,7 @@ describe.each(DATABASES)('audit events (%s)', (database) => {
         })
       ).body,
     );
-    const gen3 = keep(
+    keep(
       (
         await http<Pair>(`${t.url}/system/reauth`, {
           headers: { authorization: bearer(gen2.refresh) },
@@ -88,7 +88,6 @@ describe.each(DATABASES)('audit events (%s)', (database) => {
     expect(await one({ event: 'auth.logout', actor: user.username })).toMatchObject({
       outcome: 'success',
     });
-    expect(gen3.refresh).toBeTruthy();
   });
 
   maybe(
@@ -301,7 +300,8 @@ describe.each(DATABASES)('audit events (%s)', (database) => {
       const stored = Number((await t.dataSource.query('SELECT COUNT(*) AS n FROM audit_log'))[0].n);
       expect(value('warden_audit_rows_flushed_total')).toBe(stored);
       expect(value('warden_audit_events_dropped_total')).toBe(0);
-      expect(value('warden_audit_buffer_depth')).toBeGreaterThanOrEqual(0);
+      // Everything was flushed above, and /metrics itself records nothing.
+      expect(value('warden_audit_buffer_depth')).toBe(0);
       expect(res.text).toContain('warden_process_cpu_seconds_total');
       // Names no user: the metrics are for a scraper on the internal network.
       expect(res.text).not.toContain(user.username);

@@ -40,13 +40,11 @@ describe.each(DATABASES)('audit on SIGTERM under load (%s)', (database) => {
           password: ADMIN_PASSWORD,
         });
         const answered = new Map<string, number>();
-        let sent = 0;
         let stop = false;
         let timedOut = 0;
         const worker = async (w: number) => {
           for (let i = 0; !stop; i++) {
             const id = `load-${w}-${i}`;
-            sent++;
             try {
               const res = await fetch(`${warden.url}/system/whoami`, {
                 headers: {
@@ -88,7 +86,6 @@ describe.each(DATABASES)('audit on SIGTERM under load (%s)', (database) => {
         expect([...answered.values()]).toContain(401);
         const missing = [...answered.keys()].filter((id) => !stored.has(id));
         expect(missing).toEqual([]);
-        expect(sent).toBeGreaterThanOrEqual(answered.size);
       } finally {
         if (warden.child.exitCode === null && warden.child.signalCode === null)
           warden.child.kill('SIGKILL');

@@ -18,6 +18,20 @@ import {
 export type JwsAlgorithm =
   'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'EdDSA' | 'HS256';
 
+/** Every algorithm verifyJwsSignature knows; an allow-list may name only these. */
+export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'EdDSA',
+  'HS256',
+];
+
 /** Digest per algorithm (RFC 7518 §3.1); EdDSA hashes internally, HMAC is handled apart. */
 const DIGEST: Record<Exclude<JwsAlgorithm, 'EdDSA' | 'HS256'>, string> = {
   RS256: 'sha256',

@@ -1,4 +1,5 @@
 import safeRegex from 'safe-regex2';
+import { JWS_ALGORITHMS } from '../../common/jwt/jws';
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -196,17 +197,8 @@ class TokensDto {
   @ApiProperty({ example: 30 }) @IsDefined() @IsInt() @Min(0) @Max(300) reuseGraceSeconds!: number;
 }
 
-const EXTERNAL_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'EdDSA',
-];
+/** An identity provider signs with a key pair: every algorithm Warden verifies except HMAC. */
+const EXTERNAL_ALGORITHMS = JWS_ALGORITHMS.filter((alg) => !alg.startsWith('HS'));
 
 class ExternalJwtDto {
   @ApiProperty() @IsDefined() @IsBoolean() enabled!: boolean;
