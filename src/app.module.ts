@@ -15,6 +15,7 @@ import { buildDataSourceOptions } from './database/data-source';
 import { runMigrations } from './database/migrate';
 import { HealthController } from './health/health.controller';
 import { TokensModule } from './tokens/tokens.module';
+import { ConnectModule } from './connect/connect.module';
 import { RestrictionsModule } from './restrictions/restrictions.module';
 import { ScheduleModule } from '@nestjs/schedule';
 
@@ -40,6 +41,7 @@ export class AppModule {
         AuditModule,
         AuthModule,
         TokensModule,
+        ConnectModule,
         RestrictionsModule,
         ScheduleModule.forRoot(),
       ],

@@ -1,12 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { StrategyRequest } from './strategies/strategy-runner';
 
-/** What authentication reads of a request: its headers and its client address. */
-export type AuthRequest = Pick<FastifyRequest, 'headers' | 'ip'>;
+/** What authentication reads of a request: headers, client address, the target being judged. */
+export type AuthRequest = StrategyRequest;
 import { hash } from 'node:crypto';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
-import { apiTokenOf, parseAuthorization, PresentedCredential } from '../common/credentials';
+import {
+  apiTokenOf,
+  connectTokenOf,
+  parseAuthorization,
+  PresentedCredential,
+} from '../common/credentials';
 import { JwtError } from '../common/jwt/jws';
 import { Challenge, DomainError, Problems } from '../common/problem/domain-error';
 import { ALL_SCOPES, CredentialKind, Principal } from '../common/principal';
@@ -54,6 +59,8 @@ export interface AuthenticationRules {
   kinds: readonly CredentialKind[];
   /** A route whose job is to exchange a password for tokens takes one even when basicAuth is off. */
   login?: boolean;
+  /** The route takes Connect context tokens (`qsh: context-qsh`). */
+  connectContext?: boolean;
 }
 
 /**
@@ -129,6 +136,12 @@ export class AuthenticatorService {
         const user = await this.run<UserEntity>(kind, request, kinds);
         return { principal: userPrincipal(toCached(user), kind, user.id, ALL_SCOPES) };
       }
+      case 'connect':
+      case 'connect-install': {
+        // Bound to the request (qsh) and fresh on every call: nothing to remember.
+        const view = rules.connectContext ? { ...request, connectContext: true } : request;
+        return { principal: await this.run<Principal>(kind, view, kinds) };
+      }
       default:
         throw this.unauthenticated(credential, rules);
     }
@@ -143,6 +156,9 @@ export class AuthenticatorService {
     const settings = this.settings.get();
     const apiTokens = kinds.includes('api-token') && settings.apiTokens.enabled;
     switch (credential.scheme) {
+      case 'jwt':
+        if (kinds.includes('connect')) return 'connect';
+        return kinds.includes('connect-install') ? 'connect-install' : null;
       case 'bearer':
         if (apiTokenOf(credential)) return apiTokens ? 'api-token' : null;
         if (kinds.includes('access')) return 'access';
@@ -157,6 +173,8 @@ export class AuthenticatorService {
         if (!kinds.includes('basic')) return null;
         return settings.basicAuth.enabled || rules.login ? 'basic' : null;
       case 'none':
+        if (kinds.includes('connect') && connectTokenOf(credential, request.target?.url) !== null)
+          return 'connect';
         return kinds.includes('session') &&
           this.upstream.enabled &&
           typeof request.headers.cookie === 'string'
@@ -379,6 +397,8 @@ function challenges(
   if (kinds.some((k) => k === 'access' || k === 'refresh' || k === 'api-token'))
     list.push({ scheme: 'Bearer', error, description });
   if (kinds.includes('basic') || kinds.includes('session')) list.push({ scheme: 'Basic' });
+  if (kinds.includes('connect') || kinds.includes('connect-install'))
+    list.push({ scheme: 'JWT', error, description });
   return list;
 }
 

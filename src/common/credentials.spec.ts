@@ -1,4 +1,4 @@
-import { parseAuthorization } from './credentials';
+import { connectTokenOf, parseAuthorization } from './credentials';
 
 function basic(userPass: string): string {
   return `Basic ${Buffer.from(userPass, 'utf8').toString('base64')}`;
@@ -140,9 +140,37 @@ describe('parseAuthorization', () => {
     it.each([
       ['Digest username="alice", realm="x"', 'digest'],
       ['Negotiate YIIB', 'negotiate'],
-      ['JWT abc', 'jwt'],
     ])('returns %j as other with the lower-cased name', (header, name) => {
       expect(parseAuthorization(header)).toEqual({ scheme: 'other', name });
+    });
+  });
+
+  describe('JWT (Atlassian Connect)', () => {
+    it('takes the token of `JWT <token>`, whatever the case of the scheme', () => {
+      expect(parseAuthorization('JWT a.b.c')).toEqual({ scheme: 'jwt', token: 'a.b.c' });
+      expect(parseAuthorization('jwt a.b.c')).toEqual({ scheme: 'jwt', token: 'a.b.c' });
+    });
+
+    it('refuses an empty token or one with a space or comma as malformed', () => {
+      expect(parseAuthorization('JWT ').scheme).toBe('malformed');
+      expect(parseAuthorization('JWT a b').scheme).toBe('malformed');
+      expect(parseAuthorization('JWT a,b').scheme).toBe('malformed');
+    });
+
+    it('finds the token in the header first, else in the jwt query parameter', () => {
+      const none = parseAuthorization(undefined);
+      expect(connectTokenOf(parseAuthorization('JWT h.h.h'), '/x?jwt=q.q.q')).toBe('h.h.h');
+      expect(connectTokenOf(none, '/x?a=1&jwt=q.q.q&b=2')).toBe('q.q.q');
+      expect(connectTokenOf(none, '/x?notjwt=q.q.q')).toBeNull();
+      expect(connectTokenOf(none, '/x?jwt=')).toBeNull();
+      expect(connectTokenOf(none, '/x')).toBeNull();
+      expect(connectTokenOf(parseAuthorization('Bearer t'), '/x?jwt=q.q.q')).toBeNull();
+    });
+
+    it('refuses two jwt parameters rather than choosing one', () => {
+      expect(connectTokenOf(parseAuthorization(undefined), '/x?jwt=a.a.a&jwt=b.b.b')).toBe(
+        'ambiguous',
+      );
     });
   });
 

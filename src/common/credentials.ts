@@ -7,6 +7,8 @@ export type PresentedCredential =
   | { scheme: 'apitoken'; token: string }
   /** A token with no scheme: BigPicture clients send the refresh token this way to /system/reauth. */
   | { scheme: 'bare'; token: string }
+  /** `Authorization: JWT <token>`: Atlassian Connect (the host product and its lifecycle callbacks). */
+  | { scheme: 'jwt'; token: string }
   | { scheme: 'malformed'; reason: string }
   | { scheme: 'other'; name: string };
 
@@ -39,6 +41,10 @@ export function parseAuthorization(header: string | string[] | undefined): Prese
       return value !== '' && value.indexOf(' ') === -1
         ? { scheme: 'apitoken', token: value }
         : { scheme: 'malformed', reason: 'API token is not valid' };
+    case 'jwt':
+      return value !== '' && value.indexOf(' ') === -1 && value.indexOf(',') === -1
+        ? { scheme: 'jwt', token: value }
+        : { scheme: 'malformed', reason: 'JWT is not valid' };
     default:
       return { scheme: 'other', name };
   }
@@ -80,4 +86,25 @@ export function apiTokenOf(
     default:
       return null;
   }
+}
+
+/**
+ * The Connect JWT of a request: `Authorization: JWT …`, else the `jwt` query parameter (how the
+ * host loads an app's pages). Null when there is none; two `jwt` parameters are refused.
+ */
+export function connectTokenOf(
+  credential: PresentedCredential,
+  url: string | undefined,
+): string | null | 'ambiguous' {
+  if (credential.scheme === 'jwt') return credential.token;
+  if (credential.scheme !== 'none' || url === undefined) return null;
+  const q = url.indexOf('?');
+  if (q === -1 || !url.includes('jwt=', q)) return null;
+  let found: string | null = null;
+  for (const pair of url.slice(q + 1).split('&')) {
+    if (!pair.startsWith('jwt=')) continue;
+    if (found !== null) return 'ambiguous';
+    found = pair.slice(4);
+  }
+  return found === '' ? null : found;
 }

@@ -25,6 +25,17 @@ export interface Principal {
   tenant?: string;
   /** A Forge app's invocation (Forge Remote): which app, installation and user called. */
   invocation?: ForgeInvocation;
+  /** Atlassian Connect: the host product's call (`tenant` is its clientKey). */
+  connect?: ConnectCall;
+}
+
+export interface ConnectCall {
+  /** The Atlassian account the host acted for, when a user was involved. */
+  accountId?: string;
+  /** Authenticated by a context token (`qsh: context-qsh`), not bound to one request. */
+  context?: boolean;
+  /** A lifecycle callback's token: its `iat` and SHA-256, so it is accepted only once. */
+  lifecycle?: { iat: number; digest: string };
 }
 
 export interface ForgeInvocation {

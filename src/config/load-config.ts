@@ -11,6 +11,21 @@ export class ConfigError extends Error {
 }
 
 const ATLASSIAN_CONNECT_KEYS_URL = 'https://connect-install-keys.atlassian.com';
+/** Atlassian's second location for the same install keys, asked when the first fails. */
+const ATLASSIAN_CONNECT_KEYS_FALLBACK_URL =
+  'https://cs-migrations--cdn.us-east-1.prod.public.atl-paas.net/connect/app/asymmetric-jwt';
+/** Connect scopes an app descriptor may ask for. */
+const CONNECT_SCOPES = [
+  'NONE',
+  'READ',
+  'WRITE',
+  'DELETE',
+  'PROJECT_ADMIN',
+  'SPACE_ADMIN',
+  'ADMIN',
+  'ACT_AS_USER',
+  'ACCESS_EMAIL_ADDRESSES',
+];
 const ATLASSIAN_AUTH_SERVER_URL = 'https://oauth-2-authorization-server.services.atlassian.com';
 const CMJ_PRODUCTION_URL = 'https://cmj.appfire.app';
 const SIGNING_ALGORITHMS: SigningAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
@@ -91,10 +106,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
   const cmjBaseUrl = stripSlash(
     parseUrl('CMJ_BASE_URL', env.CMJ_BASE_URL, problems) ?? CMJ_PRODUCTION_URL,
   );
+  const connectScopes = (env.CONNECT_SCOPES || 'READ')
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
+  const badScopes = connectScopes.filter((s) => !CONNECT_SCOPES.includes(s));
+  if (badScopes.length > 0)
+    problems.push(
+      `CONNECT_SCOPES holds unknown scopes (${badScopes.join(', ')}); known: ${CONNECT_SCOPES.join(', ')}`,
+    );
+  const appKey = env.CONNECT_APP_KEY || 'warden';
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(appKey))
+    problems.push('CONNECT_APP_KEY may hold letters, digits, ".", "_" and "-" (at most 64)');
   const connect = {
-    appKey: env.CONNECT_APP_KEY || 'warden',
+    appKey,
+    scopes: [...new Set(connectScopes)],
     keysUrl: stripSlash(
       parseUrl('CONNECT_KEYS_URL', env.CONNECT_KEYS_URL, problems) ?? ATLASSIAN_CONNECT_KEYS_URL,
+    ),
+    keysFallbackUrl: stripSlash(
+      parseUrl('CONNECT_KEYS_FALLBACK_URL', env.CONNECT_KEYS_FALLBACK_URL, problems) ??
+        (env.CONNECT_KEYS_URL ? '' : ATLASSIAN_CONNECT_KEYS_FALLBACK_URL),
     ),
     authServerUrl: stripSlash(
       parseUrl('CONNECT_AUTH_SERVER_URL', env.CONNECT_AUTH_SERVER_URL, problems) ??

@@ -16,7 +16,15 @@ export interface WardenConfig {
   admin: { username: string; password?: string };
   signingAlgorithm: SigningAlgorithm;
   upstreamBaseUrl?: string;
-  connect: { appKey: string; keysUrl: string; authServerUrl: string };
+  connect: {
+    appKey: string;
+    /** Scopes the descriptor asks for (ACT_AS_USER for impersonation). */
+    scopes: string[];
+    keysUrl: string;
+    /** Asked with the same kid when keysUrl fails; empty for none. */
+    keysFallbackUrl: string;
+    authServerUrl: string;
+  };
   cmj: { baseUrl: string; keysUrl: string; downloadHosts: string[] };
   /** Plain-HTTP JWKS and introspection URLs are refused unless this is set (tests, labs). */
   idpAllowHttp: boolean;

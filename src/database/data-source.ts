@@ -10,6 +10,8 @@ import { SettingsEntity } from '../restrictions/settings.entity';
 import { ApiTokenEntity } from '../tokens/api-token.entity';
 import { AuditEntryEntity } from '../audit/audit-entry.entity';
 import { AuditLog1764000000000 } from './migrations/1764000000000-audit-log';
+import { ConnectTenants1764100000000 } from './migrations/1764100000000-connect-tenants';
+import { TenantEntity } from '../connect/tenants/tenant.entity';
 
 export const ENTITIES = [
   UserEntity,
@@ -19,11 +21,13 @@ export const ENTITIES = [
   SettingsEntity,
   ApiTokenEntity,
   AuditEntryEntity,
+  TenantEntity,
 ];
 export const MIGRATIONS = [
   DirectoryKeysSessions1763800000000,
   SettingsApiTokens1763900000000,
   AuditLog1764000000000,
+  ConnectTenants1764100000000,
 ];
 
 /**

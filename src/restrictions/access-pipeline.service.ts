@@ -72,6 +72,7 @@ export class AccessPipeline {
       authenticated = await this.authenticator.authenticate(request, {
         kinds: policy.kinds ?? DEFAULT_KINDS,
         login: policy.login,
+        connectContext: policy.connectContext,
       });
     } catch (err) {
       // Only a token none of Warden's strategies accepted is looked at as an upstream-native one:
@@ -96,7 +97,10 @@ export class AccessPipeline {
           'scope_insufficient',
           `The token's scopes do not include ${needed}`,
         );
-      if (policy.api) this.restrictions.checkGroups(principal, method);
+      // Group rules are about the directory's users; a Connect tenant is judged by its own
+      // state (installed, enabled by an administrator) instead.
+      if (policy.api && principal.authMethod !== 'connect')
+        this.restrictions.checkGroups(principal, method);
       // Counters in memory answer at once; only Redis-held ones need awaiting.
       const counted = this.limiter.consume(`${principal.authMethod}:${principal.credentialId}`);
       const rateLimit = counted instanceof Promise ? await counted : counted;

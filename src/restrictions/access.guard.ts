@@ -73,7 +73,11 @@ export class AccessGuard implements CanActivate {
       const decision = await this.pipeline.judge({
         method: judged.method,
         path: judged.path,
-        request: { headers: request.headers, ip: clientIp },
+        request: {
+          headers: request.headers,
+          ip: clientIp,
+          target: { method: request.method, url: request.url },
+        },
         policy,
       });
       request.principal = decision.principal;

@@ -21,13 +21,19 @@ import { ClientIpService } from './client-ip.service';
 import { rateLimitHeaders } from './rate-limit/rate-limiter.service';
 
 /** What the decision endpoint accepts: the credentials an upstream API's callers carry. */
-const DECISION_POLICY: AuthPolicy = { kinds: ['access', 'api-token', 'basic'], api: true };
+const DECISION_POLICY: AuthPolicy = {
+  kinds: ['access', 'api-token', 'basic', 'connect'],
+  api: true,
+};
 const METHOD = /^[A-Z]{3,10}$/;
 const MAX_URI = 8192;
 
 export interface OriginalRequest {
   method: string;
+  /** Normalised path: what the route rules judge. */
   path: string;
+  /** The request target as sent (path and query): what a Connect token's qsh is bound to. */
+  uri: string;
 }
 
 /**
@@ -58,7 +64,7 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
   const raw = query === -1 ? uri : uri.slice(0, query);
   // Only a path that may hold dot segments (`/..`, `/./`, `%2e`) needs the URL parser's
   // normalisation; any other path is judged as it is.
-  if (!raw.includes('/.') && !/%2e/i.test(raw)) return { method: upper, path: raw };
+  if (!raw.includes('/.') && !/%2e/i.test(raw)) return { method: upper, path: raw, uri };
   let path: string;
   try {
     // Appended, not resolved against a base: `//admin/x` must stay a path (a base-relative parse
@@ -70,7 +76,7 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
       'invalid_original_request',
     );
   }
-  return { method: upper, path };
+  return { method: upper, path, uri };
 }
 
 /**
@@ -128,9 +134,10 @@ export class DecisionController {
   @ApiBearerAuth('bearer')
   @ApiSecurity('apiToken')
   @ApiBasicAuth('basic')
+  @ApiSecurity('connectJwt')
   @ApiOkResponse({
     description:
-      'Allowed; X-Warden-User, X-Warden-Groups, X-Warden-Auth-Method, X-Warden-Credential-Id name the caller',
+      'Allowed; X-Warden-User, X-Warden-Groups, X-Warden-Auth-Method, X-Warden-Credential-Id name the caller (X-Warden-Tenant: the Connect clientKey)',
     schema: { example: { decision: 'allow', user: 'alice', authMethod: 'access' } },
   })
   @ApiUnauthorizedResponse({
@@ -157,8 +164,13 @@ export class DecisionController {
     let decision;
     try {
       decision = await this.pipeline.judge({
-        ...original,
-        request: { headers: request.headers, ip: judged.ip },
+        method: original.method,
+        path: original.path,
+        request: {
+          headers: request.headers,
+          ip: judged.ip,
+          target: { method: original.method, url: original.uri },
+        },
         policy: DECISION_POLICY,
         allowNative: true,
       });
@@ -187,6 +199,7 @@ export class DecisionController {
       'X-Warden-Auth-Method': principal.authMethod,
       'X-Warden-Credential-Id': headerSafe(principal.credentialId),
     });
+    if (principal.tenant) reply.header('X-Warden-Tenant', headerSafe(principal.tenant));
     return { decision: 'allow', user: principal.username, authMethod: principal.authMethod };
   }
 }

@@ -13,8 +13,15 @@ import { UpstreamSessionStrategy } from './upstream-session.strategy';
  * Passport's default instance is process-wide: with two Warden instances in one process (tests,
  * the CLI next to a server) the last one constructed would answer for both.
  */
-/** What a strategy may read of the request: its headers and the client address. */
-export type StrategyRequest = Pick<FastifyRequest, 'headers' | 'ip'>;
+/**
+ * What a strategy may read of the request: its headers, the client address, and (for Connect,
+ * whose tokens are bound to the request) the method and request target being judged.
+ */
+export type StrategyRequest = Pick<FastifyRequest, 'headers' | 'ip'> & {
+  target?: { method: string; url: string };
+  /** The route takes Connect context tokens (`qsh: context-qsh`). */
+  connectContext?: boolean;
+};
 
 @Injectable()
 export class StrategyRunner {
@@ -48,7 +55,12 @@ export class StrategyRunner {
    * gets a view holding the headers instead, so Fastify's request objects keep one shape.
    */
   run<T>(kind: CredentialKind, request: StrategyRequest): Promise<T> {
-    const view: StrategyRequest = { headers: request.headers, ip: request.ip };
+    const view: StrategyRequest = {
+      headers: request.headers,
+      ip: request.ip,
+      target: request.target,
+      connectContext: request.connectContext,
+    };
     return new Promise<T>((resolve, reject) => {
       const middleware = this.passport.authenticate(
         kind,

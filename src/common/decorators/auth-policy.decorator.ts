@@ -25,6 +25,8 @@ export interface AuthPolicy {
   login?: boolean;
   /** An API route in the sense of restApiAuthentication: open to all when that is switched off. */
   api?: boolean;
+  /** Takes Atlassian Connect context tokens (`qsh: context-qsh`), issued to the app's front end. */
+  connectContext?: boolean;
 }
 
 export const AUTH_POLICY = 'warden:auth-policy';
@@ -38,6 +40,9 @@ const SECURITY_BY_KIND: Partial<Record<CredentialKind, () => MethodDecorator & C
   refresh: () => ApiBearerAuth('refreshToken'),
   basic: () => ApiBasicAuth('basic'),
   session: () => ApiSecurity('upstreamSession'),
+  connect: () => ApiSecurity('connectJwt'),
+  'connect-install': () => ApiSecurity('connectJwt'),
+  'cmj-spi': () => ApiBearerAuth('cmjSpiJwt'),
 };
 
 function securityFor(kinds: CredentialKind[]) {
@@ -56,7 +61,7 @@ export const Public = (options: Pick<AuthPolicy, 'login'> = {}) =>
 /** Protected route taking the given credential kinds; also documents them in OpenAPI. */
 export const Authenticated = (
   kinds: CredentialKind[] = DEFAULT_KINDS,
-  options: Pick<AuthPolicy, 'failureEvent' | 'login' | 'api'> = {},
+  options: Pick<AuthPolicy, 'failureEvent' | 'login' | 'api' | 'connectContext'> = {},
 ) =>
   applyDecorators(
     SetMetadata(AUTH_POLICY, { kinds, ...options } satisfies AuthPolicy),

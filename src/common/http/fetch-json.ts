@@ -11,7 +11,7 @@ export class RemoteCallError extends Error {
 }
 
 export interface FetchJsonOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
   headers?: Record<string, string>;
   body?: string;
   timeoutMs: number;
@@ -29,12 +29,27 @@ export async function fetchJson(
   url: string,
   options: FetchJsonOptions,
 ): Promise<{ status: number; body: unknown }> {
+  const { status, text } = await fetchText(url, options);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new RemoteCallError('not_json', `${host(url)} did not answer JSON`, status);
+  }
+  return { status, body };
+}
+
+/** fetchJson's rules (timeout, size cap, no redirects, https unless allowed) for a text answer. */
+export async function fetchText(
+  url: string,
+  options: FetchJsonOptions & { accept?: string },
+): Promise<{ status: number; text: string }> {
   assertUsableUrl(url, options.allowHttp);
   let response: Response;
   try {
     response = await fetch(url, {
       method: options.method ?? 'GET',
-      headers: { accept: 'application/json', ...options.headers },
+      headers: { accept: options.accept ?? 'application/json', ...options.headers },
       body: options.body,
       redirect: 'manual',
       signal: AbortSignal.timeout(options.timeoutMs),
@@ -55,13 +70,7 @@ export async function fetchJson(
       response.status,
     );
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new RemoteCallError('not_json', `${host(url)} did not answer JSON`, response.status);
-  }
-  return { status: response.status, body };
+  return { status: response.status, text };
 }
 
 export function assertUsableUrl(url: string, allowHttp: boolean): void {

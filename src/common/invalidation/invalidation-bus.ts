@@ -8,7 +8,8 @@ export abstract class InvalidationBus {
   abstract subscribe(channel: InvalidationChannel, handler: (message: string) => void): void;
 }
 
-export type InvalidationChannel = 'settings' | 'credential-revoked' | 'user-changed';
+export type InvalidationChannel =
+  'settings' | 'credential-revoked' | 'user-changed' | 'connect-tenant-changed';
 
 /** One process only: messages reach this instance's own subscribers (the embedded shape). */
 export class LocalInvalidationBus extends InvalidationBus {

@@ -19,7 +19,7 @@ export class DomainError extends Error {
 }
 
 export interface Challenge {
-  scheme: 'Bearer' | 'Basic';
+  scheme: 'Bearer' | 'Basic' | 'JWT';
   /** RFC 6750 §3.1 error code; absent when the request carried no credentials. */
   error?: 'invalid_token' | 'invalid_request' | 'insufficient_scope';
   description?: string;
@@ -35,7 +35,7 @@ export function challengeHeader(challenges: Challenge[]): string[] {
     if (c.error) params.push(`error="${c.error}"`);
     if (c.error && c.description)
       params.push(`error_description="${c.description.replace(/["\\]/g, '')}"`);
-    return `Bearer ${params.join(', ')}`;
+    return `${c.scheme} ${params.join(', ')}`;
   });
 }
 

@@ -1,0 +1,150 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createPublicKey, timingSafeEqual } from 'node:crypto';
+import { Clock } from '../common/clock';
+import { checkClaims } from '../common/jwt/claims';
+import { decodeJws, DecodedJws, JwtError, verifyJwsSignature } from '../common/jwt/jws';
+import { RemoteKeySource } from '../common/jwt/remote-key-source';
+import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
+import { CONTEXT_QSH, QshError, qshOf } from './qsh';
+import { LiveTenant, TenantDirectory } from './tenants/tenant-directory.service';
+
+/** Where the request being judged was sent: method and request target (path and query). */
+export interface ConnectTarget {
+  method: string;
+  url: string;
+}
+
+export interface ConnectRequestClaims {
+  tenant: LiveTenant;
+  /** The Atlassian account the host acted for, when a user was involved. */
+  accountId?: string;
+  /** A `context-qsh` token (issued to the app's front end), not bound to one request. */
+  context: boolean;
+  exp: number;
+}
+
+export interface LifecycleClaims {
+  clientKey: string;
+  iat: number;
+  exp: number;
+}
+
+/** Lifecycle tokens are short-lived; a key server slower than this fails the install. */
+const INSTALL_KEY_TIMEOUT_MS = 5000;
+
+/**
+ * The two Connect JWT kinds:
+ *
+ * - `connect`: HS256 with the tenant's shared secret (the tenant named by `iss`), `exp`
+ *   required, `qsh` equal to the hash of this request's canonical form, or `context-qsh` where
+ *   the route takes context tokens.
+ * - `connect-install`: the signed lifecycle callbacks, RS256 with Atlassian's key for the
+ *   token's `kid` (CONNECT_KEYS_URL, then the fallback), `aud` our base URL, `qsh` of the
+ *   callback, `exp` required; the caller checks `iss` against the body's clientKey.
+ *
+ * Neither is accepted as the other: the algorithm comes from the key (a tenant's secret is
+ * HS256 only, an install key RS256 only) and the lifecycle routes take only `connect-install`.
+ */
+@Injectable()
+export class ConnectJwtService {
+  private readonly installKeys: RemoteKeySource;
+  private readonly contextPath: string;
+  private readonly audiences: string[];
+
+  constructor(
+    private readonly tenants: TenantDirectory,
+    private readonly clock: Clock,
+    @Inject(WARDEN_CONFIG) config: WardenConfig,
+  ) {
+    const base = new URL(config.baseUrl);
+    this.contextPath = base.pathname.replace(/\/+$/, '');
+    // Atlassian sends the descriptor's baseUrl; one with or without a trailing slash is ours.
+    this.audiences = [config.baseUrl, `${config.baseUrl}/`];
+    this.installKeys = new RemoteKeySource({
+      baseUrls: [config.connect.keysUrl, config.connect.keysFallbackUrl].filter(Boolean),
+      parse: (pem) => createPublicKey(pem),
+      alg: 'RS256',
+      // Operators choose these URLs; the token only chooses a kid under them.
+      allowHttp: true,
+      accept: 'application/x-pem-file, text/plain',
+      timeoutMs: INSTALL_KEY_TIMEOUT_MS,
+    });
+  }
+
+  /** A request token; the unverified `iss` only picks the tenant whose secret must verify it. */
+  verifyRequest(token: string, target: ConnectTarget, allowContext: boolean): ConnectRequestClaims {
+    const decoded = decodeJws(token);
+    const iss = decoded.payload.iss;
+    if (typeof iss !== 'string' || iss === '')
+      throw new JwtError('bad_claim', 'Claim iss (the tenant) is required');
+    const tenant = this.tenants.get(iss);
+    if (!tenant) throw new JwtError('unknown_key', 'The token names no installed tenant');
+    verifyJwsSignature(decoded, { alg: 'HS256', key: tenant.secret });
+    // Only now, with the signature checked, may the token's own statements be relied on.
+    if (!tenant.active)
+      throw new JwtError('unknown_key', 'The tenant is not installed or is disabled');
+    const nowSeconds = Math.floor(this.clock.now() / 1000);
+    checkClaims(decoded.payload, { requireExp: true, nowSeconds });
+    const context = this.checkQsh(decoded, target, allowContext);
+    return {
+      tenant,
+      accountId: accountOf(decoded.payload),
+      context,
+      exp: decoded.payload.exp as number,
+    };
+  }
+
+  async verifyLifecycle(token: string, target: ConnectTarget): Promise<LifecycleClaims> {
+    const decoded = decodeJws(token);
+    if (decoded.header.alg !== 'RS256')
+      throw new JwtError('unsupported_algorithm', 'Lifecycle callbacks must be signed with RS256');
+    const key = await this.installKeys.key(decoded.header.kid, this.clock.now());
+    verifyJwsSignature(decoded, key);
+    const nowSeconds = Math.floor(this.clock.now() / 1000);
+    checkClaims(decoded.payload, { requireExp: true, requiredStrings: ['iss'], nowSeconds });
+    const aud = decoded.payload.aud;
+    const audiences = Array.isArray(aud) ? aud : [aud];
+    if (!audiences.some((a) => typeof a === 'string' && this.audiences.includes(a)))
+      throw new JwtError('wrong_audience', 'The token is not for this app (aud)');
+    if (this.checkQsh(decoded, target, false))
+      throw new JwtError('bad_claim', 'A lifecycle token must be bound to its callback');
+    return {
+      clientKey: decoded.payload.iss as string,
+      iat: typeof decoded.payload.iat === 'number' ? decoded.payload.iat : 0,
+      exp: decoded.payload.exp as number,
+    };
+  }
+
+  /** True for an accepted context token; throws unless `qsh` matches the request. */
+  private checkQsh(decoded: DecodedJws, target: ConnectTarget, allowContext: boolean): boolean {
+    const qsh = decoded.payload.qsh;
+    if (typeof qsh !== 'string') throw new JwtError('bad_claim', 'Claim qsh is required');
+    if (qsh === CONTEXT_QSH) {
+      if (allowContext) return true;
+      throw new JwtError(
+        'bad_claim',
+        'A context token (context-qsh) is not accepted on this route',
+      );
+    }
+    let expected: string;
+    try {
+      expected = qshOf(target.method, target.url, this.contextPath);
+    } catch (err) {
+      if (err instanceof QshError) throw new JwtError('bad_claim', err.message);
+      throw err;
+    }
+    const a = Buffer.from(qsh);
+    const b = Buffer.from(expected);
+    if (a.length !== b.length || !timingSafeEqual(a, b))
+      throw new JwtError('bad_claim', 'The query string hash (qsh) does not match this request');
+    return false;
+  }
+}
+
+/** `sub` in current tokens; `context.user.accountId` in older ones. */
+function accountOf(payload: Record<string, unknown>): string | undefined {
+  if (typeof payload.sub === 'string' && payload.sub !== '') return payload.sub;
+  const context = payload.context as { user?: { accountId?: unknown } } | undefined;
+  const legacy = context?.user?.accountId;
+  return typeof legacy === 'string' && legacy !== '' ? legacy : undefined;
+}

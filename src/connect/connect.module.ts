@@ -1,0 +1,46 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { AuthModule } from '../auth/auth.module';
+import { StrategyRunner } from '../auth/strategies/strategy-runner';
+import { ConnectJwtService } from './connect-jwt.service';
+import { ConnectLifecycleService } from './connect-lifecycle.service';
+import { ConnectController } from './connect.controller';
+import { ConnectHostClient } from './host-client.service';
+import { ConnectInstallStrategy } from './strategies/connect-install.strategy';
+import { ConnectJwtStrategy } from './strategies/connect-jwt.strategy';
+import { TenantDirectory } from './tenants/tenant-directory.service';
+import { TenantEntity } from './tenants/tenant.entity';
+import { TenantsController } from './tenants/tenants.controller';
+import { TenantsRepository } from './tenants/tenants.repository';
+
+/**
+ * Warden as an Atlassian Connect app (DESIGN section 10): descriptor, signed lifecycle,
+ * tenants, the `connect` and `connect-install` credential kinds, and calls back to a tenant.
+ */
+@Module({
+  imports: [AuthModule, AuditModule, TypeOrmModule.forFeature([TenantEntity])],
+  controllers: [ConnectController, TenantsController],
+  providers: [
+    TenantsRepository,
+    TenantDirectory,
+    ConnectJwtService,
+    ConnectLifecycleService,
+    ConnectHostClient,
+    ConnectJwtStrategy,
+    ConnectInstallStrategy,
+  ],
+  exports: [ConnectHostClient, TenantDirectory],
+})
+export class ConnectModule implements OnModuleInit {
+  constructor(
+    private readonly strategies: StrategyRunner,
+    private readonly request: ConnectJwtStrategy,
+    private readonly install: ConnectInstallStrategy,
+  ) {}
+
+  onModuleInit(): void {
+    this.strategies.register('connect', this.request);
+    this.strategies.register('connect-install', this.install);
+  }
+}
