@@ -87,42 +87,40 @@ export class ConnectLifecycleService {
     principal: Principal,
     payload: LifecyclePayloadDto,
   ): Promise<TenantEntity> {
-    const lifecycle = principal.connect!.lifecycle!;
+    const token = principal.connect!.lifecycle!;
     const now = new Date(this.clock.now());
-    let unknownTenant = false;
-    const result = await this.repository.lifecycle(
-      payload.clientKey,
-      lifecycle.iat,
-      lifecycle.digest,
-      (current) => {
-        if (event === 'uninstalled') {
-          if (!current) {
-            unknownTenant = true;
-            return null;
-          }
-          current.installed = false;
-          current.uninstalledAt = now;
-          current.updatedAt = now;
-          return current;
-        }
-        const row = current ?? new TenantEntity();
-        if (!current) {
-          row.clientKey = payload.clientKey;
-          row.enabled = true;
-        }
-        row.sharedSecret = this.directory.seal(payload.clientKey, payload.sharedSecret!);
-        row.baseUrl = payload.baseUrl.replace(/\/+$/, '');
-        row.displayUrl = payload.displayUrl?.replace(/\/+$/, '') ?? null;
-        row.productType = payload.productType;
-        row.description = payload.description ?? null;
-        row.oauthClientId = payload.oauthClientId ?? null;
-        row.installed = true;
-        row.installedAt = now;
-        row.uninstalledAt = null;
-        row.updatedAt = now;
-        return row;
-      },
-    );
+    const result = await this.repository.lifecycle(payload.clientKey, token, (current) => {
+      if (current) {
+        // Each token once, and none issued before the last one accepted; a host retrying the
+        // very same callback (same token, same body) is answered as before, with no change.
+        const seen = current.lifecycleDigest === token.digest;
+        if (seen && this.unchangedBy(event, current, payload)) return current;
+        if (seen || Number(current.lifecycleIat) > token.iat) return 'replayed';
+      }
+      if (event === 'uninstalled') {
+        if (!current) return 'unknown_tenant';
+        current.installed = false;
+        current.uninstalledAt = now;
+        current.updatedAt = now;
+        return current;
+      }
+      const row = current ?? new TenantEntity();
+      if (!current) {
+        row.clientKey = payload.clientKey;
+        row.enabled = true;
+      }
+      row.sharedSecret = this.directory.seal(payload.clientKey, payload.sharedSecret!);
+      row.baseUrl = payload.baseUrl.replace(/\/+$/, '');
+      row.displayUrl = payload.displayUrl?.replace(/\/+$/, '') ?? null;
+      row.productType = payload.productType;
+      row.description = payload.description ?? null;
+      row.oauthClientId = payload.oauthClientId ?? null;
+      row.installed = true;
+      row.installedAt = now;
+      row.uninstalledAt = null;
+      row.updatedAt = now;
+      return row;
+    });
     if (result === 'replayed') {
       throw Problems.unauthorized(
         'This lifecycle token was already used, or an earlier one than the last accepted',
@@ -130,9 +128,23 @@ export class ConnectLifecycleService {
         'lifecycle_replayed',
       );
     }
-    if (unknownTenant || !result)
+    if (result === 'unknown_tenant')
       throw Problems.notFound('No tenant with this clientKey was installed', 'tenant_not_found');
     return result;
+  }
+
+  /** Would this callback leave the stored tenant as it is (a retry of the one that stored it)? */
+  private unchangedBy(
+    event: LifecycleEvent,
+    current: TenantEntity,
+    payload: LifecyclePayloadDto,
+  ): boolean {
+    if (event === 'uninstalled') return !current.installed;
+    return (
+      current.installed &&
+      current.baseUrl === payload.baseUrl.replace(/\/+$/, '') &&
+      this.directory.secretMatches(current, payload.sharedSecret ?? '')
+    );
   }
 
   private record(

@@ -237,7 +237,7 @@ describe('qsh properties', () => {
         const url = urlOf(path, params);
         const token = sign(qshOf(method, url));
         let m = method;
-        let p = path;
+        let p: string = path;
         let changed = params.map((x) => ({ ...x }));
         const i = params.length > 0 ? pick % params.length : -1;
         switch (change) {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { createSecretKey, KeyObject } from 'node:crypto';
+import { createSecretKey, KeyObject, timingSafeEqual } from 'node:crypto';
 import { SecretBox } from '../../common/crypto/secret-box';
 import { InvalidationBus } from '../../common/invalidation/invalidation-bus';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
@@ -67,6 +67,18 @@ export class TenantDirectory implements OnModuleInit, OnApplicationShutdown {
 
   seal(clientKey: string, sharedSecret: string): string {
     return this.box.seal(sharedSecret, secretContext(clientKey));
+  }
+
+  /** Whether `candidate` is the tenant's stored secret (compared in constant time). */
+  secretMatches(row: TenantEntity, candidate: string): boolean {
+    let stored: Buffer;
+    try {
+      stored = this.box.open(row.sharedSecret, secretContext(row.clientKey));
+    } catch {
+      return false;
+    }
+    const given = Buffer.from(candidate, 'utf8');
+    return stored.length === given.length && timingSafeEqual(stored, given);
   }
 
   /** Takes a stored change into this instance at once and tells the others. */

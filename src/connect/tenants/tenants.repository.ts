@@ -3,6 +3,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { MoreThan, Repository } from 'typeorm';
 import { TenantEntity } from './tenant.entity';
 
+/** Why a lifecycle callback stored nothing. */
+export type LifecycleRefusal = 'replayed' | 'unknown_tenant';
+
 @Injectable()
 export class TenantsRepository {
   constructor(@InjectRepository(TenantEntity) private readonly tenants: Repository<TenantEntity>) {}
@@ -20,16 +23,15 @@ export class TenantsRepository {
   }
 
   /**
-   * Applies a lifecycle callback in one transaction, only if its token comes after the last one
-   * accepted for the tenant (`apply` decides from the stored row, null for a new tenant).
-   * Returns the stored row, or null when the token was refused as a replay.
+   * Applies a lifecycle callback in one transaction: `apply` sees the stored row (null for a new
+   * tenant) and returns the row to store, or why nothing is stored. The token's `iat` and
+   * digest are stored with the row, so the next callback can be judged against them.
    */
   async lifecycle(
     clientKey: string,
-    iat: number,
-    digest: string,
-    apply: (current: TenantEntity | null) => TenantEntity | null,
-  ): Promise<TenantEntity | 'replayed' | null> {
+    token: { iat: number; digest: string },
+    apply: (current: TenantEntity | null) => TenantEntity | LifecycleRefusal,
+  ): Promise<TenantEntity | LifecycleRefusal> {
     return this.tenants.manager.transaction(async (manager) => {
       const repo = manager.getRepository(TenantEntity);
       const current = await repo.findOne({
@@ -39,12 +41,10 @@ export class TenantsRepository {
           ? { lock: { mode: 'pessimistic_write' as const } }
           : {}),
       });
-      if (current && (current.lifecycleDigest === digest || Number(current.lifecycleIat) > iat))
-        return 'replayed';
       const next = apply(current);
-      if (!next) return null;
-      next.lifecycleIat = String(iat);
-      next.lifecycleDigest = digest;
+      if (typeof next === 'string') return next;
+      next.lifecycleIat = String(token.iat);
+      next.lifecycleDigest = token.digest;
       return repo.save(next);
     });
   }
