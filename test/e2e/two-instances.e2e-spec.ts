@@ -10,11 +10,14 @@ import { requirePostgres } from '../support/postgres';
 import { auditRow, seedAudit } from '../support/audit';
 import { AuditRepository } from '../../src/audit/audit.repository';
 import { REDIS_URL, requireRedis } from '../support/redis';
+import { FakeAtlassian, newTenant } from '../support/atlassian';
+
+const BASE_URL = 'https://warden.example.test';
 
 /** What "at once" means between instances: a change on one is obeyed by the other within this. */
 const PROPAGATION_MS = 1000;
 const POLL_EVERY_MS = 50;
-const CHANNELS = ['settings', 'credential-revoked', 'user-changed'].map(
+const CHANNELS = ['settings', 'credential-revoked', 'user-changed', 'connect-tenant-changed'].map(
   (c) => `warden:invalidate:${c}`,
 );
 
@@ -48,6 +51,7 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
   /** The bootstrap admin's access token, issued by A (both instances share the signing keys). */
   let adminAccess: string;
   let ready = false;
+  const atlassian = new FakeAtlassian();
 
   beforeAll(async () => {
     // Both checks run, so that a missing PostgreSQL and a missing Redis are both reported.
@@ -55,13 +59,16 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
     const redis = await requireRedis();
     ready = postgres && redis;
     if (!ready) return;
-    a = await startApp({ database: 'postgres', env: { REDIS_URL } });
+    await atlassian.start();
+    const connect = { WARDEN_BASE_URL: BASE_URL, CONNECT_KEYS_URL: atlassian.keysUrl };
+    a = await startApp({ database: 'postgres', env: { REDIS_URL, ...connect } });
     // Not `database: 'postgres'`: that would create a second database. Only A's close drops it.
     b = await startApp({
       env: {
         DATABASE_URL: a.env.DATABASE_URL,
         WARDEN_ENCRYPTION_KEY: a.env.WARDEN_ENCRYPTION_KEY,
         REDIS_URL,
+        ...connect,
       },
     });
     await Promise.all(
@@ -77,6 +84,7 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
     // B first: A's close drops the shared database.
     await b?.close();
     await a?.close();
+    if (ready) await atlassian.stop();
   });
 
   const maybe = itWhen(() => ready);
@@ -347,4 +355,61 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
     expect(ran[0].run.deletedByAge).toBeGreaterThanOrEqual(30_000);
     expect(await a.app.get(AuditRepository).count({ to: new Date(old + 30_000) })).toBe(0);
   });
+
+  maybe(
+    'a Connect install, uninstall or admin switch on one instance holds on the other at once',
+    async () => {
+      const tenant = newTenant();
+      const lifecycle = (t: TestApp, event: 'installed' | 'uninstalled') =>
+        http(`${t.url}/connect/${event}`, {
+          method: 'POST',
+          headers: {
+            authorization: `JWT ${atlassian.lifecycleToken(tenant.clientKey, BASE_URL, `/connect/${event}`)}`,
+          },
+          json: { ...atlassian.installPayload(tenant), eventType: event },
+        });
+      const connectWhoami = (t: TestApp) =>
+        http(`${t.url}/connect/whoami`, {
+          headers: {
+            authorization: `JWT ${FakeAtlassian.requestToken(tenant, 'GET', '/connect/whoami')}`,
+          },
+        });
+      expect((await connectWhoami(b)).status).toBe(401);
+      expect((await lifecycle(a, 'installed')).status).toBe(204);
+      await within(
+        'B accepts the tenant A installed',
+        () => connectWhoami(b),
+        (r) => r.status === 200,
+      );
+      // A second later: the next lifecycle token must not be older than the last one accepted.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await lifecycle(b, 'uninstalled')).status).toBe(204);
+      await within(
+        'A refuses the tenant B uninstalled',
+        () => connectWhoami(a),
+        (r) => r.status === 401,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await lifecycle(a, 'installed')).status).toBe(204);
+      await within(
+        'B accepts the reinstalled tenant',
+        () => connectWhoami(b),
+        (r) => r.status === 200,
+      );
+      const off = await http(
+        `${a.url}/admin/connect/tenants/${encodeURIComponent(tenant.clientKey)}`,
+        {
+          method: 'PATCH',
+          headers: { authorization: bearer(adminAccess) },
+          json: { enabled: false },
+        },
+      );
+      expect(off.status).toBe(200);
+      await within(
+        'B refuses the tenant A disabled',
+        () => connectWhoami(b),
+        (r) => r.status === 401,
+      );
+    },
+  );
 });
