@@ -102,6 +102,9 @@ export class ConnectJwtService {
     verifyJwsSignature(decoded, key);
     const nowSeconds = Math.floor(this.clock.now() / 1000);
     checkClaims(decoded.payload, { requireExp: true, requiredStrings: ['iss'], nowSeconds });
+    // `iat` orders the callbacks of a tenant: a token older than the last one accepted is refused.
+    if (typeof decoded.payload.iat !== 'number')
+      throw new JwtError('bad_claim', 'Claim iat is required on lifecycle callbacks');
     const aud = decoded.payload.aud;
     const audiences = Array.isArray(aud) ? aud : [aud];
     if (!audiences.some((a) => typeof a === 'string' && this.audiences.includes(a)))
@@ -110,7 +113,7 @@ export class ConnectJwtService {
       throw new JwtError('bad_claim', 'A lifecycle token must be bound to its callback');
     return {
       clientKey: decoded.payload.iss as string,
-      iat: typeof decoded.payload.iat === 'number' ? decoded.payload.iat : 0,
+      iat: decoded.payload.iat as number,
       exp: decoded.payload.exp as number,
     };
   }

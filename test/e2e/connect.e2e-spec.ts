@@ -290,38 +290,45 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
       },
     );
 
-    when('refuses a token for another callback, without exp, or from another tenant', async () => {
-      const tenant = newTenant();
-      const other = newTenant();
-      const path = '/connect/installed';
-      expect(
-        (
-          await install(
-            tenant,
-            atl.lifecycleToken(tenant.clientKey, BASE_URL, '/connect/uninstalled'),
-          )
-        ).status,
-      ).toBe(401);
-      expect(
-        (
-          await install(
-            tenant,
-            atl.lifecycleToken(tenant.clientKey, BASE_URL, path, { claims: { exp: undefined } }),
-          )
-        ).status,
-      ).toBe(401);
-      const expired = atl.lifecycleToken(tenant.clientKey, BASE_URL, path, {
-        claims: {
-          iat: Math.floor(Date.now() / 1000) - 600,
-          exp: Math.floor(Date.now() / 1000) - 300,
-        },
-      });
-      expect((await install(tenant, expired)).status).toBe(401);
-      const foreign = await install(tenant, atl.lifecycleToken(other.clientKey, BASE_URL, path));
-      expect(foreign.status).toBe(401);
-      expect(foreign.body.detail).toMatch(/clientKey/);
-      expect((await tenants()).some((x) => x.clientKey === tenant.clientKey)).toBe(false);
-    });
+    when(
+      'refuses a token for another callback, without exp or iat, or from another tenant',
+      async () => {
+        const tenant = newTenant();
+        const other = newTenant();
+        const path = '/connect/installed';
+        expect(
+          (
+            await install(
+              tenant,
+              atl.lifecycleToken(tenant.clientKey, BASE_URL, '/connect/uninstalled'),
+            )
+          ).status,
+        ).toBe(401);
+        expect(
+          (
+            await install(
+              tenant,
+              atl.lifecycleToken(tenant.clientKey, BASE_URL, path, { claims: { exp: undefined } }),
+            )
+          ).status,
+        ).toBe(401);
+        const expired = atl.lifecycleToken(tenant.clientKey, BASE_URL, path, {
+          claims: {
+            iat: Math.floor(Date.now() / 1000) - 600,
+            exp: Math.floor(Date.now() / 1000) - 300,
+          },
+        });
+        expect((await install(tenant, expired)).status).toBe(401);
+        const noIat = atl.lifecycleToken(tenant.clientKey, BASE_URL, path, {
+          claims: { iat: undefined },
+        });
+        expect((await install(tenant, noIat)).status).toBe(401);
+        const foreign = await install(tenant, atl.lifecycleToken(other.clientKey, BASE_URL, path));
+        expect(foreign.status).toBe(401);
+        expect(foreign.body.detail).toMatch(/clientKey/);
+        expect((await tenants()).some((x) => x.clientKey === tenant.clientKey)).toBe(false);
+      },
+    );
 
     when('answers a bad payload with a 400 that names the fields', async () => {
       const tenant = newTenant();

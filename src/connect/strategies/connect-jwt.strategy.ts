@@ -8,7 +8,7 @@ import { Principal } from '../../common/principal';
 import { ConnectJwtService } from '../connect-jwt.service';
 
 /** What the host product may do through Warden's routes: read and write, never administer. */
-export const CONNECT_SCOPES: readonly string[] = Object.freeze(['read', 'write']);
+export const CONNECT_PRINCIPAL_SCOPES: readonly string[] = Object.freeze(['read', 'write']);
 
 /**
  * `connect`: a request from the host product, `Authorization: JWT <token>` or `?jwt=`; HS256
@@ -39,7 +39,7 @@ export class ConnectJwtStrategy extends PassportStrategy(Strategy, 'connect') {
       groups: [],
       authMethod: 'connect',
       credentialId: clientKey,
-      scopes: CONNECT_SCOPES as string[],
+      scopes: CONNECT_PRINCIPAL_SCOPES as string[],
       tenant: clientKey,
       connect: { accountId: claims.accountId, context: claims.context },
     };
