@@ -16,6 +16,7 @@ import { runMigrations } from './database/migrate';
 import { HealthController } from './health/health.controller';
 import { TokensModule } from './tokens/tokens.module';
 import { ConnectModule } from './connect/connect.module';
+import { MigrationSpiModule } from './migration-spi/migration-spi.module';
 import { RestrictionsModule } from './restrictions/restrictions.module';
 import { ScheduleModule } from '@nestjs/schedule';
 
@@ -42,6 +43,7 @@ export class AppModule {
         AuthModule,
         TokensModule,
         ConnectModule,
+        MigrationSpiModule,
         RestrictionsModule,
         ScheduleModule.forRoot(),
       ],

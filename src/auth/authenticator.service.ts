@@ -136,6 +136,8 @@ export class AuthenticatorService {
         const user = await this.run<UserEntity>(kind, request, kinds);
         return { principal: userPrincipal(toCached(user), kind, user.id, ALL_SCOPES) };
       }
+      case 'cmj-spi':
+        return { principal: await this.run<Principal>(kind, request, kinds) };
       case 'connect':
       case 'connect-install': {
         // Bound to the request (qsh) and fresh on every call: nothing to remember.
@@ -160,6 +162,8 @@ export class AuthenticatorService {
         if (kinds.includes('connect')) return 'connect';
         return kinds.includes('connect-install') ? 'connect-install' : null;
       case 'bearer':
+        // CMJ's SPI routes take its JWT and nothing else; no other route takes it.
+        if (kinds.includes('cmj-spi')) return 'cmj-spi';
         if (apiTokenOf(credential)) return apiTokens ? 'api-token' : null;
         if (kinds.includes('access')) return 'access';
         return kinds.includes('refresh') ? 'refresh' : null;
@@ -394,7 +398,7 @@ function challenges(
   description?: string,
 ): Challenge[] {
   const list: Challenge[] = [];
-  if (kinds.some((k) => k === 'access' || k === 'refresh' || k === 'api-token'))
+  if (kinds.some((k) => k === 'access' || k === 'refresh' || k === 'api-token' || k === 'cmj-spi'))
     list.push({ scheme: 'Bearer', error, description });
   if (kinds.includes('basic') || kinds.includes('session')) list.push({ scheme: 'Basic' });
   if (kinds.includes('connect') || kinds.includes('connect-install'))

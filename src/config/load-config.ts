@@ -27,7 +27,8 @@ const CONNECT_SCOPES = [
   'ACCESS_EMAIL_ADDRESSES',
 ];
 const ATLASSIAN_AUTH_SERVER_URL = 'https://oauth-2-authorization-server.services.atlassian.com';
-const CMJ_PRODUCTION_URL = 'https://cmj.appfire.app';
+/** CMJ Cloud's Operations API (Appfire's SPI documentation). */
+const CMJ_PRODUCTION_URL = 'https://spi.cmj.botronsoftcloud.com';
 const SIGNING_ALGORITHMS: SigningAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const ENCRYPTION_KEY_FILE = 'encryption.key';
@@ -138,6 +139,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     keysUrl: stripSlash(
       parseUrl('CMJ_KEYS_URL', env.CMJ_KEYS_URL, problems) ?? `${cmjBaseUrl}/keys`,
     ),
+    allowHttp: parseBoolean('CMJ_ALLOW_HTTP', env.CMJ_ALLOW_HTTP, problems),
+    downloadMaxBytes: parsePositiveInt(
+      'CMJ_DOWNLOAD_MAX_BYTES',
+      env.CMJ_DOWNLOAD_MAX_BYTES,
+      64 * 1024 * 1024,
+      problems,
+    ),
+    jwtIssuer: env.CMJ_JWT_ISSUER || undefined,
+    jwtAudience: env.CMJ_JWT_AUDIENCE || undefined,
     downloadHosts: (env.CMJ_DOWNLOAD_HOSTS || new URL(cmjBaseUrl).host)
       .split(',')
       .map((h) => h.trim().toLowerCase())
@@ -204,6 +214,27 @@ function parseUrl(
     problems.push(`${name} is not a valid URL`);
     return undefined;
   }
+}
+
+function parseBoolean(name: string, raw: string | undefined, problems: string[]): boolean {
+  const value = (raw ?? '').toLowerCase();
+  if (!['', 'true', 'false'].includes(value)) problems.push(`${name} must be true or false`);
+  return value === 'true';
+}
+
+function parsePositiveInt(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  problems: string[],
+): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    problems.push(`${name} must be a positive integer (got "${raw}")`);
+    return fallback;
+  }
+  return value;
 }
 
 function stripSlash(url: string): string {

@@ -25,7 +25,20 @@ export interface WardenConfig {
     keysFallbackUrl: string;
     authServerUrl: string;
   };
-  cmj: { baseUrl: string; keysUrl: string; downloadHosts: string[] };
+  cmj: {
+    /** The Operations API. */
+    baseUrl: string;
+    /** The Keys API: `{keysUrl}/{kid}` answers `{"publicKey": "<Base64 DER>"}`. */
+    keysUrl: string;
+    /** `iss` and `aud` SPI tokens must carry, when set. */
+    jwtIssuer?: string;
+    jwtAudience?: string;
+    /** Hosts download links may point at (host with port when not the default). */
+    downloadHosts: string[];
+    /** Plain http download links (tests, labs). */
+    allowHttp: boolean;
+    downloadMaxBytes: number;
+  };
   /** Plain-HTTP JWKS and introspection URLs are refused unless this is set (tests, labs). */
   idpAllowHttp: boolean;
   logLevel: string;

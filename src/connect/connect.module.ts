@@ -30,7 +30,7 @@ import { TenantsRepository } from './tenants/tenants.repository';
     ConnectJwtStrategy,
     ConnectInstallStrategy,
   ],
-  exports: [ConnectHostClient, TenantDirectory],
+  exports: [ConnectHostClient, TenantDirectory, TenantsRepository],
 })
 export class ConnectModule implements OnModuleInit {
   constructor(

@@ -12,6 +12,8 @@ import { AuditEntryEntity } from '../audit/audit-entry.entity';
 import { AuditLog1764000000000 } from './migrations/1764000000000-audit-log';
 import { ConnectTenants1764100000000 } from './migrations/1764100000000-connect-tenants';
 import { TenantEntity } from '../connect/tenants/tenant.entity';
+import { SpiOperations1764200000000 } from './migrations/1764200000000-spi-operations';
+import { OperationEntity } from '../migration-spi/operations/operation.entity';
 
 export const ENTITIES = [
   UserEntity,
@@ -22,12 +24,14 @@ export const ENTITIES = [
   ApiTokenEntity,
   AuditEntryEntity,
   TenantEntity,
+  OperationEntity,
 ];
 export const MIGRATIONS = [
   DirectoryKeysSessions1763800000000,
   SettingsApiTokens1763900000000,
   AuditLog1764000000000,
   ConnectTenants1764100000000,
+  SpiOperations1764200000000,
 ];
 
 /**

@@ -97,6 +97,11 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     return this.write(document, write);
   }
 
+  /** Validates a whole document as `replace` would, without saving it (a dry run). */
+  async check(document: unknown): Promise<Settings> {
+    return this.validated(this.unmask(document));
+  }
+
   /** JSON merge patch (RFC 7396) over the current document; arrays are replaced, `null` is a value. */
   async patch(patch: unknown, write: SettingsWrite): Promise<Settings> {
     if (!isObject(patch))

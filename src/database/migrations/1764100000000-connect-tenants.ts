@@ -27,7 +27,9 @@ export class ConnectTenants1764100000000 implements MigrationInterface {
           { name: 'lifecycle_digest', type: 'varchar', length: '64' },
         ],
         // Instances poll for tenants changed since their last look.
-        indices: [new TableIndex({ name: 'idx_connect_tenants_updated_at', columnNames: ['updated_at'] })],
+        indices: [
+          new TableIndex({ name: 'idx_connect_tenants_updated_at', columnNames: ['updated_at'] }),
+        ],
       }),
     );
   }

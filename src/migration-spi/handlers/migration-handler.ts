@@ -1,0 +1,42 @@
+import type { OperationProblem, ObjectMapping } from '../operations/operations-api.client';
+
+/** One change an import made, or would make in a dry run. */
+export interface MigrationChange {
+  /** What was changed: `settings`, `group`, `tenant`, or an app's own kinds. */
+  target: string;
+  /** Which one: a settings path, a group name, a clientKey… */
+  key: string;
+  action: 'create' | 'update' | 'delete';
+  from?: unknown;
+  to?: unknown;
+}
+
+export interface ImportReport {
+  changes: MigrationChange[];
+  problems: OperationProblem[];
+}
+
+export interface ImportContext {
+  /** Report what would change, change nothing. */
+  dryRun: boolean;
+  /** Share (0..1) of this handler's part that is done; reported to CMJ without waiting. */
+  progress: (fraction: number) => void;
+  /** Target ids for source ids of one object type, from CMJ's Operations API. */
+  mappings: (type: string, sourceIds: string[]) => Promise<ObjectMapping[]>;
+}
+
+/**
+ * The port behind the SPI routes: one handler per migratable data type. Warden's own
+ * configuration is the first; an app built on Warden registers its own handlers
+ * (MigrationHandlers.register) and they travel in the same export document.
+ */
+export abstract class MigrationHandler {
+  /** The data type's name in the export document, e.g. `warden.configuration`. */
+  abstract readonly type: string;
+
+  /** The data to migrate, as JSON; never a secret. */
+  abstract exportData(): Promise<unknown>;
+
+  /** Applies (or, in a dry run, only judges) exported data on this instance. */
+  abstract importData(data: unknown, context: ImportContext): Promise<ImportReport>;
+}

@@ -1,0 +1,50 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { AuthModule } from '../auth/auth.module';
+import { StrategyRunner } from '../auth/strategies/strategy-runner';
+import { ConnectModule } from '../connect/connect.module';
+import { CmjSpiJwtService } from './cmj-spi-jwt.service';
+import { DownloadClient } from './download.client';
+import { MigrationHandlers } from './handlers/migration-handlers.service';
+import { WardenConfigurationHandler } from './handlers/warden-configuration.handler';
+import { MigrationOperationsController, MigrationSpiController } from './migration-spi.controller';
+import { MigrationService } from './migration.service';
+import { OperationEntity } from './operations/operation.entity';
+import { OperationStore } from './operations/operation-store.service';
+import { OperationsApiClient } from './operations/operations-api.client';
+import { CmjSpiStrategy } from './strategies/cmj-spi.strategy';
+
+/**
+ * The CMJ Cloud migration SPI (DESIGN section 11): the `cmj-spi` credential kind, the SPI
+ * routes, operations with their sealed tokens, the Operations API client, signed downloads,
+ * and the handler port with Warden's own configuration as its first handler.
+ */
+@Module({
+  imports: [AuthModule, AuditModule, ConnectModule, TypeOrmModule.forFeature([OperationEntity])],
+  controllers: [MigrationSpiController, MigrationOperationsController],
+  providers: [
+    CmjSpiJwtService,
+    CmjSpiStrategy,
+    OperationStore,
+    OperationsApiClient,
+    DownloadClient,
+    MigrationHandlers,
+    WardenConfigurationHandler,
+    MigrationService,
+  ],
+  exports: [MigrationHandlers],
+})
+export class MigrationSpiModule implements OnModuleInit {
+  constructor(
+    private readonly strategies: StrategyRunner,
+    private readonly strategy: CmjSpiStrategy,
+    private readonly handlers: MigrationHandlers,
+    private readonly configuration: WardenConfigurationHandler,
+  ) {}
+
+  onModuleInit(): void {
+    this.strategies.register('cmj-spi', this.strategy);
+    this.handlers.register(this.configuration);
+  }
+}

@@ -1,0 +1,341 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { AuditSink } from '../audit/audit.port';
+import { Principal } from '../common/principal';
+import { Problems } from '../common/problem/domain-error';
+import { flattenValidationErrors } from '../common/validation-errors';
+import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
+import { DownloadClient, DownloadError } from './download.client';
+import { SpiCallDto, SpiImportDto } from './dto/spi.dto';
+import { MigrationChange } from './handlers/migration-handler';
+import { MigrationHandlers } from './handlers/migration-handlers.service';
+import { OperationStore } from './operations/operation-store.service';
+import {
+  OperationProblem,
+  OperationResult,
+  OperationsApiClient,
+} from './operations/operations-api.client';
+
+export const EXPORT_FORMAT = 'warden-cmj-export';
+export const EXPORT_VERSION = 1;
+
+export interface ExportDocument {
+  format: typeof EXPORT_FORMAT;
+  version: number;
+  appKey: string;
+  source: string;
+  exportedAt: string;
+  /** One entry per data type (handler). */
+  data: Record<string, unknown>;
+}
+
+export interface SpiCaller {
+  principal: Principal;
+  ip: string;
+  requestId: string;
+}
+
+/**
+ * Reports one operation's progress to CMJ in order, without the work waiting for it: a slow or
+ * failing Operations API costs the migration nothing. The result waits for the reports before it.
+ */
+class ProgressReporter {
+  private chain: Promise<void> = Promise.resolve();
+  private last = -1;
+
+  constructor(
+    private readonly send: (fraction: number) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  report(fraction: number): void {
+    const value = Math.round(Math.min(1, Math.max(0, fraction)) * 1000) / 1000;
+    if (value <= this.last) return;
+    this.last = value;
+    this.chain = this.chain.then(() =>
+      this.send(value).catch((err: Error) =>
+        this.logger.warn(`A progress report was not delivered: ${err.message}`),
+      ),
+    );
+  }
+
+  settled(): Promise<void> {
+    return this.chain;
+  }
+}
+
+/**
+ * The SPI's two operations. Export (on a source instance) answers the export document at once
+ * and reports progress and the result to CMJ. Import (on a target) accepts the call (202), then
+ * downloads the document from CMJ's signed link, runs every handler (or only judges, in a dry
+ * run), and reports progress and the result, with a problem for whatever could not be mapped.
+ */
+@Injectable()
+export class MigrationService implements OnApplicationShutdown {
+  private readonly logger = new Logger(MigrationService.name);
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: OperationStore,
+    private readonly operations: OperationsApiClient,
+    private readonly downloads: DownloadClient,
+    private readonly handlers: MigrationHandlers,
+    private readonly audit: AuditSink,
+    @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
+  ) {}
+
+  /** Background work ends before the database closes. */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** Whatever is still running (tests wait for it). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  async exportConfiguration(body: unknown, caller: SpiCaller): Promise<ExportDocument> {
+    const call = await validated(SpiCallDto, body);
+    await this.store.begin(call.operationId, 'export', call.operationToken, false);
+    const reporter = this.reporter(call.operationId);
+    reporter.report(0);
+    const data: Record<string, unknown> = {};
+    const handlers = this.handlers.all();
+    try {
+      for (const [i, handler] of handlers.entries()) {
+        data[handler.type] = await handler.exportData();
+        reporter.report((i + 1) / handlers.length);
+      }
+    } catch (err) {
+      this.finish(
+        call.operationId,
+        'export',
+        reporter,
+        caller,
+        false,
+        [],
+        [{ message: 'The export failed on the source instance', severity: 'ERROR' }],
+      );
+      throw err;
+    }
+    this.finish(call.operationId, 'export', reporter, caller, false, [], []);
+    return {
+      format: EXPORT_FORMAT,
+      version: EXPORT_VERSION,
+      appKey: this.config.connect.appKey,
+      source: this.config.baseUrl,
+      exportedAt: new Date().toISOString(),
+      data,
+    };
+  }
+
+  async importConfiguration(
+    body: unknown,
+    caller: SpiCaller,
+  ): Promise<{ operationId: string; status: 'running' }> {
+    const call = await validated(SpiImportDto, body);
+    const dryRun = call.dryRun === true;
+    await this.store.begin(call.operationId, 'import', call.operationToken, dryRun);
+    const reporter = this.reporter(call.operationId);
+    try {
+      this.downloads.check(call.downloadLink);
+    } catch (err) {
+      const message = (err as DownloadError).message;
+      this.finish(
+        call.operationId,
+        'import',
+        reporter,
+        caller,
+        dryRun,
+        [],
+        [{ message, severity: 'ERROR' }],
+      );
+      throw Problems.badRequest(message, 'download_not_allowed');
+    }
+    reporter.report(0);
+    this.track(this.runImport(call, dryRun, reporter, caller));
+    return { operationId: call.operationId, status: 'running' };
+  }
+
+  private async runImport(
+    call: SpiImportDto,
+    dryRun: boolean,
+    reporter: ProgressReporter,
+    caller: SpiCaller,
+  ): Promise<void> {
+    const changes: MigrationChange[] = [];
+    const problems: OperationProblem[] = [];
+    try {
+      const document = parseDocument(await this.downloads.download(call.downloadLink));
+      reporter.report(0.2);
+      const types = Object.keys(document.data);
+      for (const [i, type] of types.entries()) {
+        const handler = this.handlers.get(type);
+        if (!handler) {
+          problems.push({
+            message: `The export holds ${type} data, which no handler on this instance imports`,
+            severity: 'WARNING',
+          });
+          continue;
+        }
+        const share = 0.75 / types.length;
+        const start = 0.2 + i * share;
+        const report = await handler.importData(document.data[type], {
+          dryRun,
+          progress: (fraction) => reporter.report(start + share * Math.min(1, fraction)),
+          mappings: (objectType, ids) =>
+            this.operations.mappings(call.operationId, objectType, ids),
+        });
+        changes.push(...report.changes);
+        problems.push(...report.problems);
+      }
+    } catch (err) {
+      problems.push({
+        message:
+          err instanceof DownloadError || err instanceof DocumentError
+            ? err.message
+            : 'The import failed on the target instance',
+        severity: 'ERROR',
+      });
+      if (!(err instanceof DownloadError || err instanceof DocumentError))
+        this.logger.error(`Import ${call.operationId} failed: ${(err as Error).message}`);
+    }
+    this.finish(call.operationId, 'import', reporter, caller, dryRun, changes, problems);
+  }
+
+  private reporter(operationId: string): ProgressReporter {
+    return new ProgressReporter(
+      (fraction) => this.operations.progress(operationId, fraction),
+      this.logger,
+    );
+  }
+
+  /** Reports 1 and the result (after every progress report), ends the operation, audits it. */
+  private finish(
+    operationId: string,
+    kind: 'export' | 'import',
+    reporter: ProgressReporter,
+    caller: SpiCaller,
+    dryRun: boolean,
+    changes: MigrationChange[],
+    problems: OperationProblem[],
+  ): void {
+    const failed = problems.some((p) => p.severity === 'ERROR');
+    if (!failed) reporter.report(1);
+    const result: OperationResult = {
+      resultHtml: resultHtml(kind, dryRun, changes, problems),
+      problems,
+    };
+    const summary = { dryRun, changes, problems };
+    this.track(
+      (async () => {
+        await reporter.settled();
+        let delivered = true;
+        try {
+          await this.operations.result(operationId, result);
+        } catch (err) {
+          delivered = false;
+          this.logger.warn(
+            `The result of ${operationId} was not delivered: ${(err as Error).message}`,
+          );
+        }
+        await this.store.end(operationId, failed ? 'failed' : 'succeeded', {
+          ...summary,
+          resultDelivered: delivered,
+        });
+        this.audit.record({
+          event: `spi.${kind}.${failed ? 'failed' : 'succeeded'}`,
+          outcome: failed ? 'failure' : 'success',
+          actor: caller.principal.username,
+          authMethod: caller.principal.authMethod,
+          credentialId: caller.principal.credentialId,
+          ip: caller.ip,
+          requestId: caller.requestId,
+          details: {
+            operationId,
+            dryRun,
+            changes: changes.length,
+            problems: problems.map((p) => `${p.severity}: ${p.message}`).slice(0, 20),
+            resultDelivered: delivered,
+          },
+        });
+      })(),
+    );
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((err: Error) =>
+      this.logger.error(`Migration work failed: ${err.message}`),
+    );
+    this.running.add(tracked);
+    void tracked.finally(() => this.running.delete(tracked));
+  }
+}
+
+class DocumentError extends Error {}
+
+function parseDocument(text: string): ExportDocument {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new DocumentError('The downloaded export is not JSON');
+  }
+  const doc = value as Partial<ExportDocument> | null;
+  if (
+    typeof doc !== 'object' ||
+    doc === null ||
+    doc.format !== EXPORT_FORMAT ||
+    typeof doc.data !== 'object' ||
+    doc.data === null ||
+    Array.isArray(doc.data)
+  )
+    throw new DocumentError('The downloaded file is not a Warden export');
+  if (doc.version !== EXPORT_VERSION)
+    throw new DocumentError(
+      `The export has version ${doc.version}; this instance reads ${EXPORT_VERSION}`,
+    );
+  return doc as ExportDocument;
+}
+
+async function validated<T extends object>(type: new () => T, body: unknown): Promise<T> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw Problems.badRequest('The SPI call must be a JSON object', 'validation_failed');
+  const instance = plainToInstance(type, body);
+  // CMJ sends metadata Warden does not use: ignored, not refused.
+  const errors = flattenValidationErrors(await validate(instance, { whitelist: true }));
+  if (errors.length > 0)
+    throw Problems.badRequest('The SPI call is not valid', 'validation_failed', { errors });
+  return instance;
+}
+
+function resultHtml(
+  kind: 'export' | 'import',
+  dryRun: boolean,
+  changes: MigrationChange[],
+  problems: OperationProblem[],
+): string {
+  const title =
+    kind === 'export' ? 'Warden export' : dryRun ? 'Warden import (dry run)' : 'Warden import';
+  const rows = changes
+    .map(
+      (c) =>
+        `<tr><td>${escape(c.target)}</td><td>${escape(c.key)}</td><td>${escape(c.action)}</td></tr>`,
+    )
+    .join('');
+  const issues = problems
+    .map((p) => `<li>${escape(p.severity)}: ${escape(p.message)}</li>`)
+    .join('');
+  const verb = dryRun ? 'would change' : 'changed';
+  return (
+    `<!doctype html><meta charset=utf-8><title>${title}</title><h1>${title}</h1>` +
+    (kind === 'import' ? `<p>${changes.length} item(s) ${verb}.</p>` : '<p>Exported.</p>') +
+    (rows ? `<table><tr><th>What</th><th>Which</th><th>Change</th></tr>${rows}</table>` : '') +
+    (issues ? `<ul>${issues}</ul>` : '')
+  );
+}
+
+function escape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,146 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
+import { InjectRepository } from '@nestjs/typeorm';
+import { LessThan, Not, IsNull, Repository } from 'typeorm';
+import { Clock } from '../../common/clock';
+import { SecretBox } from '../../common/crypto/secret-box';
+import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
+import { OperationEntity, OperationKind, OperationStatus } from './operation.entity';
+
+/** An operation token whose expiry cannot be read from it is kept at most this long. */
+const DEFAULT_TOKEN_LIFETIME_MS = 3_600_000;
+
+/** The context a sealed operation token is bound to: it opens for its own operation only. */
+function tokenContext(operationId: string): string {
+  return `spi-operation:${operationId}`;
+}
+
+/**
+ * Operation records and their tokens. A token is sealed with the operation's id as associated
+ * data, so it can only ever be opened for the operation it came with; it is wiped when the
+ * operation ends, and a sweep wipes tokens past their expiry.
+ */
+@Injectable()
+export class OperationStore {
+  private readonly logger = new Logger(OperationStore.name);
+  private readonly box: SecretBox;
+
+  constructor(
+    @InjectRepository(OperationEntity) private readonly operations: Repository<OperationEntity>,
+    private readonly clock: Clock,
+    @Inject(WARDEN_CONFIG) config: WardenConfig,
+  ) {
+    this.box = new SecretBox(config.encryptionKey.key);
+  }
+
+  /**
+   * Creates the operation on its first call, keeping the token it came with; a later call of
+   * the same operation continues it (its token does not replace the first one).
+   */
+  async begin(
+    id: string,
+    kind: OperationKind,
+    token: string,
+    dryRun: boolean,
+  ): Promise<{ operation: OperationEntity; created: boolean }> {
+    const existing = await this.operations.findOne({ where: { id } });
+    const now = new Date(this.clock.now());
+    if (existing) {
+      existing.updatedAt = now;
+      // The first token stays; only an operation whose token is gone takes the new one.
+      if (!existing.operationToken) {
+        existing.operationToken = this.box.seal(token, tokenContext(id));
+        existing.tokenExpiresAt = new Date(
+          expiryOf(token) ?? now.getTime() + DEFAULT_TOKEN_LIFETIME_MS,
+        );
+      }
+      if (existing.status !== 'running') {
+        existing.status = 'running';
+        existing.finishedAt = null;
+      }
+      return { operation: await this.operations.save(existing), created: false };
+    }
+    const operation = Object.assign(new OperationEntity(), {
+      id,
+      kind,
+      status: 'running' as const,
+      dryRun,
+      operationToken: this.box.seal(token, tokenContext(id)),
+      tokenExpiresAt: new Date(expiryOf(token) ?? now.getTime() + DEFAULT_TOKEN_LIFETIME_MS),
+      summary: null,
+      createdAt: now,
+      updatedAt: now,
+      finishedAt: null,
+    });
+    return { operation: await this.operations.save(operation), created: true };
+  }
+
+  /** The operation's own token, while it has one that has not expired. */
+  async token(id: string): Promise<string | null> {
+    const operation = await this.operations.findOne({ where: { id } });
+    if (!operation?.operationToken || !operation.tokenExpiresAt) return null;
+    if (operation.tokenExpiresAt.getTime() <= this.clock.now()) {
+      await this.wipe(id);
+      return null;
+    }
+    return this.box.openText(operation.operationToken, tokenContext(id));
+  }
+
+  async end(id: string, status: OperationStatus, summary: unknown): Promise<void> {
+    const now = new Date(this.clock.now());
+    await this.operations.update(
+      { id },
+      {
+        status,
+        summary: JSON.stringify(summary),
+        operationToken: null,
+        tokenExpiresAt: null,
+        updatedAt: now,
+        finishedAt: now,
+      },
+    );
+  }
+
+  find(id: string): Promise<OperationEntity | null> {
+    return this.operations.findOne({ where: { id } });
+  }
+
+  list(limit: number): Promise<OperationEntity[]> {
+    return this.operations.find({ order: { createdAt: 'DESC' }, take: limit });
+  }
+
+  private async wipe(id: string): Promise<void> {
+    await this.operations.update({ id }, { operationToken: null, tokenExpiresAt: null });
+  }
+
+  /** Tokens past their expiry go, whether or not their operation ended. */
+  @Interval('spi-operation-token-sweep', 60_000)
+  async sweep(): Promise<number> {
+    try {
+      const result = await this.operations.update(
+        { operationToken: Not(IsNull()), tokenExpiresAt: LessThan(new Date(this.clock.now())) },
+        { operationToken: null, tokenExpiresAt: null },
+      );
+      return result.affected ?? 0;
+    } catch (err) {
+      this.logger.warn(`Could not sweep expired operation tokens: ${(err as Error).message}`);
+      return 0;
+    }
+  }
+}
+
+/** `exp` of a token that is a compact JWS (read, not trusted: it only shortens how long it is kept). */
+function expiryOf(token: string): number | null {
+  const parts = token.split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as {
+      exp?: unknown;
+    };
+    return typeof payload.exp === 'number' && Number.isFinite(payload.exp)
+      ? payload.exp * 1000
+      : null;
+  } catch {
+    return null;
+  }
+}

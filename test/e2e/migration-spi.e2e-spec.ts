@@ -1,0 +1,434 @@
+import { createSecretKey, generateKeyPairSync } from 'node:crypto';
+import { signJws } from '../../src/common/jwt/jws';
+import { MigrationService } from '../../src/migration-spi/migration.service';
+import { OperationsApiClient } from '../../src/migration-spi/operations/operations-api.client';
+import { OperationStore } from '../../src/migration-spi/operations/operation-store.service';
+import { OperationEntity } from '../../src/migration-spi/operations/operation.entity';
+import { SettingsService } from '../../src/restrictions/settings.service';
+import { databaseReady, startApp, TestApp } from '../support/app';
+import { FakeAtlassian, newTenant } from '../support/atlassian';
+import { auditEvents } from '../support/audit';
+import { FakeCmj, newCmjKey } from '../support/cmj';
+import { adminAuth, newGroup } from '../support/factories';
+import { bearer, http } from '../support/http';
+import { operatorPatch } from '../support/settings';
+
+const BASE_URL = 'https://warden.example.test';
+const MAX_DOWNLOAD = 64 * 1024;
+
+describe('CMJ migration SPI: export on one instance, import on another', () => {
+  const cmj = new FakeCmj();
+  const atlassian = new FakeAtlassian();
+  let source: TestApp;
+  let target: TestApp;
+  let n = 0;
+  const operationId = (name: string) => `op-${name}-${++n}`;
+
+  beforeAll(async () => {
+    await cmj.start();
+    await atlassian.start();
+    const env = {
+      WARDEN_BASE_URL: BASE_URL,
+      CONNECT_KEYS_URL: atlassian.keysUrl,
+      CMJ_BASE_URL: cmj.url,
+      CMJ_KEYS_URL: cmj.keysUrl,
+      CMJ_DOWNLOAD_HOSTS: cmj.downloadHost,
+      CMJ_ALLOW_HTTP: 'true',
+      CMJ_DOWNLOAD_MAX_BYTES: String(MAX_DOWNLOAD),
+    };
+    source = await startApp({ env });
+    // The target on another database: PostgreSQL where there is one (always under CI).
+    const postgres = await databaseReady('postgres');
+    target = await startApp({ env, database: postgres ? 'postgres' : 'sqlite' });
+    // Retries wait 200 ms, 400 ms…: the same schedule, a hundredth of the time.
+    for (const t of [source, target]) {
+      const client = t.app.get(OperationsApiClient);
+      client.sleep = (ms) => new Promise((r) => setTimeout(r, Math.ceil(ms / 100)));
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await target?.close();
+    await source?.close();
+    await cmj.stop();
+    await atlassian.stop();
+  });
+
+  const spi = (t: TestApp, path: string, body: unknown, token = cmj.sign()) =>
+    http(`${t.url}/cmjspi/configuration/${path}`, {
+      method: 'POST',
+      headers: { authorization: bearer(token) },
+      json: body,
+    });
+  const exportFrom = async (t: TestApp) => {
+    const id = operationId('export');
+    const res = await spi(t, 'export', { operationId: id, operationToken: cmj.issue(id) });
+    expect(res.status).toBe(200);
+    await t.app.get(MigrationService).idle();
+    return { id, document: res.body };
+  };
+  const importInto = async (
+    t: TestApp,
+    link: string,
+    dryRun = false,
+    id = operationId('import'),
+  ) => {
+    const res = await spi(t, 'import', {
+      operationId: id,
+      operationToken: cmj.issue(id),
+      downloadLink: link,
+      dryRun,
+      // CMJ sends metadata Warden does not use.
+      migrationMetadata: { initiator: 'admin@example.com' },
+    });
+    await t.app.get(MigrationService).idle();
+    return { id, res };
+  };
+  const operation = async (t: TestApp, id: string) =>
+    (
+      await http(`${t.url}/admin/migration/operations/${id}`, {
+        headers: { authorization: adminAuth() },
+      })
+    ).body;
+  const configurationOf = async (t: TestApp) => {
+    const { document } = await exportFrom(t);
+    const data = document.data['warden.configuration'];
+    return { settings: data.settings, groups: data.groups };
+  };
+
+  it('serves the SPI descriptor', async () => {
+    const res = await http(`${source.url}/cmj-spi.json`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      baseUrl: BASE_URL,
+      appKey: 'warden',
+      authentication: 'JWT',
+      endpoints: [
+        { type: 'APP_CONFIGURATION_EXPORT', path: '/cmjspi/configuration/export', apiVersion: 1 },
+        { type: 'APP_CONFIGURATION_IMPORT', path: '/cmjspi/configuration/import', apiVersion: 1 },
+      ],
+    });
+  });
+
+  describe('a full migration', () => {
+    let link: string;
+    let tenantKey: string;
+
+    beforeAll(async () => {
+      await newGroup(source, 'api-users');
+      await newGroup(source, 'auditors');
+      await operatorPatch(source, {
+        groups: { apiAccess: ['api-users'], readOnly: ['auditors'] },
+        publicApis: { paths: ['/rest/api/2/serverInfo'], requireAuthentication: false },
+        bypass: { paths: ['/status'] },
+        externalJwt: { clientSecret: 'source-introspection-secret' },
+      });
+      await operatorPatch(target, { externalJwt: { clientSecret: 'target-introspection-secret' } });
+      const tenant = newTenant();
+      tenantKey = tenant.clientKey;
+      const install = await http(`${source.url}/connect/installed`, {
+        method: 'POST',
+        headers: {
+          authorization: `JWT ${atlassian.lifecycleToken(tenant.clientKey, BASE_URL, '/connect/installed')}`,
+        },
+        json: atlassian.installPayload(tenant),
+      });
+      expect(install.status).toBe(204);
+    });
+
+    it('exports the configuration without secrets, reporting progress 0 → 1 and the result with the operation token', async () => {
+      const { id, document } = await exportFrom(source);
+      expect(document).toMatchObject({ format: 'warden-cmj-export', version: 1, source: BASE_URL });
+      const data = document.data['warden.configuration'];
+      expect(data.groups).toEqual(expect.arrayContaining(['api-users', 'auditors']));
+      expect(data.settings.groups.apiAccess).toEqual(['api-users']);
+      expect(data.tenants).toEqual([
+        expect.objectContaining({ clientKey: tenantKey, enabled: true }),
+      ]);
+      const text = JSON.stringify(document);
+      expect(text).not.toContain('source-introspection-secret');
+      expect(text).not.toMatch(/sharedSecret/);
+      const progress = cmj.callsFor(id, 'progress').map((c) => c.body.progress);
+      expect(progress[0]).toBe(0);
+      expect(progress.at(-1)).toBe(1);
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      const [result] = cmj.callsFor(id, 'result');
+      expect(result.authorization).toBe(`Bearer ${cmj.tokens.get(id)}`);
+      expect(result.body.problems).toEqual([]);
+      expect(cmj.calls.filter((c) => c.operationId === id).every((c) => c.status === 200)).toBe(
+        true,
+      );
+      const op = await operation(source, id);
+      expect(op).toMatchObject({ kind: 'export', status: 'succeeded', holdsToken: false });
+      link = cmj.link(text);
+    });
+
+    it('a dry run reports what would change and changes nothing', async () => {
+      const before = await configurationOf(target);
+      const { id, res } = await importInto(target, link, true);
+      expect(res.status).toBe(202);
+      expect(res.body).toEqual({ operationId: id, status: 'running' });
+      const [result] = cmj.callsFor(id, 'result');
+      expect(result.body.resultHtml).toContain('would change');
+      expect(result.body.problems).toEqual([
+        expect.objectContaining({
+          severity: 'WARNING',
+          message: expect.stringContaining(tenantKey),
+        }),
+      ]);
+      const op = await operation(target, id);
+      expect(op.status).toBe('succeeded');
+      expect(op.summary.changes).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ target: 'group', key: 'api-users', action: 'create' }),
+          expect.objectContaining({ target: 'settings', key: 'groups.apiAccess' }),
+        ]),
+      );
+      expect(await configurationOf(target)).toEqual(before);
+    });
+
+    it('the import makes the target\u2019s configuration equal the source\u2019s (the target keeps its own secrets)', async () => {
+      const { id, res } = await importInto(target, link);
+      expect(res.status).toBe(202);
+      const progress = cmj.callsFor(id, 'progress').map((c) => c.body.progress);
+      expect(progress[0]).toBe(0);
+      expect(progress.at(-1)).toBe(1);
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      const [result] = cmj.callsFor(id, 'result');
+      expect(result.authorization).toBe(`Bearer ${cmj.tokens.get(id)}`);
+      expect(result.body.problems.map((p: { severity: string }) => p.severity)).toEqual([
+        'WARNING',
+      ]);
+      expect(await configurationOf(target)).toEqual(await configurationOf(source));
+      const stored = await target.dataSource.query(`SELECT document FROM settings`);
+      expect(stored[0].document).not.toContain('source-introspection-secret');
+      expect(target.app.get(SettingsService).get().externalJwt.clientSecret).toBe(
+        'target-introspection-secret',
+      );
+      const events = await auditEvents(target, { event: 'spi.*' });
+      expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['spi.import.succeeded']));
+      // The download carried no Authorization header; the link was used as given.
+      expect(cmj.downloadsSeen.every((d) => d.authorization === undefined)).toBe(true);
+      expect((await operation(target, id)).holdsToken).toBe(false);
+    });
+  });
+
+  describe('operations and their tokens', () => {
+    it('uses each operation\u2019s own token, also with two operations at once', async () => {
+      const { document } = await exportFrom(source);
+      const link = cmj.link(JSON.stringify(document));
+      const [a, b] = await Promise.all([
+        importInto(target, link, true, operationId('concurrent-a')),
+        importInto(target, link, true, operationId('concurrent-b')),
+      ]);
+      for (const { id } of [a, b]) {
+        const calls = cmj.callsFor(id);
+        expect(calls.length).toBeGreaterThan(1);
+        expect(
+          calls.every(
+            (c) => c.authorization === `Bearer ${cmj.tokens.get(id)}` && c.status === 200,
+          ),
+        ).toBe(true);
+      }
+    });
+
+    it('looks up mappings for an operation with that operation\u2019s token', async () => {
+      const id = operationId('mappings');
+      await target.app.get(OperationStore).begin(id, 'import', cmj.issue(id), true);
+      cmj.mappings.set('alice', '5b10a2844c20165700ede21g');
+      const mapped = await target.app
+        .get(OperationsApiClient)
+        .mappings(id, 'user', ['alice', 'bob']);
+      expect(mapped).toEqual([
+        { sourceId: 'alice', targetId: '5b10a2844c20165700ede21g' },
+        { sourceId: 'bob', targetId: null },
+      ]);
+      expect(cmj.callsFor(id, 'mappings')[0].authorization).toBe(`Bearer ${cmj.tokens.get(id)}`);
+    });
+
+    it('a sealed token opens for its own operation only', async () => {
+      const store = target.app.get(OperationStore);
+      const [a, b] = [operationId('sealed-a'), operationId('sealed-b')];
+      await store.begin(a, 'import', cmj.issue(a), true);
+      await store.begin(b, 'import', cmj.issue(b), true);
+      const [row] = await target.dataSource.query(
+        `SELECT operation_token AS t FROM spi_operations WHERE id = ${target.config.database.kind === 'postgres' ? '$1' : '?'}`,
+        [a],
+      );
+      expect(row.t).not.toContain(cmj.tokens.get(a));
+      // A's sealed token moved into B's row does not open as B's.
+      await target.dataSource
+        .getRepository(OperationEntity)
+        .update({ id: b }, { operationToken: row.t });
+      await expect(store.token(b)).rejects.toThrow();
+      expect(await store.token(a)).toBe(cmj.tokens.get(a));
+    });
+
+    it('wipes a token once it has expired, and the sweep wipes the rest', async () => {
+      const store = target.app.get(OperationStore);
+      const [a, b] = [operationId('expired-a'), operationId('expired-b')];
+      await store.begin(a, 'import', cmj.issue(a, -5), true);
+      await store.begin(b, 'import', cmj.issue(b, -5), true);
+      await expect(target.app.get(OperationsApiClient).progress(a, 0.5)).rejects.toThrow(
+        /no usable token/,
+      );
+      expect(cmj.callsFor(a)).toHaveLength(0);
+      expect((await operation(target, a)).holdsToken).toBe(false);
+      expect((await operation(target, b)).holdsToken).toBe(true);
+      expect(await store.sweep()).toBeGreaterThanOrEqual(1);
+      expect((await operation(target, b)).holdsToken).toBe(false);
+    });
+
+    it('retries a 503 and a 429, honouring Retry-After, and still delivers the result', async () => {
+      const { document } = await exportFrom(source);
+      const link = cmj.link(JSON.stringify(document));
+      cmj.failures.push({ status: 503 }, { status: 429, retryAfter: '0' }, { status: 502 });
+      const { id } = await importInto(target, link, true);
+      const answered = cmj.callsFor(id).map((c) => c.status);
+      expect(answered.filter((s) => s !== 200)).toHaveLength(3);
+      expect(cmj.callsFor(id, 'result').at(-1)?.status).toBe(200);
+      expect((await operation(target, id)).summary.resultDelivered).toBe(true);
+    });
+
+    it('an expired download link ends the operation with a clear problem reported to CMJ', async () => {
+      const { id, res } = await importInto(target, cmj.link('{}', -10));
+      expect(res.status).toBe(202);
+      const [result] = cmj.callsFor(id, 'result');
+      expect(result.body.problems).toEqual([
+        { severity: 'ERROR', message: expect.stringMatching(/expired.*403/) },
+      ]);
+      expect((await operation(target, id)).status).toBe('failed');
+    });
+
+    it('refuses a link to a host that is not allowed, before fetching it', async () => {
+      const seen = cmj.downloadsSeen.length;
+      const other = cmj.link('{}').replace('127.0.0.1', 'localhost');
+      const { id, res } = await importInto(target, other);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('download_not_allowed');
+      expect(cmj.downloadsSeen.length).toBe(seen);
+      expect(cmj.callsFor(id, 'result')[0].body.problems[0].severity).toBe('ERROR');
+    });
+
+    it('stops reading an oversized download', async () => {
+      const { id } = await importInto(target, cmj.link('x'.repeat(MAX_DOWNLOAD + 1)));
+      expect(cmj.callsFor(id, 'result')[0].body.problems).toEqual([
+        { severity: 'ERROR', message: expect.stringMatching(/larger than/) },
+      ]);
+    });
+
+    it('reports a download that is not a Warden export', async () => {
+      const { id } = await importInto(target, cmj.link('{"hello": "world"}'));
+      expect(cmj.callsFor(id, 'result')[0].body.problems[0]).toEqual({
+        severity: 'ERROR',
+        message: 'The downloaded file is not a Warden export',
+      });
+    });
+
+    it('answers a bad call with a 400 naming the fields, not a 500', async () => {
+      const res = await spi(source, 'import', { operationId: 'x y', downloadLink: 5 });
+      expect(res.status).toBe(400);
+      expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual([
+        'downloadLink',
+        'operationId',
+        'operationToken',
+      ]);
+    });
+  });
+
+  describe('who may call the SPI routes', () => {
+    const body = () => {
+      const id = operationId('auth');
+      return { operationId: id, operationToken: cmj.issue(id) };
+    };
+
+    it('refuses an unknown kid, asking the Keys API about it once', async () => {
+      const stranger = newCmjKey('kid-unknown-to-cmj');
+      const before = cmj.keyRequests;
+      for (let i = 0; i < 3; i++)
+        expect((await spi(source, 'export', body(), cmj.sign({}, { key: stranger }))).status).toBe(
+          401,
+        );
+      expect(cmj.keyRequests - before).toBe(1);
+    });
+
+    it('fails closed when the Keys API is down', async () => {
+      const fresh = newCmjKey('kid-while-down');
+      cmj.keys.set(fresh.kid, fresh);
+      cmj.keysDown = true;
+      try {
+        const res = await spi(source, 'export', body(), cmj.sign({}, { key: fresh }));
+        expect(res.status).toBe(401);
+        expect(res.body.detail).toMatch(/could not be fetched/);
+      } finally {
+        cmj.keysDown = false;
+      }
+      expect((await spi(source, 'export', body(), cmj.sign({}, { key: fresh }))).status).toBe(200);
+    });
+
+    it('refuses another algorithm, HS256 made with the public key, an expired token, no kid', async () => {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const es = cmj.sign({}, { key: { alg: 'ES256', privateKey, kid: cmj.key.kid } });
+      expect((await spi(source, 'export', body(), es)).status).toBe(401);
+      const pem = cmj.key.publicKey.export({ format: 'pem', type: 'spki' });
+      const der = cmj.key.publicKey.export({ format: 'der', type: 'spki' });
+      for (const secret of [Buffer.from(pem), der, Buffer.from(der.toString('base64'))]) {
+        const confused = cmj.sign(
+          {},
+          { key: { alg: 'HS256', privateKey: createSecretKey(secret), kid: cmj.key.kid } },
+        );
+        expect((await spi(source, 'export', body(), confused)).status).toBe(401);
+      }
+      const now = Math.floor(Date.now() / 1000);
+      expect(
+        (await spi(source, 'export', body(), cmj.sign({ iat: now - 900, exp: now - 600 }))).status,
+      ).toBe(401);
+      expect((await spi(source, 'export', body(), cmj.sign({ exp: undefined }))).status).toBe(401);
+      const noKid = signJws(
+        { typ: 'JWT' },
+        { exp: now + 60 },
+        { alg: 'RS256', key: cmj.key.privateKey },
+      );
+      expect((await spi(source, 'export', body(), noKid)).status).toBe(401);
+    });
+
+    it('takes no other credential kind, and its token is taken nowhere else', async () => {
+      const basicAdmin = await http(`${source.url}/cmjspi/configuration/export`, {
+        method: 'POST',
+        headers: { authorization: adminAuth() },
+        json: body(),
+      });
+      expect(basicAdmin.status).toBe(401);
+      const tenant = newTenant();
+      const connect = FakeAtlassian.requestToken(tenant, 'POST', '/cmjspi/configuration/export');
+      const asConnect = await http(`${source.url}/cmjspi/configuration/export`, {
+        method: 'POST',
+        headers: { authorization: `JWT ${connect}` },
+        json: body(),
+      });
+      expect(asConnect.status).toBe(401);
+      const token = cmj.sign();
+      expect(
+        (await http(`${source.url}/system/whoami`, { headers: { authorization: bearer(token) } }))
+          .status,
+      ).toBe(401);
+      const decide = () =>
+        http(`${source.url}/authz/decision`, {
+          headers: {
+            authorization: bearer(token),
+            'x-original-method': 'GET',
+            'x-original-uri': '/rest/x',
+          },
+        });
+      // At the decision endpoint a foreign bearer token is at most the upstream's own
+      // (nativeOAuthTokens): passed on unjudged, never taken as CMJ's.
+      const passedOn = await decide();
+      expect(passedOn.headers.get('x-warden-auth-method')).toBe('native');
+      await operatorPatch(source, { nativeOAuthTokens: { allowed: false } });
+      try {
+        expect((await decide()).status).toBe(401);
+      } finally {
+        await operatorPatch(source, { nativeOAuthTokens: { allowed: true } });
+      }
+    });
+  });
+});
