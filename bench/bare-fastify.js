@@ -1,9 +1,10 @@
 'use strict';
-// The baseline: the same fastify package Warden runs on, logger off, two routes answering what
-// Warden answers for GET /system/whoami and for GET /authz/decision (the decision endpoint, asked
-// about an allowed request). bench/run.js passes Warden's actual response bodies in BARE_WHOAMI
-// and BARE_DECISION so both servers send the same bytes; without them made-up ones of the same
-// shape are used. Only the bodies: the decision's X-Warden-* headers are not sent.
+// The baseline: the same fastify package Warden runs on, logger off, three routes answering what
+// Warden answers for GET /system/whoami, for GET /authz/decision (the decision endpoint, asked
+// about an allowed request) and for GET /connect/whoami (a Connect-authenticated route).
+// bench/run.js passes Warden's actual response bodies in BARE_WHOAMI, BARE_DECISION and
+// BARE_CONNECT so both servers send the same bytes; without them made-up ones of the same shape
+// are used. Only the bodies: the decision's X-Warden-* headers are not sent.
 
 const { randomUUID } = require('node:crypto');
 const fastify = require('fastify');
@@ -18,9 +19,21 @@ const decision = process.env.BARE_DECISION
   ? JSON.parse(process.env.BARE_DECISION)
   : { decision: 'allow', user: 'admin', authMethod: 'access' };
 
+const connect = process.env.BARE_CONNECT
+  ? JSON.parse(process.env.BARE_CONNECT)
+  : {
+      tenant: {
+        clientKey: randomUUID(),
+        baseUrl: 'https://bench.example.com',
+        productType: 'jira',
+      },
+      user: { accountId: randomUUID() },
+    };
+
 const app = fastify({ logger: false });
 app.get('/system/whoami', async () => whoami);
 app.get('/authz/decision', async () => decision);
+app.get('/connect/whoami', async () => connect);
 
 // Started by bench/run.js with a stdin pipe: when the orchestrator goes away, so do we.
 if (process.env.BARE_EXIT_ON_STDIN_END === '1') {

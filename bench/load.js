@@ -10,10 +10,12 @@
 //   headers: { ... },                  // fixed headers (the one access token, X-Original-*…)
 //   tokensFile: '/tmp/…/tokens.txt',   // optional: one token per line, each used once
 //   warmupTokens: N,                   // how many of those tokens the warm-up may spend
+//   tokenScheme: 'JWT',                // optional: Authorization scheme for them (Bearer)
 //   serverPid: 1234,                   // optional: report the server's CPU use (Linux /proc)
 //   overallRate: 2000                  // optional: requests per second from all connections
 // }
-// With tokensFile, every request carries a different `Authorization: Bearer <token>`; a run
+// With tokensFile, every request carries a different `Authorization: <scheme> <token>` (Bearer
+// unless tokenScheme says otherwise: Atlassian Connect sends `JWT <token>`); a run
 // stops after `duration` seconds or when its tokens are spent, whichever comes first: a token
 // is never sent twice.
 
@@ -28,6 +30,7 @@ process.stdin.on('end', () => process.exit(2));
 process.stdin.on('error', () => process.exit(2));
 process.stdin.resume();
 
+const tokenScheme = spec.tokenScheme || 'Bearer';
 let tokens = null;
 if (spec.tokensFile) {
   tokens = readFileSync(spec.tokensFile, 'utf8').split('\n').filter(Boolean);
@@ -144,7 +147,7 @@ function runOnce(seconds, pool) {
           amount: slice.length,
           requests: slice.map((token) => ({
             method: 'GET',
-            headers: { ...(spec.headers || {}), authorization: `Bearer ${token}` },
+            headers: { ...(spec.headers || {}), authorization: `${tokenScheme} ${token}` },
           })),
         }))
       : [opts];

@@ -1,19 +1,23 @@
 'use strict';
 // Warden's throughput benchmark: GET /system/whoami with an access token or a personal API
-// token, and the decision endpoint (GET /authz/decision, an nginx-style question about an
-// original request) with an access token, against a bare Fastify server answering the same
-// routes with the same bodies; Warden with all its restrictions configured. See bench/README.md.
+// token, the decision endpoint (GET /authz/decision, an nginx-style question about an original
+// request) with an access token, and a Connect-authenticated route (GET /connect/whoami) with a
+// fresh Atlassian Connect JWT per request, against a bare Fastify server answering the same
+// routes with the same bodies; Warden with all its restrictions configured. The Connect route is
+// also measured on atlassian-connect-express (bench/ace-peer.js) in the same run. See
+// bench/README.md.
 //
 //   node scripts/ensure-build.js && node bench/run.js      (npm run bench)
 //
 // Everything runs on 127.0.0.1, in child processes that this script starts and always stops:
-// Warden (node dist/main.js, fresh data directory), the bare Fastify server, and the load
-// generator (bench/load.js, autocannon). With taskset, the server under test gets one core
-// and the load generator another.
+// Warden (node dist/main.js, fresh data directory), the bare Fastify server, the ACE peer, and
+// the load generator (bench/load.js, autocannon). With taskset, the server under test gets one
+// core and the load generator another.
 
 const { spawn, spawnSync, execSync } = require('node:child_process');
-const { randomBytes } = require('node:crypto');
+const { generateKeyPairSync, randomBytes, randomUUID } = require('node:crypto');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -29,9 +33,14 @@ const ORIGINAL_HEADERS = {
   'x-original-method': ORIGINAL_REQUEST.method,
   'x-original-uri': ORIGINAL_REQUEST.uri,
 };
+// The Connect part: a route authenticated with Atlassian Connect JWTs, on Warden, on the bare
+// server and on the atlassian-connect-express peer (BENCH_CONNECT=0 leaves it out).
+const CONNECT_PATH = '/connect/whoami';
+const CONNECT_ENABLED = process.env.BENCH_CONNECT !== '0';
 // Each round runs these in this order. `credential`: none, one access token sent on every
-// request (`seen`, one per scenario), the API token, or a never-seen access token per request
-// (`fresh`, each scenario and round with its own tokens).
+// request (`seen`, one per scenario), the API token, a never-seen access token per request
+// (`fresh`, each scenario and round with its own tokens), or a never-seen Connect JWT per
+// request (`connect`, `Authorization: JWT …`, minted here for each run).
 const SCENARIO_SPECS = {
   bare: { server: 'bare', path: WHOAMI_PATH, credential: 'none' },
   'access-token-seen': { server: 'warden', path: WHOAMI_PATH, credential: 'seen' },
@@ -64,9 +73,21 @@ const SCENARIO_SPECS = {
     headers: ORIGINAL_HEADERS,
     credential: 'fresh',
   },
+  ...(CONNECT_ENABLED
+    ? {
+        'bare-connect': { server: 'bare', path: CONNECT_PATH, credential: 'none' },
+        'connect-new': { server: 'warden', path: CONNECT_PATH, credential: 'connect' },
+        // atlassian-connect-express's authenticate() on express (bench/ace-peer.js).
+        'ace-connect-new': { server: 'ace', path: CONNECT_PATH, credential: 'connect' },
+      }
+    : {}),
 };
 const SCENARIOS = Object.keys(SCENARIO_SPECS);
 const FRESH_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'fresh');
+const CONNECT_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'connect');
+// Scenarios that send a never-seen token per request, from a file of tokens each used once.
+const usesTokenFile = (scenario) =>
+  ['fresh', 'connect'].includes(SCENARIO_SPECS[scenario].credential);
 const TARGETS = {
   'access-token-seen': 0.5,
   'api-token-seen': 0.5,
@@ -74,6 +95,8 @@ const TARGETS = {
   'access-token-new': 0.25,
   'decision-seen': 0.5,
   'decision-new': 0.25,
+  // Five times what atlassian-connect-express's authenticate() reaches (about 0.037 of bare).
+  'connect-new': 0.185,
 };
 // The bare-Fastify run each Warden scenario is compared with (same route, same body).
 const BASELINES = {
@@ -84,7 +107,17 @@ const BASELINES = {
   'access-token-new': 'bare',
   'decision-seen': 'bare-decision',
   'decision-new': 'bare-decision',
+  'connect-new': 'bare-connect',
+  'ace-connect-new': 'bare-connect',
 };
+// Warden's Connect route against atlassian-connect-express's, same run, same tokens' shape.
+const CONNECT_VS_ACE = { scenario: 'connect-new', peer: 'ace-connect-new', target: 5 };
+// The Connect tenant and app: Warden's app key, and the made-up host product that installs it
+// (its base URL is never contacted). Request tokens live 180 s as the host's do (longer only
+// when a run would outlast that: see connectTokenTtl) and are minted just before their run.
+const CONNECT_APP_KEY = 'warden';
+const CONNECT_TENANT_BASE_URL = 'https://warden-bench.atlassian.net';
+const CONNECT_TOKEN_TTL_SECONDS = 180;
 // Audit rows may cost at most this share of the protected route's throughput (DESIGN section 13).
 const AUDIT_COST_TARGET = 0.1;
 // The purge benchmark (PostgreSQL): rows seeded past their retention, the share of Warden's
@@ -104,6 +137,9 @@ const EXPIRY_MARGIN_SECONDS = 120;
 // Fresh tokens are sized for the expected rate times this: the short calibration run comes out
 // low (a measured round runs some 30 % faster), and there is noise.
 const TOKEN_HEADROOM = 1.5;
+// Connect tokens cost next to nothing to mint (here, tens of thousands per second) and the ACE
+// peer's short calibration comes out at about half its warm rate: a larger headroom for them.
+const CONNECT_TOKEN_HEADROOM = 3;
 // Per-credential rate-limit budget set for the benchmark (settings.rateLimit, left enabled so its
 // cost stays on the measured path): out of reach of any run, so that no request is refused.
 const RATE_LIMIT = { requests: 1_000_000, windowSeconds: 1 };
@@ -274,10 +310,12 @@ function removeTmpSync() {
 /** Stops every child (SIGTERM, then SIGKILL after 5 s) and removes the temporary directory. */
 function cleanup() {
   if (!cleaningUp) {
-    cleaningUp = Promise.all([...children].map((c) => stopChild(c))).then(() => {
-      killAllSync();
-      removeTmpSync();
-    });
+    cleaningUp = Promise.all([...children].map((c) => stopChild(c)))
+      .then(() => dropCreatedDatabases())
+      .then(() => {
+        killAllSync();
+        removeTmpSync();
+      });
   }
   return cleaningUp;
 }
@@ -473,7 +511,8 @@ function tokenExpiry(token) {
 
 let plan;
 
-async function startWarden({ name = 'warden', databaseUrl } = {}) {
+/** `extraEnv(base)`: more environment for this Warden, given its base URL (http://127.0.0.1:port). */
+async function startWarden({ name = 'warden', databaseUrl, extraEnv } = {}) {
   const dataDir = path.join(tmpDir, `${name}-data`);
   fs.mkdirSync(dataDir);
   const port = await freePort();
@@ -507,6 +546,7 @@ async function startWarden({ name = 'warden', databaseUrl } = {}) {
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
   });
+  if (extraEnv) Object.assign(env, extraEnv(`http://127.0.0.1:${port}`));
   const logFile = path.join(tmpDir, `${name}.log`);
   const child = spawnChild(name, plan.serverCpu, [path.join(ROOT, 'dist', 'main.js')], {
     env,
@@ -522,13 +562,14 @@ async function startWarden({ name = 'warden', databaseUrl } = {}) {
   };
 }
 
-async function startBare(whoamiBody, decisionBody) {
+async function startBare(whoamiBody, decisionBody, connectBody) {
   const port = await freePort();
   const logFile = path.join(tmpDir, 'bare.log');
   const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1' };
   delete env.NODE_OPTIONS;
   env.BARE_WHOAMI = whoamiBody;
   env.BARE_DECISION = decisionBody;
+  if (connectBody) env.BARE_CONNECT = connectBody;
   env.BARE_EXIT_ON_STDIN_END = '1';
   const child = spawnChild(
     'bare-fastify',
@@ -546,6 +587,7 @@ async function startBare(whoamiBody, decisionBody) {
   for (const [route, expected, headers] of [
     [WHOAMI_PATH, whoamiBody, {}],
     [DECISION_PATH, decisionBody, ORIGINAL_HEADERS],
+    ...(connectBody ? [[CONNECT_PATH, connectBody, {}]] : []),
   ]) {
     const res = await call('GET', `${base}${route}`, { headers });
     if (res.status !== 200 || res.text !== expected) {
@@ -798,6 +840,227 @@ async function configureExternal(warden) {
   return { token, whoamiBody: check.text };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Atlassian Connect: the install keys server, the signed install, the ACE peer
+
+/**
+ * The public keys of signed installs, as Atlassian publishes them: GET /{kid} answers the PEM
+ * text of an RSA public key (one 2048-bit key pair made here). Served by this process on
+ * 127.0.0.1; Warden's CONNECT_KEYS_URL points at it. Counts the requests it answered.
+ */
+async function startKeysServer() {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = `warden-bench-${randomBytes(8).toString('hex')}`;
+  const pem = publicKey.export({ type: 'spki', format: 'pem' });
+  const keys = { privateKey, kid, url: null, requests: 0, server: null };
+  keys.server = http.createServer((req, res) => {
+    keys.requests++;
+    if (req.method === 'GET' && req.url === `/${kid}`) {
+      res.writeHead(200, { 'content-type': 'application/x-pem-file' });
+      res.end(pem);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('no such key\n');
+    }
+  });
+  await new Promise((resolve, reject) => {
+    keys.server.once('error', reject);
+    keys.server.listen(0, '127.0.0.1', resolve);
+  });
+  keys.url = `http://127.0.0.1:${keys.server.address().port}`;
+  return keys;
+}
+
+/** Lifetime of the Connect request tokens: the host's 180 s, or enough for a longer run. */
+function connectTokenTtl() {
+  return Math.max(
+    CONNECT_TOKEN_TTL_SECONDS,
+    WARMUP_SECONDS + config.duration + RUN_OVERHEAD_SECONDS + 60,
+  );
+}
+
+/**
+ * Installs a made-up Jira tenant in Warden the way the host does (POST /connect/installed with
+ * an RS256 install token whose key Warden fetches from the keys server), then checks that
+ * GET /connect/whoami takes a fresh request token (200, JSON) and refuses bad ones. Answers the
+ * tenant, a minter of request tokens for the benchmark's route, and Warden's body.
+ */
+async function installConnect(warden, keys) {
+  const { installToken, requestTokenMinter } = require('./connect-jwt');
+  const tenant = {
+    clientKey: `warden-bench-${randomUUID()}`,
+    // Atlassian's shared secrets are 44 characters or more; Warden asks for at least 32.
+    sharedSecret: randomBytes(33).toString('base64url'),
+    baseUrl: CONNECT_TENANT_BASE_URL,
+    accountId: `712020:${randomUUID()}`,
+  };
+  const install = {
+    key: CONNECT_APP_KEY,
+    clientKey: tenant.clientKey,
+    sharedSecret: tenant.sharedSecret,
+    baseUrl: tenant.baseUrl,
+    displayUrl: tenant.baseUrl,
+    productType: 'jira',
+    description: 'Warden benchmark tenant',
+    eventType: 'installed',
+  };
+  const res = await call('POST', `${warden.base}/connect/installed`, {
+    authorization: `JWT ${installToken({
+      privateKey: keys.privateKey,
+      kid: keys.kid,
+      clientKey: tenant.clientKey,
+      audience: warden.base,
+    })}`,
+    body: install,
+  });
+  if (res.status < 200 || res.status > 299) {
+    throw new Error(
+      `POST /connect/installed answered ${res.status}: ${res.text.slice(0, 500)}` +
+        ` (the keys server answered ${keys.requests} request(s))`,
+    );
+  }
+  const installStatus = res.status;
+  const mint = requestTokenMinter({
+    clientKey: tenant.clientKey,
+    sharedSecret: tenant.sharedSecret,
+    accountId: tenant.accountId,
+    method: 'GET',
+    path: CONNECT_PATH,
+    ttlSeconds: connectTokenTtl(),
+  });
+  const whoami = await call('GET', `${warden.base}${CONNECT_PATH}`, {
+    authorization: `JWT ${mint()}`,
+  });
+  if (whoami.status !== 200 || !whoami.json) {
+    throw new Error(
+      `Warden GET ${CONNECT_PATH} with a Connect token answered ${whoami.status}: ` +
+        whoami.text.slice(0, 500),
+    );
+  }
+  const refused = await checkConnectRefusals(warden.base, mint, 'Warden', [401]);
+  return {
+    tenant,
+    mint,
+    body: whoami.text,
+    contentType: whoami.headers.get('content-type'),
+    install: { status: installStatus, keysServerRequests: keys.requests, kid: keys.kid },
+    refused,
+  };
+}
+
+/**
+ * Bad Connect tokens on `base`'s Connect route: another signing secret, a query hash for another
+ * request, an unknown issuer, an expired token, and none at all. Each must be refused with one
+ * of `statuses` (atlassian-connect-express answers 400 for a bad signature, 401 otherwise).
+ * Answers the status per case.
+ */
+async function checkConnectRefusals(base, mint, name, statuses) {
+  const { qsh } = require('./connect-jwt');
+  const now = Math.floor(Date.now() / 1000);
+  const cases = {
+    'bad signature': mint({}, randomBytes(32)),
+    'query hash of another request': mint({ qsh: qsh('GET', '/connect/other') }),
+    'unknown issuer': mint({ iss: `unknown-${randomUUID()}` }),
+    expired: mint({ iat: now - 600, exp: now - 400 }),
+    'no token': null,
+  };
+  const refused = {};
+  for (const [label, token] of Object.entries(cases)) {
+    const res = await call('GET', `${base}${CONNECT_PATH}`, {
+      authorization: token === null ? undefined : `JWT ${token}`,
+    });
+    refused[label] = res.status;
+    if (!statuses.includes(res.status)) {
+      throw new Error(
+        `${name} GET ${CONNECT_PATH} with ${label === 'no token' ? 'no token' : `a token with ${label}`}` +
+          ` answered ${res.status} (expected ${statuses.join(' or ')}): ${res.text.slice(0, 300)}`,
+      );
+    }
+  }
+  return refused;
+}
+
+/** PostgreSQL databases this run created (ACE's store), dropped when the run ends. */
+const createdDatabases = new Set();
+
+async function createDatabase(prefix) {
+  const { Client } = require('pg');
+  const admin = new Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  try {
+    const database = `${prefix}_${randomBytes(4).toString('hex')}`;
+    await admin.query(`CREATE DATABASE ${database}`);
+    createdDatabases.add(database);
+    const url = new URL(POSTGRES_URL);
+    url.pathname = `/${database}`;
+    return url.toString();
+  } finally {
+    await admin.end();
+  }
+}
+
+async function dropCreatedDatabases() {
+  if (createdDatabases.size === 0) return;
+  const { Client } = require('pg');
+  const admin = new Client({ connectionString: POSTGRES_URL });
+  try {
+    await admin.connect();
+    for (const database of createdDatabases)
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    createdDatabases.clear();
+  } catch (err) {
+    log(`Could not drop ${[...createdDatabases].join(', ')}: ${err.message}`);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The atlassian-connect-express peer (bench/ace-peer.js) on the server's core: the tenant saved
+ * in ACE's store (sequelize on a PostgreSQL database of the run's own, as ACE's app template
+ * runs in production), Warden's body. Checks it answers a good token with exactly Warden's body
+ * and refuses the bad ones.
+ */
+async function startAce(connect) {
+  const port = await freePort();
+  const logFile = path.join(tmpDir, 'ace-peer.log');
+  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production' };
+  delete env.NODE_OPTIONS;
+  Object.assign(env, {
+    ACE_APP_KEY: CONNECT_APP_KEY,
+    ACE_CLIENT_KEY: connect.tenant.clientKey,
+    ACE_SHARED_SECRET: connect.tenant.sharedSecret,
+    ACE_TENANT_BASE_URL: connect.tenant.baseUrl,
+    ACE_CONNECT_BODY: connect.body,
+    ACE_STORE_URL: await createDatabase('warden_bench_ace').catch((err) => {
+      throw new Error(
+        `the ACE peer's store needs PostgreSQL at ${POSTGRES_URL} (BENCH_POSTGRES_URL), or ` +
+          `BENCH_CONNECT=0 to leave the Connect scenarios out: ${err.message}`,
+      );
+    }),
+    ACE_EXIT_ON_STDIN_END: '1',
+  });
+  const child = spawnChild('ace-peer', plan.serverCpu, [path.join(__dirname, 'ace-peer.js')], {
+    env,
+    logFile,
+    stdin: 'pipe',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  // Up once it refuses a request without a token.
+  await waitForStatus(`${base}${CONNECT_PATH}`, 401, child, logFile);
+  const res = await call('GET', `${base}${CONNECT_PATH}`, {
+    authorization: `JWT ${connect.mint()}`,
+  });
+  if (res.status !== 200 || res.text !== connect.body) {
+    throw new Error(
+      `the ACE peer GET ${CONNECT_PATH} answered ${res.status} ${res.text.slice(0, 300)}, ` +
+        `not Warden's ${connect.body}\nIts last output:\n${tail(logFile)}`,
+    );
+  }
+  const refused = await checkConnectRefusals(base, connect.mint, 'the ACE peer', [400, 401]);
+  return { child, base, logFile, refused };
+}
+
 /**
  * Mints never-seen access tokens with GET /system/reauth: `chains` requests in flight, each chain
  * reusing its session's refresh token (with rotation off a refresh token stays valid and each
@@ -931,6 +1194,12 @@ function fmt(n, digits = 0) {
   return n === null || n === undefined ? '-' : n.toFixed(digits);
 }
 
+function describeRefusals(refused) {
+  return Object.entries(refused)
+    .map(([label, status]) => `${label} ${status}`)
+    .join(', ');
+}
+
 function printTable(rows) {
   const header = ['scenario', 'req/s (median)', 'p50 ms', 'p99 ms', 'vs bare', 'target', 'result'];
   const body = rows.map((r) => [
@@ -976,7 +1245,18 @@ async function main() {
   );
   log(`Pinning: ${plan.note}`);
 
-  const warden = await startWarden();
+  // The Connect part: Warden is the Connect app (its base URL the tokens' audience) and fetches
+  // the signed install's public key from a keys server started here.
+  const keys = CONNECT_ENABLED ? await startKeysServer() : null;
+  const warden = await startWarden({
+    extraEnv: keys
+      ? (base) => ({
+          WARDEN_BASE_URL: base,
+          CONNECT_APP_KEY,
+          CONNECT_KEYS_URL: keys.url,
+        })
+      : undefined,
+  });
   log(`Warden is up on ${warden.base}`);
   const settings = await configureSettings(warden);
   const describeLimit = (l) =>
@@ -1030,11 +1310,36 @@ async function main() {
     `External IdP configured (publicKey mode); GET ${WHOAMI_PATH} with its token answers ` +
       external.whoamiBody,
   );
-  const bare = await startBare(whoamiBody, decisionBody);
+  let connect = null;
+  if (keys) {
+    try {
+      connect = await installConnect(warden, keys);
+    } finally {
+      // Needed for the install only (Warden keeps the key).
+      await new Promise((resolve) => keys.server.close(resolve));
+    }
+    log(
+      `Connect: tenant ${connect.tenant.clientKey} installed (POST /connect/installed, signed ` +
+        `install, ${connect.install.status}; the keys server answered ` +
+        `${connect.install.keysServerRequests} request(s)); GET ${CONNECT_PATH} with a fresh ` +
+        `Connect JWT answers ${connect.body}; bad tokens refused: ${describeRefusals(connect.refused)}`,
+    );
+  }
+  const bare = await startBare(whoamiBody, decisionBody, connect && connect.body);
   log(
     `Bare Fastify is up on ${bare.base}; both answer ${WHOAMI_PATH} with ${whoamiBody} and ` +
-      `${DECISION_PATH} with ${decisionBody}`,
+      `${DECISION_PATH} with ${decisionBody}` +
+      (connect ? ` (and ${CONNECT_PATH} with Warden's Connect body)` : ''),
   );
+  const acePeer = connect ? await startAce(connect) : null;
+  if (acePeer) {
+    log(
+      `atlassian-connect-express ${require('atlassian-connect-express/package.json').version} ` +
+        `peer is up on ${acePeer.base} (express, sequelize on PostgreSQL, the tenant in its store); ` +
+        `GET ${CONNECT_PATH} answers Warden's body with a good token; bad tokens refused: ` +
+        describeRefusals(acePeer.refused),
+    );
+  }
 
   const common = {
     connections: config.connections,
@@ -1046,18 +1351,21 @@ async function main() {
   const problems = [];
   const mints = [];
 
+  const servers = { warden, bare, ace: acePeer };
+
   /** Load spec of a scenario; `tokens` ({ file, warm }) for the fresh-token ones. */
   const specFor = (scenario, tokens) => {
     const def = SCENARIO_SPECS[scenario];
-    const server = def.server === 'bare' ? bare : warden;
+    const server = servers[def.server];
     const spec = { ...common, url: `${server.base}${def.path}`, headers: { ...def.headers } };
     if (def.credential === 'seen') spec.headers.authorization = `Bearer ${seenTokens[scenario]}`;
     if (def.credential === 'api-token') spec.headers.authorization = `Bearer ${apiToken.token}`;
     if (def.credential === 'external') spec.headers.authorization = `Bearer ${external.token}`;
-    if (def.credential === 'fresh') {
+    if (def.credential === 'fresh' || def.credential === 'connect') {
       spec.tokensFile = tokens.file;
       spec.warmupTokens = tokens.warm;
     }
+    if (def.credential === 'connect') spec.tokenScheme = 'JWT';
     spec.serverPid = server.child.pid;
     return spec;
   };
@@ -1107,17 +1415,33 @@ async function main() {
   const estimates = {}; // fresh-token scenario -> expected req/s
   let mintRate = null; // tokens/s of the last mint
 
-  const budgetFor = (estimateRps) => {
+  const budgetFor = (estimateRps, headroom = TOKEN_HEADROOM) => {
     const measured = Math.min(
       config.maxTokens,
-      Math.max(config.connections * 10, Math.ceil(estimateRps * config.duration * TOKEN_HEADROOM)),
+      Math.max(config.connections * 10, Math.ceil(estimateRps * config.duration * headroom)),
     );
     const warm = Math.min(
       // The warm-up only has to warm the verification path: a quarter of the cap is plenty.
       Math.max(config.connections * 4, Math.ceil(config.maxTokens / 4)),
-      Math.max(config.connections * 2, Math.ceil(estimateRps * WARMUP_SECONDS * TOKEN_HEADROOM)),
+      Math.max(config.connections * 2, Math.ceil(estimateRps * WARMUP_SECONDS * headroom)),
     );
     return { measured, warm };
+  };
+
+  // Connect request tokens, minted here (HMAC-SHA256 over the tenant's shared secret, a new
+  // random jti each) into one file per run, just before that run: they live connectTokenTtl()
+  // seconds, as the host's do.
+  const connectMints = [];
+  const mintConnectBatch = (scenario, label, { warm, measured }) => {
+    const count = warm + measured;
+    const t0 = process.hrtime.bigint();
+    const tokens = new Array(count);
+    for (let i = 0; i < count; i++) tokens[i] = connect.mint();
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const file = path.join(tmpDir, `tokens-${scenario}-${label}.txt`);
+    fs.writeFileSync(file, tokens.join('\n') + '\n');
+    connectMints.push({ scenario, purpose: label, tokens: count, warm, seconds });
+    return { file, count, warm };
   };
 
   const mintTokens = async (count) => {
@@ -1238,6 +1562,31 @@ async function main() {
     );
   }
 
+  for (const scenario of CONNECT_SCENARIOS) {
+    const calibrationCount = Math.min(config.maxTokens, config.connections * 300);
+    const half = Math.floor(calibrationCount / 2);
+    const batch = mintConnectBatch(scenario, 'calibration', {
+      warm: half,
+      measured: calibrationCount - half,
+    });
+    log(
+      `Calibrating ${scenario} with ${batch.count} fresh Connect tokens (half of them to warm ` +
+        `up; at most ${2 * WARMUP_SECONDS} s, discarded)…`,
+    );
+    const result = await runLoad({
+      ...specFor(scenario, batch),
+      duration: WARMUP_SECONDS,
+    });
+    fs.rmSync(batch.file, { force: true });
+    checkRun(`calibration (${scenario})`, result);
+    calibrations[scenario] = result.measured;
+    estimates[scenario] = result.measured.rps;
+    log(
+      `  ${scenario}: ${fmt(result.measured.rps)} req/s ` +
+        `(${result.measured.requests} in ${result.measured.elapsedSeconds} s)`,
+    );
+  }
+
   // Fresh tokens for as many rounds as their lifetime allows (all of them, normally), at once.
   await mintRounds(1);
 
@@ -1263,6 +1612,13 @@ async function main() {
           batch = batches.get(batchKey(scenario, round));
         }
       }
+      // Connect tokens: this run's own, minted now.
+      if (credential === 'connect')
+        batch = mintConnectBatch(
+          scenario,
+          `round-${round}`,
+          budgetFor(estimates[scenario], CONNECT_TOKEN_HEADROOM),
+        );
       const result = await runScenario(scenario, specFor(scenario, batch));
       if (batch) {
         // Spent: nothing reads this file again.
@@ -1271,6 +1627,7 @@ async function main() {
       }
       checkServerAlive(warden, 'Warden');
       checkServerAlive(bare, 'bare Fastify');
+      if (acePeer) checkServerAlive(acePeer, 'the ACE peer');
       const m = result.measured;
       runs[scenario].push({ round, ...m, warmup: result.warmup });
       let note = '';
@@ -1282,7 +1639,7 @@ async function main() {
           `  CPU server ${fmt(m.cpuPercent.server)}% / load ${fmt(m.cpuPercent.loadGenerator)}%${note}`,
       );
       checkRun(`${scenario} round ${round}`, result);
-      if (credential === 'fresh') estimates[scenario] = m.rps;
+      if (usesTokenFile(scenario)) estimates[scenario] = m.rps;
     }
   }
 
@@ -1307,7 +1664,7 @@ async function main() {
       ratio,
       target,
       result: failed ? 'ERROR' : target === null ? '-' : ratio >= target ? 'PASS' : 'MISS',
-      ...(SCENARIO_SPECS[scenario].credential === 'fresh'
+      ...(usesTokenFile(scenario)
         ? {
             // Runs that spent their tokens before 95 % of the duration.
             tokensRanOut: runs[scenario].filter(
@@ -1343,6 +1700,19 @@ async function main() {
         .join(', ')}.`,
   );
   printTable(summary);
+  const connectVsAce = connect ? compareWithAce(summary, runs) : null;
+  if (connectVsAce) {
+    const c = connectVsAce;
+    log(
+      `Connect: Warden ${CONNECT_PATH} with a never-seen Connect JWT per request ` +
+        `${fmt(c.wardenRps)} req/s (${fmt(c.wardenVsBare, 3)} of bare), atlassian-connect-express ` +
+        `authenticate() ${fmt(c.aceRps)} req/s (${fmt(c.aceVsBare, 3)} of bare; the tenant read ` +
+        `from its PostgreSQL store per request): Warden/ACE ${fmt(c.ratio, 2)} (per round ` +
+        `${c.perRound.map((r) => fmt(r, 2)).join(', ')}; target >= ${c.target}) -> ${c.result}. ` +
+        `Server CPU per request: Warden ${fmt(c.wardenCpuUs, 0)} µs, ACE ${fmt(c.aceCpuUs, 0)} µs ` +
+        `(${fmt(c.cpuRatio, 2)}×)`,
+    );
+  }
   const audit = await auditCost(warden, runs);
   log(
     `Audit: one row per request costs ${fmt(audit.isolated && audit.isolated.cpuUsPerRow, 2)} µs ` +
@@ -1362,6 +1732,23 @@ async function main() {
       `${minting.chains} chains on ${minting.sessions} sessions, ${minting.batches} batch(es)); ` +
       `${minting.allTokens} access tokens minted in all, calibration and seen tokens included`,
   );
+  const connectMinting = connect
+    ? {
+        scenarios: CONNECT_SCENARIOS,
+        tokens: connectMints.reduce((a, m) => a + m.tokens, 0),
+        seconds: Math.round(connectMints.reduce((a, m) => a + m.seconds, 0) * 100) / 100,
+        ttlSeconds: connectTokenTtl(),
+        batches: connectMints,
+      }
+    : null;
+  if (connectMinting) {
+    log(
+      `Connect tokens for ${CONNECT_SCENARIOS.join(' and ')}: ${connectMinting.tokens} minted ` +
+        `here in ${fmt(connectMinting.seconds, 2)} s (HS256 over the tenant's secret, a new jti ` +
+        `each, valid ${connectMinting.ttlSeconds} s), calibration included, each run's just ` +
+        `before it`,
+    );
+  }
   for (const row of summary.filter((r) => r.tokensRanOut > 0)) {
     log(
       `${row.scenario} ran out of tokens early in ${row.tokensRanOut} of ${config.rounds} round(s) ` +
@@ -1374,6 +1761,8 @@ async function main() {
     for (const p of problems) log(`  - ${p}`);
     const wardenLog = tail(warden.logFile, 15);
     if (wardenLog) log(`Warden's last output:\n${wardenLog}`);
+    if (acePeer && problems.some((p) => p.startsWith('ace-') || p.includes('(ace-')))
+      log(`The ACE peer's last output:\n${tail(acePeer.logFile, 15)}`);
     process.exitCode = 1;
   }
 
@@ -1391,11 +1780,28 @@ async function main() {
       scenarios: SCENARIOS,
       scenarioSpecs: SCENARIO_SPECS,
       originalRequest: ORIGINAL_REQUEST,
+      connect: CONNECT_ENABLED
+        ? {
+            path: CONNECT_PATH,
+            appKey: CONNECT_APP_KEY,
+            tenantBaseUrl: CONNECT_TENANT_BASE_URL,
+            tokenTtlSeconds: connectTokenTtl(),
+            vsAce: CONNECT_VS_ACE,
+          }
+        : { skipped: 'BENCH_CONNECT=0' },
     },
     environment: {
       node: process.version,
       fastify: require('fastify/package.json').version,
       autocannon: require('autocannon/package.json').version,
+      ...(CONNECT_ENABLED
+        ? {
+            atlassianConnectExpress: require('atlassian-connect-express/package.json').version,
+            express: require('express/package.json').version,
+            sequelize: require('sequelize/package.json').version,
+            pg: require('pg/package.json').version,
+          }
+        : {}),
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0] && os.cpus()[0].model,
       pinning: plan,
@@ -1421,6 +1827,21 @@ async function main() {
       probes: { bypass: BYPASS_PROBE, public: PUBLIC_PROBE },
     },
     apiToken: { ...apiToken.info, whoamiBody: apiToken.whoamiBody },
+    // The tenant (its shared secret left out), Warden's answers, the ACE peer's refusals.
+    connect: connect
+      ? {
+          clientKey: connect.tenant.clientKey,
+          accountId: connect.tenant.accountId,
+          baseUrl: connect.tenant.baseUrl,
+          install: connect.install,
+          body: connect.body,
+          contentType: connect.contentType,
+          wardenRefused: connect.refused,
+          aceRefused: acePeer.refused,
+          minting: connectMinting,
+          vsAce: connectVsAce,
+        }
+      : null,
     calibrations,
     minting,
     mints,
@@ -1435,6 +1856,49 @@ async function main() {
   fs.writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   log(`Results written to ${path.relative(process.cwd(), out) || out}`);
   log(`Total time ${fmt(report.totalSeconds, 0)} s`);
+}
+
+/**
+ * Warden's Connect route against atlassian-connect-express's, both with a never-seen Connect JWT
+ * per request: the ratio of the median rates (and each round's ratio, the two runs of a round
+ * being close in time).
+ */
+function compareWithAce(summary, runs) {
+  const { scenario, peer, target } = CONNECT_VS_ACE;
+  const w = summary.find((r) => r.scenario === scenario);
+  const a = summary.find((r) => r.scenario === peer);
+  const ratio = a.rps ? w.rps / a.rps : null;
+  const perRound = runs[scenario].map((r, i) =>
+    runs[peer][i] && runs[peer][i].rps ? r.rps / runs[peer][i].rps : null,
+  );
+  // Server CPU per request (µs): less sensitive than the rate to a server that could not get
+  // its whole core (other work on the machine) or was not saturated.
+  const cpuUs = (r) =>
+    r.cpuPercent.server === null || r.requests === 0
+      ? null
+      : (((r.cpuPercent.server / 100) * r.elapsedSeconds) / r.requests) * 1e6;
+  const wardenCpuUs = median(runs[scenario].map(cpuUs));
+  const aceCpuUs = median(runs[peer].map(cpuUs));
+  return {
+    scenario,
+    peer,
+    wardenRps: w.rps,
+    aceRps: a.rps,
+    wardenVsBare: w.ratio,
+    aceVsBare: a.ratio,
+    ratio,
+    perRound,
+    wardenCpuUs,
+    aceCpuUs,
+    cpuRatio: wardenCpuUs && aceCpuUs ? aceCpuUs / wardenCpuUs : null,
+    target,
+    result:
+      w.result === 'ERROR' || a.result === 'ERROR'
+        ? 'ERROR'
+        : ratio !== null && ratio >= target
+          ? 'PASS'
+          : 'MISS',
+  };
 }
 
 /**
