@@ -9,7 +9,10 @@ import { databaseReady, startApp, TestApp } from '../support/app';
 import { FakeAtlassian, newTenant } from '../support/atlassian';
 import { auditEvents } from '../support/audit';
 import { FakeCmj, newCmjKey } from '../support/cmj';
-import { adminAuth, newGroup } from '../support/factories';
+import { adminAuth, login, newGroup } from '../support/factories';
+import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
+import { createRootLogger } from '../../src/common/logging';
+import { Writable } from 'node:stream';
 import { bearer, http } from '../support/http';
 import { operatorPatch } from '../support/settings';
 
@@ -22,6 +25,8 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
   let source: TestApp;
   let target: TestApp;
   let n = 0;
+  const logLines: string[] = [];
+  const waits: number[] = [];
   const operationId = (name: string) => `op-${name}-${++n}`;
 
   beforeAll(async () => {
@@ -36,14 +41,28 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
       CMJ_ALLOW_HTTP: 'true',
       CMJ_DOWNLOAD_MAX_BYTES: String(MAX_DOWNLOAD),
     };
-    source = await startApp({ env });
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    });
+    source = await startApp({ env, logger: createRootLogger('debug', sink) });
     // The target on another database: PostgreSQL where there is one (always under CI).
     const postgres = await databaseReady('postgres');
-    target = await startApp({ env, database: postgres ? 'postgres' : 'sqlite' });
-    // Retries wait 200 ms, 400 ms…: the same schedule, a hundredth of the time.
+    target = await startApp({
+      env,
+      database: postgres ? 'postgres' : 'sqlite',
+      logger: createRootLogger('debug', sink),
+    });
+    // Retries wait 200 ms, 400 ms…: the same schedule, a hundredth of the time; the waits asked
+    // for are recorded.
     for (const t of [source, target]) {
       const client = t.app.get(OperationsApiClient);
-      client.sleep = (ms) => new Promise((r) => setTimeout(r, Math.ceil(ms / 100)));
+      client.sleep = (ms) => {
+        waits.push(ms);
+        return new Promise((r) => setTimeout(r, Math.ceil(ms / 100)));
+      };
     }
   }, 60_000);
   afterAll(async () => {
@@ -281,12 +300,32 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
     it('retries a 503 and a 429, honouring Retry-After, and still delivers the result', async () => {
       const { document } = await exportFrom(source);
       const link = cmj.link(JSON.stringify(document));
-      cmj.failures.push({ status: 503 }, { status: 429, retryAfter: '0' }, { status: 502 });
+      waits.length = 0;
+      cmj.failures.push({ status: 503 }, { status: 429, retryAfter: '7' }, { status: 502 });
       const { id } = await importInto(target, link, true);
       const answered = cmj.callsFor(id).map((c) => c.status);
       expect(answered.filter((s) => s !== 200)).toHaveLength(3);
+      // Backoff 200 ms, then the 7 s the 429 asked for, then 800 ms.
+      expect(waits).toEqual([200, 7000, 800]);
       expect(cmj.callsFor(id, 'result').at(-1)?.status).toBe(200);
       expect((await operation(target, id)).summary.resultDelivered).toBe(true);
+    });
+
+    it('a failing progress report does not hold the import up or fail it', async () => {
+      const group = await newGroup(source);
+      const { document } = await exportFrom(source);
+      const link = cmj.link(JSON.stringify(document));
+      cmj.progressDown = true;
+      try {
+        const { id } = await importInto(target, link, true);
+        expect(cmj.callsFor(id, 'progress').every((c) => c.status === 503)).toBe(true);
+        expect(cmj.callsFor(id, 'result').at(-1)?.status).toBe(200);
+        const op = await operation(target, id);
+        expect(op.status).toBe('succeeded');
+        expect(op.summary.changes).toEqual([{ target: 'group', key: group, action: 'create' }]);
+      } finally {
+        cmj.progressDown = false;
+      }
     });
 
     it('an expired download link ends the operation with a clear problem reported to CMJ', async () => {
@@ -406,6 +445,16 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         json: body(),
       });
       expect(asConnect.status).toBe(401);
+      const { authentication } = await login(source, {
+        username: ADMIN_USERNAME,
+        password: ADMIN_PASSWORD,
+      });
+      const asWarden = await http(`${source.url}/cmjspi/configuration/export`, {
+        method: 'POST',
+        headers: { authorization: bearer(authentication) },
+        json: body(),
+      });
+      expect(asWarden.status).toBe(401);
       const token = cmj.sign();
       expect(
         (await http(`${source.url}/system/whoami`, { headers: { authorization: bearer(token) } }))
@@ -430,5 +479,11 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         await operatorPatch(source, { nativeOAuthTokens: { allowed: true } });
       }
     });
+  });
+
+  it('never writes an operation token to the log', async () => {
+    expect(logLines.length).toBeGreaterThan(0);
+    const log = logLines.join('');
+    for (const token of cmj.tokens.values()) expect(log).not.toContain(token);
   });
 });

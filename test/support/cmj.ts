@@ -49,6 +49,8 @@ export class FakeCmj {
     [];
   /** Answers queued for the next Operations API calls: `{status, retryAfter}`. */
   readonly failures: { status: number; retryAfter?: string }[] = [];
+  /** Progress reports answered 503, always (a struggling Operations API). */
+  progressDown = false;
   readonly tokens = new Map<string, string>();
   readonly mappings = new Map<string, string>();
   private readonly files = new Map<string, string>();
@@ -150,6 +152,10 @@ export class FakeCmj {
       const authorization = req.headers.authorization;
       const record = (status: number) =>
         this.calls.push({ operationId, what: match[2], authorization, body, status });
+      if (this.progressDown && match[2] === 'progress') {
+        record(503);
+        return send(503, { error: 'unavailable' });
+      }
       const failure = this.failures.shift();
       if (failure) {
         record(failure.status);
