@@ -159,12 +159,22 @@ describe('parseAuthorization', () => {
 
     it('finds the token in the header first, else in the jwt query parameter', () => {
       const none = parseAuthorization(undefined);
-      expect(connectTokenOf(parseAuthorization('JWT h.h.h'), '/x?jwt=q.q.q')).toBe('h.h.h');
+      expect(connectTokenOf(parseAuthorization('JWT h.h.h'), '/x?a=1')).toBe('h.h.h');
       expect(connectTokenOf(none, '/x?a=1&jwt=q.q.q&b=2')).toBe('q.q.q');
       expect(connectTokenOf(none, '/x?notjwt=q.q.q')).toBeNull();
       expect(connectTokenOf(none, '/x?jwt=')).toBeNull();
       expect(connectTokenOf(none, '/x')).toBeNull();
       expect(connectTokenOf(parseAuthorization('Bearer t'), '/x?jwt=q.q.q')).toBeNull();
+    });
+
+    it('finds the parameter by its decoded name', () => {
+      expect(connectTokenOf(parseAuthorization(undefined), '/x?%6Awt=q.q.q')).toBe('q.q.q');
+      expect(connectTokenOf(parseAuthorization(undefined), '/x?%zz=1&jwt=q.q.q')).toBe('q.q.q');
+    });
+
+    it('refuses a header and a parameter together rather than choosing one', () => {
+      expect(connectTokenOf(parseAuthorization('JWT h.h.h'), '/x?jwt=q.q.q')).toBe('ambiguous');
+      expect(connectTokenOf(parseAuthorization('JWT h.h.h'), '/x?%6Awt=q.q.q')).toBe('ambiguous');
     });
 
     it('refuses two jwt parameters rather than choosing one', () => {

@@ -89,22 +89,37 @@ export function apiTokenOf(
 }
 
 /**
- * The Connect JWT of a request: `Authorization: JWT …`, else the `jwt` query parameter (how the
- * host loads an app's pages). Null when there is none; two `jwt` parameters are refused.
+ * The Connect JWT of a request: `Authorization: JWT …`, or the `jwt` query parameter (how the
+ * host loads an app's pages). Null when there is none. Ambiguous — refused — when there are two
+ * `jwt` parameters, or a header and a parameter: the upstream might read the other one. The
+ * parameter is found by its decoded name (`%6Awt` is `jwt`), as the qsh leaves it out.
  */
 export function connectTokenOf(
   credential: PresentedCredential,
   url: string | undefined,
 ): string | null | 'ambiguous' {
-  if (credential.scheme === 'jwt') return credential.token;
-  if (credential.scheme !== 'none' || url === undefined) return null;
-  const q = url.indexOf('?');
-  if (q === -1 || !url.includes('jwt=', q)) return null;
-  let found: string | null = null;
-  for (const pair of url.slice(q + 1).split('&')) {
-    if (!pair.startsWith('jwt=')) continue;
-    if (found !== null) return 'ambiguous';
-    found = pair.slice(4);
+  const q = url === undefined ? -1 : url.indexOf('?');
+  const fromQuery = q === -1 ? [] : jwtParameters(url!.slice(q + 1));
+  if (credential.scheme === 'jwt') return fromQuery.length === 0 ? credential.token : 'ambiguous';
+  if (credential.scheme !== 'none' || fromQuery.length === 0) return null;
+  if (fromQuery.length > 1) return 'ambiguous';
+  return fromQuery[0] === '' ? null : fromQuery[0];
+}
+
+function jwtParameters(query: string): string[] {
+  const found: string[] = [];
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    const rawName = eq === -1 ? pair : pair.slice(0, eq);
+    let name = rawName;
+    if (rawName.includes('%') || rawName.includes('+')) {
+      try {
+        name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+      } catch {
+        continue;
+      }
+    }
+    if (name === 'jwt') found.push(eq === -1 ? '' : pair.slice(eq + 1));
   }
-  return found === '' ? null : found;
+  return found;
 }

@@ -147,7 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
       problems,
     ),
     jwtIssuer: env.CMJ_JWT_ISSUER || undefined,
-    jwtAudience: env.CMJ_JWT_AUDIENCE || undefined,
+    jwtAudience: env.CMJ_JWT_AUDIENCE || baseUrl,
     downloadHosts: (env.CMJ_DOWNLOAD_HOSTS || new URL(cmjBaseUrl).host)
       .split(',')
       .map((h) => h.trim().toLowerCase())

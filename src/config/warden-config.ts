@@ -30,9 +30,10 @@ export interface WardenConfig {
     baseUrl: string;
     /** The Keys API: `{keysUrl}/{kid}` answers `{"publicKey": "<Base64 DER>"}`. */
     keysUrl: string;
-    /** `iss` and `aud` SPI tokens must carry, when set. */
+    /** `iss` SPI tokens must carry, when set. */
     jwtIssuer?: string;
-    jwtAudience?: string;
+    /** `aud` SPI tokens must carry (WARDEN_BASE_URL unless set). */
+    jwtAudience: string;
     /** Hosts download links may point at (host with port when not the default). */
     downloadHosts: string[];
     /** Plain http download links (tests, labs). */

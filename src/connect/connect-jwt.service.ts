@@ -98,19 +98,24 @@ export class ConnectJwtService {
     const decoded = decodeJws(token);
     if (decoded.header.alg !== 'RS256')
       throw new JwtError('unsupported_algorithm', 'Lifecycle callbacks must be signed with RS256');
-    const key = await this.installKeys.key(decoded.header.kid, this.clock.now());
-    verifyJwsSignature(decoded, key);
+    // The claims are judged before any key is fetched: a token that cannot pass costs no call to
+    // the key server. Nothing is trusted until the signature below verifies.
     const nowSeconds = Math.floor(this.clock.now() / 1000);
     checkClaims(decoded.payload, { requireExp: true, requiredStrings: ['iss'], nowSeconds });
     // `iat` orders the callbacks of a tenant: a token older than the last one accepted is refused.
-    if (typeof decoded.payload.iat !== 'number')
-      throw new JwtError('bad_claim', 'Claim iat is required on lifecycle callbacks');
+    if (!Number.isSafeInteger(decoded.payload.iat))
+      throw new JwtError(
+        'bad_claim',
+        'Claim iat is required on lifecycle callbacks (whole seconds)',
+      );
     const aud = decoded.payload.aud;
     const audiences = Array.isArray(aud) ? aud : [aud];
     if (!audiences.some((a) => typeof a === 'string' && this.audiences.includes(a)))
       throw new JwtError('wrong_audience', 'The token is not for this app (aud)');
     if (this.checkQsh(decoded, target, false))
       throw new JwtError('bad_claim', 'A lifecycle token must be bound to its callback');
+    const key = await this.installKeys.key(decoded.header.kid, this.clock.now());
+    verifyJwsSignature(decoded, key);
     return {
       clientKey: decoded.payload.iss as string,
       iat: decoded.payload.iat as number,

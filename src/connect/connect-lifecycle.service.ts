@@ -93,7 +93,9 @@ export class ConnectLifecycleService {
       if (current) {
         // Each token once, and none issued before the last one accepted; a host retrying the
         // very same callback (same token, same body) is answered as before, with no change.
-        const seen = current.lifecycleDigest === token.digest;
+        const seen =
+          Number(current.lifecycleIat) === token.iat &&
+          current.lifecycleDigests.split(' ').includes(token.digest);
         if (seen && this.unchangedBy(event, current, payload)) return current;
         if (seen || Number(current.lifecycleIat) > token.iat) return 'replayed';
       }

@@ -4,7 +4,7 @@ import { Clock } from '../common/clock';
 import { fetchJson, fetchText, RemoteCallError } from '../common/http/fetch-json';
 import { signJws } from '../common/jwt/jws';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
-import { qshOf } from './qsh';
+import { QshError, qshOf } from './qsh';
 import { LiveTenant, TenantDirectory } from './tenants/tenant-directory.service';
 
 /** Outgoing request tokens live three minutes (Atlassian's recommendation for app tokens). */
@@ -68,7 +68,7 @@ export class ConnectHostClient {
         aud: [tenant.clientKey],
         iat: now,
         exp: now + HOST_TOKEN_TTL_SECONDS,
-        qsh: qshOf(method, relative(path)),
+        qsh: hostQsh(method, relative(path)),
       },
       { alg: 'HS256', key: tenant.secret },
     );
@@ -207,6 +207,16 @@ export class ConnectHostClient {
     if (!tenant || !tenant.active)
       throw new HostCallError('The tenant is not installed or is disabled');
     return tenant;
+  }
+}
+
+function hostQsh(method: string, path: string): string {
+  try {
+    return qshOf(method, path);
+  } catch (err) {
+    if (err instanceof QshError)
+      throw new HostCallError(`The path cannot be signed: ${err.message}`);
+    throw err;
   }
 }
 

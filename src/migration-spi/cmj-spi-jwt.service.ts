@@ -17,7 +17,8 @@ export interface CmjSpiClaims {
  * `cmj-spi`: a Bearer JWT from CMJ Cloud on the SPI routes. RS256 only (the header must say so
  * and the key must be RSA), `kid` required and looked up in the CMJ Keys API
  * (`CMJ_KEYS_URL/{kid}`), keys cached by kid, unknown kids remembered for a minute, `exp`
- * required, `iss` and `aud` checked when configured.
+ * required, `aud` checked (CMJ_JWT_AUDIENCE, WARDEN_BASE_URL by default: a token CMJ made for
+ * another app is not one for Warden), `iss` when CMJ_JWT_ISSUER is set.
  */
 @Injectable()
 export class CmjSpiJwtService {
@@ -43,14 +44,16 @@ export class CmjSpiJwtService {
       throw new JwtError('unsupported_algorithm', 'CMJ SPI tokens must be signed with RS256');
     if (typeof decoded.header.kid !== 'string' || decoded.header.kid === '')
       throw new JwtError('unknown_key', 'CMJ SPI tokens must name their key (kid)');
-    const key = await this.keys.key(decoded.header.kid, this.clock.now());
-    verifyJwsSignature(decoded, key);
+    // Claims first: a token that cannot pass costs no call to the Keys API. Nothing is trusted
+    // until the signature below verifies.
     checkClaims(decoded.payload, {
       requireExp: true,
       issuer: this.config.cmj.jwtIssuer,
       audience: this.config.cmj.jwtAudience,
       nowSeconds: Math.floor(this.clock.now() / 1000),
     });
+    const key = await this.keys.key(decoded.header.kid, this.clock.now());
+    verifyJwsSignature(decoded, key);
     return {
       iss: decoded.payload.iss as string | undefined,
       sub: decoded.payload.sub as string | undefined,

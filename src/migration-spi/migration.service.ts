@@ -41,29 +41,46 @@ export interface SpiCaller {
  * failing Operations API costs the migration nothing. The result waits for the reports before it.
  */
 class ProgressReporter {
-  private chain: Promise<void> = Promise.resolve();
-  private last = -1;
+  private latest = -1;
+  private sent = -1;
+  private sending: Promise<void> | null = null;
+  private gaveUp = false;
 
   constructor(
     private readonly send: (fraction: number) => Promise<void>,
     private readonly logger: Logger,
   ) {}
 
+  /** Only the latest value waiting is sent: a slow Operations API is not sent a backlog. */
   report(fraction: number): void {
     const value = Math.round(Math.min(1, Math.max(0, fraction)) * 1000) / 1000;
-    if (value <= this.last) return;
-    this.last = value;
-    this.chain = this.chain.then(() =>
-      this.send(value).catch((err: Error) =>
-        this.logger.warn(`A progress report was not delivered: ${err.message}`),
-      ),
-    );
+    if (value <= this.latest || this.gaveUp) return;
+    this.latest = value;
+    this.sending ??= this.drain();
   }
 
   settled(): Promise<void> {
-    return this.chain;
+    return this.sending ?? Promise.resolve();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.sent < this.latest && !this.gaveUp) {
+      const value = this.latest;
+      try {
+        await this.send(value);
+        this.sent = value;
+      } catch (err) {
+        // The result still goes; progress is not worth more retries.
+        this.gaveUp = true;
+        this.logger.warn(`Progress reports stopped: ${(err as Error).message}`);
+      }
+    }
+    this.sending = null;
   }
 }
+
+/** Background work is given this long to end on shutdown. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * The SPI's two operations. Export (on a source instance) answers the export document at once
@@ -75,6 +92,8 @@ class ProgressReporter {
 export class MigrationService implements OnApplicationShutdown {
   private readonly logger = new Logger(MigrationService.name);
   private readonly running = new Set<Promise<void>>();
+  /** Calls of each operation still working here: its token is wiped when the last one ends. */
+  private readonly active = new Map<string, number>();
 
   constructor(
     private readonly store: OperationStore,
@@ -85,9 +104,16 @@ export class MigrationService implements OnApplicationShutdown {
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {}
 
-  /** Background work ends before the database closes. */
+  /** Background work ends (or is given up on) before the database closes. */
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([...this.running]);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SHUTDOWN_GRACE_MS);
+    });
+    await Promise.race([Promise.allSettled([...this.running]), grace]);
+    clearTimeout(timer);
+    if (this.running.size > 0)
+      this.logger.warn(`${this.running.size} migration task(s) still running at shutdown`);
   }
 
   /** Whatever is still running (tests wait for it). */
@@ -98,6 +124,7 @@ export class MigrationService implements OnApplicationShutdown {
   async exportConfiguration(body: unknown, caller: SpiCaller): Promise<ExportDocument> {
     const call = await validated(SpiCallDto, body);
     await this.store.begin(call.operationId, 'export', call.operationToken, false);
+    this.enter(call.operationId);
     const reporter = this.reporter(call.operationId);
     reporter.report(0);
     const data: Record<string, unknown> = {};
@@ -137,6 +164,7 @@ export class MigrationService implements OnApplicationShutdown {
     const call = await validated(SpiImportDto, body);
     const dryRun = call.dryRun === true;
     await this.store.begin(call.operationId, 'import', call.operationToken, dryRun);
+    this.enter(call.operationId);
     const reporter = this.reporter(call.operationId);
     try {
       this.downloads.check(call.downloadLink);
@@ -240,10 +268,11 @@ export class MigrationService implements OnApplicationShutdown {
             `The result of ${operationId} was not delivered: ${(err as Error).message}`,
           );
         }
-        await this.store.end(operationId, failed ? 'failed' : 'succeeded', {
-          ...summary,
-          resultDelivered: delivered,
-        });
+        if (this.leave(operationId))
+          await this.store.end(operationId, failed ? 'failed' : 'succeeded', {
+            ...summary,
+            resultDelivered: delivered,
+          });
         this.audit.record({
           event: `spi.${kind}.${failed ? 'failed' : 'succeeded'}`,
           outcome: failed ? 'failure' : 'success',
@@ -262,6 +291,21 @@ export class MigrationService implements OnApplicationShutdown {
         });
       })(),
     );
+  }
+
+  private enter(operationId: string): void {
+    this.active.set(operationId, (this.active.get(operationId) ?? 0) + 1);
+  }
+
+  /** True when this was the operation's last call still working here. */
+  private leave(operationId: string): boolean {
+    const left = (this.active.get(operationId) ?? 1) - 1;
+    if (left > 0) {
+      this.active.set(operationId, left);
+      return false;
+    }
+    this.active.delete(operationId);
+    return true;
   }
 
   private track(work: Promise<void>): void {

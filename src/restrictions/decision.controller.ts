@@ -38,11 +38,24 @@ export interface OriginalRequest {
 
 /**
  * The original request as a reverse proxy forwards it: Traefik ForwardAuth sends
- * X-Forwarded-Method / X-Forwarded-Uri, nginx auth_request X-Original-Method / X-Original-URI.
+ * X-Forwarded-Method / X-Forwarded-Uri, nginx auth_request X-Original-Method / X-Original-URI;
+ * both pairs at once are refused (one of them came from the client).
  * The path is normalised the way the upstream will see it (dot segments resolved), so that
  * `/public/../admin` cannot pass for a public path; an encoded slash or backslash is refused.
  */
 export function originalRequest(headers: FastifyRequest['headers']): OriginalRequest {
+  const traefik =
+    headers['x-forwarded-method'] !== undefined || headers['x-forwarded-uri'] !== undefined;
+  const nginx =
+    headers['x-original-method'] !== undefined || headers['x-original-uri'] !== undefined;
+  // A proxy sets its own pair; the other one can only have come from the client, which must not
+  // choose the request Warden judges.
+  if (traefik && nginx) {
+    throw Problems.badRequest(
+      'Send either X-Forwarded-Method / X-Forwarded-Uri or X-Original-Method / X-Original-URI, not both',
+      'ambiguous_original_request',
+    );
+  }
   const method = single(headers['x-forwarded-method']) ?? single(headers['x-original-method']);
   const uri = single(headers['x-forwarded-uri']) ?? single(headers['x-original-uri']);
   if (!method || !uri) {

@@ -4,7 +4,8 @@ import { CONTEXT_QSH, qshOf } from '../../src/connect/qsh';
 import { DATABASES, databaseReady, itWhen, startApp, TestApp } from '../support/app';
 import { FakeAtlassian, newTenant, SimTenant } from '../support/atlassian';
 import { auditEvents } from '../support/audit';
-import { adminAuth, newUser } from '../support/factories';
+import { adminAuth, login, newUser } from '../support/factories';
+import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { basic, http } from '../support/http';
 import { newRsaKey } from '../support/idp';
 
@@ -236,6 +237,32 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
       },
     );
 
+    when('refuses a replayed install after an uninstall in the same second', async () => {
+      const tenant = newTenant();
+      const iat = Math.floor(Date.now() / 1000);
+      const installToken = atl.lifecycleToken(tenant.clientKey, BASE_URL, '/connect/installed', {
+        claims: { iat },
+      });
+      expect((await install(tenant, installToken)).status).toBe(204);
+      const uninstallToken = atl.lifecycleToken(
+        tenant.clientKey,
+        BASE_URL,
+        '/connect/uninstalled',
+        { claims: { iat } },
+      );
+      const gone = await http(`${t.url}/connect/uninstalled`, {
+        method: 'POST',
+        headers: { authorization: `JWT ${uninstallToken}` },
+        json: { ...atl.installPayload(tenant), sharedSecret: undefined, eventType: 'uninstalled' },
+      });
+      expect(gone.status).toBe(204);
+      const attacker = { ...tenant, sharedSecret: 'attacker-after-uninstall-0123456789abcdef' };
+      const replay = await install(attacker, installToken, atl.installPayload(attacker));
+      expect(replay.status).toBe(401);
+      expect(replay.body.code).toBe('lifecycle_replayed');
+      expect((await whoami(requestToken(attacker))).status).toBe(401);
+    });
+
     when('refuses an older lifecycle token after a newer one was accepted', async () => {
       const tenant = newTenant();
       const now = Math.floor(Date.now() / 1000);
@@ -243,7 +270,9 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
         claims: { iat: now - 30 },
       });
       expect((await install(tenant)).status).toBe(204);
-      expect((await install(tenant, older)).status).toBe(401);
+      const refused = await install(tenant, older);
+      expect(refused.status).toBe(401);
+      expect(refused.body.code).toBe('lifecycle_replayed');
     });
 
     when(
@@ -420,7 +449,22 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
         const token = requestToken(tenant);
         const twice = await http(`${t.url}/connect/whoami?jwt=${token}&jwt=${token}`);
         expect(twice.status).toBe(401);
-        expect(twice.status).not.toBe(500);
+        // A header and a parameter: the upstream might read the other one.
+        const both = await http(`${t.url}/connect/whoami?jwt=${token}`, {
+          headers: { authorization: `JWT ${token}` },
+        });
+        expect(both.status).toBe(401);
+        const encodedName = await http(`${t.url}/connect/whoami?%6Awt=${token}`, {
+          headers: { authorization: `JWT ${token}` },
+        });
+        expect(encodedName.status).toBe(401);
+        // A query that cannot be decoded is a 401 for the token, not a 500.
+        const badQuery = await whoami(
+          FakeAtlassian.requestToken(tenant, 'GET', '/connect/whoami'),
+          '/connect/whoami?q=%E0%A4%A',
+        );
+        expect(badQuery.status).toBe(401);
+        expect(badQuery.body.detail).toMatch(/percent-encoding/);
       },
     );
 
@@ -429,10 +473,19 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
         claims: { qsh: qshOf('GET', '/connect/whoami') },
       });
       expect((await whoami(lifecycle)).status).toBe(401);
-      const bearer = await http(`${t.url}/connect/whoami`, {
-        headers: { authorization: adminAuth() },
+      expect(
+        (await http(`${t.url}/connect/whoami`, { headers: { authorization: adminAuth() } })).status,
+      ).toBe(401);
+      const { authentication } = await login(t, {
+        username: ADMIN_USERNAME,
+        password: ADMIN_PASSWORD,
       });
-      expect(bearer.status).toBe(401);
+      const access = await http(`${t.url}/connect/whoami`, {
+        headers: { authorization: `Bearer ${authentication}` },
+      });
+      expect(access.status).toBe(401);
+      // Nor a Warden token sent with the JWT scheme.
+      expect((await whoami(authentication)).status).toBe(401);
     });
 
     when('is not accepted on Warden\u2019s other routes', async () => {
@@ -502,7 +555,11 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
         installed: false,
         enabled: true,
       });
-      expect((await install(tenant)).status).toBe(204);
+      // The host's next install comes with a new token (a later iat).
+      const reinstall = atl.lifecycleToken(tenant.clientKey, BASE_URL, '/connect/installed', {
+        claims: { iat: Math.floor(Date.now() / 1000) + 1 },
+      });
+      expect((await install(tenant, reinstall)).status).toBe(204);
       expect((await whoami(requestToken(tenant))).status).toBe(200);
     });
 
@@ -586,6 +643,8 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
     when('keeps calls on the tenant: an absolute or protocol-relative path is a 400', async () => {
       expect((await check({ path: 'https://evil.example/x' })).status).toBe(400);
       expect((await check({ path: '//evil.example/x' })).status).toBe(400);
+      // A path whose query cannot be signed is refused, not a 500.
+      expect((await check({ path: '/rest/api/2/search?jql=%zz' })).status).toBe(409);
     });
   });
 });

@@ -422,6 +422,16 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         (await spi(source, 'export', body(), cmj.sign({ iat: now - 900, exp: now - 600 }))).status,
       ).toBe(401);
       expect((await spi(source, 'export', body(), cmj.sign({ exp: undefined }))).status).toBe(401);
+      // A token CMJ made for another app, or for none.
+      const otherApp = await spi(
+        source,
+        'export',
+        body(),
+        cmj.sign({ aud: 'https://other.example' }),
+      );
+      expect(otherApp.status).toBe(401);
+      expect(otherApp.body.detail).toMatch(/audience/);
+      expect((await spi(source, 'export', body(), cmj.sign({ aud: undefined }))).status).toBe(401);
       const noKid = signJws(
         { typ: 'JWT' },
         { exp: now + 60 },
@@ -437,7 +447,21 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         json: body(),
       });
       expect(basicAdmin.status).toBe(401);
+      // An installed tenant's valid request token, bound to this very request.
       const tenant = newTenant();
+      const installed = await http(`${source.url}/connect/installed`, {
+        method: 'POST',
+        headers: {
+          authorization: `JWT ${atlassian.lifecycleToken(tenant.clientKey, BASE_URL, '/connect/installed')}`,
+        },
+        json: atlassian.installPayload(tenant),
+      });
+      expect(installed.status).toBe(204);
+      const check = FakeAtlassian.requestToken(tenant, 'GET', '/connect/whoami');
+      expect(
+        (await http(`${source.url}/connect/whoami`, { headers: { authorization: `JWT ${check}` } }))
+          .status,
+      ).toBe(200);
       const connect = FakeAtlassian.requestToken(tenant, 'POST', '/cmjspi/configuration/export');
       const asConnect = await http(`${source.url}/cmjspi/configuration/export`, {
         method: 'POST',

@@ -357,6 +357,14 @@ describe('nginx auth_request (docs/nginx.conf) in front of an API, Warden decidi
       const post = marker();
       expectNginxProblem(await status('POST', post), 401, 'unauthorized');
       expect(seenStatus(post)).toHaveLength(0);
+
+      // A client naming the bypassed request in Traefik's headers does not get it judged.
+      const claimed = marker();
+      const forged = await viaNginx(claimed, {
+        headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': `${PREFIX}/status` },
+      });
+      expectNginxProblem(forged, 401, 'unauthorized');
+      expect(stub.seen(claimed)).toHaveLength(0);
     },
   );
 

@@ -331,4 +331,17 @@ describe('Traefik ForwardAuth header contract at /authz/decision', () => {
     await configure({ ip: { allow: ['127.0.0.2/32'] } });
     expect((await getFrom(`${t.url}/authz/decision`, '127.0.0.2', headers)).status).toBe(200);
   });
+
+  it('refuses a question carrying both header pairs: one of them came from the client', async () => {
+    const res = await http(`${t.url}/authz/decision`, {
+      headers: {
+        'x-forwarded-method': 'GET',
+        'x-forwarded-uri': '/x',
+        'x-original-method': 'GET',
+        'x-original-uri': '/public/status',
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('ambiguous_original_request');
+  });
 });

@@ -44,6 +44,8 @@ export class FakeCmj {
   readonly keys = new Map<string, CmjKey>([[this.key.kid, this.key]]);
   keysDown = false;
   keyRequests = 0;
+  /** The `aud` of the SPI tokens it signs: the app's base URL. */
+  audience = 'https://warden.example.test';
   readonly calls: RecordedCall[] = [];
   readonly downloadsSeen: { path: string; authorization: string | undefined; status: number }[] =
     [];
@@ -92,7 +94,14 @@ export class FakeCmj {
     const now = Math.floor(Date.now() / 1000);
     return signJws(
       { typ: 'JWT' },
-      { iss: 'cmj-cloud', sub: 'cmj-migration', iat: now, exp: now + 300, ...claims },
+      {
+        iss: 'cmj-cloud',
+        sub: 'cmj-migration',
+        aud: this.audience,
+        iat: now,
+        exp: now + 300,
+        ...claims,
+      },
       { alg: key.alg, key: key.privateKey, kid: key.kid },
     );
   }

@@ -19,6 +19,8 @@ export interface RemoteKeySourceOptions {
   /** A kid every server answered 404 for is not asked about again for this long. */
   unknownTtlMs?: number;
   maxKeys?: number;
+  /** At most this many fetches per minute, whatever the kids: a flood of new kids is refused. */
+  maxFetchesPerMinute?: number;
 }
 
 /** `kid` values become a path segment: a conservative alphabet, no dot segments. */
@@ -29,13 +31,16 @@ const KID = /^[A-Za-z0-9._~:-]{1,200}$/;
  * and CMJ for its SPI tokens. The `kid` is only ever a look-up key into the configured base
  * URLs (RFC 8725 §3.10 forbids following what a token names). Keys are cached; an unknown
  * `kid` is asked about once, then remembered as unknown for a while, so a flood of made-up
- * kids costs one fetch each per period; concurrent requests for one kid share one fetch.
+ * kids costs one fetch each per period, and at most 30 fetches a minute are made in all;
+ * concurrent requests for one kid share one fetch.
  * A key server that cannot be reached fails closed: the token is refused, nothing is cached.
  */
 export class RemoteKeySource {
   private readonly keys: BoundedCache<string, JwsKey>;
   private readonly unknown: BoundedCache<string, true>;
   private readonly inFlight = new Map<string, Promise<JwsKey>>();
+  private windowStart = 0;
+  private fetchesInWindow = 0;
 
   constructor(private readonly options: RemoteKeySourceOptions) {
     this.keys = new BoundedCache(options.maxKeys ?? 1000);
@@ -50,6 +55,15 @@ export class RemoteKeySource {
     if (this.unknown.get(kid, now)) throw new JwtError('unknown_key', 'Unknown signing key');
     let pending = this.inFlight.get(kid);
     if (!pending) {
+      if (now - this.windowStart >= 60_000) {
+        this.windowStart = now;
+        this.fetchesInWindow = 0;
+      }
+      if (++this.fetchesInWindow > (this.options.maxFetchesPerMinute ?? 30))
+        throw new JwtError(
+          'unknown_key',
+          'Too many unknown signing keys asked for; try again later',
+        );
       pending = this.fetchKey(kid, now).finally(() => this.inFlight.delete(kid));
       this.inFlight.set(kid, pending);
     }
@@ -80,8 +94,11 @@ export class RemoteKeySource {
         this.keys.set(kid, key, now + (this.options.keyTtlMs ?? 24 * 3_600_000));
         return key;
       } catch (err) {
+        // The detail reaches anonymous callers: no host names or network errors in it.
         lastProblem =
-          err instanceof RemoteCallError ? err.message : 'the key server answered no usable key';
+          err instanceof RemoteCallError
+            ? 'the key server could not be reached'
+            : 'the key server answered no usable key';
       }
     }
     if (notFound === this.options.baseUrls.length) {

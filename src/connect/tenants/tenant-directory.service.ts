@@ -38,6 +38,8 @@ export function secretContext(clientKey: string): string {
 export class TenantDirectory implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(TenantDirectory.name);
   private readonly tenants = new Map<string, LiveTenant>();
+  /** `updatedAt` of the row each tenant was last taken from. */
+  private readonly updatedAt = new Map<string, number>();
   private readonly box: SecretBox;
   private lastSeen = new Date(0);
   private timer?: NodeJS.Timeout;
@@ -109,6 +111,10 @@ export class TenantDirectory implements OnModuleInit, OnApplicationShutdown {
 
   private put(row: TenantEntity): void {
     if (row.updatedAt > this.lastSeen) this.lastSeen = row.updatedAt;
+    // A poll that read the row before a change may answer after it: never go back in time.
+    const held = this.updatedAt.get(row.clientKey);
+    if (held !== undefined && row.updatedAt.getTime() < held) return;
+    this.updatedAt.set(row.clientKey, row.updatedAt.getTime());
     let secret: KeyObject;
     try {
       secret = createSecretKey(

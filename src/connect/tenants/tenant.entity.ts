@@ -47,13 +47,14 @@ export class TenantEntity {
   updatedAt!: Date;
 
   /**
-   * The last lifecycle token accepted for this tenant (its `iat` and SHA-256): a token is
-   * accepted once, and never one issued before it, so a captured callback cannot be replayed
-   * with another body, by this instance or any other.
+   * The lifecycle tokens accepted for this tenant: the `iat` of the newest, and the SHA-256 of
+   * every token accepted with that `iat` (space-separated). A token is accepted once, and never
+   * one issued before the newest, so a captured callback cannot be replayed with another body,
+   * by this instance or any other.
    */
   @Column({ name: 'lifecycle_iat', type: 'bigint' })
   lifecycleIat!: string;
 
-  @Column({ name: 'lifecycle_digest', type: 'varchar', length: 64 })
-  lifecycleDigest!: string;
+  @Column({ name: 'lifecycle_digests', type: 'text' })
+  lifecycleDigests!: string;
 }

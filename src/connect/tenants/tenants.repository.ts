@@ -1,13 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { MoreThan, Repository } from 'typeorm';
+import { isUniqueViolation } from '../../database/db-errors';
 import { TenantEntity } from './tenant.entity';
+
+/** Lifecycle tokens remembered for one `iat` second (more in one second is not plausible). */
+const MAX_DIGESTS_PER_SECOND = 16;
 
 /** Why a lifecycle callback stored nothing. */
 export type LifecycleRefusal = 'replayed' | 'unknown_tenant';
 
 @Injectable()
 export class TenantsRepository {
+  private readonly queues = new Map<string, Promise<unknown>>();
+
   constructor(@InjectRepository(TenantEntity) private readonly tenants: Repository<TenantEntity>) {}
 
   find(clientKey: string): Promise<TenantEntity | null> {
@@ -32,6 +38,33 @@ export class TenantsRepository {
     token: { iat: number; digest: string },
     apply: (current: TenantEntity | null) => TenantEntity | LifecycleRefusal,
   ): Promise<TenantEntity | LifecycleRefusal> {
+    // One callback of a tenant at a time in this process (SQLite has one connection, whose
+    // transactions do not isolate concurrent callers from each other).
+    const previous = this.queues.get(clientKey) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.lifecycleOnce(clientKey, token, apply),
+      () => this.lifecycleOnce(clientKey, token, apply),
+    );
+    const settled = run.catch(() => undefined);
+    this.queues.set(clientKey, settled);
+    void settled.then(() => {
+      if (this.queues.get(clientKey) === settled) this.queues.delete(clientKey);
+    });
+    try {
+      return await run;
+    } catch (err) {
+      // PostgreSQL: another instance inserted the same new tenant first. Once more, now that the
+      // row exists (and is locked while this runs).
+      if (!isUniqueViolation(err)) throw err;
+      return this.lifecycleOnce(clientKey, token, apply);
+    }
+  }
+
+  private lifecycleOnce(
+    clientKey: string,
+    token: { iat: number; digest: string },
+    apply: (current: TenantEntity | null) => TenantEntity | LifecycleRefusal,
+  ): Promise<TenantEntity | LifecycleRefusal> {
     return this.tenants.manager.transaction(async (manager) => {
       const repo = manager.getRepository(TenantEntity);
       const current = await repo.findOne({
@@ -43,9 +76,19 @@ export class TenantsRepository {
       });
       const next = apply(current);
       if (typeof next === 'string') return next;
+      // Digests of tokens with the newest iat are kept (a second can hold an uninstall and a
+      // reinstall); an older iat is refused before this point.
+      const sameSecond = current !== null && Number(current.lifecycleIat) === token.iat;
+      const digests = sameSecond ? current.lifecycleDigests.split(' ').filter(Boolean) : [];
+      if (!digests.includes(token.digest)) digests.push(token.digest);
       next.lifecycleIat = String(token.iat);
-      next.lifecycleDigest = token.digest;
-      return repo.save(next);
+      next.lifecycleDigests = digests.slice(-MAX_DIGESTS_PER_SECOND).join(' ');
+      if (!current) return repo.save(next);
+      // The administrator's switch is not the lifecycle's to write: a concurrent change of it
+      // must survive this callback.
+      const { enabled: _enabled, ...lifecycleFields } = next;
+      await repo.update({ clientKey }, lifecycleFields);
+      return (await repo.findOne({ where: { clientKey } }))!;
     });
   }
 

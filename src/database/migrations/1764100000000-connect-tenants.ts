@@ -24,7 +24,7 @@ export class ConnectTenants1764100000000 implements MigrationInterface {
           { name: 'uninstalled_at', type: ts, isNullable: true },
           { name: 'updated_at', type: ts },
           { name: 'lifecycle_iat', type: 'bigint' },
-          { name: 'lifecycle_digest', type: 'varchar', length: '64' },
+          { name: 'lifecycle_digests', type: 'text' },
         ],
         // Instances poll for tenants changed since their last look.
         indices: [

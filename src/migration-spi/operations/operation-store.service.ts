@@ -5,10 +5,13 @@ import { LessThan, Not, IsNull, Repository } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { SecretBox } from '../../common/crypto/secret-box';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
+import { isUniqueViolation } from '../../database/db-errors';
 import { OperationEntity, OperationKind, OperationStatus } from './operation.entity';
 
 /** An operation token whose expiry cannot be read from it is kept at most this long. */
 const DEFAULT_TOKEN_LIFETIME_MS = 3_600_000;
+/** However far away a token's `exp`, it is not kept longer than this. */
+const MAX_TOKEN_LIFETIME_MS = 24 * 3_600_000;
 
 /** The context a sealed operation token is bound to: it opens for its own operation only. */
 function tokenContext(operationId: string): string {
@@ -43,6 +46,21 @@ export class OperationStore {
     token: string,
     dryRun: boolean,
   ): Promise<{ operation: OperationEntity; created: boolean }> {
+    try {
+      return await this.beginOnce(id, kind, token, dryRun);
+    } catch (err) {
+      // Two first calls of one operation at once: the second continues what the first created.
+      if (!isUniqueViolation(err)) throw err;
+      return this.beginOnce(id, kind, token, dryRun);
+    }
+  }
+
+  private async beginOnce(
+    id: string,
+    kind: OperationKind,
+    token: string,
+    dryRun: boolean,
+  ): Promise<{ operation: OperationEntity; created: boolean }> {
     const existing = await this.operations.findOne({ where: { id } });
     const now = new Date(this.clock.now());
     if (existing) {
@@ -50,9 +68,7 @@ export class OperationStore {
       // The first token stays; only an operation whose token is gone takes the new one.
       if (!existing.operationToken) {
         existing.operationToken = this.box.seal(token, tokenContext(id));
-        existing.tokenExpiresAt = new Date(
-          expiryOf(token) ?? now.getTime() + DEFAULT_TOKEN_LIFETIME_MS,
-        );
+        existing.tokenExpiresAt = tokenExpiry(token, now.getTime());
       }
       if (existing.status !== 'running') {
         existing.status = 'running';
@@ -66,7 +82,7 @@ export class OperationStore {
       status: 'running' as const,
       dryRun,
       operationToken: this.box.seal(token, tokenContext(id)),
-      tokenExpiresAt: new Date(expiryOf(token) ?? now.getTime() + DEFAULT_TOKEN_LIFETIME_MS),
+      tokenExpiresAt: tokenExpiry(token, now.getTime()),
       summary: null,
       createdAt: now,
       updatedAt: now,
@@ -127,6 +143,11 @@ export class OperationStore {
       return 0;
     }
   }
+}
+
+function tokenExpiry(token: string, now: number): Date {
+  const exp = expiryOf(token) ?? now + DEFAULT_TOKEN_LIFETIME_MS;
+  return new Date(Math.min(exp, now + MAX_TOKEN_LIFETIME_MS));
 }
 
 /** `exp` of a token that is a compact JWS (read, not trusted: it only shortens how long it is kept). */
