@@ -346,6 +346,17 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
       expect(res.body.code).toBe('download_not_allowed');
       expect(cmj.downloadsSeen.length).toBe(seen);
       expect(cmj.callsFor(id, 'result')[0].body.problems[0].severity).toBe('ERROR');
+      const port = new URL(cmj.downloadUrl).port;
+      for (const link of [
+        cmj.link('{}').replace('http://', 'http://user:secret@'),
+        cmj.link('{}').replace('127.0.0.1', '[::1]'),
+        cmj.link('{}').replace('http://127.0.0.1', 'https://127.0.0.1.nip.io'),
+        `file:///etc/passwd?port=${port}`,
+      ]) {
+        const refused = await importInto(target, link);
+        expect(refused.res.status).toBe(400);
+      }
+      expect(cmj.downloadsSeen.length).toBe(seen);
     });
 
     it('stops reading an oversized download', async () => {
