@@ -1,6 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { DataSource } from 'typeorm';
+import { AuditRetentionService } from './audit/retention/audit-retention.service';
+import { reencryptSecrets } from './database/reencrypt';
+import { MigrationService } from './migration-spi/migration.service';
 import { AppModule } from './app.module';
 import { DirectoryService } from './auth/directory/directory.service';
 import { KeyRingService } from './auth/keys/key-ring.service';
@@ -21,6 +26,12 @@ const USAGE = `Usage: npm run cli -- <command>
   clear-allow-list                   empty ip.allow, for an administrator shut out by it
   rotate-keys [RS256|ES256|EdDSA]    create a new signing key; older keys stay published until
                                      every token they signed has expired
+  reencrypt                          seal every stored secret again under WARDEN_NEW_ENCRYPTION_KEY
+                                     (stop every instance first; start them with the new key after)
+  export-config [file]               write the configuration (settings without secrets, groups,
+                                     Connect tenants' metadata) as JSON to the file or stdout
+  import-config <file> [--dry-run]   import such a file; --dry-run only reports what would change
+  purge-audit                        run the audit retention now
 `;
 
 export interface CliIo {
@@ -97,6 +108,55 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const kid = await app.get(KeyRingService).rotate(algorithm);
         io.out(
           `New ${algorithm} signing key ${kid} is active; older keys stay published until their tokens expire.\n`,
+        );
+        return 0;
+      }
+      case 'reencrypt': {
+        const raw = io.env.WARDEN_NEW_ENCRYPTION_KEY;
+        const next = raw ? Buffer.from(raw, 'base64') : null;
+        if (!next || next.length !== 32)
+          throw new UsageError('WARDEN_NEW_ENCRYPTION_KEY must be 32 random bytes, base64');
+        if (next.equals(config.encryptionKey.key))
+          throw new UsageError('WARDEN_NEW_ENCRYPTION_KEY is the key in use');
+        const counts = await reencryptSecrets(app.get(DataSource), config.encryptionKey.key, next);
+        io.out(
+          `Re-sealed ${counts.signingKeys} signing key(s), ${counts.settingsSecrets} settings secret(s), ` +
+            `${counts.tenantSecrets} Connect tenant secret(s), ${counts.operationTokens} CMJ operation token(s); ` +
+            `dropped ${counts.graceValuesDropped} refresh grace value(s). Start every instance with ` +
+            `WARDEN_ENCRYPTION_KEY set to the new key.\n`,
+        );
+        return 0;
+      }
+      case 'export-config': {
+        const document = JSON.stringify(await app.get(MigrationService).exportDocument(), null, 2);
+        if (args[0]) {
+          writeFileSync(args[0], `${document}\n`, { mode: 0o600 });
+          io.out(`Configuration written to ${args[0]}.\n`);
+        } else io.out(`${document}\n`);
+        return 0;
+      }
+      case 'import-config': {
+        const file = args.find((a) => !a.startsWith('--'));
+        if (!file) throw new UsageError('import-config needs a file');
+        const dryRun = args.includes('--dry-run');
+        const report = await app
+          .get(MigrationService)
+          .importDocument(readFileSync(file, 'utf8'), { dryRun });
+        for (const change of report.changes)
+          io.out(`${dryRun ? 'would ' : ''}${change.action} ${change.target} ${change.key}\n`);
+        for (const problem of report.problems) io.out(`${problem.severity}: ${problem.message}\n`);
+        io.out(`${report.changes.length} change(s)${dryRun ? ' would be made' : ' made'}.\n`);
+        return report.problems.some((p) => p.severity === 'ERROR') ? 1 : 0;
+      }
+      case 'purge-audit': {
+        const run = await app.get(AuditRetentionService).purge('manual');
+        if (!run) {
+          io.out('A purge is running already (here or on another instance); nothing started.\n');
+          return 1;
+        }
+        io.out(
+          `Removed ${run.deletedByAge} row(s) older than ${run.retentionDays} days and ` +
+            `${run.deletedByCount} beyond ${run.maxEntries} rows in ${run.durationMs} ms.\n`,
         );
         return 0;
       }

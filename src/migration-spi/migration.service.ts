@@ -8,7 +8,7 @@ import { flattenValidationErrors } from '../common/validation-errors';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { DownloadClient, DownloadError } from './download.client';
 import { SpiCallDto, SpiImportDto } from './dto/spi.dto';
-import { MigrationChange } from './handlers/migration-handler';
+import { ImportContext, ImportReport, MigrationChange } from './handlers/migration-handler';
 import { MigrationHandlers } from './handlers/migration-handlers.service';
 import { OperationStore } from './operations/operation-store.service';
 import {
@@ -127,13 +127,9 @@ export class MigrationService implements OnApplicationShutdown {
     this.enter(call.operationId);
     const reporter = this.reporter(call.operationId);
     reporter.report(0);
-    const data: Record<string, unknown> = {};
-    const handlers = this.handlers.all();
+    let document: ExportDocument;
     try {
-      for (const [i, handler] of handlers.entries()) {
-        data[handler.type] = await handler.exportData();
-        reporter.report((i + 1) / handlers.length);
-      }
+      document = await this.exportDocument((fraction) => reporter.report(fraction));
     } catch (err) {
       this.finish(
         call.operationId,
@@ -147,6 +143,19 @@ export class MigrationService implements OnApplicationShutdown {
       throw err;
     }
     this.finish(call.operationId, 'export', reporter, caller, false, [], []);
+    return document;
+  }
+
+  /** Every handler's data in one document (the SPI's export, and the CLI's export-config). */
+  async exportDocument(
+    progress: (fraction: number) => void = () => undefined,
+  ): Promise<ExportDocument> {
+    const data: Record<string, unknown> = {};
+    const handlers = this.handlers.all();
+    for (const [i, handler] of handlers.entries()) {
+      data[handler.type] = await handler.exportData();
+      progress((i + 1) / handlers.length);
+    }
     return {
       format: EXPORT_FORMAT,
       version: EXPORT_VERSION,
@@ -155,6 +164,50 @@ export class MigrationService implements OnApplicationShutdown {
       exportedAt: new Date().toISOString(),
       data,
     };
+  }
+
+  /**
+   * Imports an export document through the handlers (the CLI's import-config; the SPI's import
+   * runs the same after its download). Problems are reported, not thrown.
+   */
+  async importDocument(
+    text: string,
+    options: {
+      dryRun: boolean;
+      progress?: (fraction: number) => void;
+      mappings?: ImportContext['mappings'];
+    },
+  ): Promise<ImportReport> {
+    const changes: MigrationChange[] = [];
+    const problems: OperationProblem[] = [];
+    const progress = options.progress ?? (() => undefined);
+    const document = parseDocument(text);
+    progress(0.2);
+    const types = Object.keys(document.data);
+    for (const [i, type] of types.entries()) {
+      const handler = this.handlers.get(type);
+      if (!handler) {
+        problems.push({
+          message: `The export holds ${type} data, which no handler on this instance imports`,
+          severity: 'WARNING',
+        });
+        continue;
+      }
+      const share = 0.75 / types.length;
+      const start = 0.2 + i * share;
+      const report = await handler.importData(document.data[type], {
+        dryRun: options.dryRun,
+        progress: (fraction) => progress(start + share * Math.min(1, fraction)),
+        mappings:
+          options.mappings ??
+          (async () => {
+            throw new Error('No mapping service outside a CMJ operation');
+          }),
+      });
+      changes.push(...report.changes);
+      problems.push(...report.problems);
+    }
+    return { changes, problems };
   }
 
   async importConfiguration(
@@ -195,29 +248,14 @@ export class MigrationService implements OnApplicationShutdown {
     const changes: MigrationChange[] = [];
     const problems: OperationProblem[] = [];
     try {
-      const document = parseDocument(await this.downloads.download(call.downloadLink));
-      reporter.report(0.2);
-      const types = Object.keys(document.data);
-      for (const [i, type] of types.entries()) {
-        const handler = this.handlers.get(type);
-        if (!handler) {
-          problems.push({
-            message: `The export holds ${type} data, which no handler on this instance imports`,
-            severity: 'WARNING',
-          });
-          continue;
-        }
-        const share = 0.75 / types.length;
-        const start = 0.2 + i * share;
-        const report = await handler.importData(document.data[type], {
-          dryRun,
-          progress: (fraction) => reporter.report(start + share * Math.min(1, fraction)),
-          mappings: (objectType, ids) =>
-            this.operations.mappings(call.operationId, objectType, ids),
-        });
-        changes.push(...report.changes);
-        problems.push(...report.problems);
-      }
+      const text = await this.downloads.download(call.downloadLink);
+      const report = await this.importDocument(text, {
+        dryRun,
+        progress: (fraction) => reporter.report(fraction),
+        mappings: (objectType, ids) => this.operations.mappings(call.operationId, objectType, ids),
+      });
+      changes.push(...report.changes);
+      problems.push(...report.problems);
     } catch (err) {
       problems.push({
         message:
@@ -317,7 +355,7 @@ export class MigrationService implements OnApplicationShutdown {
   }
 }
 
-class DocumentError extends Error {}
+export class DocumentError extends Error {}
 
 function parseDocument(text: string): ExportDocument {
   let value: unknown;

@@ -14,7 +14,7 @@ const DEFAULT_TOKEN_LIFETIME_MS = 3_600_000;
 const MAX_TOKEN_LIFETIME_MS = 24 * 3_600_000;
 
 /** The context a sealed operation token is bound to: it opens for its own operation only. */
-function tokenContext(operationId: string): string {
+export function tokenContext(operationId: string): string {
   return `spi-operation:${operationId}`;
 }
 

@@ -1,0 +1,96 @@
+import { DataSource, IsNull, Not } from 'typeorm';
+import { SigningKeyEntity } from '../auth/keys/signing-key.entity';
+import { RefreshSessionEntity } from '../auth/sessions/refresh-session.entity';
+import { SecretBox } from '../common/crypto/secret-box';
+import { secretContext } from '../connect/tenants/tenant-directory.service';
+import { TenantEntity } from '../connect/tenants/tenant.entity';
+import { OperationEntity } from '../migration-spi/operations/operation.entity';
+import { tokenContext } from '../migration-spi/operations/operation-store.service';
+import { SECRET_SETTINGS } from '../restrictions/settings.defaults';
+import { SettingsEntity } from '../restrictions/settings.entity';
+
+export interface ReencryptionCounts {
+  signingKeys: number;
+  settingsSecrets: number;
+  tenantSecrets: number;
+  operationTokens: number;
+  /** Refresh-rotation grace values, sealed with the presented token: dropped, not re-sealed. */
+  graceValuesDropped: number;
+}
+
+/**
+ * Seals every secret at rest again under a new key, in one transaction: signing keys, the
+ * settings' secrets, Connect tenants' shared secrets, CMJ operation tokens. A value that does not
+ * open under the old key stops the whole run (nothing changes). The refresh-rotation grace
+ * values are sealed with the refresh token a client presented, which Warden does not keep:
+ * they are dropped (a client retrying a rotation it already made must sign in again).
+ * Every instance must be stopped first and started again with the new key.
+ */
+export async function reencryptSecrets(
+  dataSource: DataSource,
+  oldKey: Buffer,
+  newKey: Buffer,
+): Promise<ReencryptionCounts> {
+  const from = new SecretBox(oldKey);
+  const to = new SecretBox(newKey);
+  const again = (sealed: string, context: string) => to.seal(from.open(sealed, context), context);
+  return dataSource.transaction(async (manager) => {
+    const counts: ReencryptionCounts = {
+      signingKeys: 0,
+      settingsSecrets: 0,
+      tenantSecrets: 0,
+      operationTokens: 0,
+      graceValuesDropped: 0,
+    };
+    const keys = manager.getRepository(SigningKeyEntity);
+    for (const row of await keys.find()) {
+      await keys.update(
+        { kid: row.kid },
+        { privateKeySealed: again(row.privateKeySealed, `signing-key:${row.kid}`) },
+      );
+      counts.signingKeys++;
+    }
+    const settings = manager.getRepository(SettingsEntity);
+    for (const row of await settings.find()) {
+      const document = JSON.parse(row.document) as Record<string, unknown>;
+      for (const path of SECRET_SETTINGS) {
+        const parts = path.split('.');
+        const parent = parts
+          .slice(0, -1)
+          .reduce<Record<string, unknown> | undefined>(
+            (node, part) => node?.[part] as Record<string, unknown> | undefined,
+            document,
+          );
+        const leaf = parts[parts.length - 1];
+        if (parent && typeof parent[leaf] === 'string') {
+          parent[leaf] = again(parent[leaf] as string, `settings:${path}`);
+          counts.settingsSecrets++;
+        }
+      }
+      await settings.update({ id: row.id }, { document: JSON.stringify(document) });
+    }
+    const tenants = manager.getRepository(TenantEntity);
+    for (const row of await tenants.find()) {
+      await tenants.update(
+        { clientKey: row.clientKey },
+        { sharedSecret: again(row.sharedSecret, secretContext(row.clientKey)) },
+      );
+      counts.tenantSecrets++;
+    }
+    const operations = manager.getRepository(OperationEntity);
+    for (const row of await operations.find({ where: { operationToken: Not(IsNull()) } })) {
+      await operations.update(
+        { id: row.id },
+        { operationToken: again(row.operationToken!, tokenContext(row.id)) },
+      );
+      counts.operationTokens++;
+    }
+    const sessions = manager.getRepository(RefreshSessionEntity);
+    const dropped = await sessions.update(
+      { successorSealed: Not(IsNull()) },
+      { successorSealed: null },
+    );
+    counts.graceValuesDropped = dropped.affected ?? 0;
+    return counts;
+  });
+}
