@@ -154,6 +154,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
       .filter(Boolean),
   };
 
+  const corsOrigins = (env.WARDEN_CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin)
+      problems.push(`WARDEN_CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
+  }
   const idpAllowHttpRaw = (env.WARDEN_IDP_ALLOW_HTTP ?? '').toLowerCase();
   if (!['', 'true', 'false'].includes(idpAllowHttpRaw))
     problems.push('WARDEN_IDP_ALLOW_HTTP must be true or false');
@@ -180,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     admin: { username: adminUsername, password: adminPassword },
     signingAlgorithm,
     upstreamBaseUrl,
+    corsOrigins,
     connect,
     cmj,
     idpAllowHttp,

@@ -16,6 +16,8 @@ export interface WardenConfig {
   admin: { username: string; password?: string };
   signingAlgorithm: SigningAlgorithm;
   upstreamBaseUrl?: string;
+  /** Origins allowed to call Warden from a browser (CORS); empty: none. */
+  corsOrigins: string[];
   connect: {
     appKey: string;
     /** Scopes the descriptor asks for (ACT_AS_USER for impersonation). */
