@@ -3,6 +3,38 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DatabaseKind, SigningAlgorithm, WardenConfig } from './warden-config';
 
+/** Every environment variable Warden reads (the README lists each; compose may set only these). */
+export const CONFIG_VARIABLES = [
+  'NODE_ENV',
+  'PORT',
+  'HOST',
+  'WARDEN_BASE_URL',
+  'WARDEN_ISSUER',
+  'WARDEN_DATA_DIR',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'WARDEN_ENCRYPTION_KEY',
+  'WARDEN_ADMIN_USERNAME',
+  'WARDEN_ADMIN_PASSWORD',
+  'WARDEN_SIGNING_ALGORITHM',
+  'WARDEN_CORS_ORIGINS',
+  'WARDEN_IDP_ALLOW_HTTP',
+  'UPSTREAM_BASE_URL',
+  'CONNECT_APP_KEY',
+  'CONNECT_SCOPES',
+  'CONNECT_KEYS_URL',
+  'CONNECT_KEYS_FALLBACK_URL',
+  'CONNECT_AUTH_SERVER_URL',
+  'CMJ_BASE_URL',
+  'CMJ_KEYS_URL',
+  'CMJ_DOWNLOAD_HOSTS',
+  'CMJ_ALLOW_HTTP',
+  'CMJ_DOWNLOAD_MAX_BYTES',
+  'CMJ_JWT_ISSUER',
+  'CMJ_JWT_AUDIENCE',
+  'LOG_LEVEL',
+] as const;
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
