@@ -17,7 +17,10 @@ export function setupOpenApi(app: INestApplication, config: WardenConfig): void 
       .setTitle('Warden')
       .setDescription(DESCRIPTION)
       .setVersion('0.1.0')
-      .addServer(config.baseUrl)
+      // The origin the explorer was loaded from first: behind a proxy, or before WARDEN_BASE_URL
+      // is set, "Try it out" still calls the Warden that served the page.
+      .addServer('/', 'this server')
+      .addServer(config.baseUrl, 'WARDEN_BASE_URL')
       .addBasicAuth(
         { type: 'http', scheme: 'basic', description: 'Local directory username and password' },
         'basic',
