@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '../../database/db-errors';
 import {
   ArgumentsHost,
   Catch,
@@ -119,6 +120,19 @@ export function toProblem(
     return {
       body: problem(statusCode, code, STATUS_CODES[statusCode] ?? 'Error', detail, requestId),
       headers: {},
+    };
+  }
+  if (isDatabaseUnavailable(exception)) {
+    // Nothing was decided and nothing half-written: the client may simply try again.
+    return {
+      body: problem(
+        503,
+        'database_unavailable',
+        'Service Unavailable',
+        'The database cannot be reached just now; try again shortly',
+        requestId,
+      ),
+      headers: { 'Retry-After': '5' },
     };
   }
   return { body: internal(requestId, HttpStatus.INTERNAL_SERVER_ERROR), headers: {} };
