@@ -46,6 +46,11 @@ export class MetricsService {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  private readonly sharedLimits = new Gauge({
+    name: 'warden_rate_limit_shared',
+    help: '1 while rate-limit counters are shared through Redis, 0 while this instance counts alone (Redis unreachable or not configured)',
+    registers: [this.registry],
+  });
   private bufferDepthSource: () => number = () => 0;
   private readonly decisionChildren = new Map<string, CounterChild>();
   private readonly latencyChildren = new Map<string, HistogramChild>();
@@ -86,6 +91,10 @@ export class MetricsService {
 
   auditBufferDepth(source: () => number): void {
     this.bufferDepthSource = source;
+  }
+
+  rateLimitShared(shared: boolean): void {
+    this.sharedLimits.set(shared ? 1 : 0);
   }
 
   auditRowsFlushed(count: number): void {

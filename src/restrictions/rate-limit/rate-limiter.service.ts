@@ -3,6 +3,7 @@ import { ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { DomainError } from '../../common/problem/domain-error';
 import { SettingsService } from '../settings.service';
+import { MetricsService } from '../../metrics/metrics.service';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 
 export interface RateLimitState {
@@ -28,10 +29,17 @@ export class RateLimiterService {
   private readonly logger = new Logger(RateLimiterService.name);
   private readonly blockedLogins = new Map<string, number>();
 
+  /** Counts while the shared storage (Redis) cannot be reached: the limits hold per instance. */
+  private readonly fallback = new MemoryThrottlerStorage();
+  private shared = true;
+
   constructor(
     @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
     private readonly settings: SettingsService,
-  ) {}
+    private readonly metrics: MetricsService,
+  ) {
+    metrics.rateLimitShared(!(storage instanceof MemoryThrottlerStorage));
+  }
 
   /**
    * Counts one request for `key`; throws 429 when over the budget; null when limiting is off.
@@ -105,15 +113,29 @@ export class RateLimiterService {
     let record: ThrottlerStorageRecord;
     try {
       record = await this.storage.increment(key, ttl, limit, ttl, name);
+      if (!this.shared) this.sharedAgain();
     } catch (err) {
-      // A rate limiter that cannot count lets requests through rather than failing them all.
-      this.logger.warn(
-        { err: (err as Error).message },
-        'Rate-limit storage unavailable; not limiting',
-      );
-      return { limit, remaining: limit, reset: windowSeconds, windowSeconds };
+      // Redis cannot be reached: this instance counts on its own until it is back, so the limits
+      // still hold (per instance) and no request fails for it.
+      if (this.shared) this.sharedLost(err as Error);
+      record = this.fallback.incrementNow(key, ttl, limit, ttl, name);
     }
     return this.settle(record, limit, windowSeconds);
+  }
+
+  private sharedLost(err: Error): void {
+    this.shared = false;
+    this.metrics.rateLimitShared(false);
+    this.logger.warn(
+      { err: err.message },
+      'Rate-limit storage (Redis) unreachable: counting per instance until it is back',
+    );
+  }
+
+  private sharedAgain(): void {
+    this.shared = true;
+    this.metrics.rateLimitShared(true);
+    this.logger.log('Rate-limit storage (Redis) is back: counters are shared again');
   }
 
   /** The state a counted request leaves, or the 429 when it went over the budget. */
