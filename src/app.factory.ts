@@ -2,8 +2,15 @@ import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import helmet from '@fastify/helmet';
-import { FastifyBaseLogger, LogController } from 'fastify';
+import {
+  FastifyBaseLogger,
+  FastifyError,
+  FastifyReply,
+  FastifyRequest,
+  LogController,
+} from 'fastify';
 import { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
@@ -12,6 +19,7 @@ import { MetricsService } from './metrics/metrics.service';
 import type { GuardedRequest } from './restrictions/access.guard';
 import { setupOpenApi } from './common/openapi';
 import { Problems } from './common/problem/domain-error';
+import { problem, sendProblem } from './common/problem/problem.filter';
 import { createRootLogger, PinoNestLogger } from './common/logging';
 import { flattenValidationErrors } from './common/validation-errors';
 import { WardenConfig } from './config/warden-config';
@@ -19,6 +27,27 @@ import { WardenConfig } from './config/warden-config';
 /** A caller-supplied request id is kept only when it is short and plain, so logs cannot be forged through it. */
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const BODY_LIMIT_BYTES = 1024 * 1024;
+/** No request Warden takes nests JSON anywhere near this deep. */
+export const MAX_JSON_DEPTH = 32;
+
+/** The deepest nesting of objects and arrays in a JSON text (brackets inside strings skipped). */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) max = depth;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
 
 export interface CreateAppOptions {
   logger?: Logger;
@@ -40,6 +69,46 @@ export async function createApp(
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 500 },
     return503OnClosing: true,
+    // A URL the router refuses (bad percent-encoding, a parameter over maxParamLength) is a
+    // problem document like every other refusal.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const status = tooLong ? 414 : 400;
+      sendProblem(
+        reply,
+        problem(
+          status,
+          tooLong ? 'uri_too_long' : 'bad_url',
+          tooLong ? 'URI Too Long' : 'Bad Request',
+          tooLong ? 'A path segment is too long' : 'The URL is not valid',
+          String(request.id),
+        ),
+      );
+    },
+    // Requests the HTTP parser refuses (bad framing, oversized headers) get a problem document
+    // too, not Fastify's own JSON; the connection is closed after it.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      // A response already on its way on this connection (the error came after it): only close.
+      const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })
+        ._httpMessage;
+      if (!socket.writable || inFlight?.headersSent) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const title = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      const body = JSON.stringify(
+        problem(
+          status,
+          status === 431 ? 'headers_too_large' : 'bad_request',
+          title,
+          status === 431 ? 'The request headers are too large' : 'The request could not be parsed',
+          randomUUID(),
+        ),
+      );
+      socket.end(
+        `HTTP/1.1 ${status} ${title}\r\n` +
+          `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `Connection: close\r\n\r\n${body}`,
+      );
+    },
     requestIdHeader: false,
     genReqId: (req: IncomingMessage) => {
       const incoming = req.headers['x-request-id'];
@@ -47,6 +116,25 @@ export async function createApp(
     },
   });
   const fastify = adapter.getInstance();
+  // JSON bodies: Fastify's own parser (prototype poisoning refused), after a nesting check, so
+  // that a body of a million brackets costs one linear scan and a 400, not a deep recursion.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES },
+    (request, body, done) => {
+      const text = body as string;
+      if (nestingDepth(text) > MAX_JSON_DEPTH) {
+        const err = new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`) as Error & {
+          statusCode: number;
+        };
+        err.statusCode = 400;
+        return done(err, undefined);
+      }
+      parseJson(request, text, done);
+    },
+  );
   // Graceful stop: a keep-alive connection busy when the server starts closing would otherwise
   // stay open once answered (clients keep idle connections up to the 72 s keep-alive the server
   // announces), holding the shutdown, and with it the last audit flush, until the process is
@@ -105,6 +193,8 @@ export async function createApp(
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(logger),
     bufferLogs: false,
+    // The JSON parser registered above is the one bodies go through.
+    bodyParser: false,
   });
   // Security headers on every answer. The policy lets the OpenAPI explorer at /docs load its own
   // scripts and styles and call this origin, and nothing else; no page may frame Warden's.
