@@ -107,6 +107,8 @@ export async function createApp(
         `HTTP/1.1 ${status} ${title}\r\n` +
           `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
           `Connection: close\r\n\r\n${body}`,
+        // Closed both ways once written: a client sending garbage holds no descriptor.
+        () => socket.destroy(),
       );
     },
     requestIdHeader: false,
@@ -201,7 +203,21 @@ export async function createApp(
   });
   // Cross-origin calls only from the origins an operator names; none by default.
   if (config.corsOrigins.length > 0)
-    app.enableCors({ origin: config.corsOrigins, credentials: false, maxAge: 600 });
+    app.enableCors({
+      origin: config.corsOrigins,
+      credentials: false,
+      maxAge: 600,
+      exposedHeaders: [
+        'ETag',
+        'Retry-After',
+        'RateLimit-Limit',
+        'RateLimit-Remaining',
+        'RateLimit-Reset',
+        'RateLimit-Policy',
+        'X-Request-Id',
+        'WWW-Authenticate',
+      ],
+    });
   built.audit = app.get(AuditSink);
   built.metrics = app.get(MetricsService);
   app.useGlobalPipes(

@@ -114,7 +114,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'reencrypt': {
         const raw = io.env.WARDEN_NEW_ENCRYPTION_KEY;
         const next = raw ? Buffer.from(raw, 'base64') : null;
-        if (!next || next.length !== 32)
+        // The same rule production starts with: a key it would refuse is never sealed under.
+        if (!next || next.length !== 32 || new Set(next).size < 8)
           throw new UsageError('WARDEN_NEW_ENCRYPTION_KEY must be 32 random bytes, base64');
         if (next.equals(config.encryptionKey.key))
           throw new UsageError('WARDEN_NEW_ENCRYPTION_KEY is the key in use');

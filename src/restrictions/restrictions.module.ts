@@ -33,6 +33,10 @@ import { RestrictionsService } from './restrictions.service';
           ? new ThrottlerStorageRedisService(config.redisUrl, {
               maxRetriesPerRequest: 1,
               enableOfflineQueue: false,
+              // A Redis that stops answering without closing the connection must not hold
+              // requests: the limiter falls back to counting per instance.
+              commandTimeout: 500,
+              keepAlive: 5000,
             })
           : new MemoryThrottlerStorage(),
     },

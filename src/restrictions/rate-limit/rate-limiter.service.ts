@@ -96,10 +96,11 @@ export class RateLimiterService {
         this.blockedLogins.set(key, Date.now() + record.timeToBlockExpire * 1000);
       }
     } catch (err) {
-      this.logger.warn(
-        { err: (err as Error).message },
-        'Rate-limit storage unavailable; login failure not counted',
-      );
+      // Redis away: the failure is counted on this instance, so the login limit still holds.
+      if (this.shared) this.sharedLost(err as Error);
+      const record = this.fallback.incrementNow(key, ttl, LOGIN_FAILURES, ttl, 'login-failures');
+      if (record.isBlocked)
+        this.blockedLogins.set(key, Date.now() + record.timeToBlockExpire * 1000);
     }
   }
 
