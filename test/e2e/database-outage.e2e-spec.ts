@@ -1,5 +1,6 @@
 import { createServer, Server, Socket, connect as connectTcp } from 'node:net';
 import { itWhen, startApp, TestApp } from '../support/app';
+import { eventually } from '../support/eventually';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { adminAuth, login } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
@@ -42,17 +43,6 @@ class Relay {
     await new Promise((resolve) => this.server?.close(resolve));
     this.server = null;
   }
-}
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  let last: T;
-  do {
-    last = await probe();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  } while (Date.now() < deadline);
-  return last;
 }
 
 describe('PostgreSQL goes down and comes back', () => {

@@ -144,13 +144,7 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
       await operatorPatch(target, { externalJwt: { clientSecret: 'target-introspection-secret' } });
       const tenant = newTenant();
       tenantKey = tenant.clientKey;
-      const install = await http(`${source.url}/connect/installed`, {
-        method: 'POST',
-        headers: {
-          authorization: `JWT ${atlassian.lifecycleToken(tenant.clientKey, BASE_URL, '/connect/installed')}`,
-        },
-        json: atlassian.installPayload(tenant),
-      });
+      const install = await atlassian.install(source.url, BASE_URL, tenant);
       expect(install.status).toBe(204);
     });
 
@@ -460,13 +454,7 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
       expect(basicAdmin.status).toBe(401);
       // An installed tenant's valid request token, bound to this very request.
       const tenant = newTenant();
-      const installed = await http(`${source.url}/connect/installed`, {
-        method: 'POST',
-        headers: {
-          authorization: `JWT ${atlassian.lifecycleToken(tenant.clientKey, BASE_URL, '/connect/installed')}`,
-        },
-        json: atlassian.installPayload(tenant),
-      });
+      const installed = await atlassian.install(source.url, BASE_URL, tenant);
       expect(installed.status).toBe(204);
       const check = FakeAtlassian.requestToken(tenant, 'GET', '/connect/whoami');
       expect(

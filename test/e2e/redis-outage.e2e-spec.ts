@@ -1,6 +1,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { itWhen, startApp, TestApp } from '../support/app';
+import { eventually } from '../support/eventually';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { login } from '../support/factories';
 import { bearer, http } from '../support/http';
@@ -57,17 +58,6 @@ class PrivateRedis {
       child.kill('SIGKILL');
     });
   }
-}
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  let last: T;
-  do {
-    last = await probe();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  } while (Date.now() < deadline);
-  return last;
 }
 
 describe('Redis goes down and comes back', () => {

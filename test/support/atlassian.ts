@@ -122,6 +122,18 @@ export class FakeAtlassian {
     );
   }
 
+  /** Installs `tenant` on the Warden at `wardenUrl` (base URL `aud`) the way the host does. */
+  install(wardenUrl: string, aud: string, tenant: SimTenant): Promise<Response> {
+    return fetch(`${wardenUrl}/connect/installed`, {
+      method: 'POST',
+      headers: {
+        authorization: `JWT ${this.lifecycleToken(tenant.clientKey, aud, '/connect/installed')}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(this.installPayload(tenant)),
+    });
+  }
+
   installPayload(tenant: SimTenant, extra: Record<string, unknown> = {}): Record<string, unknown> {
     return {
       key: this.appKey,
