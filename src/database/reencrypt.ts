@@ -1,4 +1,4 @@
-import { DataSource, IsNull, Not } from 'typeorm';
+import { DataSource, EntityTarget, IsNull, Not } from 'typeorm';
 import { SigningKeyEntity } from '../auth/keys/signing-key.entity';
 import { RefreshSessionEntity } from '../auth/sessions/refresh-session.entity';
 import { SecretBox } from '../common/crypto/secret-box';
@@ -8,6 +8,24 @@ import { OperationEntity } from '../migration-spi/operations/operation.entity';
 import { tokenContext } from '../migration-spi/operations/operation-store.service';
 import { SECRET_SETTINGS } from '../restrictions/settings.defaults';
 import { SettingsEntity } from '../restrictions/settings.entity';
+
+/**
+ * A stored value that does not open under the current key: names the row (table, primary key,
+ * and for the settings document the secret's path), never the value, so the operator can find it.
+ */
+export class UnopenableSecretError extends Error {
+  constructor(
+    readonly table: string,
+    readonly row: string,
+    cause: unknown,
+  ) {
+    super(
+      `Cannot open the secret in ${table} ${row} with the current WARDEN_ENCRYPTION_KEY ` +
+        `(${cause instanceof Error ? cause.message : 'not a sealed value'}); nothing was changed.`,
+    );
+    this.name = 'UnopenableSecretError';
+  }
+}
 
 export interface ReencryptionCounts {
   signingKeys: number;
@@ -21,9 +39,10 @@ export interface ReencryptionCounts {
 /**
  * Seals every secret at rest again under a new key, in one transaction: signing keys, the
  * settings' secrets, Connect tenants' shared secrets, CMJ operation tokens. A value that does not
- * open under the old key stops the whole run (nothing changes). The refresh-rotation grace
- * values are sealed with the refresh token a client presented, which Warden does not keep:
- * they are dropped (a client retrying a rotation it already made must sign in again).
+ * open under the old key stops the whole run with an {@link UnopenableSecretError} naming its
+ * row (nothing changes). The refresh-rotation grace values are sealed with the refresh token a
+ * client presented, which Warden does not keep: they are dropped (a client retrying a rotation
+ * it already made must sign in again).
  * Every instance must be stopped first and started again with the new key.
  */
 export async function reencryptSecrets(
@@ -33,8 +52,18 @@ export async function reencryptSecrets(
 ): Promise<ReencryptionCounts> {
   const from = new SecretBox(oldKey);
   const to = new SecretBox(newKey);
-  const again = (sealed: string, context: string) => to.seal(from.open(sealed, context), context);
   return dataSource.transaction(async (manager) => {
+    const tableOf = (entity: EntityTarget<unknown>) =>
+      manager.connection.getMetadata(entity).tableName;
+    const again = (sealed: string, context: string, table: string, row: string) => {
+      let plain: Buffer;
+      try {
+        plain = from.open(sealed, context);
+      } catch (err) {
+        throw new UnopenableSecretError(table, row, err);
+      }
+      return to.seal(plain, context);
+    };
     const counts: ReencryptionCounts = {
       signingKeys: 0,
       settingsSecrets: 0,
@@ -46,7 +75,14 @@ export async function reencryptSecrets(
     for (const row of await keys.find()) {
       await keys.update(
         { kid: row.kid },
-        { privateKeySealed: again(row.privateKeySealed, `signing-key:${row.kid}`) },
+        {
+          privateKeySealed: again(
+            row.privateKeySealed,
+            `signing-key:${row.kid}`,
+            tableOf(SigningKeyEntity),
+            `kid=${row.kid}`,
+          ),
+        },
       );
       counts.signingKeys++;
     }
@@ -63,7 +99,12 @@ export async function reencryptSecrets(
           );
         const leaf = parts[parts.length - 1];
         if (parent && typeof parent[leaf] === 'string') {
-          parent[leaf] = again(parent[leaf] as string, `settings:${path}`);
+          parent[leaf] = again(
+            parent[leaf] as string,
+            `settings:${path}`,
+            tableOf(SettingsEntity),
+            `id=${row.id} (${path})`,
+          );
           counts.settingsSecrets++;
         }
       }
@@ -73,7 +114,14 @@ export async function reencryptSecrets(
     for (const row of await tenants.find()) {
       await tenants.update(
         { clientKey: row.clientKey },
-        { sharedSecret: again(row.sharedSecret, secretContext(row.clientKey)) },
+        {
+          sharedSecret: again(
+            row.sharedSecret,
+            secretContext(row.clientKey),
+            tableOf(TenantEntity),
+            `client_key=${row.clientKey}`,
+          ),
+        },
       );
       counts.tenantSecrets++;
     }
@@ -81,7 +129,14 @@ export async function reencryptSecrets(
     for (const row of await operations.find({ where: { operationToken: Not(IsNull()) } })) {
       await operations.update(
         { id: row.id },
-        { operationToken: again(row.operationToken!, tokenContext(row.id)) },
+        {
+          operationToken: again(
+            row.operationToken!,
+            tokenContext(row.id),
+            tableOf(OperationEntity),
+            `id=${row.id}`,
+          ),
+        },
       );
       counts.operationTokens++;
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { runCli } from '../../src/cli';
+import { runCli, runCliAndReport } from '../../src/cli';
 import { SecretBox } from '../../src/common/crypto/secret-box';
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { startApp, TestApp } from '../support/app';
@@ -119,6 +119,84 @@ describe('operator CLI: re-encrypting secrets under a new key', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('operator CLI: re-encryption stops at a secret the current key does not open', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-reencrypt-bad-'));
+  const file = join(dir, 'warden.sqlite');
+  const oldKey = randomBytes(32).toString('base64');
+  const newKey = randomBytes(32).toString('base64');
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Every stored secret, as stored, to show that a failed run changed none of them. */
+  const secretsAsStored = () => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return {
+        signingKeys: db
+          .prepare('SELECT kid, private_key_sealed FROM signing_keys ORDER BY kid')
+          .all(),
+        settings: db.prepare('SELECT id, version, document FROM settings ORDER BY id').all(),
+        tenants: db.prepare('SELECT client_key, shared_secret FROM connect_tenants').all(),
+      };
+    } finally {
+      db.close();
+    }
+  };
+
+  it('fails naming the row, exits non-zero, and leaves every secret as it was', async () => {
+    const t = await startApp({
+      env: { DATABASE_URL: `sqlite:${file}`, WARDEN_ENCRYPTION_KEY: oldKey },
+    });
+    const env = t.env;
+    try {
+      await operatorPatch(t, { externalJwt: { clientSecret: 'idp-client-secret' } });
+    } finally {
+      await t.close();
+    }
+    // The settings' secret sealed under some other key: signing keys come before it in the
+    // run, so the run has re-sealed those when it meets this value and must undo them.
+    const foreign = new SecretBox(randomBytes(32)).seal(
+      'sealed-under-another-key',
+      'settings:externalJwt.clientSecret',
+    );
+    const db = new Database(file);
+    try {
+      const row = db.prepare("SELECT document FROM settings WHERE id = 'global'").get() as {
+        document: string;
+      };
+      const document = JSON.parse(row.document);
+      expect(document.externalJwt.clientSecret).toMatch(/^v1\./);
+      document.externalJwt.clientSecret = foreign;
+      db.prepare("UPDATE settings SET document = ? WHERE id = 'global'").run(
+        JSON.stringify(document),
+      );
+    } finally {
+      db.close();
+    }
+    const before = secretsAsStored();
+    expect(before.signingKeys.length).toBeGreaterThan(0);
+
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCliAndReport(['reencrypt'], {
+      env: { ...env, WARDEN_NEW_ENCRYPTION_KEY: newKey },
+      stdin: Object.assign(Readable.from([]), { isTTY: true }),
+      out: (s) => out.push(s),
+      err: (s) => err.push(s),
+    });
+
+    expect(code).toBe(1);
+    const report = err.join('');
+    expect(report).toContain('settings id=global (externalJwt.clientSecret)');
+    expect(report).toContain('nothing was changed');
+    expect(report).not.toContain('idp-client-secret');
+    expect(report).not.toContain(foreign);
+    expect(report).not.toMatch(/\n\s+at /);
+    expect(out.join('')).not.toMatch(/Re-sealed/);
+    expect(secretsAsStored()).toEqual(before);
   });
 });
 
