@@ -43,6 +43,8 @@ const CONNECT_ENABLED = process.env.BENCH_CONNECT !== '0';
 // request (`connect`, `Authorization: JWT …`, minted here for each run).
 const SCENARIO_SPECS = {
   bare: { server: 'bare', path: WHOAMI_PATH, credential: 'none' },
+  // NestJS on Fastify with nothing of Warden's (bench/bare-nest.js): the framework's own floor.
+  'bare-nest': { server: 'nest', path: WHOAMI_PATH, credential: 'none' },
   'access-token-seen': { server: 'warden', path: WHOAMI_PATH, credential: 'seen' },
   // The same with settings.audit.enabled false for the run: the difference is the audit's cost.
   'access-token-seen-no-audit': {
@@ -82,12 +84,6 @@ const SCENARIO_SPECS = {
       }
     : {}),
 };
-const SCENARIOS = Object.keys(SCENARIO_SPECS);
-const FRESH_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'fresh');
-const CONNECT_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'connect');
-// Scenarios that send a never-seen token per request, from a file of tokens each used once.
-const usesTokenFile = (scenario) =>
-  ['fresh', 'connect'].includes(SCENARIO_SPECS[scenario].credential);
 const TARGETS = {
   'access-token-seen': 0.5,
   'api-token-seen': 0.5,
@@ -100,6 +96,7 @@ const TARGETS = {
 };
 // The bare-Fastify run each Warden scenario is compared with (same route, same body).
 const BASELINES = {
+  'bare-nest': 'bare',
   'access-token-seen': 'bare',
   'access-token-seen-no-audit': 'bare',
   'api-token-seen': 'bare',
@@ -112,6 +109,23 @@ const BASELINES = {
 };
 // Warden's Connect route against atlassian-connect-express's, same run, same tokens' shape.
 const CONNECT_VS_ACE = { scenario: 'connect-new', peer: 'ace-connect-new', target: 5 };
+// BENCH_SCENARIOS narrows a run to the scenarios named (with their baselines and peers), for
+// working on one path; the full run, and its targets, take them all.
+const ONLY = (process.env.BENCH_SCENARIOS || '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+const SCENARIOS = Object.keys(SCENARIO_SPECS).filter(
+  (s) =>
+    ONLY.length === 0 ||
+    ONLY.includes(s) ||
+    ONLY.some((o) => BASELINES[o] === s || (o === 'connect-new' && s === 'ace-connect-new')),
+);
+const FRESH_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'fresh');
+const CONNECT_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'connect');
+// Scenarios that send a never-seen token per request, from a file of tokens each used once.
+const usesTokenFile = (scenario) =>
+  ['fresh', 'connect'].includes(SCENARIO_SPECS[scenario].credential);
 // The Connect tenant and app: Warden's app key, and the made-up host product that installs it
 // (its base URL is never contacted). Request tokens live 180 s as the host's do (longer only
 // when a run would outlast that: see connectTokenTtl) and are minted just before their run.
@@ -548,10 +562,17 @@ async function startWarden({ name = 'warden', databaseUrl, extraEnv } = {}) {
   });
   if (extraEnv) Object.assign(env, extraEnv(`http://127.0.0.1:${port}`));
   const logFile = path.join(tmpDir, `${name}.log`);
-  const child = spawnChild(name, plan.serverCpu, [path.join(ROOT, 'dist', 'main.js')], {
-    env,
-    logFile,
-  });
+  // BENCH_WARDEN_NODE_ARGS (e.g. --cpu-prof) goes to Warden's node, for looking inside a run.
+  const nodeArgs = (process.env.BENCH_WARDEN_NODE_ARGS || '').split(' ').filter(Boolean);
+  const child = spawnChild(
+    name,
+    plan.serverCpu,
+    [...nodeArgs, path.join(ROOT, 'dist', 'main.js')],
+    {
+      env,
+      logFile,
+    },
+  );
   const base = `http://127.0.0.1:${port}`;
   await waitForStatus(`${base}/health/live`, 200, child, logFile);
   return {
@@ -562,9 +583,9 @@ async function startWarden({ name = 'warden', databaseUrl, extraEnv } = {}) {
   };
 }
 
-async function startBare(whoamiBody, decisionBody, connectBody) {
+async function startBare(whoamiBody, decisionBody, connectBody, kind = 'fastify') {
   const port = await freePort();
-  const logFile = path.join(tmpDir, 'bare.log');
+  const logFile = path.join(tmpDir, `bare-${kind}.log`);
   const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1' };
   delete env.NODE_OPTIONS;
   env.BARE_WHOAMI = whoamiBody;
@@ -572,9 +593,9 @@ async function startBare(whoamiBody, decisionBody, connectBody) {
   if (connectBody) env.BARE_CONNECT = connectBody;
   env.BARE_EXIT_ON_STDIN_END = '1';
   const child = spawnChild(
-    'bare-fastify',
+    `bare-${kind}`,
     plan.serverCpu,
-    [path.join(__dirname, 'bare-fastify.js')],
+    [path.join(__dirname, `bare-${kind}.js`)],
     {
       env,
       logFile,
@@ -592,7 +613,7 @@ async function startBare(whoamiBody, decisionBody, connectBody) {
     const res = await call('GET', `${base}${route}`, { headers });
     if (res.status !== 200 || res.text !== expected) {
       throw new Error(
-        `bare Fastify GET ${route} answered ${res.status} ${res.text}, not Warden's ${expected}`,
+        `bare ${kind} GET ${route} answered ${res.status} ${res.text}, not Warden's ${expected}`,
       );
     }
   }
@@ -1281,7 +1302,9 @@ async function main() {
   const minter = new Minter(warden, config.mintChains);
   // One seen token per `seen` scenario: each sent on every request of its own scenario only.
   const seenTokens = {};
-  for (const s of SCENARIOS) {
+  // (The two set-up checks below use the seen tokens of access-token-seen and decision-seen,
+  // minted even when BENCH_SCENARIOS leaves those scenarios out.)
+  for (const s of new Set([...SCENARIOS, 'access-token-seen', 'decision-seen'])) {
     if (SCENARIO_SPECS[s].credential === 'seen') seenTokens[s] = (await minter.mint(1)).tokens[0];
   }
   const whoami = await call('GET', `${warden.base}${WHOAMI_PATH}`, {
@@ -1331,6 +1354,10 @@ async function main() {
       `${DECISION_PATH} with ${decisionBody}` +
       (connect ? ` (and ${CONNECT_PATH} with Warden's Connect body)` : ''),
   );
+  const bareNest = SCENARIOS.includes('bare-nest')
+    ? await startBare(whoamiBody, decisionBody, connect && connect.body, 'nest')
+    : null;
+  if (bareNest) log(`Bare NestJS (Fastify adapter) is up on ${bareNest.base}; same bodies`);
   const acePeer = connect ? await startAce(connect) : null;
   if (acePeer) {
     log(
@@ -1351,7 +1378,7 @@ async function main() {
   const problems = [];
   const mints = [];
 
-  const servers = { warden, bare, ace: acePeer };
+  const servers = { warden, bare, nest: bareNest, ace: acePeer };
 
   /** Load spec of a scenario; `tokens` ({ file, warm }) for the fresh-token ones. */
   const specFor = (scenario, tokens) => {
