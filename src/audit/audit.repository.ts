@@ -55,8 +55,18 @@ const INSERT_COLUMNS = [
   'details',
 ];
 const MAX_CACHED_STATEMENTS = 8;
-/** Any fixed number: every Warden instance on the same database takes the same lock. */
-const PURGE_LOCK_ID = 0x61756474; // "audt"
+/** SQLite statement sizes, largest first; every batch is cut into these (the last is 1). */
+const SQLITE_CHUNK_ROWS = [50, 10, 1] as const;
+/**
+ * The purge's locks: `run` while rows are being deleted; `firing` by a scheduled run, held past
+ * its end to claim the cron firing (AuditRetentionService). Any fixed numbers: every Warden
+ * instance on the same database takes the same locks.
+ */
+export type PurgeLock = 'run' | 'firing';
+const PURGE_LOCK_IDS: Record<PurgeLock, number> = {
+  run: 0x61756474, // "audt"
+  firing: 0x61756466, // "audf"
+};
 
 @Injectable()
 export class AuditRepository {
@@ -64,8 +74,9 @@ export class AuditRepository {
   /** The multi-row INSERT for each batch size seen, built once. */
   private readonly insertSql = new Map<number, string>();
   private readonly sqliteStatements = new Map<number, SqliteStatement>();
+  private sqliteInsertAll: ((params: unknown[], rows: number) => void) | undefined;
   /** SQLite is one process's file: an in-process flag is the whole lock. */
-  private sqlitePurging = false;
+  private readonly sqliteLocks = new Set<PurgeLock>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -75,9 +86,10 @@ export class AuditRepository {
   }
 
   /**
-   * One multi-row INSERT for the whole batch, on the driver's own connection pool, prepared once
-   * per batch size (and connection): preparing a 7,000-parameter statement for every batch cost
-   * as much as a fifth of the insert.
+   * The whole batch at once, on the driver's own connection: on PostgreSQL one multi-row INSERT,
+   * a named statement per batch size (parsed once per connection: preparing a 7,000-parameter
+   * statement for every batch cost as much as a fifth of the insert); on SQLite a transaction of
+   * fixed-size INSERTs (sqliteInsertChunks).
    */
   async insertMany(rows: readonly AuditRow[]): Promise<void> {
     if (rows.length === 0) return;
@@ -109,7 +121,7 @@ export class AuditRepository {
         values: params,
       });
     } else {
-      this.sqliteInsert(rows.length).run(params);
+      this.sqliteInsertChunks(rows.length, params);
     }
   }
 
@@ -183,34 +195,33 @@ export class AuditRepository {
   }
 
   /**
-   * Runs `work` only if no other instance is purging: a PostgreSQL session-level advisory lock,
-   * held on one pooled connection for the whole run and released by it (or by the connection's
-   * end, should the process die). Returns false when another instance holds it.
+   * Runs `work` only if no other instance holds `lock`: a PostgreSQL session-level advisory lock,
+   * held on one pooled connection for the whole of `work` and released by it (or by the
+   * connection's end, should the process die). Returns false when another instance holds it.
    */
-  async withPurgeLock(work: () => Promise<void>): Promise<boolean> {
+  async withPurgeLock(work: () => Promise<void>, lock: PurgeLock = 'run'): Promise<boolean> {
     if (!this.postgres) {
-      if (this.sqlitePurging) return false;
-      this.sqlitePurging = true;
+      if (this.sqliteLocks.has(lock)) return false;
+      this.sqliteLocks.add(lock);
       try {
         await work();
       } finally {
-        this.sqlitePurging = false;
+        this.sqliteLocks.delete(lock);
       }
       return true;
     }
+    const id = PURGE_LOCK_IDS[lock];
     const runner = this.dataSource.createQueryRunner() as QueryRunner & {
       releasePostgresConnection(err?: Error): Promise<void>;
     };
     let broken: Error | undefined;
     try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [
-        PURGE_LOCK_ID,
-      ]);
+      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [id]);
       if (!locked) return false;
       try {
         await work();
       } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [PURGE_LOCK_ID]).catch((err) => {
+        await runner.query('SELECT pg_advisory_unlock($1)', [id]).catch((err) => {
           // A connection that may still hold the lock must not go back to the pool.
           broken = err instanceof Error ? err : new Error(String(err));
         });
@@ -247,16 +258,39 @@ export class AuditRepository {
     return query;
   }
 
+  /**
+   * SQLite: the batch as statements of a few fixed sizes in one transaction. A batch's size is
+   * whatever the buffer held when it went (the timer's batches vary), and preparing a statement
+   * for each new size cost more than the rows; fixed sizes are prepared once, and measured here a
+   * statement of 50 rows is no dearer per row than one of 500.
+   */
+  private sqliteInsertChunks(count: number, params: unknown[]): void {
+    const connection = this.sqliteConnection();
+    this.sqliteInsertAll ??= connection.transaction((all: unknown[], rows: number) => {
+      const width = INSERT_COLUMNS.length;
+      let row = 0;
+      for (const size of SQLITE_CHUNK_ROWS) {
+        while (rows - row >= size) {
+          this.sqliteInsert(size).run(all.slice(row * width, (row + size) * width));
+          row += size;
+        }
+      }
+    });
+    this.sqliteInsertAll(params, count);
+  }
+
   private sqliteInsert(count: number): SqliteStatement {
     let statement = this.sqliteStatements.get(count);
     if (!statement) {
-      if (this.sqliteStatements.size >= MAX_CACHED_STATEMENTS) this.sqliteStatements.clear();
-      const connection = (this.dataSource.driver as unknown as { databaseConnection: SqliteHandle })
-        .databaseConnection;
-      statement = connection.prepare(this.insertStatement(count));
+      statement = this.sqliteConnection().prepare(this.insertStatement(count));
       this.sqliteStatements.set(count, statement);
     }
     return statement;
+  }
+
+  private sqliteConnection(): SqliteHandle {
+    return (this.dataSource.driver as unknown as { databaseConnection: SqliteHandle })
+      .databaseConnection;
   }
 
   private insertStatement(count: number): string {
@@ -286,13 +320,21 @@ interface SqliteStatement {
 }
 interface SqliteHandle {
   prepare(sql: string): SqliteStatement;
+  transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
 }
 
 /** TypeORM's own text form of an instant on SQLite (`YYYY-MM-DD HH:MM:SS.SSS`, UTC). */
 function sqliteTime(at: Date): string {
-  const iso = at.toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+  const ms = at.getTime();
+  // A busy server records many rows in the same millisecond: format each millisecond once.
+  if (ms !== lastSqliteTime.ms) {
+    const iso = at.toISOString();
+    lastSqliteTime.ms = ms;
+    lastSqliteTime.text = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+  }
+  return lastSqliteTime.text;
 }
+const lastSqliteTime = { ms: NaN, text: '' };
 
 /** Only allowed decisions have the outcome `allowed`, and only they are `*.allowed` events. */
 const ALLOWED_EVENTS = ['access.allowed', 'decision.allowed'];

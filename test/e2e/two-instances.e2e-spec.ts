@@ -1,48 +1,18 @@
 import { SettingsService } from '../../src/restrictions/settings.service';
-import Redis from 'ioredis';
 import { InvalidationBus } from '../../src/common/invalidation/invalidation-bus';
 import { RedisInvalidationBus } from '../../src/common/invalidation/redis-invalidation-bus';
 import { startApp, TestApp, itWhen } from '../support/app';
 import { login, newUser, TestUser } from '../support/factories';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
-import { basic, bearer, http, HttpResult } from '../support/http';
+import { within } from '../support/eventually';
+import { basic, bearer, http } from '../support/http';
 import { requirePostgres } from '../support/postgres';
 import { auditRow, seedAudit } from '../support/audit';
 import { AuditRepository } from '../../src/audit/audit.repository';
-import { REDIS_URL, requireRedis } from '../support/redis';
+import { awaitInvalidationSubscribers, REDIS_URL, requireRedis } from '../support/redis';
 import { FakeAtlassian, newTenant } from '../support/atlassian';
 
 const BASE_URL = 'https://warden.example.test';
-
-/** What "at once" means between instances: a change on one is obeyed by the other within this. */
-const PROPAGATION_MS = 1000;
-const POLL_EVERY_MS = 50;
-const CHANNELS = ['settings', 'credential-revoked', 'user-changed', 'connect-tenant-changed'].map(
-  (c) => `warden:invalidate:${c}`,
-);
-
-/**
- * Calls `probe` every 50 ms until `accept` holds for its result; fails when that has not happened
- * within `withinMs` of the start. Returns the accepted result and how long it took.
- */
-async function within<T>(
-  what: string,
-  probe: () => Promise<T>,
-  accept: (result: T) => boolean,
-  withinMs = PROPAGATION_MS,
-): Promise<{ result: T; ms: number }> {
-  const start = Date.now();
-  let last: T | undefined;
-  for (;;) {
-    last = await probe();
-    const ms = Date.now() - start;
-    if (accept(last)) return { result: last, ms };
-    if (ms >= withinMs) break;
-    await new Promise((r) => setTimeout(r, Math.min(POLL_EVERY_MS, withinMs - ms)));
-  }
-  const shown = (last as Partial<HttpResult> | undefined)?.status ?? last;
-  throw new Error(`${what}: not observed within ${withinMs} ms (last observation: ${shown})`);
-}
 
 describe('two instances on one PostgreSQL database and one Redis', () => {
   let a: TestApp;
@@ -74,7 +44,7 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
     await Promise.all(
       [a, b].map((t) => (t.app.get(InvalidationBus) as RedisInvalidationBus).ready()),
     );
-    await bothSubscribed();
+    await awaitInvalidationSubscribers(2);
     user = await newUser(a);
     adminAccess = (await login(a, { username: ADMIN_USERNAME, password: ADMIN_PASSWORD }))
       .authentication;
@@ -88,24 +58,6 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
   });
 
   const maybe = itWhen(() => ready);
-
-  /** Each instance subscribes after connecting; wait until Redis counts both on every channel. */
-  async function bothSubscribed(): Promise<void> {
-    const probe = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    try {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const reply = (await probe.call('PUBSUB', 'NUMSUB', ...CHANNELS)) as (string | number)[];
-        const counts = reply.filter((_, i) => i % 2 === 1).map(Number);
-        if (counts.every((n) => n >= 2)) return;
-        if (Date.now() > deadline)
-          throw new Error(`Redis subscriptions not established: ${JSON.stringify(reply)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    } finally {
-      probe.disconnect();
-    }
-  }
 
   const whoami = (t: TestApp, authorization: string) =>
     http(`${t.url}/system/whoami`, { headers: { authorization } });

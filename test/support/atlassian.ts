@@ -134,6 +134,18 @@ export class FakeAtlassian {
     });
   }
 
+  /** Uninstalls `tenant` from the Warden at `wardenUrl` the way the host does. */
+  uninstall(wardenUrl: string, aud: string, tenant: SimTenant): Promise<Response> {
+    return fetch(`${wardenUrl}/connect/uninstalled`, {
+      method: 'POST',
+      headers: {
+        authorization: `JWT ${this.lifecycleToken(tenant.clientKey, aud, '/connect/uninstalled')}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(this.installPayload(tenant, { eventType: 'uninstalled' })),
+    });
+  }
+
   installPayload(tenant: SimTenant, extra: Record<string, unknown> = {}): Record<string, unknown> {
     return {
       key: this.appKey,

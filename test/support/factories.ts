@@ -11,9 +11,12 @@ export interface TestUser {
 
 export const adminAuth = () => basic(ADMIN_USERNAME, ADMIN_PASSWORD);
 
+/** Anything Warden answers at: an in-process app or a separate process. */
+export type WardenAt = Pick<TestApp, 'url'>;
+
 /** Creates a user through the admin API, as an operator would. */
 export async function newUser(
-  t: TestApp,
+  t: WardenAt,
   overrides: { username?: string; password?: string; groups?: string[] } = {},
 ): Promise<TestUser> {
   const username = overrides.username ?? `user-${randomBytes(4).toString('hex')}`;
@@ -28,7 +31,7 @@ export async function newUser(
 }
 
 export async function newGroup(
-  t: TestApp,
+  t: WardenAt,
   name = `group-${randomBytes(4).toString('hex')}`,
 ): Promise<string> {
   const res = await http(`${t.url}/admin/groups`, {
@@ -46,7 +49,7 @@ export interface Pair {
 }
 
 export async function login(
-  t: TestApp,
+  t: WardenAt,
   user: { username: string; password: string },
 ): Promise<Pair> {
   const res = await http<Pair>(`${t.url}/system/auth`, {

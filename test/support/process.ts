@@ -23,16 +23,36 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface WardenProcessOptions {
+  /** Moves the process's wall clock by this much, as another host's clock may be off. */
+  clockSkewMs?: number;
+}
+
 /** `npm start` as a real process, from the sources, on the given environment; waits until ready. */
-export async function startWardenProcess(env: Record<string, string>): Promise<WardenProcess> {
+export async function startWardenProcess(
+  env: Record<string, string>,
+  options: WardenProcessOptions = {},
+): Promise<WardenProcess> {
   const port = await freePort();
   let output = '';
+  const skewed = options.clockSkewMs
+    ? {
+        args: ['-r', join(ROOT, 'test/support/clock-skew.js')],
+        env: { TEST_CLOCK_SKEW_MS: String(options.clockSkewMs) },
+      }
+    : { args: [], env: {} };
   const child = spawn(
     process.execPath,
-    ['-r', join(ROOT, 'test/support/ts-register.js'), join(ROOT, 'src/main.ts')],
+    [...skewed.args, '-r', join(ROOT, 'test/support/ts-register.js'), join(ROOT, 'src/main.ts')],
     {
       cwd: ROOT,
-      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      env: {
+        ...process.env,
+        ...env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        ...skewed.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -57,4 +77,23 @@ export async function startWardenProcess(env: Record<string, string>): Promise<W
     await new Promise((r) => setTimeout(r, 100));
   }
   return { child, url, output: () => output, exited };
+}
+
+/**
+ * Stops a Warden the way an orchestrator does: SIGTERM, then SIGKILL if it has not ended within
+ * `ms`. Resolves with how it ended.
+ */
+export async function stopWardenProcess(
+  warden: WardenProcess,
+  ms = 15_000,
+): Promise<number | string> {
+  if (warden.child.exitCode === null && warden.child.signalCode === null)
+    warden.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const ended = await Promise.race([warden.exited, late]);
+  clearTimeout(timer);
+  if (ended !== 'late') return ended;
+  warden.child.kill('SIGKILL');
+  return warden.exited;
 }

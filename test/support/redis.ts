@@ -40,3 +40,35 @@ export async function requireRedis(): Promise<boolean> {
   process.stderr.write(`Redis at ${REDIS_URL} does not answer: skipping Redis tests\n`);
   return false;
 }
+
+/** The pub/sub channels of Warden's invalidation bus (src/common/invalidation). */
+export const INVALIDATION_CHANNELS = [
+  'settings',
+  'credential-revoked',
+  'user-changed',
+  'connect-tenant-changed',
+].map((c) => `warden:invalidate:${c}`);
+
+/**
+ * Each instance subscribes after connecting; waits until Redis counts at least `count`
+ * subscribers on every invalidation channel, so that a test does not measure the polling
+ * fallback instead of the bus.
+ */
+export async function awaitInvalidationSubscribers(count: number, ms = 10_000): Promise<void> {
+  const probe = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const reply = (await probe.call('PUBSUB', 'NUMSUB', ...INVALIDATION_CHANNELS)) as (
+        string | number
+      )[];
+      const counts = reply.filter((_, i) => i % 2 === 1).map(Number);
+      if (counts.every((n) => n >= count)) return;
+      if (Date.now() > deadline)
+        throw new Error(`Redis subscriptions not established: ${JSON.stringify(reply)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -1,10 +1,14 @@
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { TestApp } from './app';
-import { adminAuth } from './factories';
+import { adminAuth, WardenAt } from './factories';
 import { http } from './http';
 
 /** An administrator's change through the API: read the ETag, PATCH with If-Match (forced past lock-out checks). */
-export async function patchSettings(t: TestApp, patch: unknown, auth = adminAuth()): Promise<void> {
+export async function patchSettings(
+  t: WardenAt,
+  patch: unknown,
+  auth = adminAuth(),
+): Promise<void> {
   const current = await http(`${t.url}/admin/settings`, { headers: { authorization: auth } });
   const res = await http(`${t.url}/admin/settings?force=true`, {
     method: 'PATCH',

@@ -43,7 +43,7 @@ export class AuditRetentionJob implements OnApplicationBootstrap {
     const job = CronJob.from({
       cronTime: cron,
       timeZone: PURGE_TIME_ZONE,
-      onTick: () => this.retention.purgeOnSchedule(),
+      onTick: () => this.retention.purgeOnSchedule(this.nextRunAt()),
     });
     this.registry.addCronJob(JOB_NAME, job);
     job.start();

@@ -13,6 +13,15 @@ import { AuditRepository } from '../audit.repository';
 export const PURGE_BATCH_ROWS = 2_000;
 export const PURGE_PAUSE_MS = 25;
 const DAY_MS = 86_400_000;
+/**
+ * How long a scheduled firing stays claimed after its tick. Every instance's cron fires, but not
+ * at the same moment: timers fire late on a busy event loop and hosts' clocks differ. A run with
+ * little to delete ends within milliseconds, so without the claim an instance whose tick comes
+ * just after would find the run lock free and purge a second time for the same firing.
+ */
+export const FIRING_CLAIM_MS = 10_000;
+/** The claim ends at least this long before the next firing, so it never swallows that one. */
+const NEXT_FIRING_MARGIN_MS = 250;
 
 export type PurgeTrigger = 'schedule' | 'manual';
 
@@ -31,14 +40,18 @@ export interface PurgeRun {
 
 /**
  * The retention rule of DESIGN section 9: rows older than `retentionDays` go, then the oldest
- * rows beyond the newest `maxEntries`. One instance at a time (AuditRepository.withPurgeLock);
- * each run is recorded as an `audit.purged` event with its counts.
+ * rows beyond the newest `maxEntries`. One instance at a time (AuditRepository.withPurgeLock),
+ * and one run per cron firing however many instances fire; each run is recorded as an
+ * `audit.purged` event with its counts.
  */
 @Injectable()
 export class AuditRetentionService implements OnApplicationShutdown {
   private readonly logger = new Logger('audit-retention');
   private stopping = false;
   private current: Promise<unknown> | null = null;
+  /** Scheduled firings this instance is claiming or holds (shutdown waits for their release). */
+  private readonly claims = new Set<Promise<unknown>>();
+  private endClaim: (() => void) | null = null;
 
   constructor(
     private readonly repository: AuditRepository,
@@ -64,19 +77,36 @@ export class AuditRetentionService implements OnApplicationShutdown {
     }
   }
 
-  /** Called by the cron: a failed run is logged, never thrown into the scheduler. */
-  async purgeOnSchedule(): Promise<void> {
-    try {
+  /**
+   * Called by the cron on every instance: the instance that claims the firing runs it, the others
+   * skip it. A failed run is logged, never thrown into the scheduler.
+   */
+  async purgeOnSchedule(nextFiring: Date | null = null): Promise<void> {
+    const tick = Date.now();
+    const claimMs = Math.min(
+      FIRING_CLAIM_MS,
+      (nextFiring?.getTime() ?? Infinity) - tick - NEXT_FIRING_MARGIN_MS,
+    );
+    const claim = this.repository.withPurgeLock(async () => {
       const run = await this.purge('schedule');
       if (!run) this.logger.log('Audit retention skipped: a run is already in progress');
+      await this.holdClaim(tick + claimMs);
+    }, 'firing');
+    this.claims.add(claim);
+    try {
+      if (!(await claim))
+        this.logger.debug('Audit retention skipped: another instance took this firing');
     } catch (err) {
       this.logger.error(`Audit retention failed: ${err instanceof Error ? err.message : err}`);
+    } finally {
+      this.claims.delete(claim);
     }
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    await this.current?.catch(() => undefined);
+    this.endClaim?.();
+    await Promise.all([this.current, ...this.claims].map((p) => p?.catch(() => undefined)));
   }
 
   private async locked(trigger: PurgeTrigger): Promise<PurgeRun | null> {
@@ -130,6 +160,20 @@ export class AuditRetentionService implements OnApplicationShutdown {
       deletedByCount,
       complete,
     };
+  }
+
+  /** Keeps the firing claimed until `until`, or until shutdown. */
+  private async holdClaim(until: number): Promise<void> {
+    const ms = until - Date.now();
+    if (ms <= 0 || this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.endClaim?.(), ms);
+      this.endClaim = () => {
+        clearTimeout(timer);
+        this.endClaim = null;
+        resolve();
+      };
+    });
   }
 
   private async inBatches(
