@@ -27,6 +27,8 @@ import { WardenConfig } from './config/warden-config';
 /** A caller-supplied request id is kept only when it is short and plain, so logs cannot be forged through it. */
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const BODY_LIMIT_BYTES = 1024 * 1024;
+/** What a client shed while this instance shuts down is told to wait before trying again. */
+export const CLOSING_RETRY_AFTER_SECONDS = 5;
 /** No request Warden takes nests JSON anywhere near this deep. */
 export const MAX_JSON_DEPTH = 32;
 
@@ -59,6 +61,14 @@ export async function createApp(
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const logger = options.logger ?? createRootLogger(config.logLevel);
+  // Security headers on every answer, computed once (see security-headers.ts).
+  const headers = securityHeaders();
+  // The same, as header lines, for the answers written straight to the socket.
+  const rawApiHeaders = Object.entries(headers.api)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  // Set from preClose on: the instance is shutting down (see the onRequest hook below).
+  let closing = false;
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     // One line per response is written by the onResponse hook below, at debug level.
@@ -68,12 +78,19 @@ export async function createApp(
     childLoggerFactory: (parent: FastifyBaseLogger) => parent,
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 500 },
-    return503OnClosing: true,
+    // Fastify's own answer while closing is plain JSON without any of the headers below; the
+    // onRequest hook answers instead, with a problem document.
+    return503OnClosing: false,
     // A URL the router refuses (bad percent-encoding, a parameter over maxParamLength) is a
     // problem document like every other refusal.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
       const status = tooLong ? 414 : 400;
+      // Fastify answers these before routing, outside every hook: the headers the onSend hook
+      // gives other answers are set here.
+      reply.headers(headers.api);
+      reply.header('x-request-id', request.id);
+      if (closing) reply.header('connection', 'close');
       sendProblem(
         reply,
         problem(
@@ -94,17 +111,18 @@ export async function createApp(
       if (!socket.writable || inFlight?.headersSent) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
       const title = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      const requestId = randomUUID();
       const body = JSON.stringify(
         problem(
           status,
           status === 431 ? 'headers_too_large' : 'bad_request',
           title,
           status === 431 ? 'The request headers are too large' : 'The request could not be parsed',
-          randomUUID(),
+          requestId,
         ),
       );
       socket.end(
-        `HTTP/1.1 ${status} ${title}\r\n` +
+        `HTTP/1.1 ${status} ${title}\r\n${rawApiHeaders}X-Request-Id: ${requestId}\r\n` +
           `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
           `Connection: close\r\n\r\n${body}`,
         // Closed both ways once written: a client sending garbage holds no descriptor.
@@ -141,13 +159,29 @@ export async function createApp(
   // stay open once answered (clients keep idle connections up to the 72 s keep-alive the server
   // announces), holding the shutdown, and with it the last audit flush, until the process is
   // killed. Responses sent while closing end their connection instead.
-  let closing = false;
   fastify.addHook('preClose', (done) => {
     closing = true;
     done();
   });
-  // Security headers on every answer, computed once (see security-headers.ts).
-  const headers = securityHeaders();
+  // A request that still arrives on an open connection while closing is not served (the
+  // application is being taken apart): a 503 problem tells the client to try again, and the
+  // onSend hook gives it the usual headers. Replying here means not calling done.
+  const shed = new WeakSet<FastifyRequest>();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!closing) return done();
+    shed.add(request);
+    sendProblem(
+      reply,
+      problem(
+        503,
+        'shutting_down',
+        'Service Unavailable',
+        'This instance is shutting down; try again shortly',
+        String(request.id),
+      ),
+      { 'Retry-After': String(CLOSING_RETRY_AFTER_SECONDS) },
+    );
+  });
   fastify.addHook('onSend', (request, reply, _payload, done) => {
     reply.headers(request.url.startsWith('/docs') ? headers.pages : headers.api);
     reply.header('x-request-id', request.id);
@@ -170,7 +204,8 @@ export async function createApp(
       status,
       reply.elapsedTime / 1000,
     );
-    const failed = status >= 500;
+    // The 503s of a shutdown are the plan working, not failures to log one by one.
+    const failed = status >= 500 && !shed.has(request);
     if (failed || logger.isLevelEnabled('debug')) {
       const q = request.url.indexOf('?');
       const line = {

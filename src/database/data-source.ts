@@ -35,6 +35,14 @@ export const MIGRATIONS = [
 ];
 
 /**
+ * The longest one statement may take, waiting for locks included, before the database gives up on
+ * it: a request held up by a lock or a stuck query ends as a 503 (database_unavailable) within
+ * this, instead of hanging until the client gives up. Also how long SQLite waits for a writer's
+ * lock before it answers SQLITE_BUSY (another 503). Migrations run without it (see migrate.ts).
+ */
+export const DATABASE_STATEMENT_TIMEOUT_MS = 5000;
+
+/**
  * The one set of TypeORM options shared by the application and the migration CLI
  * (`ormconfig.ts`). Schema changes only ever come from MIGRATIONS.
  */
@@ -53,7 +61,14 @@ export function buildDataSourceOptions(config: Pick<WardenConfig, 'database'>): 
       ...common,
       type: 'postgres',
       url: config.database.url,
-      extra: { max: 10, connectionTimeoutMillis: 5000 },
+      // statement_timeout is set by the server on each connection, so the server itself cancels
+      // the statement (and releases its locks). pg's client-side query_timeout is not used: it
+      // would leave the statement running on the server, and cut short the migration lock wait.
+      extra: {
+        max: 10,
+        connectionTimeoutMillis: 5000,
+        statement_timeout: DATABASE_STATEMENT_TIMEOUT_MS,
+      },
     };
   }
   return {
@@ -61,7 +76,13 @@ export function buildDataSourceOptions(config: Pick<WardenConfig, 'database'>): 
     type: 'better-sqlite3',
     database: config.database.sqlitePath!,
     enableWAL: true,
-    // Concurrent writers wait for the lock instead of failing at once.
-    timeout: 5000,
+    // In WAL mode NORMAL is safe from corruption and skips the fsync on every commit (a commit may
+    // be lost to a power cut, never to a crash of Warden itself); FULL made each audit batch wait
+    // on the disk while requests waited on the event loop. PostgreSQL is the durable shape.
+    prepareDatabase: (db: { pragma(source: string): unknown }) => {
+      db.pragma('synchronous = NORMAL');
+    },
+    // Concurrent writers wait for the lock instead of failing at once, but not for ever.
+    timeout: DATABASE_STATEMENT_TIMEOUT_MS,
   };
 }

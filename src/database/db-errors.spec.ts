@@ -5,6 +5,8 @@ describe('database error classification', () => {
     [{ code: 'ECONNREFUSED' }],
     [{ driverError: { code: '08006' } }],
     [{ driverError: { code: '57P01' } }],
+    [{ driverError: { code: '57014', message: 'canceling statement due to statement timeout' } }],
+    [{ driverError: { code: '55P03' } }],
     [{ driverError: { code: 'SQLITE_BUSY' } }],
     [{ code: 'SQLITE_IOERR_WRITE' }],
     [new Error('Connection terminated unexpectedly')],

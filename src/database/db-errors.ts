@@ -22,8 +22,9 @@ const NETWORK_CODES = new Set([
 /**
  * True when the database could not be reached or could not take the statement at all (as
  * opposed to refusing it): PostgreSQL connection failures (SQLSTATE class 08, 57P01–57P03, a
- * broken or timed-out connection), SQLite busy, locked or I/O errors. Such a request is a 503:
- * nothing was decided, and the client may try again.
+ * broken or timed-out connection), a statement cancelled (57014: over the statement timeout, or
+ * cancelled by an operator) or refused a lock (55P03), SQLite busy, locked or I/O errors. Such a
+ * request is a 503: nothing was decided, and the client may try again.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown; driverError?: unknown } | null;
@@ -32,7 +33,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const code =
     typeof inner.code === 'string' ? inner.code : typeof e.code === 'string' ? e.code : '';
   if (NETWORK_CODES.has(code)) return true;
-  if (/^08/.test(code) || ['57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  if (/^08/.test(code) || ['57P01', '57P02', '57P03', '53300', '57014', '55P03'].includes(code))
+    return true;
   if (/^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL)/.test(code)) return true;
   const message = String(inner.message ?? e.message ?? '');
   return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|the database system is (starting up|shutting down)/i.test(

@@ -1,11 +1,13 @@
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 
 /** Any fixed number: every Warden instance takes the same PostgreSQL advisory lock. */
 const MIGRATION_LOCK_ID = 0x77617264; // "ward"
 
 /**
  * Runs pending migrations. On PostgreSQL instances starting together take turns under an
- * advisory lock, so that exactly one applies each migration.
+ * advisory lock, so that exactly one applies each migration. They run on one connection with the
+ * statement timeout lifted: a migration may rightly take longer than any request's statement (an
+ * index on a large table), and waiting for the lock lasts as long as another instance's migrations.
  */
 export async function runMigrations(dataSource: DataSource): Promise<void> {
   if (dataSource.options.type !== 'postgres') {
@@ -14,10 +16,15 @@ export async function runMigrations(dataSource: DataSource): Promise<void> {
   }
   const runner = dataSource.createQueryRunner();
   try {
+    await runner.query('SET statement_timeout = 0');
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    await dataSource.runMigrations({ transaction: 'each' });
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    await executor.executePendingMigrations();
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+    // Back to the connection's own timeout before it returns to the pool.
+    await runner.query('RESET statement_timeout').catch(() => undefined);
     await runner.release();
   }
 }

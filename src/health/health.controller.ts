@@ -9,6 +9,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '../common/decorators/auth-policy.decorator';
+import { RateLimiterService } from '../restrictions/rate-limit/rate-limiter.service';
 
 const READY_TIMEOUT_MS = 2000;
 
@@ -16,7 +17,10 @@ const READY_TIMEOUT_MS = 2000;
 @Public()
 @Controller('health')
 export class HealthController {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly limiter: RateLimiterService,
+  ) {}
 
   @Get('live')
   @HttpCode(200)
@@ -27,15 +31,27 @@ export class HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'The process can serve: its database answers' })
-  @ApiOkResponse({ schema: { example: { status: 'ok', checks: { database: 'ok' } } } })
+  @ApiOperation({
+    summary: 'The process can serve: its database answers (and Redis, when configured)',
+    description:
+      'Not ready (503) while the database does not answer. Redis, when REDIS_URL is set, is ' +
+      'checked and reported, but an instance without it still serves (rate limits per instance, ' +
+      'changes by polling): then the answer is 200 with status `degraded`.',
+  })
+  @ApiOkResponse({
+    schema: { example: { status: 'ok', checks: { database: 'ok', redis: 'ok' } } },
+  })
   @ApiServiceUnavailableResponse({
-    schema: { example: { status: 'unavailable', checks: { database: 'down' } } },
+    schema: { example: { status: 'unavailable', checks: { database: 'down', redis: 'ok' } } },
   })
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
-    const database = await this.ping();
+    const [database, redis] = await Promise.all([
+      this.ping(),
+      this.limiter.sharedStorageCheck(READY_TIMEOUT_MS),
+    ]);
     if (database !== 'ok') reply.status(503);
-    return { status: database === 'ok' ? 'ok' : 'unavailable', checks: { database } };
+    const status = database !== 'ok' ? 'unavailable' : redis === 'down' ? 'degraded' : 'ok';
+    return { status, checks: redis === undefined ? { database } : { database, redis } };
   }
 
   private async ping(): Promise<'ok' | 'down'> {

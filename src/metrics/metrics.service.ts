@@ -48,7 +48,7 @@ export class MetricsService {
   });
   private readonly sharedLimits = new Gauge({
     name: 'warden_rate_limit_shared',
-    help: '1 while rate-limit counters are shared through Redis, 0 while this instance counts alone (Redis unreachable or not configured)',
+    help: '1 while rate-limit counters are shared through Redis (it has answered), 0 while this instance counts alone (Redis not configured, not reached yet, or unreachable)',
     registers: [this.registry],
   });
   private bufferDepthSource: () => number = () => 0;

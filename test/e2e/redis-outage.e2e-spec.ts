@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { itWhen, startApp, TestApp } from '../support/app';
 import { eventually } from '../support/eventually';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
-import { login } from '../support/factories';
+import { adminAuth, login } from '../support/factories';
 import { bearer, http } from '../support/http';
 
 const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find(
@@ -60,6 +60,11 @@ class PrivateRedis {
   }
 }
 
+async function sharedMetric(t: TestApp): Promise<string | undefined> {
+  const metrics = await http(`${t.url}/metrics`);
+  return /^warden_rate_limit_shared (\d)/m.exec(metrics.text)?.[1];
+}
+
 describe('Redis goes down and comes back', () => {
   let t: TestApp;
   let redis: PrivateRedis;
@@ -81,10 +86,7 @@ describe('Redis goes down and comes back', () => {
     await redis?.stop();
   });
 
-  const shared = async () => {
-    const metrics = await http(`${t.url}/metrics`);
-    return /^warden_rate_limit_shared (\d)/m.exec(metrics.text)?.[1];
-  };
+  const shared = () => sharedMetric(t);
 
   when(
     'rate limits hold per instance while Redis is away, say so in the metrics, and are shared again once it is back',
@@ -100,10 +102,24 @@ describe('Redis goes down and comes back', () => {
         for (let i = 0; i < n; i++) out.push((await whoami()).status);
         return out;
       };
-      expect(await shared()).toBe('1');
+      const ready = async () => {
+        const res = await http(`${t.url}/health/ready`);
+        return { status: res.status, body: res.body };
+      };
+      // Redis answered the client's ready check at start: the counters are shared.
+      expect(await eventually(shared, (v) => v === '1')).toBe('1');
+      expect(await ready()).toEqual({
+        status: 200,
+        body: { status: 'ok', checks: { database: 'ok', redis: 'ok' } },
+      });
       expect(await statuses(4)).toEqual([200, 200, 200, 429]);
 
       await redis.stop();
+      // Readiness says Redis is down, but the instance still serves: it stays in the pool.
+      expect(await ready()).toEqual({
+        status: 200,
+        body: { status: 'degraded', checks: { database: 'ok', redis: 'down' } },
+      });
       // This instance counts on its own from the first request Redis cannot take: still limited,
       // never a 500.
       expect(await statuses(5)).toEqual([200, 200, 200, 429, 429]);
@@ -119,6 +135,63 @@ describe('Redis goes down and comes back', () => {
         (v) => v === '1',
       );
       expect(back).toBe('1');
+      expect((await ready()).body).toEqual({
+        status: 'ok',
+        checks: { database: 'ok', redis: 'ok' },
+      });
+    },
+    60_000,
+  );
+});
+
+describe('warden_rate_limit_shared before Redis was ever reached', () => {
+  let ready = false;
+  const when = itWhen(() => ready);
+  const started: TestApp[] = [];
+  let redis: PrivateRedis | undefined;
+
+  beforeAll(() => {
+    ready = requireRedisServer();
+  });
+  afterAll(async () => {
+    for (const app of started) await app.close();
+    await redis?.stop();
+  });
+
+  it('is 0 without REDIS_URL: every instance counts alone', async () => {
+    const t = await startApp({ settings: { rateLimit: { enabled: true, requests: 5 } } });
+    started.push(t);
+    const res = await http(`${t.url}/system/whoami`, { headers: { authorization: adminAuth() } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ratelimit-limit')).toBe('5');
+    expect(await sharedMetric(t)).toBe('0');
+  });
+
+  when(
+    'is 0 while the configured Redis has never answered, and 1 once it does',
+    async () => {
+      redis = new PrivateRedis(await freePort());
+      const t = await startApp({
+        env: { REDIS_URL: `redis://127.0.0.1:${redis.port}` },
+        settings: { rateLimit: { enabled: true, requests: 3, windowSeconds: 60 } },
+      });
+      started.push(t);
+      expect(await sharedMetric(t)).toBe('0');
+      const whoami = () =>
+        http(`${t.url}/system/whoami`, { headers: { authorization: adminAuth() } });
+      // Counted on this instance meanwhile: limited all the same, never a 500.
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await whoami()).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      expect(await sharedMetric(t)).toBe('0');
+
+      await redis.start();
+      expect(
+        await eventually(
+          () => sharedMetric(t),
+          (v) => v === '1',
+        ),
+      ).toBe('1');
     },
     60_000,
   );

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ThrottlerStorage } from '@nestjs/throttler';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { DomainError } from '../../common/problem/domain-error';
 import { SettingsService } from '../settings.service';
@@ -31,14 +32,51 @@ export class RateLimiterService {
 
   /** Counts while the shared storage (Redis) cannot be reached: the limits hold per instance. */
   private readonly fallback = new MemoryThrottlerStorage();
-  private shared = true;
+  /**
+   * Whether the counters are shared: not before Redis has answered once (an instance that never
+   * reached it counts alone), and not while it cannot be reached. Memory storage never is.
+   */
+  private shared: 'not yet' | 'yes' | 'lost' = 'not yet';
 
   constructor(
     @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
     private readonly settings: SettingsService,
     private readonly metrics: MetricsService,
   ) {
-    metrics.rateLimitShared(!(storage instanceof MemoryThrottlerStorage));
+    metrics.rateLimitShared(false);
+    if (storage instanceof ThrottlerStorageRedisService) {
+      // The client is ready once Redis has answered its first command: from then on, and again
+      // after a reconnection, requests count there, even before the first one arrives.
+      if (storage.redis.status === 'ready') this.sharedReached();
+      storage.redis.on('ready', () => this.sharedReached());
+      // Connection errors are the client's to retry and the counting's to report (sharedLost);
+      // without a listener each one would also reach stderr as an unhandled error event.
+      storage.redis.on('error', (err: Error) =>
+        this.logger.debug(`Rate-limit storage (Redis): ${err.message}`),
+      );
+    }
+  }
+
+  /**
+   * For readiness: whether the shared storage answers a PING within `timeoutMs`; undefined when
+   * the counters are in memory (no REDIS_URL).
+   */
+  async sharedStorageCheck(timeoutMs: number): Promise<'ok' | 'down' | undefined> {
+    if (!(this.storage instanceof ThrottlerStorageRedisService)) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.storage.redis.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+        }),
+      ]);
+      return 'ok';
+    } catch {
+      return 'down';
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -90,6 +128,8 @@ export class RateLimiterService {
     const ttl = LOGIN_WINDOW_SECONDS * 1000;
     try {
       const record = await this.storage.increment(key, ttl, LOGIN_FAILURES, ttl, 'login-failures');
+      if (this.shared !== 'yes' && !(this.storage instanceof MemoryThrottlerStorage))
+        this.sharedReached();
       if (record.isBlocked) {
         if (this.blockedLogins.size >= MAX_BLOCKED_LOGINS)
           this.blockedLogins.delete(this.blockedLogins.keys().next().value!);
@@ -97,7 +137,7 @@ export class RateLimiterService {
       }
     } catch (err) {
       // Redis away: the failure is counted on this instance, so the login limit still holds.
-      if (this.shared) this.sharedLost(err as Error);
+      if (this.shared !== 'lost') this.sharedLost(err as Error);
       const record = this.fallback.incrementNow(key, ttl, LOGIN_FAILURES, ttl, 'login-failures');
       if (record.isBlocked)
         this.blockedLogins.set(key, Date.now() + record.timeToBlockExpire * 1000);
@@ -114,18 +154,18 @@ export class RateLimiterService {
     let record: ThrottlerStorageRecord;
     try {
       record = await this.storage.increment(key, ttl, limit, ttl, name);
-      if (!this.shared) this.sharedAgain();
+      if (this.shared !== 'yes') this.sharedReached();
     } catch (err) {
       // Redis cannot be reached: this instance counts on its own until it is back, so the limits
       // still hold (per instance) and no request fails for it.
-      if (this.shared) this.sharedLost(err as Error);
+      if (this.shared !== 'lost') this.sharedLost(err as Error);
       record = this.fallback.incrementNow(key, ttl, limit, ttl, name);
     }
     return this.settle(record, limit, windowSeconds);
   }
 
   private sharedLost(err: Error): void {
-    this.shared = false;
+    this.shared = 'lost';
     this.metrics.rateLimitShared(false);
     this.logger.warn(
       { err: err.message },
@@ -133,10 +173,12 @@ export class RateLimiterService {
     );
   }
 
-  private sharedAgain(): void {
-    this.shared = true;
+  private sharedReached(): void {
+    if (this.shared === 'yes') return;
+    const again = this.shared === 'lost';
+    this.shared = 'yes';
     this.metrics.rateLimitShared(true);
-    this.logger.log('Rate-limit storage (Redis) is back: counters are shared again');
+    if (again) this.logger.log('Rate-limit storage (Redis) is back: counters are shared again');
   }
 
   /** The state a counted request leaves, or the 429 when it went over the budget. */
