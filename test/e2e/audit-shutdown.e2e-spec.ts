@@ -72,7 +72,9 @@ describe.each(DATABASES)('audit on SIGTERM under load (%s)', (database) => {
         await load;
         const exit = await Promise.race([
           warden.exited,
-          new Promise((resolve) => setTimeout(() => resolve('still running'), EXIT_WITHIN_MS)),
+          new Promise((resolve) =>
+            setTimeout(() => resolve('still running'), EXIT_WITHIN_MS).unref(),
+          ),
         ]);
         if (exit === 'still running') throw new Error(`no exit after SIGTERM:\n${warden.output()}`);
         expect(timedOut).toBe(0);
