@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createPublicKey, timingSafeEqual } from 'node:crypto';
+import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import { checkClaims } from '../common/jwt/claims';
 import { decodeJws, DecodedJws, JwtError, verifyJwsSignature } from '../common/jwt/jws';
@@ -31,6 +32,14 @@ export interface LifecycleClaims {
 
 /** Lifecycle tokens are short-lived; a key server slower than this fails the install. */
 const INSTALL_KEY_TIMEOUT_MS = 5000;
+/**
+ * Expected qsh of recent request targets: a host calls the same few resources over and over, and
+ * canonicalising and hashing the request is a fair share of a request token's cost. Bounded in
+ * entries and in target length (at most some 2 MB); targets with the token in the query are each
+ * new, so they are never kept.
+ */
+const QSH_CACHE_ENTRIES = 1000;
+const QSH_CACHE_MAX_TARGET = 2048;
 
 /**
  * The two Connect JWT kinds:
@@ -50,6 +59,7 @@ export class ConnectJwtService {
   private readonly installKeys: RemoteKeySource;
   private readonly contextPath: string;
   private readonly audiences: string[];
+  private readonly expectedQsh = new BoundedCache<string, string>(QSH_CACHE_ENTRIES);
 
   constructor(
     private readonly tenants: TenantDirectory,
@@ -134,6 +144,19 @@ export class ConnectJwtService {
         'A context token (context-qsh) is not accepted on this route',
       );
     }
+    const expected = this.expectedQshOf(target);
+    const a = Buffer.from(qsh);
+    const b = Buffer.from(expected);
+    if (a.length !== b.length || !timingSafeEqual(a, b))
+      throw new JwtError('bad_claim', 'The query string hash (qsh) does not match this request');
+    return false;
+  }
+
+  private expectedQshOf(target: ConnectTarget): string {
+    const cacheable = target.url.length <= QSH_CACHE_MAX_TARGET && !target.url.includes('jwt=');
+    const key = `${target.method} ${target.url}`;
+    const cached = cacheable ? this.expectedQsh.get(key) : undefined;
+    if (cached !== undefined) return cached;
     let expected: string;
     try {
       expected = qshOf(target.method, target.url, this.contextPath);
@@ -141,11 +164,8 @@ export class ConnectJwtService {
       if (err instanceof QshError) throw new JwtError('bad_claim', err.message);
       throw err;
     }
-    const a = Buffer.from(qsh);
-    const b = Buffer.from(expected);
-    if (a.length !== b.length || !timingSafeEqual(a, b))
-      throw new JwtError('bad_claim', 'The query string hash (qsh) does not match this request');
-    return false;
+    if (cacheable) this.expectedQsh.set(key, expected);
+    return expected;
   }
 }
 

@@ -215,6 +215,28 @@ describe('jws', () => {
       expect(failureOf(() => decodeJws(token))).toBe('malformed');
     });
 
+    it('refuses a malformed header every time it comes, not only the first', () => {
+      const bad = `${segment({ alg: 'RS256', kid: 7 })}.${p}.${s}`;
+
+      expect([1, 2, 3].map(() => failureOf(() => decodeJws(bad)))).toEqual([
+        'malformed',
+        'malformed',
+        'malformed',
+      ]);
+    });
+
+    it('hands out a repeated header frozen, so no caller can change what the next one reads', () => {
+      const first = decodeJws(`${h}.${p}.${s}`);
+      const again = decodeJws(`${h}.${segment({ sub: 'y' })}.${s}`);
+
+      expect(again.header).toEqual({ alg: 'RS256' });
+      expect(Object.isFrozen(again.header)).toBe(true);
+      expect(() => {
+        (first.header as { alg: string }).alg = 'none';
+      }).toThrow(TypeError);
+      expect(again.payload).toEqual({ sub: 'y' });
+    });
+
     it('refuses a value that is not a string as malformed', () => {
       expect(failureOf(() => decodeJws(undefined as unknown as string))).toBe('malformed');
       expect(failureOf(() => decodeJws({} as unknown as string))).toBe('malformed');

@@ -6,6 +6,7 @@ import {
   timingSafeEqual,
   verify as cryptoVerify,
 } from 'node:crypto';
+import { BoundedCache } from '../bounded-cache';
 
 /**
  * Compact JWS (RFC 7515) over node:crypto KeyObjects.
@@ -108,8 +109,27 @@ export function decodeJws(token: string): DecodedJws {
   if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s)) {
     throw new JwtError('malformed', 'Token segments are not base64url');
   }
-  const header = parseObject(h);
+  const header = headerOf(h);
   const payload = parseObject(p);
+  return {
+    header,
+    payload,
+    signingInput: token.slice(0, second),
+    signature: Buffer.from(s, 'base64url'),
+  };
+}
+
+/**
+ * Headers repeat (one per signing key and kind) where payloads never do: a checked header is
+ * kept, frozen, by its encoded form. Bounded, so made-up headers only push each other out.
+ */
+const checkedHeaders = new BoundedCache<string, JwsHeader>(256);
+const MAX_CACHED_HEADER_LENGTH = 512;
+
+function headerOf(segment: string): JwsHeader {
+  const cached = checkedHeaders.get(segment);
+  if (cached !== undefined) return cached;
+  const header = parseObject(segment);
   if (typeof header.alg !== 'string') throw new JwtError('malformed', 'Header has no alg');
   for (const name of ['typ', 'kid'] as const) {
     if (header[name] !== undefined && typeof header[name] !== 'string') {
@@ -118,12 +138,9 @@ export function decodeJws(token: string): DecodedJws {
   }
   // RFC 7515 §4.1.11: extensions we do not understand make the token invalid.
   if (header.crit !== undefined) throw new JwtError('malformed', 'Unsupported critical header');
-  return {
-    header: header as JwsHeader,
-    payload,
-    signingInput: token.slice(0, second),
-    signature: Buffer.from(s, 'base64url'),
-  };
+  const checked = Object.freeze(header) as JwsHeader;
+  if (segment.length <= MAX_CACHED_HEADER_LENGTH) checkedHeaders.set(segment, checked);
+  return checked;
 }
 
 function parseObject(segment: string): Record<string, unknown> {
