@@ -205,3 +205,21 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
     expect(await db.dataSource.showMigrations()).toBe(false);
   });
 });
+
+describe('the embedded database file', () => {
+  it('is in WAL mode with synchronous NORMAL, temporary storage in memory and 16 KiB pages', async () => {
+    const db = await openTestDatabase('sqlite');
+    try {
+      const pragma = async (name: string) =>
+        Object.values((await db.dataSource.query(`PRAGMA ${name}`))[0] as object)[0];
+      expect({
+        journal: await pragma('journal_mode'),
+        synchronous: await pragma('synchronous'),
+        tempStore: await pragma('temp_store'),
+        pageSize: await pragma('page_size'),
+      }).toEqual({ journal: 'wal', synchronous: 1, tempStore: 2, pageSize: 16384 });
+    } finally {
+      await db.close();
+    }
+  });
+});
