@@ -22,13 +22,22 @@ import { ScheduleModule } from '@nestjs/schedule';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: WardenConfig): DynamicModule {
+  /**
+   * `databaseRetries`: how many times a database that does not answer at start is tried again
+   * (TypeORM's default, 9 over some 27 s, for the service; the CLI says at once).
+   */
+  static forRoot(config: WardenConfig, options: { databaseRetries?: number } = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
         TypeOrmModule.forRootAsync({
-          useFactory: () => buildDataSourceOptions(config),
+          useFactory: () => ({
+            ...buildDataSourceOptions(config),
+            ...(options.databaseRetries === undefined
+              ? {}
+              : { retryAttempts: options.databaseRetries }),
+          }),
           dataSourceFactory: async (options) => {
             const dataSource = await new DataSource(options!).initialize();
             await runMigrations(dataSource);

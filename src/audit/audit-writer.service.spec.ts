@@ -135,6 +135,26 @@ describe(AuditWriter.name, () => {
     expect(stored[stored.length - 1].requestId).toBe(`r${AUDIT_MAX_BUFFERED - 1}`);
   });
 
+  it.each([
+    ['over the statement timeout (PostgreSQL 57014)', '57014'],
+    ['refused a lock (PostgreSQL 55P03)', '55P03'],
+    ['busy (SQLite)', 'SQLITE_BUSY'],
+  ])(
+    'a batch the database could not take, %s while answering, waits whole and is written later',
+    async (_name, code) => {
+      insertMany.mockRejectedValue(Object.assign(new Error('not now'), { code }));
+      for (let i = 0; i < 8; i++) sut.record(event(i));
+
+      await expect(sut.flush()).rejects.toThrow('not now');
+      expect(sut.stats()).toMatchObject({ buffered: 8, flushed: 0, dropped: 0 });
+
+      insertMany.mockImplementation(async (rows) => void stored.push(...rows));
+      await sut.flush();
+      expect(stored.map((r) => r.requestId)).toEqual(Array.from({ length: 8 }, (_, i) => `r${i}`));
+      expect(sut.stats()).toMatchObject({ buffered: 0, flushed: 8, dropped: 0 });
+    },
+  );
+
   it('a row the database refuses (while it answers) goes to the log, counted; its batch is stored', async () => {
     insertMany.mockImplementation(async (rows) => {
       if (rows.some((r) => r.requestId === 'r3')) throw new Error('value rejected');

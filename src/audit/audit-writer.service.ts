@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Clock } from '../common/clock';
+import { isDatabaseUnavailable } from '../database/db-errors';
 import { MetricsService } from '../metrics/metrics.service';
 import { AUDIT_LIMITS } from './audit-entry.entity';
 import { AuditEvent, AuditSink } from './audit.port';
@@ -166,7 +167,9 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
     try {
       await this.repository.insertMany(batch);
     } catch (err) {
-      if (!(await this.repository.reachable())) throw err;
+      // Away, busy, or over the statement timeout: not the rows' fault. The whole batch waits
+      // and is tried again with backoff; only a batch refused for its content is halved.
+      if (isDatabaseUnavailable(err) || !(await this.repository.reachable())) throw err;
       if (count === 1) {
         this.logger.error({ auditNotStored: batch[0], err: message(err) });
         this.take(1);

@@ -55,6 +55,8 @@ const INSERT_COLUMNS = [
   'details',
 ];
 const MAX_CACHED_STATEMENTS = 8;
+/** How long the purge may take to find where the newest maxEntries rows begin (PostgreSQL). */
+const PURGE_BOUNDARY_TIMEOUT_MS = 120_000;
 /** SQLite statement sizes, largest first; every batch is cut into these (the last is 1). */
 const SQLITE_CHUNK_ROWS = [50, 10, 1] as const;
 /**
@@ -175,10 +177,18 @@ export class AuditRepository {
    * handed back to removeUpTo), or null when there are no more than `keep` rows.
    */
   async boundaryBeyond(keep: number): Promise<{ at: unknown; id: unknown } | null> {
-    const rows: { at: unknown; id: unknown }[] = await this.dataSource.query(
-      `SELECT at, id FROM audit_log ORDER BY at DESC, id DESC LIMIT 1 OFFSET ${int(keep)}`,
-    );
-    return rows[0] ?? null;
+    const sql = `SELECT at, id FROM audit_log ORDER BY at DESC, id DESC LIMIT 1 OFFSET ${int(keep)}`;
+    if (!this.postgres) {
+      const rows: { at: unknown; id: unknown }[] = await this.dataSource.query(sql);
+      return rows[0] ?? null;
+    }
+    return this.dataSource.transaction(async (manager) => {
+      // The OFFSET walks `keep` index entries: with a large maxEntries that may rightly take
+      // longer than the statement timeout meant for requests.
+      await manager.query(`SET LOCAL statement_timeout = ${int(PURGE_BOUNDARY_TIMEOUT_MS)}`);
+      const rows: { at: unknown; id: unknown }[] = await manager.query(sql);
+      return rows[0] ?? null;
+    });
   }
 
   /** Deletes up to `batch` of the oldest rows at or before `boundary`; returns how many went. */

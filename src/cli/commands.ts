@@ -62,10 +62,15 @@ async function withApp<T>(
     process.stderr,
   );
   // abortOnError: false, or Nest ends the process itself when a module fails to start.
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), {
-    logger: new PinoNestLogger(logger),
-    abortOnError: false,
-  });
+  const app = await NestFactory.createApplicationContext(
+    AppModule.forRoot(config, { databaseRetries: 0 }),
+    {
+      logger: new PinoNestLogger(logger, {
+        stackTraces: config.logLevel === 'debug' || config.logLevel === 'trace',
+      }),
+      abortOnError: false,
+    },
+  );
   try {
     return await work(app);
   } finally {

@@ -47,8 +47,19 @@ const FRAMEWORK_CONTEXTS = new Set([
 ]);
 
 /** Nest's logger interface on top of pino: structured objects stay objects, context becomes a field. */
+/** A stack trace as Nest passes it along with an error: "Error: …\n    at …". */
+const STACK_TRACE = /\n\s+at /;
+
 export class PinoNestLogger implements LoggerService {
-  constructor(private readonly root: Logger) {}
+  /**
+   * `stackTraces: false` (the CLI below debug level) writes errors as their message alone: the
+   * operator reads the output, and an expected failure (a database that does not answer) is not
+   * a program error.
+   */
+  constructor(
+    private readonly root: Logger,
+    private readonly options: { stackTraces?: boolean } = {},
+  ) {}
 
   log(message: unknown, ...params: unknown[]) {
     const context = params[params.length - 1];
@@ -81,11 +92,15 @@ export class PinoNestLogger implements LoggerService {
       params.length > 0 && typeof params[params.length - 1] === 'string'
         ? (params.pop() as string)
         : undefined;
-    const text = params.find((p): p is string => typeof p === 'string');
+    const withoutStacks = this.options.stackTraces === false;
+    const text = params.find(
+      (p): p is string => typeof p === 'string' && !(withoutStacks && STACK_TRACE.test(p)),
+    );
     if (message !== null && typeof message === 'object' && !(message instanceof Error)) {
       this.root[level]({ context, ...(message as object) }, text ?? context ?? '');
     } else if (message instanceof Error) {
-      this.root[level]({ context, err: message }, text ?? message.message);
+      const err = withoutStacks ? { type: message.name, message: message.message } : message;
+      this.root[level]({ context, err }, text ?? message.message);
     } else {
       this.root[level]({ context }, String(message));
     }

@@ -1,4 +1,4 @@
-import { DataSource, MigrationExecutor } from 'typeorm';
+import { DataSource, MigrationExecutor, QueryRunner } from 'typeorm';
 
 /** Any fixed number: every Warden instance takes the same PostgreSQL advisory lock. */
 const MIGRATION_LOCK_ID = 0x77617264; // "ward"
@@ -22,9 +22,17 @@ export async function runMigrations(dataSource: DataSource): Promise<void> {
     executor.transaction = 'each';
     await executor.executePendingMigrations();
   } finally {
-    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+    let broken: unknown;
+    await runner
+      .query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID])
+      .catch((err: unknown) => (broken = err));
     // Back to the connection's own timeout before it returns to the pool.
-    await runner.query('RESET statement_timeout').catch(() => undefined);
-    await runner.release();
+    await runner.query('RESET statement_timeout').catch((err: unknown) => (broken ??= err));
+    // A connection that may still hold the lock, or run without a timeout, is closed instead.
+    if (broken === undefined) await runner.release();
+    else
+      await (
+        runner as QueryRunner & { releasePostgresConnection(err?: Error): Promise<void> }
+      ).releasePostgresConnection(broken instanceof Error ? broken : new Error(String(broken)));
   }
 }

@@ -167,12 +167,13 @@ export class AuditRetentionService implements OnApplicationShutdown {
     const ms = until - Date.now();
     if (ms <= 0 || this.stopping) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.endClaim?.(), ms);
-      this.endClaim = () => {
+      const end = () => {
         clearTimeout(timer);
-        this.endClaim = null;
+        if (this.endClaim === end) this.endClaim = null;
         resolve();
       };
+      const timer = setTimeout(end, ms);
+      this.endClaim = end;
     });
   }
 
