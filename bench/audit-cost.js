@@ -17,6 +17,7 @@ const { buildDataSourceOptions } = dist('database/data-source');
 const { runMigrations } = dist('database/migrate');
 const { AuditEntryEntity } = dist('audit/audit-entry.entity');
 const { AuditRepository } = dist('audit/audit.repository');
+const { JobLock } = dist('database/job-lock');
 const { AuditWriter } = dist('audit/audit-writer.service');
 const { AccessAudit } = dist('restrictions/access-audit');
 const { MetricsService } = dist('metrics/metrics.service');
@@ -40,7 +41,11 @@ async function main() {
   const dataSource = await new DataSource(buildDataSourceOptions({ database })).initialize();
   try {
     await runMigrations(dataSource);
-    const repository = new AuditRepository(dataSource, dataSource.getRepository(AuditEntryEntity));
+    const repository = new AuditRepository(
+      dataSource,
+      dataSource.getRepository(AuditEntryEntity),
+      new JobLock(dataSource),
+    );
     const metrics = new MetricsService();
     const writer = new AuditWriter(repository, { now: () => Date.now() }, metrics);
     const access = new AccessAudit(writer, metrics);

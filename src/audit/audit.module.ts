@@ -1,3 +1,4 @@
+import { JobLock } from '../database/job-lock';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditEntryEntity } from './audit-entry.entity';
@@ -19,6 +20,7 @@ import { AuditRetentionService } from './retention/audit-retention.service';
   imports: [TypeOrmModule.forFeature([AuditEntryEntity])],
   controllers: [AuditController],
   providers: [
+    JobLock,
     AuditRepository,
     AuditWriter,
     { provide: AuditSink, useExisting: AuditWriter },

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, QueryRunner, Repository, SelectQueryBuilder } from 'typeorm';
+import { JOB_LOCKS, JobLock } from '../database/job-lock';
 import { AuditEntryEntity } from './audit-entry.entity';
 
 /** A row as the writer buffers it: every value already cut to its column's width. */
@@ -61,14 +62,9 @@ const PURGE_BOUNDARY_TIMEOUT_MS = 120_000;
 const SQLITE_CHUNK_ROWS = [50, 10, 1] as const;
 /**
  * The purge's locks: `run` while rows are being deleted; `firing` by a scheduled run, held past
- * its end to claim the cron firing (AuditRetentionService). Any fixed numbers: every Warden
- * instance on the same database takes the same locks.
+ * its end to claim the cron firing (AuditRetentionService).
  */
 export type PurgeLock = 'run' | 'firing';
-const PURGE_LOCK_IDS: Record<PurgeLock, number> = {
-  run: 0x61756474, // "audt"
-  firing: 0x61756466, // "audf"
-};
 
 @Injectable()
 export class AuditRepository {
@@ -77,12 +73,11 @@ export class AuditRepository {
   private readonly insertSql = new Map<number, string>();
   private readonly sqliteStatements = new Map<number, SqliteStatement>();
   private sqliteInsertAll: ((params: unknown[], rows: number) => void) | undefined;
-  /** SQLite is one process's file: an in-process flag is the whole lock. */
-  private readonly sqliteLocks = new Set<PurgeLock>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(AuditEntryEntity) private readonly entries: Repository<AuditEntryEntity>,
+    private readonly jobLock: JobLock,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
   }
@@ -204,42 +199,12 @@ export class AuditRepository {
     return result.affected ?? 0;
   }
 
-  /**
-   * Runs `work` only if no other instance holds `lock`: a PostgreSQL session-level advisory lock,
-   * held on one pooled connection for the whole of `work` and released by it (or by the
-   * connection's end, should the process die). Returns false when another instance holds it.
-   */
-  async withPurgeLock(work: () => Promise<void>, lock: PurgeLock = 'run'): Promise<boolean> {
-    if (!this.postgres) {
-      if (this.sqliteLocks.has(lock)) return false;
-      this.sqliteLocks.add(lock);
-      try {
-        await work();
-      } finally {
-        this.sqliteLocks.delete(lock);
-      }
-      return true;
-    }
-    const id = PURGE_LOCK_IDS[lock];
-    const runner = this.dataSource.createQueryRunner() as QueryRunner & {
-      releasePostgresConnection(err?: Error): Promise<void>;
-    };
-    let broken: Error | undefined;
-    try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [id]);
-      if (!locked) return false;
-      try {
-        await work();
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [id]).catch((err) => {
-          // A connection that may still hold the lock must not go back to the pool.
-          broken = err instanceof Error ? err : new Error(String(err));
-        });
-      }
-      return true;
-    } finally {
-      await runner.releasePostgresConnection(broken);
-    }
+  /** Runs `work` only if no other instance holds `lock` (see JobLock); false when one does. */
+  withPurgeLock(work: () => Promise<void>, lock: PurgeLock = 'run'): Promise<boolean> {
+    return this.jobLock.runAlone(
+      lock === 'run' ? JOB_LOCKS.auditPurgeRun : JOB_LOCKS.auditPurgeFiring,
+      work,
+    );
   }
 
   private filtered(filter: AuditFilter): SelectQueryBuilder<AuditEntryEntity> {

@@ -1,3 +1,4 @@
+import { JobLock } from '../database/job-lock';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
@@ -24,6 +25,7 @@ import { CmjSpiStrategy } from './strategies/cmj-spi.strategy';
   imports: [AuthModule, AuditModule, ConnectModule, TypeOrmModule.forFeature([OperationEntity])],
   controllers: [MigrationSpiController, MigrationOperationsController],
   providers: [
+    JobLock,
     CmjSpiJwtService,
     CmjSpiStrategy,
     OperationStore,

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
+import { JOB_LOCKS, JobLock } from '../database/job-lock';
 import { TokensService } from './tokens.service';
 
 /** Revoked tokens stay listed this long (so their owners see what happened), then go. */
@@ -9,11 +10,17 @@ export const REVOKED_TOKEN_RETENTION_DAYS = 30;
 export class TokenCleanupJob {
   private readonly logger = new Logger(TokenCleanupJob.name);
 
-  constructor(private readonly tokens: TokensService) {}
+  constructor(
+    private readonly tokens: TokensService,
+    private readonly lock: JobLock,
+  ) {}
 
+  /** On one instance at a time; the others skip the hour. */
   @Cron(CronExpression.EVERY_HOUR, { name: 'api-token-cleanup' })
   async run(): Promise<void> {
-    const removed = await this.tokens.removeStale(REVOKED_TOKEN_RETENTION_DAYS);
-    if (removed > 0) this.logger.log({ removed }, 'Removed expired and long-revoked API tokens');
+    await this.lock.runAlone(JOB_LOCKS.apiTokenCleanup, async () => {
+      const removed = await this.tokens.removeStale(REVOKED_TOKEN_RETENTION_DAYS);
+      if (removed > 0) this.logger.log({ removed }, 'Removed expired and long-revoked API tokens');
+    });
   }
 }

@@ -9,13 +9,14 @@ import { ApiTokenEntity } from './api-token.entity';
 import { ApiTokenStrategy } from './api-token.strategy';
 import { ApiTokensRepository } from './api-tokens.repository';
 import { TokenCleanupJob } from './token-cleanup.job';
+import { JobLock } from '../database/job-lock';
 import { AdminTokensController, TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
 
 @Module({
   imports: [AuthModule, AuditModule, TypeOrmModule.forFeature([ApiTokenEntity])],
   controllers: [TokensController, AdminTokensController],
-  providers: [ApiTokensRepository, TokensService, ApiTokenStrategy, TokenCleanupJob],
+  providers: [ApiTokensRepository, TokensService, ApiTokenStrategy, TokenCleanupJob, JobLock],
 })
 export class TokensModule implements OnModuleInit {
   constructor(

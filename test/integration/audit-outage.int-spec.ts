@@ -1,3 +1,4 @@
+import { JobLock } from '../../src/database/job-lock';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { AuditEntryEntity } from '../../src/audit/audit-entry.entity';
@@ -30,6 +31,7 @@ describe('audit writer while PostgreSQL is unavailable', () => {
     const repository = new AuditRepository(
       db.dataSource,
       db.dataSource.getRepository(AuditEntryEntity),
+      new JobLock(db.dataSource),
     );
     sut = new AuditWriter(repository, new Clock(), new MetricsService());
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);

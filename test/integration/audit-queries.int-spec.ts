@@ -1,3 +1,4 @@
+import { JobLock } from '../../src/database/job-lock';
 import { AuditEntryEntity } from '../../src/audit/audit-entry.entity';
 import { AuditFilter, AuditRepository, AuditRow } from '../../src/audit/audit.repository';
 import { DATABASES, databaseReady, itWhen } from '../support/app';
@@ -21,7 +22,11 @@ describe.each(DATABASES)('audit queries use their indexes (%s)', (database) => {
     if (!ready) return;
     db = await openTestDatabase(database);
     const { dataSource } = db;
-    sut = new AuditRepository(dataSource, dataSource.getRepository(AuditEntryEntity));
+    sut = new AuditRepository(
+      dataSource,
+      dataSource.getRepository(AuditEntryEntity),
+      new JobLock(dataSource),
+    );
     const start = Date.now() - ROWS * 1000;
     const rows: AuditRow[] = Array.from({ length: ROWS }, (_, i) => {
       const rare = i % 50 === 0;

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, Not, IsNull, Repository } from 'typeorm';
+import { JOB_LOCKS, JobLock } from '../../database/job-lock';
 import { Clock } from '../../common/clock';
 import { SecretBox } from '../../common/crypto/secret-box';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
@@ -32,6 +33,7 @@ export class OperationStore {
     @InjectRepository(OperationEntity) private readonly operations: Repository<OperationEntity>,
     private readonly clock: Clock,
     @Inject(WARDEN_CONFIG) config: WardenConfig,
+    private readonly lock: JobLock,
   ) {
     this.box = new SecretBox(config.encryptionKey.key);
   }
@@ -129,19 +131,22 @@ export class OperationStore {
     await this.operations.update({ id }, { operationToken: null, tokenExpiresAt: null });
   }
 
-  /** Tokens past their expiry go, whether or not their operation ended. */
+  /** Tokens past their expiry go, whether or not their operation ended; on one instance at a time. */
   @Interval('spi-operation-token-sweep', 60_000)
   async sweep(): Promise<number> {
+    let wiped = 0;
     try {
-      const result = await this.operations.update(
-        { operationToken: Not(IsNull()), tokenExpiresAt: LessThan(new Date(this.clock.now())) },
-        { operationToken: null, tokenExpiresAt: null },
-      );
-      return result.affected ?? 0;
+      await this.lock.runAlone(JOB_LOCKS.spiTokenSweep, async () => {
+        const result = await this.operations.update(
+          { operationToken: Not(IsNull()), tokenExpiresAt: LessThan(new Date(this.clock.now())) },
+          { operationToken: null, tokenExpiresAt: null },
+        );
+        wiped = result.affected ?? 0;
+      });
     } catch (err) {
       this.logger.warn(`Could not sweep expired operation tokens: ${(err as Error).message}`);
-      return 0;
     }
+    return wiped;
   }
 }
 
