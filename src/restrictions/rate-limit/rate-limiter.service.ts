@@ -57,26 +57,11 @@ export class RateLimiterService {
     }
   }
 
-  /**
-   * For readiness: whether the shared storage answers a PING within `timeoutMs`; undefined when
-   * the counters are in memory (no REDIS_URL).
-   */
-  async sharedStorageCheck(timeoutMs: number): Promise<'ok' | 'down' | undefined> {
-    if (!(this.storage instanceof ThrottlerStorageRedisService)) return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.storage.redis.ping(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-        }),
-      ]);
-      return 'ok';
-    } catch {
-      return 'down';
-    } finally {
-      clearTimeout(timer);
-    }
+  /** For readiness: a PING to the shared storage; undefined when the counters are in memory. */
+  pingSharedStorage(): Promise<unknown> | undefined {
+    return this.storage instanceof ThrottlerStorageRedisService
+      ? this.storage.redis.ping()
+      : undefined;
   }
 
   /**
