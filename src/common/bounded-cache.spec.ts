@@ -169,4 +169,52 @@ describe('BoundedCache', () => {
       expect(sut.get('a')).toBeUndefined();
     });
   });
+
+  describe('maxGenerationAgeMs', () => {
+    it('lets go of entries nobody asked for in two ages, far below the size bound', () => {
+      const sut = new BoundedCache<number, number>(1_000_000);
+      sut.maxGenerationAgeMs = 1000;
+      // A new key every millisecond for 20 s, each living 1 s.
+      for (let t = 0; t < 20_000; t++) sut.set(t, t, t + 1000, t);
+
+      // At most the last two ages' keys are held, however long the stream runs.
+      expect(sut.size).toBeLessThanOrEqual(2000);
+      expect(sut.size).toBeGreaterThanOrEqual(1000);
+      expect(sut.get(19_999, 19_999)).toBe(19_999);
+    });
+
+    it('never drops an entry before it expires', () => {
+      const sut = new BoundedCache<number, number>(1_000_000);
+      sut.maxGenerationAgeMs = 500;
+      // Keys set at random moments with random lifetimes up to the age; some read again later.
+      let seed = 42;
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      const expiries = new Map<number, number>();
+      let now = 0;
+      for (let step = 0; step < 50_000; step++) {
+        now += random(5);
+        const key = random(5000);
+        if (random(3) === 0) {
+          const expiresAt = now + 1 + random(500);
+          sut.set(key, key, expiresAt, now);
+          expiries.set(key, expiresAt);
+        } else {
+          const expiresAt = expiries.get(key);
+          const expected = expiresAt !== undefined && expiresAt > now ? key : undefined;
+          expect(sut.get(key, now)).toBe(expected);
+        }
+      }
+    });
+
+    it('keeps turning by size when that comes first', () => {
+      const sut = new BoundedCache<number, number>(100);
+      sut.maxGenerationAgeMs = 60_000;
+      for (let t = 0; t < 1000; t++) sut.set(t, t, t + 60_000, t);
+
+      expect(sut.size).toBeLessThanOrEqual(100);
+    });
+  });
 });

@@ -18,6 +18,8 @@ interface Window {
  */
 export class MemoryThrottlerStorage implements ThrottlerStorage {
   private readonly windows = new BoundedCache<string, Window>(MAX_KEYS);
+  /** The longest ttl or block duration asked for so far (ms). */
+  private longestLifetime = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -40,17 +42,24 @@ export class MemoryThrottlerStorage implements ThrottlerStorage {
     throttlerName: string,
   ): ThrottlerStorageRecord {
     const now = this.now();
+    // No window outlives the longest ttl or block seen: the cache may drop generations that old,
+    // so that windows of callers gone quiet do not stay until pushed out by MAX_KEYS newer ones.
+    const lifetime = Math.max(ttl, blockDuration);
+    if (lifetime > this.longestLifetime) {
+      this.longestLifetime = lifetime;
+      this.windows.maxGenerationAgeMs = lifetime;
+    }
     const id = `${throttlerName}:${key}`;
     let window = this.windows.get(id, now);
     if (!window) {
       window = { hits: 0, expiresAt: now + ttl, blockedUntil: 0 };
-      this.windows.set(id, window, window.expiresAt);
+      this.windows.set(id, window, window.expiresAt, now);
     }
     window.hits++;
     if (window.blockedUntil <= now && window.hits > limit) {
       window.blockedUntil = now + blockDuration;
       // The window lives on while it blocks.
-      this.windows.set(id, window, Math.max(window.expiresAt, window.blockedUntil));
+      this.windows.set(id, window, Math.max(window.expiresAt, window.blockedUntil), now);
     }
     const blocked = window.blockedUntil > now;
     return {
@@ -59,5 +68,10 @@ export class MemoryThrottlerStorage implements ThrottlerStorage {
       isBlocked: blocked,
       timeToBlockExpire: blocked ? Math.ceil((window.blockedUntil - now) / 1000) : 0,
     };
+  }
+
+  /** Windows held (live or not yet let go of). */
+  get size(): number {
+    return this.windows.size;
   }
 }
