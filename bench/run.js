@@ -21,6 +21,7 @@ const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { runSoak } = require('./soak');
 
 const ROOT = path.join(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -261,6 +262,14 @@ const RESTRICTIONS = {
 // Answered without credentials once the settings are in force: proof they are.
 const BYPASS_PROBE = '/status/bench';
 const PUBLIC_PROBE = '/public/bench';
+
+// BENCH_SOAK_MINUTES > 0: the memory soak (bench/soak.js) instead of the throughput rounds, with
+// a pool of BENCH_SOAK_TOKENS access tokens (more than the verified-token cache holds).
+const SOAK = {
+  minutes: intEnv('BENCH_SOAK_MINUTES', 0, 0),
+  tokens: intEnv('BENCH_SOAK_TOKENS', 120_000, 100),
+  connections: intEnv('BENCH_SOAK_CONNECTIONS', 32, 1),
+};
 
 const config = {
   duration: intEnv('BENCH_DURATION', 10, 1),
@@ -1347,6 +1356,27 @@ async function main() {
         `${connect.install.keysServerRequests} request(s)); GET ${CONNECT_PATH} with a fresh ` +
         `Connect JWT answers ${connect.body}; bad tokens refused: ${describeRefusals(connect.refused)}`,
     );
+  }
+  if (SOAK.minutes > 0) {
+    // The memory soak instead of the throughput rounds (npm run bench:soak; bench/soak.js).
+    const soak = await runSoak(
+      {
+        warden,
+        minter,
+        connect,
+        connectPath: CONNECT_PATH,
+        plan,
+        spawnChild,
+        call,
+        log,
+        tail,
+        tmpDir,
+        resultsDir: RESULTS_DIR,
+      },
+      SOAK,
+    );
+    if (soak.result === 'ERROR') process.exitCode = 1;
+    return;
   }
   const bare = await startBare(whoamiBody, decisionBody, connect && connect.body);
   log(
