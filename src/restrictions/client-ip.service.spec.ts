@@ -153,15 +153,25 @@ describe('ClientIpService', () => {
     );
   });
 
-  it('judges a chain of more than 32 entries by the socket address', () => {
+  it('walks at most the 32 right-most entries: padding on the left moves nothing', () => {
     const { sut } = serviceWith({ trustedProxies: PROXIES });
     const proxies = (n: number) => Array.from({ length: n }, (_, i) => `10.0.0.${i + 1}`);
+    // A client behind two proxies pads the header with addresses of its choosing, trusted
+    // ones included; the proxies append what they saw on the right.
+    const padding = [...proxies(40), '127.0.0.1', '::1'];
+    const padded = [...padding, '203.0.113.9', '10.0.0.250', '10.0.0.251'];
+    expect(sut.resolve('127.0.0.1', xff(padded.join(', ')))).toBe('203.0.113.9');
+    expect(sut.resolve('127.0.0.1', xff([padding.join(','), '203.0.113.9, 10.0.0.250']))).toBe(
+      '203.0.113.9',
+    );
+    // 32 entries, all trusted but the left-most: walked to the end.
     const atLimit = ['198.51.100.7', ...proxies(31)];
     expect(atLimit).toHaveLength(32);
     expect(sut.resolve('127.0.0.1', xff(atLimit.join(', ')))).toBe('198.51.100.7');
+    // The untrusted entry 33rd from the right is beyond the walk: 32 trusted hops prove
+    // nothing about it, and the request is judged by its socket address.
     const overLimit = ['198.51.100.7', ...proxies(32)];
     expect(sut.resolve('127.0.0.1', xff(overLimit.join(', ')))).toBe('127.0.0.1');
-    // Spread over several header instances, the count is the same.
     expect(sut.resolve('127.0.0.1', xff([atLimit.join(','), '10.0.0.99']))).toBe('127.0.0.1');
   });
 

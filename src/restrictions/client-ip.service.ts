@@ -3,7 +3,11 @@ import { BoundedCache } from '../common/bounded-cache';
 import { inRanges, IpRange, parseAddress, parseRange } from '../common/ip';
 import { SettingsService } from './settings.service';
 
-/** Header entries considered at most; a longer chain is judged by the socket address. */
+/**
+ * Header entries walked at most, from the right. Entries a client wrote itself sit on the left,
+ * beyond the ones its proxies appended: padding the header never moves the walk's start. A
+ * chain whose right-most entries are all trusted proxies is judged by the socket address.
+ */
 const MAX_FORWARDED_ENTRIES = 32;
 /** Socket peers whose parsed form and trust are remembered (until the settings change). */
 const MAX_REMEMBERED_PEERS = 10_000;
@@ -43,16 +47,18 @@ export class ClientIpService {
     const raw = headers[this.header];
     if (raw === undefined) return known.address;
     const entries = (Array.isArray(raw) ? raw.join(',') : raw).split(',');
-    if (entries.length > MAX_FORWARDED_ENTRIES) return known.address;
+    const last = Math.max(0, entries.length - MAX_FORWARDED_ENTRIES);
     let client = known.address;
-    for (let i = entries.length - 1; i >= 0; i--) {
+    for (let i = entries.length - 1; i >= last; i--) {
       const address = parseAddress(stripPort(entries[i].trim()));
       // A malformed header is no evidence at all: judge the request by its socket address.
       if (!address) return known.address;
       client = address.toString();
       if (!inRanges(address, this.trusted)) return client;
     }
-    return client;
+    // Every entry walked was a trusted proxy: the chain is all proxies (the left-most entry is
+    // one too), or longer than the walk, whose remaining entries prove nothing.
+    return last === 0 ? client : known.address;
   }
 
   private peer(socketAddress: string): Peer | null {
