@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuthenticatorService, AuthRequest } from '../auth/authenticator.service';
 import { WardenClaims } from '../auth/warden-tokens.service';
+import { apiTokenOf, parseAuthorization } from '../common/credentials';
 import { AuthPolicy, DEFAULT_KINDS } from '../common/decorators/auth-policy.decorator';
 import { DomainError, Problems } from '../common/problem/domain-error';
 import { isAdmin, Principal, READ_METHODS } from '../common/principal';
@@ -67,6 +68,9 @@ export class AccessPipeline {
     } else {
       this.restrictions.checkAddress(clientIp);
     }
+    // A username and password: the check counts against the password-guessing budget.
+    const password = passwordOf(request.headers.authorization);
+    const attempt = password && this.limiter.beginLogin(password.username, clientIp);
     let authenticated;
     try {
       authenticated = await this.authenticator.authenticate(request, {
@@ -74,7 +78,9 @@ export class AccessPipeline {
         login: policy.login,
         connectContext: policy.connectContext,
       });
+      if (attempt) attempt(false);
     } catch (err) {
+      if (attempt) attempt(err instanceof DomainError && err.code === 'invalid_credentials');
       // Only a token none of Warden's strategies accepted is looked at as an upstream-native one:
       // Warden's own tokens, the usual case, cost no extra decoding.
       if (
@@ -112,6 +118,11 @@ export class AccessPipeline {
     }
   }
 
+  /** The address allow-list alone, for routes that judge their own credentials (sign-in). */
+  checkAddress(clientIp: string): void {
+    this.restrictions.checkAddress(clientIp);
+  }
+
   private async open(
     reason: 'public' | 'rest_api_authentication_disabled' | 'native_token',
     clientIp: string,
@@ -122,6 +133,14 @@ export class AccessPipeline {
       openBecause: reason,
     };
   }
+}
+
+/** Basic credentials whose password is a password (not a personal API token), if any. */
+function passwordOf(header: string | string[] | undefined): { username: string } | null {
+  // Only `Basic …` is parsed: a bearer token (the hot path) is not looked at twice.
+  if (typeof header !== 'string' || (header.charCodeAt(0) | 32) !== 98) return null;
+  const credential = parseAuthorization(header);
+  return credential.scheme === 'basic' && apiTokenOf(credential) === null ? credential : null;
 }
 
 /** `write` covers reading too; `admin` is needed on its own for administration routes. */

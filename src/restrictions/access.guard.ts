@@ -2,7 +2,6 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply } from 'fastify';
 import type { AuditEvent } from '../audit/audit.port';
-import { parseAuthorization } from '../common/credentials';
 import {
   AUTH_POLICY,
   AuthenticatedRequest,
@@ -68,8 +67,13 @@ export class AccessGuard implements CanActivate {
       requestId: request.id,
     };
     try {
-      if (policy.login) this.limitLogin(request, http.getResponse<FastifyReply>(), clientIp);
-      if (policy.public) return true;
+      if (policy.public) {
+        // A sign-in route taking its password in the body: the address allow-list holds for it
+        // as for every other, and so does the password-guessing budget.
+        this.pipeline.checkAddress(clientIp);
+        this.limitBodyLogin(request, http.getResponse<FastifyReply>(), clientIp);
+        return true;
+      }
       const decision = await this.pipeline.judge({
         method: judged.method,
         path: judged.path,
@@ -98,23 +102,14 @@ export class AccessGuard implements CanActivate {
     return true;
   }
   /**
-   * /system/auth: a username and address with too many recent failures is refused before the
-   * password is checked; whatever answers 401 here (wrong password, unknown user) counts as one.
+   * POST /system/auth: the password check the handler makes counts against the username's
+   * budget (RateLimiterService.beginLogin); whatever answers 401 is a failure, and so is a
+   * connection dropped before the answer was out.
    */
-  private limitLogin(request: GuardedRequest, reply: FastifyReply, clientIp: string): void {
-    const credential = parseAuthorization(request.headers.authorization);
+  private limitBodyLogin(request: GuardedRequest, reply: FastifyReply, clientIp: string): void {
     const body = request.body as { username?: unknown } | undefined;
-    const username =
-      credential.scheme === 'basic'
-        ? credential.username
-        : typeof body?.username === 'string'
-          ? body.username
-          : null;
-    if (username === null) return;
-    const name = username.slice(0, 255);
-    this.limiter.assertLoginAllowed(name, clientIp);
-    reply.raw.once('finish', () => {
-      if (reply.statusCode === 401) void this.limiter.recordLoginFailure(name, clientIp);
-    });
+    if (typeof body?.username !== 'string') return;
+    const end = this.limiter.beginLogin(body.username, clientIp);
+    reply.raw.once('close', () => end(reply.statusCode === 401 || !reply.raw.writableFinished));
   }
 }

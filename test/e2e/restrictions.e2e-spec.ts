@@ -314,7 +314,7 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     }
   });
 
-  it('failed logins are limited per username and address; the right password is refused too while blocked', async () => {
+  it('failed logins are limited per username and address: ten guesses, then the right password is refused too', async () => {
     for (let i = 0; i < 10; i++) {
       expect(
         (
@@ -324,18 +324,11 @@ describe('restrictions on protected routes and the decision endpoint', () => {
         ).status,
       ).toBe(401);
     }
-    // Failures are counted once the response is out: the next attempt may need a moment.
-    let blocked = await http(`${t.url}/system/auth`, {
+    // Counted when the check ends, before the answer: the eleventh guess is refused at once.
+    const blocked = await http(`${t.url}/system/auth`, {
       method: 'POST',
       json: { username: victim.username, password: 'wrong-again-password' },
     });
-    for (let i = 0; i < 20 && blocked.status !== 429; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      blocked = await http(`${t.url}/system/auth`, {
-        method: 'POST',
-        json: { username: victim.username, password: 'wrong-again-password' },
-      });
-    }
     expect(blocked.status).toBe(429);
     expect(blocked.body.code).toBe('login_rate_limited');
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -348,5 +341,84 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     ).toBe(429);
     // Another user from the same address is not affected, and successful logins do not count.
     for (let i = 0; i < 12; i++) expect((await login(t, user)).authentication).toBeTruthy();
+  });
+
+  it('parallel guesses cannot overrun the login budget', async () => {
+    const target = await newUser(t);
+    const guesses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        http(`${t.url}/system/auth`, {
+          method: 'POST',
+          headers: { 'x-forwarded-for': '198.51.100.61' },
+          json: { username: target.username, password: `parallel-${i}-password` },
+        }),
+      ),
+    );
+    const statuses = guesses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(20);
+    // Another address still has its own budget for the same user.
+    const elsewhere = await http(`${t.url}/system/auth`, {
+      method: 'POST',
+      headers: { 'x-forwarded-for': '198.51.100.62' },
+      json: { username: target.username, password: target.password },
+    });
+    expect(elsewhere.status).toBe(200);
+  });
+
+  it('a password checked anywhere counts: Basic on an API route and at the decision endpoint', async () => {
+    const target = await newUser(t);
+    const from = { 'x-forwarded-for': '198.51.100.71' };
+    for (let i = 0; i < 5; i++) {
+      const res = await http(`${t.url}/system/whoami`, {
+        headers: { ...from, authorization: basic(target.username, `api-${i}-password`) },
+      });
+      expect(res.status).toBe(401);
+    }
+    for (let i = 0; i < 5; i++) {
+      const res = await decision(t, 'GET', '/rest/api/2/myself', {
+        ...from,
+        authorization: basic(target.username, `decision-${i}-password`),
+      });
+      expect(res.status).toBe(401);
+    }
+    // Ten failures between them: the right password is refused on every route from there.
+    const right = { ...from, authorization: basic(target.username, target.password) };
+    const api = await http(`${t.url}/system/whoami`, { headers: right });
+    expect(api.status).toBe(429);
+    expect(api.body.code).toBe('login_rate_limited');
+    expect((await decision(t, 'GET', '/rest/api/2/myself', right)).status).toBe(429);
+    expect((await http(`${t.url}/system/auth`, { headers: right })).status).toBe(429);
+    // A token the user got before is not a password: it keeps working.
+    const pair = await login(t, target);
+    expect(
+      (
+        await http(`${t.url}/system/whoami`, {
+          headers: { ...from, authorization: bearer(pair.authentication) },
+        })
+      ).status,
+    ).toBe(200);
+  });
+
+  it('the JSON sign-in is held to the IP allow-list like every other route', async () => {
+    await patchSettings(t, { ip: { allow: ['10.0.0.0/8', '127.0.0.1/32'] } });
+    try {
+      const refused = await http(`${t.url}/system/auth`, {
+        method: 'POST',
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+        json: { username: user.username, password: user.password },
+      });
+      expect(refused.status).toBe(403);
+      expect(refused.body.code).toBe('ip_not_allowed');
+      expect(refused.body.authentication).toBeUndefined();
+      const allowed = await http(`${t.url}/system/auth`, {
+        method: 'POST',
+        headers: { 'x-forwarded-for': '10.1.2.3' },
+        json: { username: user.username, password: user.password },
+      });
+      expect(allowed.status).toBe(200);
+    } finally {
+      await patchSettings(t, { ip: { allow: [] } });
+    }
   });
 });

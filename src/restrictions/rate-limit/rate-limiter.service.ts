@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+import { BoundedCache } from '../../common/bounded-cache';
 import { DomainError } from '../../common/problem/domain-error';
 import { SettingsService } from '../settings.service';
 import { MetricsService } from '../../metrics/metrics.service';
@@ -15,10 +16,22 @@ export interface RateLimitState {
   windowSeconds: number;
 }
 
-/** Password guessing at /system/auth: this many failed attempts per username and address per window. */
+/** Password guessing: this many failed password checks per username and address per window. */
 export const LOGIN_FAILURES = 10;
 export const LOGIN_WINDOW_SECONDS = 300;
 const MAX_BLOCKED_LOGINS = 100_000;
+
+/** Ends a password check begun with beginLogin, with its outcome (once; later calls are ignored). */
+export type LoginAttempt = (failed: boolean) => void;
+
+/** This instance's view of one username and address: failures in the window, checks under way. */
+interface LoginWindow {
+  failures: number;
+  resetAt: number;
+  inFlight: number;
+  /** Set when the shared storage reports a block (failures counted on other instances too). */
+  blockedUntil: number;
+}
 
 /**
  * Per-credential request budgets (settings.rateLimit) and the stricter login budget, counted in
@@ -28,7 +41,8 @@ const MAX_BLOCKED_LOGINS = 100_000;
 @Injectable()
 export class RateLimiterService {
   private readonly logger = new Logger(RateLimiterService.name);
-  private readonly blockedLogins = new Map<string, number>();
+  /** Login windows by username and address (see beginLogin); bounded, each for its window. */
+  private readonly logins = new BoundedCache<string, LoginWindow>(MAX_BLOCKED_LOGINS);
 
   /** Counts while the shared storage (Redis) cannot be reached: the limits hold per instance. */
   private readonly fallback = new MemoryThrottlerStorage();
@@ -44,6 +58,8 @@ export class RateLimiterService {
     private readonly metrics: MetricsService,
   ) {
     metrics.rateLimitShared(false);
+    // A window lives LOGIN_WINDOW_MS, a block learned from the storage as long again at most.
+    this.logins.maxGenerationAgeMs = 2 * LOGIN_WINDOW_MS;
     if (storage instanceof ThrottlerStorageRedisService) {
       // The client is ready once Redis has answered its first command: from then on, and again
       // after a reconnection, requests count there, even before the first one arrives.
@@ -82,50 +98,67 @@ export class RateLimiterService {
     return this.count('api', key, requests, windowSeconds);
   }
 
-  /** Refuses a login attempt for a username and address that failed too often lately. */
-  assertLoginAllowed(username: string, ip: string): void {
-    const key = loginKey(username, ip);
-    const until = this.blockedLogins.get(key);
-    if (until === undefined) return;
-    const wait = Math.ceil((until - Date.now()) / 1000);
-    if (wait <= 0) {
-      this.blockedLogins.delete(key);
-      return;
+  /**
+   * Starts a password check for `username` from `ip`, wherever a password is checked (sign-in,
+   * Basic on any route, the decision endpoint). Refused with 429 before the password is looked
+   * at once the failures counted in the window, plus the checks still under way, reach
+   * LOGIN_FAILURES: parallel guesses cannot overrun the budget, and the right password is
+   * refused too while it is spent. The returned function ends the check; a failure is counted
+   * here at once and in the shared storage, where the other instances learn of it.
+   */
+  beginLogin(username: string, ip: string): LoginAttempt {
+    const key = loginKey(username.slice(0, 255), ip);
+    const now = Date.now();
+    let window = this.logins.get(key, now);
+    if (window === undefined) {
+      window = { failures: 0, resetAt: now + LOGIN_WINDOW_MS, inFlight: 0, blockedUntil: 0 };
+      this.logins.set(key, window, now + LOGIN_WINDOW_MS);
     }
-    throw new DomainError(
-      429,
-      'login_rate_limited',
-      'Too Many Requests',
-      `Too many failed logins for this user from this address; retry in ${wait} s`,
-      {
-        headers: { 'Retry-After': String(wait) },
-      },
-    );
+    if (window.blockedUntil > now) throw loginRefused(window.blockedUntil - now);
+    if (window.resetAt <= now) {
+      window.failures = 0;
+      window.resetAt = now + LOGIN_WINDOW_MS;
+    }
+    if (window.failures + window.inFlight >= LOGIN_FAILURES)
+      throw loginRefused(window.resetAt - now);
+    window.inFlight++;
+    // Kept (and kept alive) for the window's whole length, however it ends.
+    this.logins.set(key, window, window.resetAt);
+    const counted = window;
+    let ended = false;
+    return (failed) => {
+      if (ended) return;
+      ended = true;
+      counted.inFlight--;
+      if (!failed) return;
+      counted.failures++;
+      void this.recordLoginFailure(key, counted);
+    };
   }
 
   /**
-   * Counts a failed login in the shared storage. Once over the budget the block is remembered
-   * here, so later attempts are refused without a storage round trip (another instance learns
-   * of the block at its first failure past the limit).
+   * Counts a failure in the shared storage; what it answers (failures from every instance, a
+   * block) is taken into this instance's view.
    */
-  async recordLoginFailure(username: string, ip: string): Promise<void> {
-    const key = loginKey(username, ip);
-    const ttl = LOGIN_WINDOW_SECONDS * 1000;
+  private async recordLoginFailure(key: string, window: LoginWindow): Promise<void> {
+    const ttl = LOGIN_WINDOW_MS;
+    let record: ThrottlerStorageRecord;
     try {
-      const record = await this.storage.increment(key, ttl, LOGIN_FAILURES, ttl, 'login-failures');
+      record = await this.storage.increment(key, ttl, LOGIN_FAILURES, ttl, 'login-failures');
       if (this.shared !== 'yes' && !(this.storage instanceof MemoryThrottlerStorage))
         this.sharedReached();
-      if (record.isBlocked) {
-        if (this.blockedLogins.size >= MAX_BLOCKED_LOGINS)
-          this.blockedLogins.delete(this.blockedLogins.keys().next().value!);
-        this.blockedLogins.set(key, Date.now() + record.timeToBlockExpire * 1000);
-      }
     } catch (err) {
-      // Redis away: the failure is counted on this instance, so the login limit still holds.
+      // Redis away: this instance's own count (above) keeps the limit.
       if (this.shared !== 'lost') this.sharedLost(err as Error);
-      const record = this.fallback.incrementNow(key, ttl, LOGIN_FAILURES, ttl, 'login-failures');
-      if (record.isBlocked)
-        this.blockedLogins.set(key, Date.now() + record.timeToBlockExpire * 1000);
+      return;
+    }
+    window.failures = Math.max(window.failures, record.totalHits);
+    if (record.isBlocked) {
+      window.blockedUntil = Math.max(
+        window.blockedUntil,
+        Date.now() + record.timeToBlockExpire * 1000,
+      );
+      this.logins.set(key, window, Math.max(window.resetAt, window.blockedUntil));
     }
   }
 
@@ -195,6 +228,19 @@ export class RateLimiterService {
     }
     return state;
   }
+}
+
+const LOGIN_WINDOW_MS = LOGIN_WINDOW_SECONDS * 1000;
+
+function loginRefused(waitMs: number): DomainError {
+  const wait = Math.max(1, Math.ceil(waitMs / 1000));
+  return new DomainError(
+    429,
+    'login_rate_limited',
+    'Too Many Requests',
+    `Too many failed logins for this user from this address; retry in ${wait} s`,
+    { headers: { 'Retry-After': String(wait) } },
+  );
 }
 
 function loginKey(username: string, ip: string): string {
