@@ -15,6 +15,7 @@ export type PresentedCredential =
 const MAX_HEADER = 16 * 1024;
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function parseAuthorization(header: string | string[] | undefined): PresentedCredential {
   if (header === undefined || header === '') return { scheme: 'none' };
@@ -57,7 +58,11 @@ function parseBasic(value: string): PresentedCredential {
   const decoded = Buffer.from(value, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 1) return { scheme: 'malformed', reason: 'Basic credentials need username:password' };
-  return { scheme: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  // RFC 7617 §2: no control characters in the user-id (no stored username has any).
+  const username = decoded.slice(0, colon);
+  if (CONTROL.test(username))
+    return { scheme: 'malformed', reason: 'The username contains control characters' };
+  return { scheme: 'basic', username, password: decoded.slice(colon + 1) };
 }
 
 /** Personal API tokens start with this, whichever way they are sent. */

@@ -41,3 +41,14 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     message,
   );
 }
+
+/**
+ * True when PostgreSQL refused a text value it cannot hold (a NUL character: SQLSTATE 22021,
+ * or 22P05): the value came from the request, so the request is at fault, not the server.
+ */
+export function isUnstorableText(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  if (!e || typeof e !== 'object') return false;
+  const code = e.driverError?.code ?? e.code;
+  return code === '22021' || code === '22P05';
+}

@@ -75,6 +75,25 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
     },
   );
 
+  maybe("a NUL in a username is the client's error on every database, never a 500", async () => {
+    const json = await http(`${t.url}/system/auth`, {
+      method: 'POST',
+      json: { username: 'ad\u0000min', password: 'x' },
+    });
+    expect(json.status).toBe(400);
+    expect(json.text).toContain('username');
+    const viaBasic = await http(`${t.url}/system/auth`, {
+      headers: { authorization: basic('ad\u0000min', 'x') },
+    });
+    expect(viaBasic.status).toBe(401);
+    // A path parameter goes to the database as it is: PostgreSQL refuses NUL in text.
+    const lookup = await http(`${t.url}/admin/users/ad%00min`, {
+      headers: { authorization: adminAuth() },
+    });
+    expect([400, 404]).toContain(lookup.status);
+    expect(lookup.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
   maybe('POST /system/auth with a wrong password or an unknown user is the same 401', async () => {
     const wrong = await http(`${t.url}/system/auth`, {
       method: 'POST',

@@ -1,11 +1,12 @@
 import type { ForgeInvocation } from '../../common/principal';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsString, Length } from 'class-validator';
+import { IsString, Length, Matches } from 'class-validator';
 
 export class LoginDto {
   @ApiProperty({ example: 'alice' })
   @IsString()
   @Length(1, 255)
+  @Matches(/^[^\u0000-\u001f\u007f]+$/, { message: 'username must not contain control characters' })
   username!: string;
 
   @ApiProperty({ example: 'correct horse battery staple' })

@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from '../../database/db-errors';
+import { isDatabaseUnavailable, isUnstorableText } from '../../database/db-errors';
 import {
   ArgumentsHost,
   Catch,
@@ -119,6 +119,18 @@ export function toProblem(
         : (STATUS_CODES[statusCode] ?? 'Bad request');
     return {
       body: problem(statusCode, code, STATUS_CODES[statusCode] ?? 'Error', detail, requestId),
+      headers: {},
+    };
+  }
+  if (isUnstorableText(exception)) {
+    return {
+      body: problem(
+        400,
+        'bad_request',
+        'Bad Request',
+        'The request holds characters that cannot be stored (such as NUL)',
+        requestId,
+      ),
       headers: {},
     };
   }
