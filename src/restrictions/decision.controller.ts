@@ -43,6 +43,9 @@ export interface OriginalRequest {
  * The path is normalised the way the upstream will see it (dot segments resolved), so that
  * `/public/../admin` cannot pass for a public path; an encoded slash or backslash is refused.
  */
+/** A segment's parameters: from a `;` to the end of the segment. */
+const PATH_PARAMETERS = /;[^/]*/g;
+
 export function originalRequest(headers: FastifyRequest['headers']): OriginalRequest {
   const traefik =
     headers['x-forwarded-method'] !== undefined || headers['x-forwarded-uri'] !== undefined;
@@ -74,7 +77,11 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
     );
   }
   const query = uri.indexOf('?');
-  const raw = query === -1 ? uri : uri.slice(0, query);
+  const target = query === -1 ? uri : uri.slice(0, query);
+  // Path parameters (`;jsessionid=…`) are no part of the path to Tomcat, which serves Jira and
+  // Confluence: there `/public/..;/admin` is `/admin`. They are dropped before judging, so the
+  // path judged is the path served.
+  const raw = target.includes(';') ? target.replace(PATH_PARAMETERS, '') : target;
   // Only a path that may hold dot segments (`/..`, `/./`, `%2e`) needs the URL parser's
   // normalisation; any other path is judged as it is.
   if (!raw.includes('/.') && !/%2e/i.test(raw)) return { method: upper, path: raw, uri };

@@ -242,6 +242,25 @@ describe('Traefik ForwardAuth header contract at /authz/decision', () => {
     expect((await forwardAuth(t, { method: 'GET', uri: '/public/a/../health' })).status).toBe(200);
   });
 
+  it('path parameters are dropped before judging, as Tomcat (Jira, Confluence) drops them', async () => {
+    await configure({ bypass: { paths: ['/public/**'] } });
+    // Tomcat serves each of these as /admin.
+    for (const uri of [
+      '/public/..;/admin',
+      '/public/..;jsessionid=x/admin',
+      '/public/%2e%2e;/admin',
+      '/public;x/../admin',
+      '/public/.;/..;/admin',
+    ]) {
+      const res = await forwardAuth(t, { method: 'GET', uri });
+      expectProblem(res, 401, 'authentication_required');
+    }
+    // …and these as paths under /public/.
+    for (const uri of ['/public;jsessionid=abc/health', '/public/a;v=1/b', '/public/x;']) {
+      expect((await forwardAuth(t, { method: 'GET', uri })).status).toBe(200);
+    }
+  });
+
   it('a path beginning with // is a path, not a scheme-relative URL whose first segment is dropped', async () => {
     await configure({ bypass: { paths: ['/public/**'] } });
     // Control: the bypass path itself, and a protected path that merely contains it.
