@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { BoundedCache } from '../common/bounded-cache';
 import { inRanges, IpRange, parseAddress, parseRange } from '../common/ip';
+import { Settings } from './settings.defaults';
 import { SettingsService } from './settings.service';
 
 /**
@@ -44,21 +45,7 @@ export class ClientIpService {
     const known = this.peer(socketAddress);
     if (!known) return socketAddress;
     if (!known.trusted) return known.address;
-    const raw = headers[this.header];
-    if (raw === undefined) return known.address;
-    const entries = (Array.isArray(raw) ? raw.join(',') : raw).split(',');
-    const last = Math.max(0, entries.length - MAX_FORWARDED_ENTRIES);
-    let client = known.address;
-    for (let i = entries.length - 1; i >= last; i--) {
-      const address = parseAddress(stripPort(entries[i].trim()));
-      // A malformed header is no evidence at all: judge the request by its socket address.
-      if (!address) return known.address;
-      client = address.toString();
-      if (!inRanges(address, this.trusted)) return client;
-    }
-    // Every entry walked was a trusted proxy: the chain is all proxies (the left-most entry is
-    // one too), or longer than the walk, whose remaining entries prove nothing.
-    return last === 0 ? client : known.address;
+    return walkForwarded(headers[this.header], known.address, this.trusted);
   }
 
   private peer(socketAddress: string): Peer | null {
@@ -72,6 +59,47 @@ export class ClientIpService {
     }
     return known;
   }
+}
+
+/**
+ * The client's address under the given `ip` settings (not necessarily those in force): what a
+ * settings change would make of a request, for the lock-out check.
+ */
+export function clientAddressUnder(
+  ip: Pick<Settings['ip'], 'trustedProxies' | 'clientIpHeader'>,
+  socketAddress: string,
+  headers: Record<string, string | string[] | undefined>,
+): string {
+  const peer = parseAddress(socketAddress);
+  if (!peer) return socketAddress;
+  const trusted = ip.trustedProxies.map(parseRange).filter((r): r is IpRange => r !== null);
+  if (!inRanges(peer, trusted)) return peer.toString();
+  return walkForwarded(headers[ip.clientIpHeader.toLowerCase()], peer.toString(), trusted);
+}
+
+/**
+ * Walks a forwarding header from the right, from a trusted peer (`peer`), skipping trusted
+ * proxies: the first untrusted entry is the client.
+ */
+function walkForwarded(
+  raw: string | string[] | undefined,
+  peer: string,
+  trusted: IpRange[],
+): string {
+  if (raw === undefined) return peer;
+  const entries = (Array.isArray(raw) ? raw.join(',') : raw).split(',');
+  const last = Math.max(0, entries.length - MAX_FORWARDED_ENTRIES);
+  let client = peer;
+  for (let i = entries.length - 1; i >= last; i--) {
+    const address = parseAddress(stripPort(entries[i].trim()));
+    // A malformed header is no evidence at all: judge the request by its socket address.
+    if (!address) return peer;
+    client = address.toString();
+    if (!inRanges(address, trusted)) return client;
+  }
+  // Every entry walked was a trusted proxy: the chain is all proxies (the left-most entry is
+  // one too), or longer than the walk, whose remaining entries prove nothing.
+  return last === 0 ? client : peer;
 }
 
 /** `[2001:db8::1]:443` or `203.0.113.7:5000` as some proxies write them. */

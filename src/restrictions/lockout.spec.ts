@@ -9,7 +9,11 @@ function settings(change: (s: Settings) => void = () => undefined): Settings {
 }
 
 const allow = (...ranges: string[]) => settings((s) => (s.ip.allow = ranges));
-const admin = (ip: string, authMethod: CredentialKind = 'access') => ({ ip, authMethod });
+const admin = (ip: string, authMethod: CredentialKind = 'access') => ({
+  socketAddress: ip,
+  headers: {},
+  authMethod,
+});
 
 describe('lockoutReasons', () => {
   it('finds nothing in the defaults', () => {
@@ -34,6 +38,45 @@ describe('lockoutReasons', () => {
     it('finds nothing when a CIDR range covers the address', () => {
       expect(lockoutReasons(allow('203.0.113.0/24'), admin('203.0.113.5'))).toEqual([]);
       expect(lockoutReasons(allow('203.0.113.0/24'), admin('203.0.114.5'))).toHaveLength(1);
+    });
+
+    it('works the address out as the new settings would: forwarding header and trusted proxies', () => {
+      // An admin behind a proxy on 127.0.0.1 (trusted by default), seen as 198.51.100.7.
+      const behindProxy = {
+        socketAddress: '127.0.0.1',
+        headers: { 'x-forwarded-for': '198.51.100.7' },
+        authMethod: 'access' as CredentialKind,
+      };
+      const allowed = (change: (s: Settings) => void = () => undefined) =>
+        settings((s) => {
+          s.ip.allow = ['198.51.100.0/24'];
+          change(s);
+        });
+      expect(lockoutReasons(allowed(), behindProxy)).toEqual([]);
+      // Another header: the proxy's own address is what the new settings would judge.
+      const otherHeader = lockoutReasons(
+        allowed((s) => (s.ip.clientIpHeader = 'X-Real-IP')),
+        behindProxy,
+      );
+      expect(otherHeader).toHaveLength(1);
+      expect(otherHeader[0]).toContain('127.0.0.1');
+      // The proxy no longer trusted: the same.
+      expect(
+        lockoutReasons(
+          allowed((s) => (s.ip.trustedProxies = [])),
+          behindProxy,
+        ),
+      ).toHaveLength(1);
+      // A header the new settings read, from a proxy they trust, holding an allowed address.
+      expect(
+        lockoutReasons(
+          allowed((s) => {
+            s.ip.clientIpHeader = 'X-Real-IP';
+            s.ip.trustedProxies = ['127.0.0.0/8'];
+          }),
+          { ...behindProxy, headers: { 'x-real-ip': '198.51.100.9' } },
+        ),
+      ).toEqual([]);
     });
 
     it('handles IPv6 addresses and ranges', () => {

@@ -101,7 +101,12 @@ export class SettingsController {
       ifMatch,
       force: force === 'true' || force === '1',
       actor: { username: principal.username, requestId: String(request.id), ip },
-      lockout: (next) => lockoutReasons(next, { ip, authMethod: principal.authMethod }),
+      lockout: (next) =>
+        lockoutReasons(next, {
+          socketAddress: request.ip,
+          headers: request.headers,
+          authMethod: principal.authMethod,
+        }),
     };
   }
 }
