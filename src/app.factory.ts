@@ -140,21 +140,25 @@ export async function createApp(
   // that a body of a million brackets costs one linear scan and a 400, not a deep recursion.
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser(
-    'application/json',
-    { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES },
-    (request, body, done) => {
-      const text = body as string;
-      if (nestingDepth(text) > MAX_JSON_DEPTH) {
-        const err = new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`) as Error & {
-          statusCode: number;
-        };
-        err.statusCode = 400;
-        return done(err, undefined);
-      }
-      parseJson(request, text, done);
-    },
-  );
+  const jsonBody = (
+    request: FastifyRequest,
+    body: string | Buffer,
+    done: (err: Error | null, body?: unknown) => void,
+  ) => {
+    const text = body as string;
+    if (nestingDepth(text) > MAX_JSON_DEPTH) {
+      const err = new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`) as Error & {
+        statusCode: number;
+      };
+      err.statusCode = 400;
+      return done(err, undefined);
+    }
+    parseJson(request, text, done);
+  };
+  const asJson = { parseAs: 'string' as const, bodyLimit: BODY_LIMIT_BYTES };
+  fastify.addContentTypeParser('application/json', asJson, jsonBody);
+  // RFC 7396: a settings change may say what it is, a JSON merge patch.
+  fastify.addContentTypeParser('application/merge-patch+json', asJson, jsonBody);
   // Graceful stop: a keep-alive connection busy when the server starts closing would otherwise
   // stay open once answered (clients keep idle connections up to the 72 s keep-alive the server
   // announces), holding the shutdown, and with it the last audit flush, until the process is

@@ -222,6 +222,24 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     expect((await decision(t, 'GET', '/status')).status).toBe(401);
   });
 
+  it('a settings change may be sent as application/merge-patch+json (RFC 7396)', async () => {
+    const current = await http(`${t.url}/admin/settings`, {
+      headers: { authorization: adminAuth() },
+    });
+    const res = await http(`${t.url}/admin/settings`, {
+      method: 'PATCH',
+      headers: {
+        authorization: adminAuth(),
+        'content-type': 'application/merge-patch+json',
+        'if-match': current.headers.get('etag')!,
+      },
+      body: JSON.stringify({ publicApis: { paths: ['/merge-patch/**'] } }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.publicApis.paths).toEqual(['/merge-patch/**']);
+    await patchSettings(t, { publicApis: { paths: [] } });
+  });
+
   it('an invalid pattern is refused when saved', async () => {
     const current = await http(`${t.url}/admin/settings`, {
       headers: { authorization: adminAuth() },
