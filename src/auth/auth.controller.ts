@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Header,
   HttpCode,
   Param,
   ParseUUIDPipe,
@@ -44,6 +45,7 @@ export class AuthController {
   ) {}
 
   @Get('auth')
+  @Header('Cache-Control', 'no-store')
   @Authenticated(['basic', 'session'], { failureEvent: 'auth.login.failed', login: true })
   @ApiOperation({
     summary: 'Get a token pair with Basic credentials or the upstream session cookie',
@@ -57,6 +59,7 @@ export class AuthController {
   }
 
   @Post('auth')
+  @Header('Cache-Control', 'no-store')
   @Public({ login: true })
   @HttpCode(200)
   @ApiOperation({ summary: 'Get a token pair with a JSON username and password' })
@@ -77,6 +80,7 @@ export class AuthController {
   }
 
   @Get('reauth')
+  @Header('Cache-Control', 'no-store')
   @Authenticated(['refresh'])
   @ApiOperation({ summary: 'Renew the pair with the refresh token (Bearer, or the bare token)' })
   @ApiOkResponse({ type: TokenPairView, description: '`refresh` is present when rotation is on' })

@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Header,
   HttpCode,
   Param,
   ParseUUIDPipe,
@@ -45,6 +46,7 @@ export class TokensController {
   // A token cannot mint more tokens: creating one needs the user in person.
   @Post()
   @Authenticated(['access', 'basic'])
+  @Header('Cache-Control', 'no-store')
   @ApiOperation({ summary: 'Create a personal API token; the secret is in this response only' })
   @ApiCreatedResponse({ type: CreatedTokenView })
   @ApiForbiddenResponse({ description: 'Token creation is not allowed for this user' })

@@ -32,6 +32,7 @@ describe.each(DATABASES)('personal API tokens (%s)', (database) => {
   maybe('creates a token shown once, stores only its hash, and accepts it three ways', async () => {
     const res = await create(user, { name: 'ci script' });
     expect(res.status).toBe(201);
+    expect(res.headers.get('cache-control')).toBe('no-store');
     const token: string = res.body.token;
     expect(token).toMatch(/^wdn_[0-9A-Za-z]{49}$/);
     expect(res.body).toMatchObject({

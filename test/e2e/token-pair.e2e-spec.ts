@@ -26,6 +26,8 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
       headers: { authorization: basic(user.username, user.password) },
     });
     expect(res.status).toBe(200);
+    // RFC 6749 §5.1: responses carrying tokens are not to be cached.
+    expect(res.headers.get('cache-control')).toBe('no-store');
     expect(Object.keys(res.body).sort()).toEqual(['authentication', 'refresh']);
     const me = await http(`${t.url}/system/whoami`, {
       headers: { authorization: bearer(res.body.authentication) },
@@ -52,6 +54,7 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
       json: { username: user.username, password: user.password },
     });
     expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
     expect(typeof res.body.authentication).toBe('string');
     expect(typeof res.body.refresh).toBe('string');
   });
@@ -114,6 +117,7 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
       headers: { authorization: bearer(first.refresh) },
     });
     expect(viaBearer.status).toBe(200);
+    expect(viaBearer.headers.get('cache-control')).toBe('no-store');
     expect(viaBearer.body.refresh).not.toBe(first.refresh);
     expect(viaBearer.body.authentication).not.toBe(first.authentication);
     const viaBare = await http<Pair>(`${t.url}/system/reauth`, {
