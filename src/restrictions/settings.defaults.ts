@@ -42,6 +42,9 @@ export interface Settings {
   };
 }
 
+/** The longest life `tokens.accessTtlSeconds` may give an access token. */
+export const MAX_ACCESS_TTL_SECONDS = 86_400;
+
 export const DEFAULT_SETTINGS: Settings = {
   restApiAuthentication: { enabled: true },
   basicAuth: { enabled: true },

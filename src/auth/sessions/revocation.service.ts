@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InvalidationBus } from '../../common/invalidation/invalidation-bus';
-import { SettingsService } from '../../restrictions/settings.service';
+import { MAX_ACCESS_TTL_SECONDS } from '../../restrictions/settings.defaults';
 import { SessionsRepository } from './sessions.repository';
 
 /** How often revocations made by another instance are picked up when no bus message came. */
@@ -9,6 +9,14 @@ export const REVOCATION_POLL_MS = 1000;
 const POLL_OVERLAP_MS = 5000;
 /** Remembered verified credentials other than access tokens are re-checked in storage at least this often. */
 export const CREDENTIAL_RECHECK_MS = 10 * 60_000;
+/**
+ * How long a revocation is remembered: as long as any access token can live, whatever the
+ * lifetime set now (a token issued before the lifetime was shortened keeps its own), with a
+ * margin for clocks.
+ */
+export const REVOCATION_HORIZON_MS = MAX_ACCESS_TTL_SECONDS * 1000 + 120_000;
+/** Revocations past the horizon are let go of at most this often. */
+const TRIM_EVERY_MS = 60_000;
 
 export type RevocationSource = (since: Date) => Promise<{ id: string; revokedAt: Date | null }[]>;
 
@@ -25,10 +33,10 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   private readonly sources: RevocationSource[] = [];
   private since = new Date(0);
   private timer?: NodeJS.Timeout;
+  private trimmedAt = 0;
 
   constructor(
     sessions: SessionsRepository,
-    private readonly settings: SettingsService,
     private readonly bus: InvalidationBus,
   ) {
     this.sources.push((since) => sessions.revokedSince(since));
@@ -43,8 +51,8 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
     this.bus.subscribe('credential-revoked', (message) =>
       this.remember(message.split(','), Date.now()),
     );
-    // After a restart, revocations within one token lifetime still matter.
-    this.since = new Date(Date.now() - this.horizonMs());
+    // After a restart, revocations within the longest token lifetime still matter.
+    this.since = new Date(Date.now() - REVOCATION_HORIZON_MS);
     await this.poll();
     this.timer = setInterval(() => void this.poll(), REVOCATION_POLL_MS);
     this.timer.unref();
@@ -69,12 +77,6 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
     for (const id of ids) if (id) this.revoked.set(id, at);
   }
 
-  private horizonMs(): number {
-    return (
-      Math.max(this.settings.get().tokens.accessTtlSeconds * 1000, CREDENTIAL_RECHECK_MS) + 120_000
-    );
-  }
-
   private async poll(): Promise<void> {
     try {
       const since = new Date(this.since.getTime() - POLL_OVERLAP_MS);
@@ -84,8 +86,12 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
           if (row.revokedAt! > this.since) this.since = row.revokedAt!;
         }
       }
-      const horizon = Date.now() - this.horizonMs();
-      for (const [id, at] of this.revoked) if (at < horizon) this.revoked.delete(id);
+      const now = Date.now();
+      if (now - this.trimmedAt >= TRIM_EVERY_MS) {
+        this.trimmedAt = now;
+        const horizon = now - REVOCATION_HORIZON_MS;
+        for (const [id, at] of this.revoked) if (at < horizon) this.revoked.delete(id);
+      }
     } catch (err) {
       this.logger.warn({ err }, 'Revocation poll failed; retrying');
     }
