@@ -18,7 +18,7 @@ import { Problems } from '../common/problem/domain-error';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import type { GuardedRequest } from '../restrictions/access.guard';
 import { ConnectLifecycleService } from './connect-lifecycle.service';
-import { LifecyclePayloadDto, WhoamiView } from './dto/connect.dto';
+import { ConnectDescriptorView, LifecyclePayloadDto, WhoamiView } from './dto/connect.dto';
 import { TenantDirectory } from './tenants/tenant-directory.service';
 
 export const INSTALLED_PATH = '/connect/installed';
@@ -37,7 +37,8 @@ export class ConnectController {
   @Get('atlassian-connect.json')
   @Public()
   @ApiOperation({ summary: 'The Connect app descriptor the host product installs' })
-  descriptor(): Record<string, unknown> {
+  @ApiOkResponse({ type: ConnectDescriptorView })
+  descriptor(): ConnectDescriptorView {
     const { connect, baseUrl } = this.config;
     return {
       key: connect.appKey,

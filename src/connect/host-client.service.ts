@@ -4,7 +4,8 @@ import { Clock } from '../common/clock';
 import { fetchJson, fetchText, RemoteCallError } from '../common/http/fetch-json';
 import { signJws } from '../common/jwt/jws';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
-import { QshError, qshOf } from './qsh';
+import { ACCOUNT_ID_PATTERN, HostRequestError, tenantUrl, wireTarget } from './host-request';
+import { qshOf } from './qsh';
 import { LiveTenant, TenantDirectory } from './tenants/tenant-directory.service';
 
 /** Outgoing request tokens live three minutes (Atlassian's recommendation for app tokens). */
@@ -17,20 +18,38 @@ const CALL_TIMEOUT_MS = 10_000;
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
+/**
+ * Why a call to a tenant was not made or gave no answer:
+ * - `unknown_tenant`: no tenant with that clientKey is held here;
+ * - `not_callable`: the tenant is uninstalled or disabled, or acting as a user is not possible
+ *   as things are configured (scope, oauthClientId);
+ * - `invalid_request`: the path or account id cannot be sent (`field` names which);
+ * - `failed`: the call was made and the tenant or the authorization server did not answer well.
+ */
+export type HostCallFailure = 'unknown_tenant' | 'not_callable' | 'invalid_request' | 'failed';
+
 export class HostCallError extends Error {
-  /** false: the call cannot be made as things are configured (nothing was sent). */
+  /** false: nothing was sent. */
   readonly attempted: boolean;
 
-  constructor(message: string, kind: 'refused' | 'failed' = 'refused') {
+  constructor(
+    readonly reason: HostCallFailure,
+    message: string,
+    readonly field?: 'path' | 'accountId',
+  ) {
     super(message);
     this.name = 'HostCallError';
-    this.attempted = kind === 'failed';
+    this.attempted = reason === 'failed';
   }
 }
 
 export interface HostRequest {
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
-  /** Relative to the tenant's base URL, with its query: `/rest/api/3/myself?expand=groups`. */
+  /**
+   * Relative to the tenant's base URL, with its query: `/rest/api/3/myself?expand=groups`.
+   * Characters a URL cannot hold as they are (a space, `é`) are percent-encoded before the
+   * request is signed, so the `qsh` covers the target the tenant receives (see wireTarget).
+   */
   path: string;
   body?: unknown;
 }
@@ -42,9 +61,9 @@ export interface HostResponse {
 
 /**
  * Calls a tenant's REST API back, as the app (a Connect JWT: `iss` the app key, `aud` the
- * clientKey, `qsh` over the path relative to the tenant's base URL and the query, 3 minutes)
- * or as one of its users (`asUser`: an access token from the JWT bearer grant, RFC 7523, at
- * CONNECT_AUTH_SERVER_URL/oauth2/token, kept until shortly before it expires).
+ * clientKey, `qsh` over the path relative to the tenant's base URL and the query exactly as they
+ * are sent, 3 minutes) or as one of its users (`asUser`: an access token from the JWT bearer
+ * grant, RFC 7523, at CONNECT_AUTH_SERVER_URL/oauth2/token, kept until shortly before it expires).
  */
 @Injectable()
 export class ConnectHostClient {
@@ -57,34 +76,21 @@ export class ConnectHostClient {
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {}
 
-  /** The `Authorization: JWT …` token for one request to the tenant. */
+  /**
+   * The `Authorization: JWT …` token for one request to the tenant; `path` is put in wire form
+   * first, so the request must be sent to `wireTarget(path)`.
+   */
   appToken(clientKey: string, method: string, path: string): string {
     const tenant = this.tenant(clientKey);
-    const now = Math.floor(this.clock.now() / 1000);
-    return signJws(
-      { typ: 'JWT' },
-      {
-        iss: this.config.connect.appKey,
-        aud: [tenant.clientKey],
-        iat: now,
-        exp: now + HOST_TOKEN_TTL_SECONDS,
-        qsh: hostQsh(method, relative(path)),
-      },
-      { alg: 'HS256', key: tenant.secret },
-    );
+    return this.sign(tenant, method, target(tenant, path).wire);
   }
 
   /** One request to the tenant as the app. */
-  request(clientKey: string, request: HostRequest): Promise<HostResponse> {
+  async request(clientKey: string, request: HostRequest): Promise<HostResponse> {
+    const tenant = this.tenant(clientKey);
     const method = request.method ?? 'GET';
-    const path = relative(request.path);
-    return this.send(
-      this.tenant(clientKey),
-      method,
-      path,
-      `JWT ${this.appToken(clientKey, method, path)}`,
-      request.body,
-    );
+    const { wire, url } = target(tenant, request.path);
+    return this.send(url, method, `JWT ${this.sign(tenant, method, wire)}`, request.body);
   }
 
   /** One request to the tenant as the user `accountId` (the ACT_AS_USER scope). */
@@ -94,26 +100,29 @@ export class ConnectHostClient {
     request: HostRequest,
   ): Promise<HostResponse> {
     const tenant = this.tenant(clientKey);
+    const { url } = target(tenant, request.path);
     const token = await this.userToken(tenant, accountId);
-    return this.send(
-      tenant,
-      request.method ?? 'GET',
-      relative(request.path),
-      `Bearer ${token}`,
-      request.body,
-    );
+    return this.send(url, request.method ?? 'GET', `Bearer ${token}`, request.body);
   }
 
   /** An access token for `accountId` on this tenant, from the cache while it is good. */
   async userToken(tenant: LiveTenant, accountId: string): Promise<string> {
+    if (!ACCOUNT_ID_PATTERN.test(accountId))
+      throw new HostCallError(
+        'invalid_request',
+        'accountId must be 1 to 128 printable ASCII characters without spaces',
+        'accountId',
+      );
     if (!this.config.connect.scopes.includes('ACT_AS_USER'))
-      throw new HostCallError('Acting as a user needs the ACT_AS_USER scope (CONNECT_SCOPES)');
+      throw new HostCallError(
+        'not_callable',
+        'Acting as a user needs the ACT_AS_USER scope (CONNECT_SCOPES)',
+      );
     if (!tenant.oauthClientId)
       throw new HostCallError(
+        'not_callable',
         'The tenant sent no oauthClientId at install: it cannot act as a user',
       );
-    if (!/^[\x21-\x7e]{1,128}$/.test(accountId))
-      throw new HostCallError('The account id is not valid');
     const key = `${tenant.clientKey}\n${accountId}`;
     const now = this.clock.now();
     const cached = this.userTokens.get(key, now);
@@ -158,15 +167,15 @@ export class ConnectHostClient {
       });
     } catch (err) {
       throw new HostCallError(
-        `The authorization server gave no token: ${err instanceof RemoteCallError ? err.message : 'no answer'}`,
         'failed',
+        `The authorization server gave no token: ${err instanceof RemoteCallError ? err.message : 'no answer'}`,
       );
     }
     const body = answer.body as { access_token?: unknown; expires_in?: unknown };
     if (answer.status !== 200 || typeof body.access_token !== 'string' || body.access_token === '')
       throw new HostCallError(
-        `The authorization server refused the grant (${answer.status})`,
         'failed',
+        `The authorization server refused the grant (${answer.status})`,
       );
     const expiresIn =
       typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 0;
@@ -175,17 +184,31 @@ export class ConnectHostClient {
     return body.access_token;
   }
 
+  private sign(tenant: LiveTenant, method: string, wire: string): string {
+    const now = Math.floor(this.clock.now() / 1000);
+    return signJws(
+      { typ: 'JWT' },
+      {
+        iss: this.config.connect.appKey,
+        aud: [tenant.clientKey],
+        iat: now,
+        exp: now + HOST_TOKEN_TTL_SECONDS,
+        qsh: qshOf(method, wire),
+      },
+      { alg: 'HS256', key: tenant.secret },
+    );
+  }
+
   private async send(
-    tenant: LiveTenant,
+    url: string,
     method: string,
-    path: string,
     authorization: string,
     body: unknown,
   ): Promise<HostResponse> {
     const headers: Record<string, string> = { authorization };
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      const { status, text } = await fetchText(`${tenant.baseUrl}${path}`, {
+      const { status, text } = await fetchText(url, {
         method: method as HostRequest['method'],
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -196,33 +219,32 @@ export class ConnectHostClient {
       return { status, body: text };
     } catch (err) {
       throw new HostCallError(
-        `The tenant did not answer: ${err instanceof RemoteCallError ? err.message : 'no answer'}`,
         'failed',
+        `The tenant did not answer: ${err instanceof RemoteCallError ? err.message : 'no answer'}`,
       );
     }
   }
 
   private tenant(clientKey: string): LiveTenant {
     const tenant = this.tenants.get(clientKey);
-    if (!tenant || !tenant.active)
-      throw new HostCallError('The tenant is not installed or is disabled');
+    if (!tenant) throw new HostCallError('unknown_tenant', 'No such tenant');
+    if (!tenant.active)
+      throw new HostCallError('not_callable', 'The tenant is uninstalled or disabled');
     return tenant;
   }
 }
 
-function hostQsh(method: string, path: string): string {
+/**
+ * Calls stay on the tenant's host: only a path (and query) relative to its base URL. `wire` is
+ * what the qsh is computed over, `url` what is sent: the same target.
+ */
+function target(tenant: LiveTenant, path: string): { wire: string; url: string } {
   try {
-    return qshOf(method, path);
+    const wire = wireTarget(path);
+    return { wire, url: tenantUrl(tenant.baseUrl, wire) };
   } catch (err) {
-    if (err instanceof QshError)
-      throw new HostCallError(`The path cannot be signed: ${err.message}`);
+    if (err instanceof HostRequestError)
+      throw new HostCallError('invalid_request', `path ${err.message}`, 'path');
     throw err;
   }
-}
-
-/** Calls stay on the tenant's host: only a path (and query) relative to its base URL. */
-function relative(path: string): string {
-  if (!path.startsWith('/') || path.startsWith('//') || path.includes('\\') || path.includes('#'))
-    throw new HostCallError('The path must be relative to the tenant: /rest/…');
-  return path;
 }

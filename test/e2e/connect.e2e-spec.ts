@@ -643,9 +643,141 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
     when('keeps calls on the tenant: an absolute or protocol-relative path is a 400', async () => {
       expect((await check({ path: 'https://evil.example/x' })).status).toBe(400);
       expect((await check({ path: '//evil.example/x' })).status).toBe(400);
-      // A path whose query cannot be signed is refused, not a 500.
-      expect((await check({ path: '/rest/api/2/search?jql=%zz' })).status).toBe(409);
     });
+
+    when(
+      'signs the path that goes on the wire: a space or non-ASCII arrives percent-encoded and the tenant accepts the qsh',
+      async () => {
+        for (const [path, wire] of [
+          ['/rest/a b', '/rest/a%20b'],
+          ['/rest/café/ü?q=ä ö&r=x y', '/rest/caf%C3%A9/%C3%BC?q=%C3%A4%20%C3%B6&r=x%20y'],
+          ['/rest/{x}|[y]', '/rest/%7Bx%7D%7C%5By%5D'],
+        ]) {
+          atl.lastHostCall = null;
+          const res = await check({ path });
+          expect(res.status).toBe(200);
+          expect(res.body).toEqual({ status: 200, asUser: null });
+          expect(atl.lastHostCall).toEqual({ kind: 'jwt', who: tenant.clientKey, path: wire });
+        }
+      },
+    );
+
+    when(
+      'refuses with a 400 naming the path what cannot be a relative URL path, sending nothing',
+      async () => {
+        for (const path of [
+          '/rest/a\r\nX-Injected: 1',
+          '/rest/a\nb',
+          '/rest/a\tb',
+          '/rest/a\u0000b',
+          '/rest/../../admin',
+          '/rest/%2e%2e/admin',
+          '/rest?a=%ZZ',
+          '/rest/api/2/search?jql=%zz',
+          '/rest/%',
+          '/rest\\x',
+          '/rest#x',
+          'rest/x',
+        ]) {
+          atl.lastHostCall = null;
+          const res = await check({ path });
+          expect({ path, status: res.status }).toEqual({ path, status: 400 });
+          expect(res.headers.get('content-type')).toContain('application/problem+json');
+          expect(res.body.code).toBe('validation_failed');
+          expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['path']);
+          expect(atl.lastHostCall).toBeNull();
+        }
+      },
+    );
+
+    when('refuses an account id that is not one with a 400 naming the field', async () => {
+      const res = await check({ accountId: 'a b' });
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('validation_failed');
+      expect(res.body.errors).toEqual([
+        { field: 'accountId', messages: [expect.stringMatching(/printable ASCII/)] },
+      ]);
+    });
+
+    when('answers 404 tenant_not_found for an unknown tenant, as GET and PATCH do', async () => {
+      const url = `${t.url}/admin/connect/tenants/${encodeURIComponent('jira:nobody-here')}`;
+      const headers = { authorization: adminAuth() };
+      const res = await http(`${url}/check`, { method: 'POST', headers, json: {} });
+      expect(res.status).toBe(404);
+      expect(res.body.code).toBe('tenant_not_found');
+      expect((await http(url, { headers })).body.code).toBe('tenant_not_found');
+      const patch = await http(url, { method: 'PATCH', headers, json: { enabled: true } });
+      expect(patch.body.code).toBe('tenant_not_found');
+    });
+
+    when('answers 409 tenant_not_callable for a disabled or an uninstalled tenant', async () => {
+      const other = newTenant();
+      await installed(other);
+      const url = `${t.url}/admin/connect/tenants/${encodeURIComponent(other.clientKey)}`;
+      const headers = { authorization: adminAuth() };
+      const call = () => http(`${url}/check`, { method: 'POST', headers, json: {} });
+      expect((await call()).status).toBe(200);
+      await http(url, { method: 'PATCH', headers, json: { enabled: false } });
+      const disabled = await call();
+      expect(disabled.status).toBe(409);
+      expect(disabled.body.code).toBe('tenant_not_callable');
+      await http(url, { method: 'PATCH', headers, json: { enabled: true } });
+      expect((await call()).status).toBe(200);
+      expect((await uninstall(other)).status).toBe(204);
+      const gone = await call();
+      expect(gone.status).toBe(409);
+      expect(gone.body.code).toBe('tenant_not_callable');
+    });
+
+    when(
+      'answers 409, not 404, for a stored tenant whose shared secret cannot be opened',
+      async () => {
+        const victim = newTenant();
+        const donor = newTenant();
+        await installed(victim);
+        await installed(donor);
+        // A sealed secret is bound to its tenant: moved to another, it cannot be opened.
+        const p = (n: number) => (database === 'postgres' ? `$${n}` : '?');
+        await t.dataSource.query(
+          `UPDATE connect_tenants SET shared_secret = (SELECT shared_secret FROM connect_tenants WHERE client_key = ${p(1)}) WHERE client_key = ${p(2)}`,
+          [donor.clientKey, victim.clientKey],
+        );
+        const url = `${t.url}/admin/connect/tenants/${encodeURIComponent(victim.clientKey)}`;
+        const headers = { authorization: adminAuth() };
+        // The switch reloads the row on this instance, which now cannot open its secret.
+        expect(
+          (await http(url, { method: 'PATCH', headers, json: { enabled: true } })).status,
+        ).toBe(200);
+        const res = await http(`${url}/check`, { method: 'POST', headers, json: {} });
+        expect(res.status).toBe(409);
+        expect(res.body.code).toBe('tenant_not_callable');
+        expect(res.body.detail).toMatch(/install again/);
+      },
+    );
+  });
+
+  when('documents the descriptor and the tenant switch with schemas and examples', async () => {
+    const doc = (await http(`${t.url}/docs/openapi.json`)).body;
+    const ok = doc.paths['/atlassian-connect.json'].get.responses['200'];
+    const ref: string = ok.content['application/json'].schema.$ref;
+    const descriptor = doc.components.schemas[ref.split('/').pop()!];
+    expect(descriptor.properties.authentication.example).toEqual({ type: 'jwt' });
+    expect(descriptor.properties.apiMigrations.example).toEqual({
+      'signed-install': true,
+      'context-qsh': true,
+    });
+    expect(descriptor.properties.lifecycle.example).toEqual({
+      installed: '/connect/installed',
+      uninstalled: '/connect/uninstalled',
+    });
+    const patch = doc.paths['/admin/connect/tenants/{clientKey}'].patch.requestBody;
+    const body =
+      doc.components.schemas[
+        (patch.content['application/json'].schema.$ref as string).split('/').pop()!
+      ];
+    expect(body.properties.enabled.example).toBe(false);
+    const check = doc.paths['/admin/connect/tenants/{clientKey}/check'].post.responses;
+    expect(Object.keys(check).sort()).toEqual(['200', '400', '401', '403', '404', '409', '502']);
   });
 });
 
@@ -685,6 +817,15 @@ describe('Connect: acting as a user (JWT bearer grant)', () => {
       headers: { authorization: adminAuth() },
       json: { path: '/rest/api/3/myself', accountId },
     });
+
+  it('refuses an account id with a space with a 400 naming the field, asking nobody', async () => {
+    const before = atl.tokenRequests;
+    const res = await check('a b');
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('validation_failed');
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['accountId']);
+    expect(atl.tokenRequests).toBe(before);
+  });
 
   it('lists ACT_AS_USER in the descriptor', async () => {
     const res = await http(`${t.url}/atlassian-connect.json`);

@@ -1,5 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional, IsString, IsUrl, Length, Matches } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Length,
+  Matches,
+  ValidateBy,
+} from 'class-validator';
+import { ACCOUNT_ID_PATTERN, targetProblem } from '../host-request';
 
 const URL_OPTIONS = { protocols: ['https', 'http'], require_protocol: true, require_tld: false };
 
@@ -72,9 +82,44 @@ export class TenantView {
 }
 
 export class TenantPatchDto {
-  @ApiProperty({ description: 'false: the tenant\u2019s tokens are refused at once' })
+  @ApiProperty({
+    description: 'false: the tenant\u2019s tokens are refused at once',
+    example: false,
+  })
   @IsBoolean()
   enabled!: boolean;
+}
+
+/** The app descriptor (Atlassian's `atlassian-connect.json`). */
+export class ConnectDescriptorView {
+  @ApiProperty({ description: 'CONNECT_APP_KEY', example: 'warden' }) key!: string;
+  @ApiProperty({ example: 'Warden' }) name!: string;
+  @ApiProperty({
+    example: 'Authentication and authorization for the REST APIs of Atlassian apps',
+  })
+  description!: string;
+
+  @ApiProperty({ description: 'WARDEN_BASE_URL', example: 'https://warden.example.com' })
+  baseUrl!: string;
+
+  @ApiProperty({ example: { name: 'Warden', url: 'https://warden.example.com' } })
+  vendor!: { name: string; url: string };
+
+  @ApiProperty({ example: 1 }) apiVersion!: number;
+  @ApiProperty({ example: { type: 'jwt' } }) authentication!: { type: 'jwt' };
+
+  @ApiProperty({
+    example: { installed: '/connect/installed', uninstalled: '/connect/uninstalled' },
+  })
+  lifecycle!: { installed: string; uninstalled: string };
+
+  @ApiProperty({ example: { 'signed-install': true, 'context-qsh': true } })
+  apiMigrations!: Record<string, boolean>;
+
+  @ApiProperty({ description: 'CONNECT_SCOPES', type: [String], example: ['READ', 'ACT_AS_USER'] })
+  scopes!: string[];
+
+  @ApiProperty({ example: {} }) modules!: Record<string, unknown>;
 }
 
 export class WhoamiView {
@@ -94,21 +139,39 @@ export class WhoamiView {
   context!: boolean;
 }
 
+/** A target the host client can send exactly as it signs it (see wireTarget). */
+function IsTenantPath(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isTenantPath',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && targetProblem(value) === null,
+      defaultMessage: (args) =>
+        `${args?.property ?? 'path'} ${typeof args?.value === 'string' ? targetProblem(args.value) : 'must be a string'}`,
+    },
+  });
+}
+
 export class HostCheckDto {
   @ApiPropertyOptional({
-    description: 'A path of the tenant\u2019s REST API, relative to its base URL',
+    description:
+      'A path of the tenant\u2019s REST API relative to its base URL, with its query. Characters a URL cannot hold as they are (a space, non-ASCII) are percent-encoded as UTF-8 before the request is signed; control characters, `\\`, `#`, `.`/`..` segments and a `%` that is not an escape are refused',
     example: '/rest/api/2/serverInfo',
   })
   @IsOptional()
   @IsString()
   @Length(1, 2048)
-  @Matches(/^\/(?!\/)[^\\#]*$/, { message: 'path must be relative to the tenant: /rest/…' })
+  @IsTenantPath()
   path?: string;
 
-  @ApiPropertyOptional({ description: 'Act as this Atlassian account (needs ACT_AS_USER)' })
+  @ApiPropertyOptional({
+    description: 'Act as this Atlassian account (needs ACT_AS_USER)',
+    example: '5b10a2844c20165700ede21g',
+  })
   @IsOptional()
   @IsString()
-  @Length(1, 128)
+  @Matches(ACCOUNT_ID_PATTERN, {
+    message: 'accountId must be 1 to 128 printable ASCII characters without spaces',
+  })
   accountId?: string;
 }
 

@@ -1,5 +1,13 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadGatewayResponse,
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AuditSink } from '../../audit/audit.port';
 import { Clock } from '../../common/clock';
 import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
@@ -75,6 +83,13 @@ export class TenantsController {
       'Call the tenant back (GET a path of its REST API) as the app, or as a user through the JWT bearer grant',
   })
   @ApiOkResponse({ type: HostCheckView })
+  @ApiBadRequestResponse({ description: 'The path or the account id cannot be sent' })
+  @ApiNotFoundResponse({ description: 'No such tenant' })
+  @ApiConflictResponse({
+    description:
+      'The tenant is uninstalled or disabled, or acting as a user is not possible (no ACT_AS_USER scope, no oauthClientId)',
+  })
+  @ApiBadGatewayResponse({ description: 'The tenant or the authorization server did not answer' })
   async check(
     @Param('clientKey') clientKey: string,
     @Body() body: HostCheckDto,
@@ -87,10 +102,30 @@ export class TenantsController {
         : await this.host.request(clientKey, { path });
     } catch (err) {
       if (!(err instanceof HostCallError)) throw err;
-      throw err.attempted
-        ? new DomainError(502, 'tenant_call_failed', 'Bad Gateway', err.message)
-        : new DomainError(409, 'tenant_not_callable', 'Conflict', err.message);
+      throw await this.checkProblem(clientKey, err);
     }
     return { status: answer.status, asUser: body.accountId ?? null };
+  }
+
+  private async checkProblem(clientKey: string, err: HostCallError): Promise<DomainError> {
+    switch (err.reason) {
+      case 'invalid_request':
+        return Problems.badRequest('The request is not valid', 'validation_failed', {
+          errors: [{ field: err.field, messages: [err.message] }],
+        });
+      case 'unknown_tenant':
+        // Tenants are served from memory; one stored but not held here has a shared secret this
+        // instance cannot open (sealed under another key): it exists, but cannot be called.
+        return (await this.repository.find(clientKey))
+          ? Problems.conflict(
+              'The tenant\u2019s shared secret cannot be opened here; it must install again',
+              'tenant_not_callable',
+            )
+          : Problems.notFound('No such tenant', 'tenant_not_found');
+      case 'not_callable':
+        return Problems.conflict(err.message, 'tenant_not_callable');
+      case 'failed':
+        return new DomainError(502, 'tenant_call_failed', 'Bad Gateway', err.message);
+    }
   }
 }
