@@ -175,6 +175,29 @@ describe('ClientIpService', () => {
     expect(sut.resolve('127.0.0.1', xff([atLimit.join(','), '10.0.0.99']))).toBe('127.0.0.1');
   });
 
+  it('reads the for= nodes of an RFC 7239 Forwarded header', () => {
+    const { sut } = serviceWith({ clientIpHeader: 'Forwarded', trustedProxies: PROXIES });
+    const fwd = (value: string | string[]) => ({ forwarded: value });
+    expect(sut.resolve('127.0.0.1', fwd('for=198.51.100.7'))).toBe('198.51.100.7');
+    expect(sut.resolve('127.0.0.1', fwd('For="198.51.100.7:5000";proto=https;by=10.0.0.2'))).toBe(
+      '198.51.100.7',
+    );
+    expect(sut.resolve('127.0.0.1', fwd('for="[2001:db8::7]:4711"'))).toBe('2001:db8::7');
+    // Walked from the right like X-Forwarded-For: the client's own element proves nothing.
+    expect(
+      sut.resolve('127.0.0.1', fwd('for=192.0.2.1, for=203.0.113.9;proto=http, for=10.0.0.3')),
+    ).toBe('203.0.113.9');
+    expect(sut.resolve('127.0.0.1', fwd(['for=192.0.2.1', 'for=203.0.113.9, for=10.0.0.3']))).toBe(
+      '203.0.113.9',
+    );
+    // No address to be had: judged by the socket.
+    for (const value of ['for=unknown', 'for=_hidden', 'proto=https', 'for=', 'for="[::1"']) {
+      expect(sut.resolve('127.0.0.1', fwd(value))).toBe('127.0.0.1');
+    }
+    // X-Forwarded-For is not read when the settings name Forwarded.
+    expect(sut.resolve('127.0.0.1', xff('198.51.100.7'))).toBe('127.0.0.1');
+  });
+
   it('follows a change of the header name announced by the settings', () => {
     const { sut, settings } = serviceWith();
     const headers = { 'x-forwarded-for': '198.51.100.7', 'x-real-ip': '203.0.113.7' };

@@ -45,7 +45,7 @@ export class ClientIpService {
     const known = this.peer(socketAddress);
     if (!known) return socketAddress;
     if (!known.trusted) return known.address;
-    return walkForwarded(headers[this.header], known.address, this.trusted);
+    return walkForwarded(headers[this.header], known.address, this.trusted, this.header);
   }
 
   private peer(socketAddress: string): Peer | null {
@@ -74,7 +74,8 @@ export function clientAddressUnder(
   if (!peer) return socketAddress;
   const trusted = ip.trustedProxies.map(parseRange).filter((r): r is IpRange => r !== null);
   if (!inRanges(peer, trusted)) return peer.toString();
-  return walkForwarded(headers[ip.clientIpHeader.toLowerCase()], peer.toString(), trusted);
+  const header = ip.clientIpHeader.toLowerCase();
+  return walkForwarded(headers[header], peer.toString(), trusted, header);
 }
 
 /**
@@ -85,9 +86,11 @@ function walkForwarded(
   raw: string | string[] | undefined,
   peer: string,
   trusted: IpRange[],
+  header: string,
 ): string {
   if (raw === undefined) return peer;
-  const entries = (Array.isArray(raw) ? raw.join(',') : raw).split(',');
+  let entries = (Array.isArray(raw) ? raw.join(',') : raw).split(',');
+  if (header === 'forwarded') entries = entries.map(forwardedFor);
   const last = Math.max(0, entries.length - MAX_FORWARDED_ENTRIES);
   let client = peer;
   for (let i = entries.length - 1; i >= last; i--) {
@@ -100,6 +103,23 @@ function walkForwarded(
   // Every entry walked was a trusted proxy: the chain is all proxies (the left-most entry is
   // one too), or longer than the walk, whose remaining entries prove nothing.
   return last === 0 ? client : peer;
+}
+
+/**
+ * RFC 7239: the `for` parameter of one `Forwarded` element (`for=192.0.2.60;proto=https`,
+ * `for="[2001:db8::1]:4711"`). An element without one, or with an obfuscated or `unknown` node,
+ * gives no address, which the walk treats as a malformed header.
+ */
+function forwardedFor(element: string): string {
+  for (const pair of element.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq === -1 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
+    const value = pair.slice(eq + 1).trim();
+    return value.length >= 2 && value.startsWith('"') && value.endsWith('"')
+      ? value.slice(1, -1)
+      : value;
+  }
+  return '';
 }
 
 /** `[2001:db8::1]:443` or `203.0.113.7:5000` as some proxies write them. */
