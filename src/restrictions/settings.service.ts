@@ -137,7 +137,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
       ip: write.actor.ip,
       details: {
         version: this.version,
-        changes: diff(this.masked(before), this.masked(next)),
+        changes: maskedDiff(before, next),
         forced: lockout.length > 0,
       },
     });
@@ -287,6 +287,23 @@ function setPath(object: unknown, path: string, value: unknown): void {
     .slice(0, -1)
     .reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), object);
   if (isObject(parent)) parent[keys[keys.length - 1]] = value;
+}
+
+/**
+ * The changes with secrets masked: a secret that changed (set, replaced, cleared) is named, its
+ * values shown only as the mask or null.
+ */
+function maskedDiff(before: Settings, after: Settings): ReturnType<typeof diff> {
+  const changes = diff(before, after);
+  for (const path of SECRET_SETTINGS) {
+    const change = changes[path];
+    if (change)
+      changes[path] = {
+        from: change.from === null ? null : MASK,
+        to: change.to === null ? null : MASK,
+      };
+  }
+  return changes;
 }
 
 /** Changed leaves as `path: {from, to}`; arrays compare whole. */

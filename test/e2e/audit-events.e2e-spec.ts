@@ -245,6 +245,15 @@ describe.each(DATABASES)('audit events (%s)', (database) => {
     expect(changes).toContain('externalJwt.clientId');
     expect(changes).toContain('externalJwt.clientSecret');
     expect(changes).not.toContain(clientSecret);
+    // Replaced by another secret: still on record as a change, neither value shown.
+    const rotated = 'idp-client-secret-rotated-never-shown';
+    secrets.push(rotated);
+    await patchSettings(t, { externalJwt: { clientSecret: rotated } });
+    const rotation = await one({ event: 'settings.changed' });
+    expect(rotation.details?.changes).toEqual({
+      'externalJwt.clientSecret': { from: '********', to: '********' },
+    });
+    expect(JSON.stringify(rotation.details)).not.toContain(rotated);
   });
 
   maybe(
