@@ -12,6 +12,7 @@ import {
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -93,10 +94,19 @@ export class AuthController {
   @HttpCode(204)
   @ApiOperation({ summary: "End the calling token's session (its refresh and access tokens)" })
   @ApiNoContentResponse()
+  @ApiForbiddenResponse({
+    description: "An identity provider's token: there is no Warden session to end",
+  })
   async logout(
     @CurrentPrincipal() principal: Principal,
     @Req() request: FastifyRequest,
   ): Promise<void> {
+    // An identity provider's token has no Warden session: a 204 would claim an end that is not.
+    if (principal.authMethod === 'external')
+      throw Problems.forbidden(
+        'external_token_not_allowed',
+        "This token is the identity provider's: there is no Warden session to end; sign out there",
+      );
     await this.auth.logout(principal.username, principal.credentialId, requestMeta(request));
   }
 

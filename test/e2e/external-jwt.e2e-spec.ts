@@ -195,6 +195,14 @@ describe('external identity provider tokens', () => {
       });
       expect(minted.status).toBe(403);
       expect(minted.body.code).toBe('external_token_not_allowed');
+      // Nor "log out" a session that does not exist: the token would go on working.
+      const kim = idp.sign({ sub: 'kim' });
+      const logout = await http(`${t.url}/system/logout`, {
+        method: 'POST',
+        headers: { authorization: bearer(kim) },
+      });
+      expect(logout.status).toBe(403);
+      expect(logout.body.code).toBe('external_token_not_allowed');
       await useJwks({ mapToLocalUser: true });
       try {
         const asAdmin = await http(`${t.url}/admin/settings`, {
