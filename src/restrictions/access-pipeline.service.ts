@@ -70,6 +70,7 @@ export class AccessPipeline {
     }
     // A username and password: the check counts against the password-guessing budget.
     const password = passwordOf(request.headers.authorization);
+    if (password) this.limiter.assertPasswordChecksAllowed(clientIp);
     const attempt = password && this.limiter.beginLogin(password.username, clientIp);
     let authenticated;
     try {
@@ -91,6 +92,14 @@ export class AccessPipeline {
       ) {
         return this.open('native_token', clientIp);
       }
+      // Credentials presented and refused: counted by address (DESIGN section 3, step 5), so that
+      // guessing, whatever the username, meets a budget. A request without any is not.
+      if (
+        err instanceof DomainError &&
+        err.status === 401 &&
+        err.code !== 'authentication_required'
+      )
+        await this.limiter.countRefused(clientIp);
       throw err;
     }
     const { principal, refreshClaims } = authenticated;

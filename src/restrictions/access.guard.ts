@@ -103,13 +103,20 @@ export class AccessGuard implements CanActivate {
   }
   /**
    * POST /system/auth: the password check the handler makes counts against the username's
-   * budget (RateLimiterService.beginLogin); whatever answers 401 is a failure, and so is a
+   * budget (RateLimiterService.beginLogin), and a refused one against the address's budget, as
+   * refused credentials are elsewhere; whatever answers 401 is a failure, and so is a
    * connection dropped before the answer was out.
    */
   private limitBodyLogin(request: GuardedRequest, reply: FastifyReply, clientIp: string): void {
     const body = request.body as { username?: unknown } | undefined;
     if (typeof body?.username !== 'string') return;
+    this.limiter.assertPasswordChecksAllowed(clientIp);
     const end = this.limiter.beginLogin(body.username, clientIp);
-    reply.raw.once('close', () => end(reply.statusCode === 401 || !reply.raw.writableFinished));
+    reply.raw.once('close', () => {
+      const failed = reply.statusCode === 401 || !reply.raw.writableFinished;
+      end(failed);
+      // The answer is out: the address's budget only learns of the refusal for next time.
+      if (failed) this.limiter.countRefused(clientIp).catch(() => undefined);
+    });
   }
 }

@@ -418,6 +418,53 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     ).toBe(200);
   });
 
+  it('refused credentials are counted by address, whatever the username: a budget for guessing', async () => {
+    // Fresh users: earlier tests spent budgets of the shared ones in this window.
+    const holder = await newUser(t);
+    const other = await newUser(t);
+    const pair = await login(t, holder);
+    await operatorPatch(t, { rateLimit: { enabled: true, requests: 5, windowSeconds: 60 } });
+    try {
+      const from = { 'x-forwarded-for': '198.51.100.81' };
+      // Requests without credentials are not guessing: a plain 401, however many.
+      for (let i = 0; i < 8; i++) {
+        const res = await http(`${t.url}/system/whoami`, { headers: from });
+        expect(res.status).toBe(401);
+      }
+      // A different made-up user each time, so no per-user limit applies.
+      const spray = (i: number) =>
+        http(`${t.url}/system/whoami`, {
+          headers: { ...from, authorization: basic(`sprayed-${i}`, 'guess-password-1') },
+        });
+      for (let i = 0; i < 5; i++) expect((await spray(i)).status).toBe(401);
+      const spent = await spray(5);
+      expect(spent.status).toBe(429);
+      expect(spent.body.code).toBe('rate_limited');
+      expect(Number(spent.headers.get('retry-after'))).toBeGreaterThan(0);
+      // From then on passwords from that address are not even checked, the right one included…
+      const right = await http(`${t.url}/system/auth`, {
+        method: 'POST',
+        headers: from,
+        json: { username: other.username, password: other.password },
+      });
+      expect(right.status).toBe(429);
+      // …while a token keeps working from there, and other addresses are not affected.
+      const withToken = await http(`${t.url}/system/whoami`, {
+        headers: { ...from, authorization: bearer(pair.authentication) },
+      });
+      expect(withToken.status).toBe(200);
+      const elsewhere = await http(`${t.url}/system/whoami`, {
+        headers: {
+          'x-forwarded-for': '198.51.100.82',
+          authorization: basic(other.username, other.password),
+        },
+      });
+      expect(elsewhere.status).toBe(200);
+    } finally {
+      await operatorPatch(t, { rateLimit: { enabled: true, requests: 600, windowSeconds: 60 } });
+    }
+  });
+
   it('the JSON sign-in is held to the IP allow-list like every other route', async () => {
     await patchSettings(t, { ip: { allow: ['10.0.0.0/8', '127.0.0.1/32'] } });
     try {

@@ -43,6 +43,8 @@ export class RateLimiterService {
   private readonly logger = new Logger(RateLimiterService.name);
   /** Login windows by username and address (see beginLogin); bounded, each for its window. */
   private readonly logins = new BoundedCache<string, LoginWindow>(MAX_BLOCKED_LOGINS);
+  /** Addresses whose budget refused credentials spent, until when (see countRefused). */
+  private readonly refusing = new BoundedCache<string, number>(MAX_BLOCKED_LOGINS);
 
   /** Counts while the shared storage (Redis) cannot be reached: the limits hold per instance. */
   private readonly fallback = new MemoryThrottlerStorage();
@@ -134,6 +136,40 @@ export class RateLimiterService {
       counted.failures++;
       void this.recordLoginFailure(key, counted);
     };
+  }
+
+  /**
+   * A request whose credentials were refused has no credential to be counted by: it is counted
+   * against its address's budget (`ip:…`, the one anonymous requests draw on). Throws the 429
+   * once that is spent, and from then until it refills, password checks from the address are
+   * refused before the password is looked at (assertPasswordChecksAllowed).
+   */
+  async countRefused(ip: string): Promise<void> {
+    try {
+      const counted = this.consume(`ip:${ip}`);
+      if (counted instanceof Promise) await counted;
+    } catch (err) {
+      if (err instanceof DomainError && err.status === 429) {
+        const wait = Number(err.extras.headers?.['Retry-After']) || 1;
+        const until = Date.now() + wait * 1000;
+        this.refusing.set(ip, until, until);
+      }
+      throw err;
+    }
+  }
+
+  /** A 429 while the address's budget is spent on refused credentials (see countRefused). */
+  assertPasswordChecksAllowed(ip: string): void {
+    const until = this.refusing.get(ip);
+    if (until === undefined) return;
+    const wait = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+    throw new DomainError(
+      429,
+      'rate_limited',
+      'Too Many Requests',
+      `Too many refused credentials from this address; retry in ${wait} s`,
+      { headers: { 'Retry-After': String(wait) } },
+    );
   }
 
   /**
