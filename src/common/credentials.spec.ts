@@ -68,6 +68,12 @@ describe('parseAuthorization', () => {
       });
     });
 
+    it('takes a scheme name alone (`Bearer ` trimmed) for a malformed header, not a token', () => {
+      for (const header of ['Bearer', 'bearer', 'Basic', 'JWT', 'APIToken']) {
+        expect(parseAuthorization(header).scheme).toBe('malformed');
+      }
+    });
+
     it('refuses a bare value with characters outside token68 as malformed', () => {
       expect(parseAuthorization('abc@def').scheme).toBe('malformed');
       expect(parseAuthorization('abc\tdef').scheme).toBe('malformed');

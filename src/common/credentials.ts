@@ -15,6 +15,7 @@ export type PresentedCredential =
 const MAX_HEADER = 16 * 1024;
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const SCHEMES = new Set(['bearer', 'basic', 'apitoken', 'jwt']);
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function parseAuthorization(header: string | string[] | undefined): PresentedCredential {
@@ -23,6 +24,10 @@ export function parseAuthorization(header: string | string[] | undefined): Prese
     return { scheme: 'malformed', reason: 'Authorization header is not valid' };
   const space = header.indexOf(' ');
   if (space === -1) {
+    // `Bearer ` with nothing after it arrives as `Bearer` (HTTP trims the value): a scheme
+    // without its credentials, not a token.
+    if (SCHEMES.has(header.toLowerCase()))
+      return { scheme: 'malformed', reason: `${header} needs credentials after it` };
     return TOKEN68.test(header)
       ? { scheme: 'bare', token: header }
       : { scheme: 'malformed', reason: 'Authorization header is not valid' };

@@ -229,5 +229,9 @@ describe('token attacks', () => {
       expect([400, 401, 431]).toContain(res.status);
       expect(res.status).not.toBeGreaterThanOrEqual(500);
     }
+    // A scheme without its credentials is a malformed request (RFC 6750 §3.1 invalid_request).
+    const empty = await whoami('Bearer ');
+    expect(empty.status).toBe(401);
+    expect(empty.headers.get('www-authenticate')).toContain('error="invalid_request"');
   });
 });
