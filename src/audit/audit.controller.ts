@@ -64,7 +64,8 @@ export class AuditController {
     const last = await this.repository.latest('audit.purged');
     const next = this.job.nextRunAt();
     return {
-      cron: purgeCron,
+      // The expression in force: the default one while the stored one cannot be scheduled.
+      cron: this.job.expression ?? purgeCron,
       timeZone: PURGE_TIME_ZONE,
       nextRunAt: next ? next.toISOString() : null,
       retentionDays,

@@ -2,9 +2,14 @@ import { request as httpRequest } from 'node:http';
 import { AuditRepository, AuditRow } from '../../src/audit/audit.repository';
 import { AuditWriter } from '../../src/audit/audit-writer.service';
 import type { AuditEntryView } from '../../src/audit/dto/audit.dto';
+import { AuditRetentionJob } from '../../src/audit/retention/audit-retention.job';
 import { AuditRetentionService } from '../../src/audit/retention/audit-retention.service';
+import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
+import { SettingsRepository } from '../../src/restrictions/settings.repository';
+import { SettingsService } from '../../src/restrictions/settings.service';
 import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { auditEvents, auditRow, seedAudit } from '../support/audit';
+import { eventually } from '../support/eventually';
 import { adminAuth } from '../support/factories';
 import { http } from '../support/http';
 import { operatorPatch, patchSettings } from '../support/settings';
@@ -22,6 +27,8 @@ const OUTCOMES: Record<string, string> = {
   'user.created': 'success',
 };
 const IPS = ['203.0.113.1', '203.0.113.2', '2001:db8::7'];
+/** Parses, never fires: there is no 30 February. */
+const NEVER_FIRES = '0 0 30 2 *';
 
 /** 240 rows; every three share an instant, so the keyset's tie-break on id is exercised. */
 function seededRows(): AuditRow[] {
@@ -407,6 +414,51 @@ describe.each(DATABASES)('audit store (%s)', (database) => {
     expect(back.body.cron).toBe('0 * * * *');
     expect(new Date(back.body.nextRunAt).getUTCMinutes()).toBe(0);
   });
+
+  maybe(
+    'a stored cron that never fires (written before it was refused): the running instance keeps its job, a new one starts on the default',
+    async () => {
+      const repository = t.app.get(SettingsRepository);
+      const row = (await repository.load())!;
+      const document = JSON.parse(row.document);
+      document.audit.purgeCron = NEVER_FIRES;
+      expect(await repository.replace(row.version, JSON.stringify(document), 'older-version')).toBe(
+        true,
+      );
+      const settings = t.app.get(SettingsService);
+      expect(
+        await eventually(
+          async () => settings.get().audit.purgeCron,
+          (cron) => cron === NEVER_FIRES,
+        ),
+      ).toBe(NEVER_FIRES);
+      let second: TestApp | undefined;
+      try {
+        const retention = (on: TestApp) =>
+          http(`${on.url}/admin/audit/retention`, { headers: { authorization: adminAuth() } });
+        const kept = await retention(t);
+        expect(kept.status).toBe(200);
+        expect(kept.body.cron).toBe('0 * * * *');
+        expect(new Date(kept.body.nextRunAt).getUTCMinutes()).toBe(0);
+        // Not `database`: that would make a database of its own. Only t's close drops this one.
+        second = await startApp({
+          env: {
+            DATABASE_URL: t.env.DATABASE_URL,
+            WARDEN_ENCRYPTION_KEY: t.env.WARDEN_ENCRYPTION_KEY,
+          },
+        });
+        expect(second.app.get(SettingsService).get().audit.purgeCron).toBe(NEVER_FIRES);
+        const fallback = await retention(second);
+        expect(fallback.status).toBe(200);
+        expect(fallback.body.cron).toBe(DEFAULT_SETTINGS.audit.purgeCron);
+        expect(new Date(fallback.body.nextRunAt).getUTCMinutes()).toBe(0);
+      } finally {
+        await patchSettings(t, { audit: { purgeCron: '0 * * * *' } });
+        await second?.close();
+      }
+      expect(t.app.get(AuditRetentionJob).expression).toBe('0 * * * *');
+    },
+  );
 });
 
 /** RFC 4180: quoted fields, doubled quotes, CRLF records. */

@@ -155,6 +155,36 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
     expect(after.body).toEqual(before.body);
   });
 
+  maybe(
+    'a retention cron that parses but never fires (30 February) is a 400 naming audit.purgeCron; retention keeps its schedule',
+    async () => {
+      const before = await read();
+      const res = await write(
+        'PATCH',
+        { audit: { purgeCron: '0 0 30 2 *' } },
+        before.headers.get('etag'),
+      );
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body.code).toBe('validation_failed');
+      expect(res.body.detail).toContain('audit.purgeCron');
+      expect(res.body.errors).toEqual([
+        { field: 'audit.purgeCron', messages: [expect.stringContaining('fires')] },
+      ]);
+      const after = await read();
+      expect(after.headers.get('etag')).toBe(before.headers.get('etag'));
+      const retention = await http(`${t.url}/admin/audit/retention`, {
+        headers: { authorization: adminAuth() },
+      });
+      expect(retention.status).toBe(200);
+      expect(retention.body.cron).toBe(before.body.audit.purgeCron);
+      expect(Date.parse(retention.body.nextRunAt)).toBeGreaterThan(Date.now());
+      // 29 February fires (in leap years): accepted.
+      await patch({ audit: { purgeCron: '0 0 29 2 *' } });
+      await patch({ audit: { purgeCron: before.body.audit.purgeCron } });
+    },
+  );
+
   maybe('a non-object body or a non-admin caller is refused', async () => {
     const etag = (await read()).headers.get('etag');
     expect((await write('PATCH', [1, 2], etag)).status).toBe(400);

@@ -21,7 +21,7 @@ import {
   ValidateNested,
   ValidationOptions,
 } from 'class-validator';
-import { CronTime } from 'cron';
+import { isSchedulableCron } from '../../common/cron';
 import { isValidIpOrCidr } from '../../common/ip';
 import { isValidPathPattern } from '../path-pattern';
 
@@ -62,15 +62,10 @@ const IsCron = () =>
   Check(
     'isCron',
     (v) => {
-      if (typeof v !== 'string' || v.length > 100) return false;
-      try {
-        new CronTime(v);
-        return true;
-      } catch {
-        return false;
-      }
+      // An expression that parses but never fires (30 February) would leave retention unscheduled.
+      return typeof v === 'string' && v.length <= 100 && isSchedulableCron(v);
     },
-    '$property must be a cron expression',
+    '$property must be a cron expression that fires (read in UTC)',
   );
 const IsSafeRegex = () =>
   Check(
