@@ -1,3 +1,4 @@
+import { DirectoryService } from '../../src/auth/directory/directory.service';
 import { ADMIN_USERNAME } from '../support/config';
 import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';
@@ -75,6 +76,28 @@ describe.each(DATABASES)('admin API for users and groups (%s)', (database) => {
       expect.arrayContaining(['Reporters', 'warden-admins']),
     );
   });
+
+  maybe(
+    'a group name outside the rule is a 400 naming the field; the API and the directory agree',
+    async () => {
+      const directory = t.app.get(DirectoryService);
+      for (const name of ['bad/group\u0000', 'a/b', '', 'x'.repeat(256), 'tab\there']) {
+        const res = await admin('/admin/groups', { method: 'POST', json: { name } });
+        expect(res.status).toBe(400);
+        expect(res.body.code).toBe('validation_failed');
+        expect(res.body.errors).toEqual([{ field: 'name', messages: [expect.any(String)] }]);
+        // The directory's own check, for callers that do not come through the API (an import).
+        const direct = await directory.createGroup({ name }, { username: 'test' }).catch((e) => e);
+        expect(direct).toMatchObject({ status: 400, code: 'validation_failed' });
+        expect(direct.extras.fields.errors).toEqual(res.body.errors);
+      }
+      const names = (await admin('/admin/groups')).body.map((g: { name: string }) => g.name);
+      expect(names.filter((n: string) => /[/\t\u0000]|^$|^x{256}$/.test(n))).toEqual([]);
+      expect(
+        (await admin('/admin/groups', { method: 'POST', json: { name: 'Ops team_1' } })).status,
+      ).toBe(201);
+    },
+  );
 
   maybe('an unknown group is a 400 naming it', async () => {
     const res = await admin('/admin/users', {

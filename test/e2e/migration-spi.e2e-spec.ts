@@ -322,6 +322,56 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
       }
     });
 
+    it('a group name the API refuses is reported by the import as by its dry run, and not created', async () => {
+      const bad = 'bad/group\u0000';
+      const good = `imported-${n}`;
+      const { document } = await exportFrom(source);
+      document.data['warden.configuration'].groups.push(bad, good);
+      const link = cmj.link(JSON.stringify(document));
+      const groups = async () =>
+        (
+          await http(`${target.url}/admin/groups`, { headers: { authorization: adminAuth() } })
+        ).body.map((g: { name: string }) => g.name);
+      const refused = await http(`${target.url}/admin/groups`, {
+        method: 'POST',
+        headers: { authorization: adminAuth() },
+        json: { name: bad },
+      });
+      expect(refused.status).toBe(400);
+
+      const dry = await importInto(target, link, true);
+      const real = await importInto(target, link);
+
+      const problems = (id: string) =>
+        cmj
+          .callsFor(id, 'result')[0]
+          .body.problems.filter((p: { severity: string }) => p.severity === 'ERROR');
+      expect(problems(dry.id)).toEqual([
+        {
+          severity: 'ERROR',
+          message: expect.stringMatching(
+            /^Group "bad\/group\\u0000" was not created: A group name/,
+          ),
+        },
+      ]);
+      expect(problems(real.id)).toEqual(problems(dry.id));
+      const op = await operation(target, real.id);
+      expect(op.status).toBe('failed');
+      expect(op.summary.changes).toEqual(
+        expect.arrayContaining([{ target: 'group', key: good, action: 'create' }]),
+      );
+      expect(op.summary.changes).not.toEqual(
+        expect.arrayContaining([expect.objectContaining({ key: bad })]),
+      );
+      const after = await groups();
+      expect(after).toContain(good);
+      expect(after.filter((g: string) => g.startsWith('bad'))).toEqual([]);
+      const [{ count }] = await target.dataSource.query(
+        `SELECT COUNT(*) AS count FROM groups WHERE name LIKE 'bad%'`,
+      );
+      expect(Number(count)).toBe(0);
+    });
+
     it('an expired download link ends the operation with a clear problem reported to CMJ', async () => {
       const { id, res } = await importInto(target, cmj.link('{}', -10));
       expect(res.status).toBe(202);

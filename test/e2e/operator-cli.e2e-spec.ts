@@ -252,6 +252,29 @@ describe('operator CLI: configuration export and import, audit purge', () => {
     await expect(cli(target.env, ['import-config', bad])).rejects.toThrow(/not a Warden export/);
   });
 
+  it('an import-config of a group name the API refuses reports it as the dry run does, exits 1 and creates nothing', async () => {
+    const file = join(dir, 'config.json');
+    expect((await cli(source.env, ['export-config', file])).code).toBe(0);
+    const document = JSON.parse(readFileSync(file, 'utf8'));
+    document.data['warden.configuration'].groups.push('bad/group\u0000');
+    const edited = join(dir, 'bad-group.json');
+    writeFileSync(edited, JSON.stringify(document));
+    const problem = 'ERROR: Group "bad/group\\u0000" was not created: A group name must be';
+
+    const dry = await cli(target.env, ['import-config', edited, '--dry-run']);
+    expect(dry.code).toBe(1);
+    expect(dry.out).toContain(problem);
+    const real = await cli(target.env, ['import-config', edited]);
+    expect(real.code).toBe(1);
+    expect(real.out).toContain(problem);
+    expect(real.out).not.toContain('\u0000');
+
+    const groups = (
+      await http(`${target.url}/admin/groups`, { headers: { authorization: adminAuth() } })
+    ).body.map((g: { name: string }) => g.name);
+    expect(groups.filter((g: string) => g.startsWith('bad'))).toEqual([]);
+  });
+
   it('purges the audit log now', async () => {
     const old = Date.now() - 400 * 86_400_000;
     await seedAudit(

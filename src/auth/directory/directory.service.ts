@@ -14,6 +14,7 @@ import {
   UserView,
 } from './dto/directory.dto';
 import { GroupEntity } from './group.entity';
+import { assertValidGroupName } from './group-name';
 import { PasswordHasher } from './password-hasher';
 import { UserCache } from './user-cache';
 import { UserEntity } from './user.entity';
@@ -168,6 +169,8 @@ export class DirectoryService {
   }
 
   async createGroup(dto: CreateGroupDto, actor: Actor): Promise<GroupView> {
+    // Not only the API's body: an import and the CLI create groups through here too.
+    assertValidGroupName(dto.name);
     const group = Object.assign(new GroupEntity(), {
       id: randomUUID(),
       name: dto.name,

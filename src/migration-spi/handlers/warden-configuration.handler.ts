@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DirectoryService } from '../../auth/directory/directory.service';
+import { assertValidGroupName } from '../../auth/directory/group-name';
 import { DomainError } from '../../common/problem/domain-error';
 import { TenantDirectory } from '../../connect/tenants/tenant-directory.service';
 import { TenantsRepository } from '../../connect/tenants/tenants.repository';
@@ -125,15 +126,16 @@ export class WardenConfigurationHandler extends MigrationHandler {
     for (const name of groups) {
       if (existing.has(name.toLowerCase())) continue;
       try {
-        if (!dryRun) await this.directory.createGroup({ name }, ACTOR);
-        else if (!/^[\p{L}\p{N} ._@+-]{1,255}$/u.test(name))
-          throw new DomainError(400, 'validation_failed', 'Bad Request', 'not a valid group name');
+        // The directory checks the name itself; a dry run asks the same rule.
+        if (dryRun) assertValidGroupName(name);
+        else await this.directory.createGroup({ name }, ACTOR);
         changes.push({ target: 'group', key: name, action: 'create' });
         existing.add(name.toLowerCase());
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
         problems.push({
-          message: `Group ${name} was not created: ${err.detail}`,
+          // Quoted as JSON: a name from the file may hold control characters.
+          message: `Group ${JSON.stringify(name)} was not created: ${err.detail}`,
           severity: 'ERROR',
         });
       }

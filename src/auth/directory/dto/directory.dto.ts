@@ -10,10 +10,10 @@ import {
   Matches,
   MaxLength,
 } from 'class-validator';
+import { IsGroupName } from '../group-name';
 
 /** Letters, digits and . _ @ + - : what Jira and Confluence accept in usernames, minus spaces. */
 const USERNAME = /^[\p{L}\p{N}._@+-]+$/u;
-const GROUP_NAME = /^[\p{L}\p{N} ._@+-]+$/u;
 
 export class CreateUserDto {
   @ApiProperty({ example: 'alice' })
@@ -80,12 +80,13 @@ export class UpdateUserDto {
 }
 
 export class CreateGroupDto {
-  @ApiProperty({ example: 'api-users' })
-  @IsString()
-  @Length(1, 255)
-  @Matches(GROUP_NAME, {
-    message: 'group name may contain letters, digits, spaces and . _ @ + - only',
+  @ApiProperty({
+    example: 'api-users',
+    minLength: 1,
+    maxLength: 255,
+    description: 'Letters, digits, spaces and . _ @ + -',
   })
+  @IsGroupName()
   name!: string;
 }
 
