@@ -28,17 +28,23 @@ import { RestrictionsService } from './restrictions.service';
       provide: ThrottlerStorage,
       inject: [WARDEN_CONFIG],
       // Redis when configured, so that every instance draws on one budget per credential.
-      useFactory: (config: WardenConfig) =>
-        config.redisUrl
-          ? new ThrottlerStorageRedisService(config.redisUrl, {
-              maxRetriesPerRequest: 1,
-              enableOfflineQueue: false,
-              // A Redis that stops answering without closing the connection must not hold
-              // requests: the limiter falls back to counting per instance.
-              commandTimeout: 500,
-              keepAlive: 5000,
-            })
-          : new MemoryThrottlerStorage(),
+      useFactory: (config: WardenConfig) => {
+        if (!config.redisUrl) return new MemoryThrottlerStorage();
+        const storage = new ThrottlerStorageRedisService(config.redisUrl, {
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          // A Redis that stops answering without closing the connection must not hold
+          // requests: the limiter falls back to counting per instance.
+          commandTimeout: 500,
+          keepAlive: 5000,
+        });
+        // A listener from the client's first moment: ioredis writes an error event nobody
+        // listens to straight to stderr, as plain text, and the rate limiter subscribes only
+        // later in the start-up. Connection errors are the client's to retry and the rate
+        // limiter's to report (once, when counting falls back to this instance).
+        storage.redis.on('error', () => undefined);
+        return storage;
+      },
     },
     { provide: APP_GUARD, useClass: AccessGuard },
   ],

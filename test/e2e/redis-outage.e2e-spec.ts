@@ -1,8 +1,11 @@
+import Redis from 'ioredis';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { itWhen, startApp, TestApp } from '../support/app';
 import { eventually } from '../support/eventually';
-import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
+import { ADMIN_PASSWORD, ADMIN_USERNAME, testConfig } from '../support/config';
+import { startWardenProcess, stopWardenProcess, WardenProcess } from '../support/process';
+import { INVALIDATION_CHANNELS } from '../support/redis';
 import { adminAuth, login } from '../support/factories';
 import { bearer, http } from '../support/http';
 
@@ -194,5 +197,100 @@ describe('warden_rate_limit_shared before Redis was ever reached', () => {
       ).toBe('1');
     },
     60_000,
+  );
+});
+
+describe('a Warden process whose Redis is away at start, comes, and goes again', () => {
+  let ready = false;
+  const when = itWhen(() => ready);
+  let redis: PrivateRedis | undefined;
+  let warden: WardenProcess | undefined;
+  let removeDataDir: (() => void) | undefined;
+
+  beforeAll(() => {
+    ready = requireRedisServer();
+  });
+  afterAll(async () => {
+    if (warden && warden.child.exitCode === null && warden.child.signalCode === null)
+      warden.child.kill('SIGKILL');
+    await redis?.stop();
+    removeDataDir?.();
+  });
+
+  const subscribers = async (port: number): Promise<number[]> => {
+    const probe = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1 });
+    try {
+      const reply = (await probe.call('PUBSUB', 'NUMSUB', ...INVALIDATION_CHANNELS)) as unknown[];
+      return reply.filter((_, i) => i % 2 === 1).map(Number);
+    } finally {
+      probe.disconnect();
+    }
+  };
+
+  when(
+    'writes JSON lines only, logs each loss and the return once, subscribes once Redis comes, and stops while it is away',
+    async () => {
+      redis = new PrivateRedis(await freePort());
+      const { env, cleanup } = testConfig({
+        REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+        LOG_LEVEL: 'debug',
+      });
+      removeDataDir = cleanup;
+      warden = await startWardenProcess(env);
+      const lines = () =>
+        warden!
+          .output()
+          .split('\n')
+          .filter((line) => line.trim() !== '');
+      const messages = (context: string) =>
+        lines()
+          .map((line) => {
+            try {
+              return JSON.parse(line) as { context?: string; msg?: string };
+            } catch {
+              return {};
+            }
+          })
+          .filter((entry) => entry.context === context)
+          .map((entry) => entry.msg);
+      const bus = () => messages('RedisInvalidationBus');
+      // The clients retry several times a second meanwhile.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(bus().filter((m) => m?.startsWith('Redis unavailable'))).toHaveLength(1);
+
+      await redis.start();
+      expect(
+        await eventually(
+          async () => bus().filter((m) => m?.startsWith('Redis reachable again')).length,
+          (n) => n > 0,
+        ),
+      ).toBe(1);
+      // The subscriptions asked for while Redis was away were made once it came.
+      expect(
+        await eventually(
+          () => subscribers(redis!.port),
+          (counts) => counts.every((n) => n === 1),
+        ),
+      ).toEqual(INVALIDATION_CHANNELS.map(() => 1));
+
+      await redis.stop();
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(['SIGTERM', 0]).toContain(await stopWardenProcess(warden, 10_000));
+
+      const notJson = lines().filter((line) => {
+        try {
+          return typeof JSON.parse(line) !== 'object';
+        } catch {
+          return true;
+        }
+      });
+      expect(notJson).toEqual([]);
+      expect(bus()).toEqual([
+        expect.stringMatching(/^Redis unavailable/),
+        expect.stringMatching(/^Redis reachable again/),
+        expect.stringMatching(/^Redis unavailable/),
+      ]);
+    },
+    120_000,
   );
 });

@@ -15,6 +15,13 @@ export class RedisInvalidationBus extends InvalidationBus implements OnModuleDes
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   private readonly subscribed = new Set<string>();
+  /**
+   * Whether the loss of Redis has been logged and its return not yet. The clients retry every
+   * few hundred milliseconds while it is away, each attempt an error event: the loss is logged
+   * once and the return once, not every attempt.
+   */
+  private down = false;
+  private closing = false;
 
   constructor(
     url: string,
@@ -23,11 +30,17 @@ export class RedisInvalidationBus extends InvalidationBus implements OnModuleDes
     super();
     const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false };
     this.publisher = new Redis(url, options);
-    this.subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
+    // A SUBSCRIBE sent while Redis is away waits for the connection however long that takes:
+    // given up on, it would never be sent again (the client resubscribes only channels Redis
+    // has confirmed), and an instance started during an outage would never hear the others.
+    this.subscriber = new Redis(url, {
+      ...options,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+    });
     for (const client of [this.publisher, this.subscriber]) {
-      client.on('error', (err: Error) =>
-        this.logger.warn({ err: err.message }, 'Redis unavailable; caches fall back to polling'),
-      );
+      client.on('error', (err: Error) => this.lost(err));
+      client.on('ready', () => this.back());
     }
     this.subscriber.on('message', (channel: string, raw: string) => {
       const separator = raw.indexOf(' ');
@@ -50,9 +63,9 @@ export class RedisInvalidationBus extends InvalidationBus implements OnModuleDes
     this.local.subscribe(channel, handler);
     if (!this.subscribed.has(channel)) {
       this.subscribed.add(channel);
-      this.subscriber
-        .subscribe(CHANNEL_PREFIX + channel)
-        .catch((err: Error) => this.logger.warn({ err: err.message }, 'Redis subscribe failed'));
+      this.subscriber.subscribe(CHANNEL_PREFIX + channel).catch((err: Error) => {
+        if (!this.closing) this.logger.warn({ err: err.message }, 'Redis subscribe failed');
+      });
     }
   }
 
@@ -65,7 +78,28 @@ export class RedisInvalidationBus extends InvalidationBus implements OnModuleDes
     );
   }
 
+  private lost(err: Error): void {
+    if (this.down) return;
+    this.down = true;
+    this.logger.warn(
+      { err: err.message },
+      'Redis unavailable; caches fall back to polling until it is back',
+    );
+  }
+
+  private back(): void {
+    if (!this.down || [this.publisher, this.subscriber].some((c) => c.status !== 'ready')) return;
+    this.down = false;
+    this.logger.log('Redis reachable again; invalidation messages flow between instances');
+  }
+
   async onModuleDestroy(): Promise<void> {
-    await Promise.allSettled([this.publisher.quit(), this.subscriber.quit()]);
+    this.closing = true;
+    // QUIT waits behind queued commands; a client that is not connected just stops retrying.
+    await Promise.allSettled(
+      [this.publisher, this.subscriber].map((c) =>
+        c.status === 'ready' ? c.quit() : c.disconnect(),
+      ),
+    );
   }
 }
