@@ -19,7 +19,14 @@ import { Principal } from '../common/principal';
 import { Problems } from '../common/problem/domain-error';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import type { GuardedRequest } from '../restrictions/access.guard';
-import { OperationView, SpiAcceptedView, SpiCallDto, SpiImportDto } from './dto/spi.dto';
+import {
+  ExportDocumentView,
+  OperationView,
+  SpiAcceptedView,
+  SpiCallDto,
+  SpiDescriptorView,
+  SpiImportDto,
+} from './dto/spi.dto';
 import { ExportDocument, MigrationService, SpiCaller } from './migration.service';
 import { OperationEntity } from './operations/operation.entity';
 import { OperationStore } from './operations/operation-store.service';
@@ -45,7 +52,8 @@ export class MigrationSpiController {
   @ApiOperation({
     summary: 'The SPI descriptor CMJ Cloud reads: endpoints, their types and versions',
   })
-  descriptor(): Record<string, unknown> {
+  @ApiOkResponse({ type: SpiDescriptorView })
+  descriptor(): SpiDescriptorView {
     return {
       baseUrl: this.config.baseUrl,
       appKey: this.config.connect.appKey,
@@ -65,7 +73,10 @@ export class MigrationSpiController {
       'Export this instance\u2019s configuration (settings with secrets masked, groups, tenant metadata)',
   })
   @ApiBody({ type: SpiCallDto })
-  @ApiOkResponse({ description: 'The export document (JSON), one entry per data type' })
+  @ApiOkResponse({
+    type: ExportDocumentView,
+    description: 'The export document (JSON), one entry per data type',
+  })
   @ApiBadRequestResponse({ description: 'The call is not valid' })
   exportConfiguration(
     @Body() body: unknown,
@@ -110,6 +121,9 @@ export class MigrationOperationsController {
   }
 
   @Get(':id')
+  @ApiOperation({
+    summary: 'One CMJ operation: its state and, once ended, its changes and problems',
+  })
   @ApiOkResponse({ type: OperationView })
   @ApiNotFoundResponse({ description: 'No such operation' })
   async one(@Param('id') id: string): Promise<OperationView> {

@@ -61,6 +61,49 @@ describe("operators' surface", () => {
     expect(doc.components.schemas.CreateUserDto.properties.username.example).toBe('alice');
   });
 
+  it('describes the CMJ routes\u2019 answers with a schema and an example for every field', async () => {
+    const doc = (await http(`${t.url}/docs/openapi.json`)).body;
+    type Schema = {
+      $ref?: string;
+      type?: string;
+      items?: Schema;
+      example?: unknown;
+      properties?: Record<string, Schema>;
+    };
+    const resolve = (schema: Schema): Schema =>
+      schema.$ref
+        ? doc.components.schemas[schema.$ref.replace('#/components/schemas/', '')]
+        : schema;
+    /** The paths of the fields that have no example of their own (nor one from their schema). */
+    const withoutExample = (schema: Schema, at: string): string[] => {
+      const resolved = resolve(schema);
+      if (resolved.type === 'array' && resolved.items)
+        return resolved.example !== undefined ? [] : withoutExample(resolved.items, `${at}[]`);
+      if (resolved.properties)
+        return Object.entries(resolved.properties).flatMap(([name, property]) =>
+          property.example !== undefined ? [] : withoutExample(property, `${at}.${name}`),
+        );
+      return resolved.example !== undefined ? [] : [at];
+    };
+    for (const [path, method] of [
+      ['/cmj-spi.json', 'get'],
+      ['/cmjspi/configuration/export', 'post'],
+      ['/admin/migration/operations', 'get'],
+      ['/admin/migration/operations/{id}', 'get'],
+    ]) {
+      const schema = doc.paths[path][method].responses['200'].content?.['application/json']?.schema;
+      expect({ path, schema: schema !== undefined }).toEqual({ path, schema: true });
+      expect({ path, withoutExample: withoutExample(schema, path) }).toEqual({
+        path,
+        withoutExample: [],
+      });
+    }
+    const descriptor = doc.components.schemas.SpiDescriptorView;
+    expect(Object.keys(descriptor.properties).sort()).toEqual(
+      Object.keys((await http(`${t.url}/cmj-spi.json`)).body).sort(),
+    );
+  });
+
   it('serves the explorer at /docs', async () => {
     const res = await http(`${t.url}/docs`);
     expect(res.status).toBe(200);
