@@ -8,6 +8,7 @@ import { AppModule } from '../app.module';
 import { AuditRetentionService } from '../audit/retention/audit-retention.service';
 import { DirectoryService } from '../auth/directory/directory.service';
 import { KeyRingService } from '../auth/keys/key-ring.service';
+import { API_TOKEN_MARK } from '../common/credentials';
 import { createRootLogger, PinoNestLogger } from '../common/logging';
 import { loadConfig } from '../config/load-config';
 import { SigningAlgorithm, WardenConfig } from '../config/warden-config';
@@ -43,12 +44,12 @@ export interface CliIo {
 const ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
 const MIN_PASSWORD_LENGTH = 12;
 
+/** What was piped in (trimmed), or undefined when stdin is a terminal. */
 async function readStdin(stdin: CliIo['stdin']): Promise<string | undefined> {
   if (stdin.isTTY) return undefined;
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  return text || undefined;
+  return Buffer.concat(chunks).toString('utf8').trim();
 }
 
 /** Starts the application context (which applies pending migrations), runs `work`, closes it. */
@@ -155,8 +156,18 @@ export function defineCommands(program: Command, io: CliIo, exit: (code: number)
     .argument('<username>', 'the user whose password is replaced')
     .action(async (username: string) => {
       const given = await readStdin(io.stdin);
+      // Nothing piped in is a mistake upstream of here (an unset variable), not a request for a
+      // generated password: that is only made for someone at a terminal.
+      if (given === '')
+        throw new UsageError(
+          'stdin is empty: pipe the new password in, or run this at a terminal to have one generated',
+        );
       if (given !== undefined && given.length < MIN_PASSWORD_LENGTH)
         throw new UsageError(`the new password needs at least ${MIN_PASSWORD_LENGTH} characters`);
+      if (given?.startsWith(API_TOKEN_MARK))
+        throw new UsageError(
+          `the new password must not start with ${API_TOKEN_MARK} (personal API tokens do)`,
+        );
       const password = given ?? randomBytes(18).toString('base64url');
       await withApp(config(), (app) => app.get(DirectoryService).resetPassword(username, password));
       io.out(

@@ -3,7 +3,7 @@ import { KeyRingService } from '../../src/auth/keys/key-ring.service';
 import { runCli } from '../../src/cli';
 import { startApp, TestApp } from '../support/app';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
-import { login, newUser } from '../support/factories';
+import { adminAuth, login, newUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
 
 const headerOf = (token: string) =>
@@ -192,6 +192,28 @@ describe('CLI recovery', () => {
         })
       ).status,
     ).toBe(200);
+  });
+
+  it('reset-password refuses an empty pipe and a password shaped like an API token', async () => {
+    const user = await newUser(t);
+    // An empty pipe (an unset variable upstream) is not a terminal asking for a generated one.
+    await expect(cli(t, ['reset-password', user.username], '')).rejects.toThrow(/stdin is empty/);
+    await expect(cli(t, ['reset-password', user.username], '\n')).rejects.toThrow(/stdin is empty/);
+    await expect(
+      cli(t, ['reset-password', user.username], 'wdn_looks-like-a-token-42'),
+    ).rejects.toThrow(/must not start with wdn_/);
+    // Nothing changed: the old password still signs in.
+    expect((await login(t, user)).authentication).toBeTruthy();
+  });
+
+  it('a password starting with wdn_ is refused by the admin API: over Basic it reads as a token', async () => {
+    const res = await http(`${t.url}/admin/users`, {
+      method: 'POST',
+      headers: { authorization: adminAuth() },
+      json: { username: `wdn-${Date.now()}`, password: 'wdn_Carol-pass-123456' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('password');
   });
 
   it('an unknown command or user fails with a non-zero code', async () => {

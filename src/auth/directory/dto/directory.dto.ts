@@ -10,10 +10,20 @@ import {
   Matches,
   MaxLength,
 } from 'class-validator';
+import { API_TOKEN_MARK } from '../../../common/credentials';
 import { IsGroupName } from '../group-name';
 
 /** Letters, digits and . _ @ + - : what Jira and Confluence accept in usernames, minus spaces. */
 const USERNAME = /^[\p{L}\p{N}._@+-]+$/u;
+
+/**
+ * Over Basic a password starting with `wdn_` is taken for a personal API token, so its user
+ * could never sign in with it there.
+ */
+const NotLikeApiToken = () =>
+  Matches(new RegExp(`^(?!${API_TOKEN_MARK})`), {
+    message: `password must not start with ${API_TOKEN_MARK} (personal API tokens do)`,
+  });
 
 export class CreateUserDto {
   @ApiProperty({ example: 'alice' })
@@ -25,6 +35,7 @@ export class CreateUserDto {
   @ApiProperty({ example: 'correct horse battery staple', minLength: 12 })
   @IsString()
   @Length(12, 1024)
+  @NotLikeApiToken()
   password!: string;
 
   @ApiPropertyOptional({ example: 'Alice Example' })
@@ -52,6 +63,7 @@ export class UpdateUserDto {
   @IsOptional()
   @IsString()
   @Length(12, 1024)
+  @NotLikeApiToken()
   password?: string;
 
   @ApiPropertyOptional()
