@@ -38,7 +38,9 @@ export class UpstreamSessionClient {
         'upstream_unavailable',
       );
     }
-    if (response.status === 401 || response.status === 403) {
+    // 401 and 403 say "no session"; so does a redirect, which is how a product behind single
+    // sign-on sends a caller without one to its login page.
+    if (response.status === 401 || response.status === 403 || isRedirect(response.status)) {
       await response.body?.cancel();
       return null;
     }
@@ -52,11 +54,22 @@ export class UpstreamSessionClient {
     const text = await readCapped(response, MAX_BODY_BYTES);
     try {
       const body = JSON.parse(text ?? '') as { name?: unknown };
-      return typeof body.name === 'string' && body.name.length > 0 && body.name.length <= 255
+      // A name with control characters is no user Warden can hold (nor put in a header).
+      return typeof body.name === 'string' &&
+        body.name.length > 0 &&
+        body.name.length <= 255 &&
+        !CONTROL.test(body.name)
         ? body.name
         : null;
     } catch {
       return null;
     }
   }
+}
+
+/** C0 and C1 controls and DEL. */
+const CONTROL = /\p{Cc}/u;
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
 }

@@ -95,6 +95,38 @@ describe('upstream session when the upstream fails', () => {
     }
   });
 
+  it('a redirect (single sign-on sending the caller to log in) is no session: 401, not 503', async () => {
+    for (const status of [302, 303, 307]) {
+      const upstream = await startFakeUpstream({}, { status });
+      const t = await startApp({ env: { UPSTREAM_BASE_URL: upstream.url } });
+      try {
+        const res = await http(`${t.url}/system/auth`, {
+          headers: { cookie: 'JSESSIONID=whatever' },
+        });
+        expect(res.status).toBe(401);
+      } finally {
+        await t.close();
+        await upstream.close();
+      }
+    }
+  });
+
+  it('a session naming a user with control characters is a 401, and nobody is provisioned', async () => {
+    const upstream = await startFakeUpstream({ 'session-of-odd': 'odd\u0001name' });
+    const t = await startApp({ env: { UPSTREAM_BASE_URL: upstream.url } });
+    try {
+      const res = await http(`${t.url}/system/auth`, {
+        headers: { cookie: 'JSESSIONID=session-of-odd' },
+      });
+      expect(res.status).toBe(401);
+      const users = await http(`${t.url}/admin/users`, { headers: { authorization: adminAuth() } });
+      expect(JSON.stringify(users.body)).not.toContain('odd');
+    } finally {
+      await t.close();
+      await upstream.close();
+    }
+  });
+
   it('an unreachable upstream is a 503 problem', async () => {
     const t = await startApp({ env: { UPSTREAM_BASE_URL: 'http://127.0.0.1:1' } });
     try {
