@@ -258,6 +258,19 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
       expect(cmj.callsFor(id, 'mappings')[0].authorization).toBe(`Bearer ${cmj.tokens.get(id)}`);
     });
 
+    it('an operation called again once finished describes the new call, not the last one', async () => {
+      const store = target.app.get(OperationStore);
+      const id = operationId('called-again');
+      await store.begin(id, 'export', cmj.issue(id), false);
+      await store.end(id, 'succeeded', { exported: true });
+      const finished = await operation(target, id);
+      expect(finished).toMatchObject({ kind: 'export', dryRun: false, status: 'succeeded' });
+      await store.begin(id, 'import', cmj.issue(id), true);
+      const reopened = await operation(target, id);
+      expect(reopened).toMatchObject({ kind: 'import', dryRun: true, status: 'running' });
+      expect(reopened.summary ?? null).toBeNull();
+    });
+
     it('a sealed token opens for its own operation only', async () => {
       const store = target.app.get(OperationStore);
       const [a, b] = [operationId('sealed-a'), operationId('sealed-b')];

@@ -73,8 +73,13 @@ export class OperationStore {
         existing.tokenExpiresAt = tokenExpiry(token, now.getTime());
       }
       if (existing.status !== 'running') {
+        // A finished operation called again (an import after the export, a dry run then the
+        // real one): the row describes the call now running, not the one before.
         existing.status = 'running';
         existing.finishedAt = null;
+        existing.kind = kind;
+        existing.dryRun = dryRun;
+        existing.summary = null;
       }
       return { operation: await this.operations.save(existing), created: false };
     }
