@@ -357,8 +357,16 @@ describe('restrictions on protected routes and the decision endpoint', () => {
         })
       ).status,
     ).toBe(429);
-    // Another user from the same address is not affected, and successful logins do not count.
+    // Another user from the same address is not affected, and successful logins do not count,
+    // with Basic or with a JSON body (a check that ends leaves nothing under way behind).
     for (let i = 0; i < 12; i++) expect((await login(t, user)).authentication).toBeTruthy();
+    for (let i = 0; i < 12; i++) {
+      const res = await http(`${t.url}/system/auth`, {
+        method: 'POST',
+        json: { username: user.username, password: user.password },
+      });
+      expect(res.status).toBe(200);
+    }
   });
 
   it('parallel guesses cannot overrun the login budget', async () => {
