@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { readCapped } from '../common/http/fetch-json';
 import { Problems } from '../common/problem/domain-error';
+import { CONTROL_CHARACTER } from '../common/text';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 
 const TIMEOUT_MS = 5000;
@@ -58,7 +59,7 @@ export class UpstreamSessionClient {
       return typeof body.name === 'string' &&
         body.name.length > 0 &&
         body.name.length <= 255 &&
-        !CONTROL.test(body.name)
+        !CONTROL_CHARACTER.test(body.name)
         ? body.name
         : null;
     } catch {
@@ -66,9 +67,6 @@ export class UpstreamSessionClient {
     }
   }
 }
-
-/** C0 and C1 controls and DEL. */
-const CONTROL = /\p{Cc}/u;
 
 function isRedirect(status: number): boolean {
   return status >= 300 && status < 400;

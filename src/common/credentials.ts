@@ -1,3 +1,5 @@
+import { CONTROL_CHARACTER } from './text';
+
 /** What the Authorization header carries, parsed once and without judging it yet. */
 export type PresentedCredential =
   | { scheme: 'none' }
@@ -16,7 +18,6 @@ const MAX_HEADER = 16 * 1024;
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const SCHEMES = new Set(['bearer', 'basic', 'apitoken', 'jwt']);
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function parseAuthorization(header: string | string[] | undefined): PresentedCredential {
   if (header === undefined || header === '') return { scheme: 'none' };
@@ -65,7 +66,7 @@ function parseBasic(value: string): PresentedCredential {
   if (colon < 1) return { scheme: 'malformed', reason: 'Basic credentials need username:password' };
   // RFC 7617 §2: no control characters in the user-id (no stored username has any).
   const username = decoded.slice(0, colon);
-  if (CONTROL.test(username))
+  if (CONTROL_CHARACTER.test(username))
     return { scheme: 'malformed', reason: 'The username contains control characters' };
   return { scheme: 'basic', username, password: decoded.slice(colon + 1) };
 }

@@ -1,3 +1,4 @@
+import { CONTROL_CHARACTER } from '../common/text';
 import { canonicalQuery, QshError } from './qsh';
 
 /**
@@ -25,8 +26,6 @@ export const ACCOUNT_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 const PATH_KEPT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]$/;
 /** As in the path, with `?`; `'` is encoded because URL parsers encode it in an http(s) query. */
 const QUERY_KEPT = /^[A-Za-z0-9\-._~!$&()*+,;=:@/?%]$/;
-/** C0 controls, DEL, C1 controls: a CR or LF would split the request line, a tab is dropped. */
-const CONTROL = /\p{Cc}/u;
 const STRAY_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 /** Half of a surrogate pair on its own: it has no UTF-8 form. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -38,7 +37,9 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 export function wireTarget(target: string): string {
   if (!target.startsWith('/') || target.startsWith('//'))
     throw new HostRequestError('must be a path relative to the tenant: /rest/…');
-  if (CONTROL.test(target)) throw new HostRequestError('must not hold control characters');
+  // A CR or LF would split the request line; a tab is dropped by URL parsers.
+  if (CONTROL_CHARACTER.test(target))
+    throw new HostRequestError('must not hold control characters');
   // A URL parser reads `\` as `/` and never sends a fragment: either way the tenant gets another target.
   if (target.includes('\\')) throw new HostRequestError('must not hold a backslash');
   if (target.includes('#')) throw new HostRequestError('must not hold a fragment (#)');

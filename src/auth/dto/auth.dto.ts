@@ -1,12 +1,13 @@
 import type { ForgeInvocation } from '../../common/principal';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsString, Length, Matches } from 'class-validator';
+import { WITHOUT_CONTROL_CHARACTERS } from '../../common/text';
 
 export class LoginDto {
   @ApiProperty({ example: 'alice' })
   @IsString()
   @Length(1, 255)
-  @Matches(/^[^\u0000-\u001f\u007f]+$/, { message: 'username must not contain control characters' })
+  @Matches(WITHOUT_CONTROL_CHARACTERS, { message: 'username must not contain control characters' })
   username!: string;
 
   @ApiProperty({ example: 'correct horse battery staple' })
