@@ -80,74 +80,60 @@ describe('upstream session cookie on /system/auth', () => {
 });
 
 describe('upstream session when the upstream fails', () => {
-  it('an upstream error is a 503 problem, never a login', async () => {
-    const upstream = await startFakeUpstream({}, { status: 500 });
-    const t = await startApp({ env: { UPSTREAM_BASE_URL: upstream.url } });
+  /**
+   * A fresh app on an upstream with the given sessions and behaviour (none: no UPSTREAM_BASE_URL,
+   * a string: that URL), asked to sign in with the cookie; both are closed afterwards.
+   */
+  async function signIn(
+    upstreamOf: Parameters<typeof startFakeUpstream> | string | null,
+    cookie: string,
+    after: (t: TestApp) => Promise<void> = async () => undefined,
+  ) {
+    const upstream = Array.isArray(upstreamOf) ? await startFakeUpstream(...upstreamOf) : null;
+    const url = upstream ? upstream.url : upstreamOf;
+    const t = await startApp(typeof url === 'string' ? { env: { UPSTREAM_BASE_URL: url } } : {});
     try {
-      const res = await http(`${t.url}/system/auth`, {
-        headers: { cookie: 'JSESSIONID=whatever' },
-      });
-      expect(res.status).toBe(503);
-      expect(res.body.code).toBe('upstream_unavailable');
+      const res = await http(`${t.url}/system/auth`, { headers: { cookie } });
+      await after(t);
+      return res;
     } finally {
       await t.close();
-      await upstream.close();
+      await upstream?.close();
     }
+  }
+
+  it('an upstream error is a 503 problem, never a login', async () => {
+    const res = await signIn([{}, { status: 500 }], 'JSESSIONID=whatever');
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('upstream_unavailable');
   });
 
   it('a redirect (single sign-on sending the caller to log in) is no session: 401, not 503', async () => {
     for (const status of [302, 303, 307]) {
-      const upstream = await startFakeUpstream({}, { status });
-      const t = await startApp({ env: { UPSTREAM_BASE_URL: upstream.url } });
-      try {
-        const res = await http(`${t.url}/system/auth`, {
-          headers: { cookie: 'JSESSIONID=whatever' },
-        });
-        expect(res.status).toBe(401);
-      } finally {
-        await t.close();
-        await upstream.close();
-      }
+      expect((await signIn([{}, { status }], 'JSESSIONID=whatever')).status).toBe(401);
     }
   });
 
   it('a session naming a user with control characters is a 401, and nobody is provisioned', async () => {
-    const upstream = await startFakeUpstream({ 'session-of-odd': 'odd\u0001name' });
-    const t = await startApp({ env: { UPSTREAM_BASE_URL: upstream.url } });
-    try {
-      const res = await http(`${t.url}/system/auth`, {
-        headers: { cookie: 'JSESSIONID=session-of-odd' },
-      });
-      expect(res.status).toBe(401);
-      const users = await http(`${t.url}/admin/users`, { headers: { authorization: adminAuth() } });
-      expect(JSON.stringify(users.body)).not.toContain('odd');
-    } finally {
-      await t.close();
-      await upstream.close();
-    }
+    let users = '';
+    const res = await signIn(
+      [{ 'session-of-odd': 'odd\u0001name' }],
+      'JSESSIONID=session-of-odd',
+      async (t) => {
+        users = (await http(`${t.url}/admin/users`, { headers: { authorization: adminAuth() } }))
+          .text;
+      },
+    );
+    expect(res.status).toBe(401);
+    expect(users).toContain('"username"');
+    expect(users).not.toContain('odd');
   });
 
   it('an unreachable upstream is a 503 problem', async () => {
-    const t = await startApp({ env: { UPSTREAM_BASE_URL: 'http://127.0.0.1:1' } });
-    try {
-      const res = await http(`${t.url}/system/auth`, {
-        headers: { cookie: 'JSESSIONID=whatever' },
-      });
-      expect(res.status).toBe(503);
-    } finally {
-      await t.close();
-    }
+    expect((await signIn('http://127.0.0.1:1', 'JSESSIONID=whatever')).status).toBe(503);
   });
 
   it('without UPSTREAM_BASE_URL a cookie alone is a 401', async () => {
-    const t = await startApp();
-    try {
-      const res = await http(`${t.url}/system/auth`, {
-        headers: { cookie: 'JSESSIONID=whatever' },
-      });
-      expect(res.status).toBe(401);
-    } finally {
-      await t.close();
-    }
+    expect((await signIn(null, 'JSESSIONID=whatever')).status).toBe(401);
   });
 });
