@@ -13,6 +13,7 @@ import { ConfigModule } from './config/config.module';
 import { WardenConfig } from './config/warden-config';
 import { buildDataSourceOptions } from './database/data-source';
 import { runMigrations } from './database/migrate';
+import { SqliteCheckpointer } from './database/sqlite-checkpointer';
 import { HealthController } from './health/health.controller';
 import { TokensModule } from './tokens/tokens.module';
 import { ConnectModule } from './connect/connect.module';
@@ -57,7 +58,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
       ],
       controllers: [HealthController],
-      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, SqliteCheckpointer],
     };
   }
 }
