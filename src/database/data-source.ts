@@ -79,9 +79,10 @@ export function buildDataSourceOptions(config: Pick<WardenConfig, 'database'>): 
     // In WAL mode NORMAL is safe from corruption and skips the fsync on every commit (a commit may
     // be lost to a power cut, never to a crash of Warden itself); FULL made each audit batch wait
     // on the disk while requests waited on the event loop. PostgreSQL is the durable shape.
-    // Temporary storage in memory: each audit batch is a transaction of several multi-row
-    // INSERTs, and each such statement keeps a statement journal, a temporary file otherwise
-    // (a sixth of a row's cost, measured). Warden's queries sort through indexes, not in temp.
+    // Temporary storage in memory: a statement that writes several rows and may abort half-way
+    // keeps a statement journal, a temporary file otherwise (for the audit's batches, before they
+    // became OR FAIL, a sixth of a row's cost, measured). Warden's queries sort through indexes,
+    // not in temp.
     // 16 KiB pages for a new database (an existing one keeps its own): an audit batch then goes
     // to the WAL and back in a quarter of the writes (a tenth of a row's cost, measured).
     // Runs before TypeORM switches the file to WAL, which fixes the page size.
