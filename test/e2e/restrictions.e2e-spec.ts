@@ -316,6 +316,34 @@ describe('restrictions on protected routes and the decision endpoint', () => {
     }
   });
 
+  it('a new budget applies at once: a caller refused under the old one is served under the new one', async () => {
+    const a = await login(t, await newUser(t));
+    const whoami = () =>
+      http(`${t.url}/system/whoami`, { headers: { authorization: bearer(a.authentication) } });
+    await operatorPatch(t, { rateLimit: { requests: 2, windowSeconds: 3600 } });
+    try {
+      await whoami();
+      await whoami();
+      const refused = await whoami();
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(60);
+
+      await operatorPatch(t, { rateLimit: { requests: 5, windowSeconds: 60 } });
+      const served = await whoami();
+      expect(served.status).toBe(200);
+      expect(served.headers.get('ratelimit-policy')).toBe('5;w=60');
+      expect(served.headers.get('ratelimit-remaining')).toBe('4');
+      expect(Number(served.headers.get('ratelimit-reset'))).toBeLessThanOrEqual(60);
+      // The new budget is counted in full: four more, then refused.
+      for (let i = 0; i < 4; i++) expect((await whoami()).status).toBe(200);
+      const spent = await whoami();
+      expect(spent.status).toBe(429);
+      expect(Number(spent.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    } finally {
+      await operatorPatch(t, { rateLimit: { requests: 600, windowSeconds: 60 } });
+    }
+  });
+
   it('rateLimit.enabled off: no budget and no headers', async () => {
     await operatorPatch(t, { rateLimit: { enabled: false, requests: 1 } });
     try {

@@ -4,6 +4,7 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { BoundedCache } from '../../common/bounded-cache';
 import { DomainError } from '../../common/problem/domain-error';
+import { Settings } from '../settings.defaults';
 import { SettingsService } from '../settings.service';
 import { MetricsService } from '../../metrics/metrics.service';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
@@ -53,6 +54,9 @@ export class RateLimiterService {
    * reached it counts alone), and not while it cannot be reached. Memory storage never is.
    */
   private shared: 'not yet' | 'yes' | 'lost' = 'not yet';
+  /** The budget last counted against, and its counters' name (see budgetName). */
+  private budget: Settings['rateLimit'] | undefined;
+  private name = '';
 
   constructor(
     @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
@@ -87,17 +91,37 @@ export class RateLimiterService {
    * Answers synchronously when the counters are in memory, with a promise when they are in Redis.
    */
   consume(key: string): RateLimitState | null | Promise<RateLimitState | null> {
-    const { enabled, requests, windowSeconds } = this.settings.get().rateLimit;
-    if (!enabled) return null;
+    const budget = this.settings.get().rateLimit;
+    if (!budget.enabled) return null;
+    const { requests, windowSeconds } = budget;
+    const name = this.budgetName(budget);
     const ttl = windowSeconds * 1000;
     if (this.storage instanceof MemoryThrottlerStorage) {
       return this.settle(
-        this.storage.incrementNow(key, ttl, requests, ttl, 'api'),
+        this.storage.incrementNow(key, ttl, requests, ttl, name),
         requests,
         windowSeconds,
       );
     }
-    return this.count('api', key, requests, windowSeconds);
+    return this.count(name, key, requests, windowSeconds);
+  }
+
+  /**
+   * The counters' name for a budget: each budget counts in windows of its own, so a change of
+   * `rateLimit` starts new windows on every instance at once. Kept, a window begun under the old
+   * budget would go on refusing callers the new one allows, for as long as the old window (not
+   * the new) had left to run.
+   */
+  private budgetName(budget: Settings['rateLimit']): string {
+    if (budget !== this.budget) {
+      this.budget = budget;
+      const name = `api:${budget.requests}/${budget.windowSeconds}`;
+      if (name !== this.name) {
+        this.name = name;
+        this.refusing.clear();
+      }
+    }
+    return this.name;
   }
 
   /**
