@@ -82,6 +82,53 @@ describe(AuditWriter.name, () => {
     expect(stored.map((r) => r.requestId)).toEqual(['r1']);
   });
 
+  describe('when a batch goes', () => {
+    beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] }));
+    afterEach(() => jest.useRealTimers());
+    const sizes = () => insertMany.mock.calls.map(([rows]) => rows.length);
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+    it('100 ms after the first row it holds: no row waits longer', async () => {
+      sut.record(event(1));
+      await jest.advanceTimersByTimeAsync(60);
+      sut.record(event(2));
+      await jest.advanceTimersByTimeAsync(39);
+      expect(sizes()).toEqual([]);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(sizes()).toEqual([2]);
+    });
+
+    it('after a full batch, the next rows wait their own 100 ms, not the rest of the last', async () => {
+      sut.record(event(0));
+      await jest.advanceTimersByTimeAsync(90);
+      for (let i = 1; i < AUDIT_BATCH_ROWS; i++) sut.record(event(i));
+      await turn();
+      await turn();
+      expect(sizes()).toEqual([AUDIT_BATCH_ROWS]);
+      sut.record(event(AUDIT_BATCH_ROWS));
+      // The first row's 100 ms are long past: still nothing goes before the new first row's.
+      await jest.advanceTimersByTimeAsync(50);
+      for (let i = 1; i <= 20; i++) sut.record(event(AUDIT_BATCH_ROWS + i));
+      await jest.advanceTimersByTimeAsync(49);
+      expect(sizes()).toEqual([AUDIT_BATCH_ROWS]);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(sizes()).toEqual([AUDIT_BATCH_ROWS, 21]);
+    });
+
+    it('while the database is away: on the backoff, until it is back', async () => {
+      insertMany.mockRejectedValueOnce(new Error('connection refused'));
+      reachable.mockResolvedValue(false);
+      sut.record(event(1));
+      await jest.advanceTimersByTimeAsync(100);
+      expect(insertMany).toHaveBeenCalledTimes(1);
+      await jest.advanceTimersByTimeAsync(199);
+      expect(insertMany).toHaveBeenCalledTimes(1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(insertMany).toHaveBeenCalledTimes(2);
+      expect(stored.map((r) => r.requestId)).toEqual(['r1']);
+    });
+  });
+
   it('cuts values to their column widths and never stores oversized JSON', async () => {
     sut.record(
       event(1, {
