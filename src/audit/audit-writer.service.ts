@@ -4,7 +4,7 @@ import { isDatabaseUnavailable } from '../database/db-errors';
 import { MetricsService } from '../metrics/metrics.service';
 import { AUDIT_LIMITS } from './audit-entry.entity';
 import { AuditEvent, AuditSink } from './audit.port';
-import { AuditRepository, AuditRow } from './audit.repository';
+import { AuditRepository, AuditRowInput } from './audit.repository';
 
 /**
  * DESIGN section 9: a batch goes every 100 ms, or as soon as 500 rows are waiting. The 100 ms are
@@ -39,6 +39,9 @@ const DROP_LOG_EVERY_MS = 10_000;
  */
 const ALWAYS_RECORDED = new Set(['settings.changed', 'audit.purged']);
 
+/** A buffered row: its instant in milliseconds since the epoch (see AuditRowInput). */
+type BufferedRow = AuditRowInput & { at: number };
+
 export interface AuditWriterStats {
   buffered: number;
   flushed: number;
@@ -55,7 +58,7 @@ export interface AuditWriterStats {
 @Injectable()
 export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('audit');
-  private buffer: AuditRow[] = [];
+  private buffer: BufferedRow[] = [];
   private bufferedChars = 0;
   private draining: Promise<void> | null = null;
   /** When the waiting rows are due: 100 ms after the first of them, or when a retry is. */
@@ -130,7 +133,7 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
     this.reportDrops();
     if (this.buffer.length > 0) {
       // The database is gone for good: the log is the last place these rows can go.
-      for (const row of this.buffer) this.logger.error({ auditNotStored: row });
+      for (const row of this.buffer) this.logger.error({ auditNotStored: loggable(row) });
       this.countDropped(this.buffer.length, true);
       this.buffer = [];
       this.bufferedChars = 0;
@@ -171,7 +174,7 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
         while (this.buffer.length >= AUDIT_BATCH_ROWS || (all && this.buffer.length > 0))
           await this.writeHead(Math.min(AUDIT_BATCH_ROWS, this.buffer.length));
         if (this.buffer.length > 0) {
-          const waited = this.clock.now() - this.buffer[0].at.getTime();
+          const waited = this.clock.now() - this.buffer[0].at;
           this.wake(Math.max(0, AUDIT_FLUSH_INTERVAL_MS - waited));
         }
         if (this.retryDelay > 0) {
@@ -205,7 +208,7 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
       // and is tried again with backoff; only a batch refused for its content is halved.
       if (isDatabaseUnavailable(err) || !(await this.repository.reachable())) throw err;
       if (count === 1) {
-        this.logger.error({ auditNotStored: batch[0], err: message(err) });
+        this.logger.error({ auditNotStored: loggable(batch[0]), err: message(err) });
         this.take(1);
         this.countDropped(1, true);
         return;
@@ -255,9 +258,9 @@ export class AuditWriter extends AuditSink implements OnModuleInit, OnApplicatio
   }
 }
 
-function toRow(event: AuditEvent, now: number): AuditRow {
+function toRow(event: AuditEvent, now: number): BufferedRow {
   return {
-    at: new Date(now),
+    at: now,
     event: cut(event.event, AUDIT_LIMITS.event)!,
     outcome: cut(event.outcome, AUDIT_LIMITS.outcome)!,
     actor: own(cut(event.actor, AUDIT_LIMITS.actor)),
@@ -292,7 +295,7 @@ function own(value: string | null): string | null {
   return value !== null && value.length > 32 ? Buffer.from(value, 'utf8').toString('utf8') : value;
 }
 
-function rowChars(row: AuditRow): number {
+function rowChars(row: BufferedRow): number {
   return (
     ROW_BASE_CHARS +
     (row.path?.length ?? 0) +
@@ -314,6 +317,11 @@ function detailsJson(details: Record<string, unknown>): string {
   return json.length <= AUDIT_LIMITS.details
     ? json
     : JSON.stringify({ truncated: true, length: json.length });
+}
+
+/** A row as the log shows it: its instant in ISO 8601. */
+function loggable(row: BufferedRow): Record<string, unknown> {
+  return { ...row, at: new Date(row.at).toISOString() };
 }
 
 function message(err: unknown): string {

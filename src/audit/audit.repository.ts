@@ -22,6 +22,12 @@ export interface AuditRow {
   details: string | null;
 }
 
+/**
+ * A row to insert. Its instant may also be milliseconds since the epoch, as the writer keeps it:
+ * a Date is one more object per row for the collector while the row waits in the buffer.
+ */
+export type AuditRowInput = Omit<AuditRow, 'at'> & { at: Date | number };
+
 export interface AuditFilter {
   from?: Date;
   to?: Date;
@@ -88,13 +94,14 @@ export class AuditRepository {
    * statement for every batch cost as much as a fifth of the insert); on SQLite a transaction of
    * fixed-size INSERTs (sqliteInsertChunks).
    */
-  async insertMany(rows: readonly AuditRow[]): Promise<void> {
+  async insertMany(rows: readonly AuditRowInput[]): Promise<void> {
     if (rows.length === 0) return;
     const params: unknown[] = new Array(rows.length * INSERT_COLUMNS.length);
     let i = 0;
     for (const row of rows) {
       // Raw queries skip TypeORM's value preparation: SQLite keeps instants as UTC text.
-      params[i++] = this.postgres ? row.at.toISOString() : sqliteTime(row.at);
+      const at = typeof row.at === 'number' ? row.at : row.at.getTime();
+      params[i++] = this.postgres ? new Date(at).toISOString() : sqliteTime(at);
       params[i++] = row.event;
       params[i++] = row.outcome;
       params[i++] = row.actor;
@@ -305,11 +312,10 @@ interface SqliteHandle {
 }
 
 /** TypeORM's own text form of an instant on SQLite (`YYYY-MM-DD HH:MM:SS.SSS`, UTC). */
-function sqliteTime(at: Date): string {
-  const ms = at.getTime();
+function sqliteTime(ms: number): string {
   // A busy server records many rows in the same millisecond: format each millisecond once.
   if (ms !== lastSqliteTime.ms) {
-    const iso = at.toISOString();
+    const iso = new Date(ms).toISOString();
     lastSqliteTime.ms = ms;
     lastSqliteTime.text = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
   }
