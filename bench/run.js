@@ -831,6 +831,35 @@ async function metricValue(warden, name) {
 }
 
 /**
+ * Warden's garbage collection so far (seconds, by kind: minor, major, incremental, weakcb) and its
+ * heap in use (bytes), from the default Node.js metrics.
+ */
+async function gcSnapshot(warden) {
+  const res = await call('GET', `${warden.base}/metrics`);
+  const snapshot = { seconds: {}, heapUsed: null };
+  for (const line of res.text.split('\n')) {
+    const gc = /^warden_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)/.exec(line);
+    if (gc) snapshot.seconds[gc[1]] = Number(gc[2]);
+    else if (line.startsWith('warden_nodejs_heap_size_used_bytes '))
+      snapshot.heapUsed = Number(line.split(' ')[1]);
+  }
+  return snapshot;
+}
+
+/** `minor+major+incremental` milliseconds, e.g. `310+95+12`. */
+function describeGc(ms) {
+  return ['minor', 'major', 'incremental'].map((kind) => fmt(ms[kind] ?? 0)).join('+');
+}
+
+/** Milliseconds of collection between two snapshots, by kind. */
+function gcSpent(before, after) {
+  const spent = {};
+  for (const [kind, seconds] of Object.entries(after.seconds))
+    spent[kind] = (seconds - (before.seconds[kind] ?? 0)) * 1000;
+  return spent;
+}
+
+/**
  * Configures an external identity provider in publicKey mode (a key pair made here) and signs
  * one token with it, valid for four hours; checks that Warden takes it as `external`.
  */
@@ -1724,9 +1753,15 @@ async function main() {
       for (const audit of pair % 2 === 1 ? [true, false] : [false, true]) {
         if (!audit) await setAudit(warden, false);
         try {
+          const gcBefore = await gcSnapshot(warden);
           const result = await runLoad(spec);
           checkRun(`audit pair ${pair} (audit ${audit ? 'on' : 'off'})`, result);
-          measured[audit ? 'on' : 'off'] = result.measured;
+          const gcAfter = await gcSnapshot(warden);
+          measured[audit ? 'on' : 'off'] = {
+            ...result.measured,
+            gcMs: gcSpent(gcBefore, gcAfter),
+            heapUsed: gcAfter.heapUsed,
+          };
         } finally {
           if (!audit) await setAudit(warden, true);
         }
@@ -1737,6 +1772,9 @@ async function main() {
         rpsOff: measured.off.rps,
         cpuUsOn: cpuUsPerRequest(measured.on),
         cpuUsOff: cpuUsPerRequest(measured.off),
+        gcMsOn: measured.on.gcMs,
+        gcMsOff: measured.off.gcMs,
+        heapUsed: measured.on.heapUsed,
       };
       entry.cpuCost = entry.cpuUsOn && entry.cpuUsOff ? 1 - entry.cpuUsOff / entry.cpuUsOn : null;
       entry.throughputCost = 1 - entry.rpsOn / entry.rpsOff;
@@ -1745,7 +1783,8 @@ async function main() {
         `  pair ${pair}: ${fmt(entry.rpsOn)} vs ${fmt(entry.rpsOff)} req/s, CPU per request ` +
           `${fmt(entry.cpuUsOn, 1)} vs ${fmt(entry.cpuUsOff, 1)} µs: audit ` +
           `${fmt(entry.cpuCost * 100, 1)} % of request CPU, ${fmt(entry.throughputCost * 100, 1)} % ` +
-          `of throughput`,
+          `of throughput; GC ${describeGc(entry.gcMsOn)} vs ${describeGc(entry.gcMsOff)} ms ` +
+          `(warm-up and run), heap ${fmt(entry.heapUsed / 1e6)} MB`,
       );
     }
   }
