@@ -26,7 +26,8 @@ export class AuditEntryEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
 
-  @Column({ type: Date })
+  /** PostgreSQL: `timestamptz`; SQLite: milliseconds since the epoch (see the migration). */
+  @Column({ type: Date, transformer: { from: instantFromStore, to: (value: unknown) => value } })
   at!: Date;
 
   @Column({ type: 'varchar', length: AUDIT_LIMITS.event })
@@ -73,4 +74,9 @@ export class AuditEntryEntity {
   /** JSON object; never a secret (settings diffs are masked before they get here). */
   @Column({ type: 'text', nullable: true })
   details!: string | null;
+}
+
+/** What the drivers hand back: a Date from PostgreSQL, milliseconds from SQLite. */
+function instantFromStore(value: unknown): unknown {
+  return typeof value === 'number' ? new Date(value) : value;
 }

@@ -14,6 +14,7 @@ import { ConnectTenants1764100000000 } from './migrations/1764100000000-connect-
 import { TenantEntity } from '../connect/tenants/tenant.entity';
 import { SpiOperations1764200000000 } from './migrations/1764200000000-spi-operations';
 import { OperationEntity } from '../migration-spi/operations/operation.entity';
+import { AuditAtMilliseconds1764300000000 } from './migrations/1764300000000-audit-at-milliseconds';
 
 export const ENTITIES = [
   UserEntity,
@@ -32,6 +33,7 @@ export const MIGRATIONS = [
   AuditLog1764000000000,
   ConnectTenants1764100000000,
   SpiOperations1764200000000,
+  AuditAtMilliseconds1764300000000,
 ];
 
 /**

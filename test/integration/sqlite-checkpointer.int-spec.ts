@@ -45,7 +45,7 @@ describe(SqliteCheckpointer.name, () => {
     await db.dataSource.transaction(async (manager) => {
       for (let i = from; i < from + ROWS; i++) {
         await manager.query(
-          `INSERT INTO audit_log (at, event, outcome, path) VALUES ('2026-11-26 00:00:00.000', 'access.allowed', 'allowed', ?)`,
+          `INSERT INTO audit_log (at, event, outcome, path) VALUES (${Date.UTC(2026, 10, 26)}, 'access.allowed', 'allowed', ?)`,
           [`/rest/api/2/issue/CHECK-${i}/${'x'.repeat(200)}`],
         );
       }
