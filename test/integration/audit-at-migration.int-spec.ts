@@ -8,6 +8,7 @@ import { buildDataSourceOptions, MIGRATIONS } from '../../src/database/data-sour
 import { JobLock } from '../../src/database/job-lock';
 import { runMigrations } from '../../src/database/migrate';
 import { AuditAtMilliseconds1764300000000 } from '../../src/database/migrations/1764300000000-audit-at-milliseconds';
+import { auditRow } from '../support/audit';
 
 /**
  * An embedded database from before the audit log kept `at` as milliseconds: its rows, stored as
@@ -77,24 +78,7 @@ describe('audit `at` as milliseconds on SQLite (migration)', () => {
       new JobLock(dataSource!),
     );
     const now = Date.now();
-    await repository.insertMany([
-      {
-        at: now,
-        event: 'access.allowed',
-        outcome: 'allowed',
-        actor: null,
-        authMethod: null,
-        credentialId: null,
-        ip: null,
-        method: null,
-        path: null,
-        status: null,
-        reason: null,
-        userAgent: null,
-        requestId: 'new',
-        details: null,
-      },
-    ]);
+    await repository.insertMany([auditRow({ at: new Date(now), requestId: 'new' })]);
 
     const all = await repository.page({}, 10);
     expect(all.map((r) => [r.requestId, r.at.getTime()])).toEqual([
