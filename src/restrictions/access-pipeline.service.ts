@@ -24,6 +24,11 @@ export interface JudgeInput {
   /** Method and path of the request being judged (the original one at the decision endpoint). */
   method: string;
   path: string;
+  /**
+   * Other paths the upstream may take the same request for (the decision endpoint, when servers
+   * read its target differently): the request is only as open as the least open of them.
+   */
+  otherPaths?: readonly string[];
   /** Where the credentials are, with the client's address as `ip`. */
   request: AuthRequest;
   policy: AuthPolicy;
@@ -60,7 +65,7 @@ export class AccessPipeline {
     if (policy.api) {
       if (!this.settings.get().restApiAuthentication.enabled)
         return this.open('rest_api_authentication_disabled', clientIp);
-      const openness = this.restrictions.openness(method, path);
+      const openness = this.restrictions.openness(method, path, input.otherPaths);
       if (openness === 'bypass')
         return { principal: ANONYMOUS, rateLimit: null, openBecause: 'bypass' };
       this.restrictions.checkAddress(clientIp);

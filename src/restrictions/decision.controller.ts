@@ -32,6 +32,11 @@ export interface OriginalRequest {
   method: string;
   /** Normalised path: what the route rules judge. */
   path: string;
+  /**
+   * Other paths an upstream may serve for the same target, when servers read it differently
+   * (see readingsOf); the route rules hold the request to the least open of them all.
+   */
+  otherReadings?: string[];
   /** The request target as sent (path and query): what a Connect token's qsh is bound to. */
   uri: string;
 }
@@ -41,10 +46,13 @@ export interface OriginalRequest {
  * X-Forwarded-Method / X-Forwarded-Uri, nginx auth_request X-Original-Method / X-Original-URI;
  * both pairs at once are refused (one of them came from the client).
  * The path is normalised the way the upstream will see it (dot segments resolved), so that
- * `/public/../admin` cannot pass for a public path; an encoded slash or backslash is refused.
+ * `/public/../admin` cannot pass for a public path; an encoded slash, a backslash or a `#` is
+ * refused.
  */
 /** A segment's parameters: from a `;` to the end of the segment. */
 const PATH_PARAMETERS = /;[^/]*/g;
+/** A segment that is a dot segment only once its parameters are dropped: `..;x`, `.;`, `%2e;`. */
+const DOT_WITH_PARAMETERS = /(?:^|\/)(?:\.|%2e){1,2};/i;
 
 export function originalRequest(headers: FastifyRequest['headers']): OriginalRequest {
   const traefik =
@@ -70,7 +78,14 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
   const upper = method.toUpperCase();
   if (!METHOD.test(upper))
     throw Problems.badRequest('The original method is not valid', 'invalid_original_request');
-  if (!uri.startsWith('/') || uri.length > MAX_URI || /%2f|%5c|\\/i.test(uri.split('?')[0])) {
+  // `#`: no part of a request target (RFC 9112 section 3.2.1), and where a server accepts one it
+  // ends the path there (nginx), while the header carries what follows it.
+  if (
+    !uri.startsWith('/') ||
+    uri.length > MAX_URI ||
+    uri.includes('#') ||
+    /%2f|%5c|\\/i.test(uri.split('?')[0])
+  ) {
     throw Problems.badRequest(
       'The original URI is not a valid origin-form path',
       'invalid_original_request',
@@ -85,18 +100,41 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
   // Only a path that may hold dot segments (`/..`, `/./`, `%2e`) needs the URL parser's
   // normalisation; any other path is judged as it is.
   if (!raw.includes('/.') && !/%2e/i.test(raw)) return { method: upper, path: raw, uri };
-  let path: string;
+  const [path, ...others] = readingsOf(target, raw);
+  const otherReadings = others.filter((other) => other !== path);
+  return otherReadings.length > 0
+    ? { method: upper, path, otherReadings, uri }
+    : { method: upper, path, uri };
+}
+
+/**
+ * The paths servers make of a target holding dot segments; the first drops the parameters, then
+ * resolves the dot segments as a URL parser does. Servers part ways on two points, and a reading
+ * is added for each the target touches:
+ * - empty segments: nginx (merge_slashes, its default), Tomcat and Go merge `//` before resolving
+ *   `..`, so `/public//../admin` is `/admin` to them and `/public/admin` to others;
+ * - parameters: only Tomcat drops them, so to any other server `/admin/..;/public/x` is a path
+ *   under `/admin/`, not `/public/x`.
+ */
+function readingsOf(target: string, withoutParameters: string): string[] {
+  const sources = [withoutParameters];
+  if (DOT_WITH_PARAMETERS.test(target)) sources.push(target);
+  for (const source of [...sources])
+    if (source.includes('//')) sources.push(source.replace(/\/{2,}/g, '/'));
+  return sources.map(resolved);
+}
+
+function resolved(path: string): string {
   try {
     // Appended, not resolved against a base: `//admin/x` must stay a path (a base-relative parse
     // would take `admin` for a host and judge `/x`).
-    path = new URL(`http://upstream.invalid${raw}`).pathname;
+    return new URL(`http://upstream.invalid${path}`).pathname;
   } catch {
     throw Problems.badRequest(
       'The original URI is not a valid origin-form path',
       'invalid_original_request',
     );
   }
-  return { method: upper, path, uri };
 }
 
 /**
@@ -186,6 +224,7 @@ export class DecisionController {
       decision = await this.pipeline.judge({
         method: original.method,
         path: original.path,
+        otherPaths: original.otherReadings,
         request: {
           headers: request.headers,
           ip: judged.ip,

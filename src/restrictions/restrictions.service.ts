@@ -8,6 +8,8 @@ import { Settings } from './settings.defaults';
 import { SettingsService } from './settings.service';
 
 export type Openness = 'bypass' | 'public' | 'protected';
+/** From the least open to the most. */
+const OPENNESS_RANK: Record<Openness, number> = { protected: 0, public: 1, bypass: 2 };
 
 /** Client addresses whose allow-list verdict is remembered. */
 const MAX_REMEMBERED_ADDRESSES = 50_000;
@@ -36,8 +38,21 @@ export class RestrictionsService {
     settings.onChange((next) => (this.rules = compile(next)));
   }
 
-  /** Bypass paths skip authentication; public ones too, unless publicApis.requireAuthentication. */
-  openness(method: string, path: string): Openness {
+  /**
+   * Bypass paths skip authentication; public ones too, unless publicApis.requireAuthentication.
+   * With `otherPaths` (other readings of the same request), the least open of them all.
+   */
+  openness(method: string, path: string, otherPaths?: readonly string[]): Openness {
+    let openness = this.opennessOf(method, path);
+    for (const other of otherPaths ?? []) {
+      if (openness === 'protected') break;
+      const next = this.opennessOf(method, other);
+      if (OPENNESS_RANK[next] < OPENNESS_RANK[openness]) openness = next;
+    }
+    return openness;
+  }
+
+  private opennessOf(method: string, path: string): Openness {
     const { bypass, publicPaths, requireAuthOnPublic } = this.rules;
     if (bypass.length > 0 && matchesPath(bypass, method, path)) return 'bypass';
     if (!requireAuthOnPublic && publicPaths.length > 0 && matchesPath(publicPaths, method, path))

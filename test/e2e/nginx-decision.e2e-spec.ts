@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
 import { generateApiToken } from '../../src/tokens/api-token-format';
@@ -63,6 +64,26 @@ function send(url: string, options: SendOptions = {}): Promise<Reply> {
 }
 
 const marker = () => `m-${randomBytes(6).toString('hex')}`;
+
+/** A request line sent as it is (an HTTP client would resolve `..` and cut at `#`); its status. */
+function rawStatus(base: string, target: string): Promise<number> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      // write, not end: nginx takes a half-closed connection for a client gone away.
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`),
+    );
+    let head = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (head += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head);
+      if (status) resolve(Number(status[1]));
+      else reject(new Error(`no status line in ${JSON.stringify(head.slice(0, 80))}`));
+    });
+  });
+}
 
 /** The `sid` claim of a Warden access token: the session it belongs to. */
 function sessionOf(accessToken: string): string {
@@ -365,6 +386,28 @@ describe('nginx auth_request (docs/nginx.conf) in front of an API, Warden decidi
       });
       expectNginxProblem(forged, 401, 'unauthorized');
       expect(stub.seen(claimed)).toHaveLength(0);
+    },
+  );
+
+  maybe(
+    'a bypass pattern is judged against the path nginx serves: `//..` and `#` do not open it',
+    async () => {
+      await configure({ bypass: { paths: [`${PREFIX}/public/**`, '/**/health'] } });
+      // nginx merges `//` before it resolves `..`: the API would get /items/<m>, not a path
+      // under /public/. (Sent raw: a URL parser would resolve the `..` itself.)
+      const m = marker();
+      expect(await rawStatus(nginx.url, `${PREFIX}/public//../items/${m}`)).toBe(401);
+      expect(stub.seen(m)).toHaveLength(0);
+      // nginx ends the path at `#`, while X-Original-URI keeps what follows it; Warden refuses
+      // the question, and nginx answers its auth_request error page.
+      const m2 = marker();
+      const status = await rawStatus(nginx.url, `${PREFIX}/items/${m2}#/health`);
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(stub.seen(m2)).toHaveLength(0);
+      // Control: the same bypass, asked plainly, lets the request through.
+      const m3 = marker();
+      expect((await send(`${nginx.url}${PREFIX}/public/${m3}`)).status).toBe(200);
+      expect(stub.requests.some((r) => r.url === `/public/${m3}`)).toBe(true);
     },
   );
 

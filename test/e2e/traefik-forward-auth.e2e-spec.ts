@@ -289,6 +289,46 @@ describe('Traefik ForwardAuth header contract at /authz/decision', () => {
     );
   });
 
+  it('a target servers read differently is only as open as its least open reading', async () => {
+    await configure({ bypass: { paths: ['/public/**'] } });
+    for (const uri of [
+      // nginx (merge_slashes), Tomcat and Go merge `//` before resolving `..`: they serve /admin;
+      // a URL parser keeps the empty segment and resolves to a path under /public/.
+      '/public//../admin',
+      '/public/x//../../admin',
+      '/public//%2e%2e/admin',
+      // Only Tomcat drops parameters: to any other upstream these are paths under /admin/.
+      '/admin/..;/public/x',
+      '/admin/..;v=1/public/x',
+      '/admin/.;/../public/x',
+    ]) {
+      const res = await forwardAuth(t, { method: 'GET', uri });
+      expectProblem(res, 401, 'authentication_required');
+    }
+    // Controls: where every reading stays under /public/, the bypass holds.
+    for (const uri of ['/public/a//b/../c', '/public/a/b;v=1/../c', '/public/x/../y']) {
+      expect((await forwardAuth(t, { method: 'GET', uri })).status).toBe(200);
+    }
+    // A signed-in caller is judged as always, whatever the reading.
+    const res = await forwardAuth(t, {
+      method: 'GET',
+      uri: '/admin/..;/public/x',
+      authorization: bearer(access),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-warden-user')).toBe(user.username);
+  });
+
+  it('a # in the original URI is refused with 400: nginx would end the path there', async () => {
+    await configure({ bypass: { paths: ['/**/health'] } });
+    for (const uri of ['/admin#/health', '/admin/x#', '/health?x=1#/y']) {
+      const res = await forwardAuth(t, { method: 'GET', uri, authorization: bearer(access) });
+      expectProblem(res, 400, 'invalid_original_request');
+    }
+    // Control: the bypass itself.
+    expect((await forwardAuth(t, { method: 'GET', uri: '/admin/health' })).status).toBe(200);
+  });
+
   it('nativeOAuthTokens.allowed: an upstream bearer passes as native with nobody named; off: 401', async () => {
     const res = await forwardAuth(t, {
       method: 'GET',
