@@ -226,6 +226,28 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
     });
 
     when(
+      'refuses a replay whose signature is spelled another way (unused base64url bits set)',
+      async () => {
+        const tenant = newTenant();
+        const token = atl.lifecycleToken(tenant.clientKey, BASE_URL, '/connect/installed');
+        expect((await install(tenant, token)).status).toBe(204);
+        // A 2048-bit signature is 342 characters: only the top 2 bits of the last one count, so
+        // 16 spellings decode to the same bytes, and each is a new text to a digest of the token.
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+        const last = alphabet.indexOf(token.at(-1)!);
+        const respelled = token.slice(0, -1) + alphabet[(last & ~15) | ((last + 1) & 15)];
+        expect(Buffer.from(respelled.split('.')[2], 'base64url')).toEqual(
+          Buffer.from(token.split('.')[2], 'base64url'),
+        );
+        const attacker = { ...tenant, sharedSecret: 'attacker-chosen-secret-0123456789abcdef' };
+        const replay = await install(attacker, respelled, atl.installPayload(attacker));
+        expect(replay.status).toBe(401);
+        expect((await whoami(requestToken(tenant))).status).toBe(200);
+        expect((await whoami(requestToken(attacker))).status).toBe(401);
+      },
+    );
+
+    when(
       'answers a retried install (same token, same body) as before, changing nothing',
       async () => {
         const tenant = newTenant();

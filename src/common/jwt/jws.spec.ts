@@ -215,6 +215,36 @@ describe('jws', () => {
       expect(failureOf(() => decodeJws(token))).toBe('malformed');
     });
 
+    it('refuses a segment spelled with unused bits set: one token has one spelling', () => {
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      // 16 bytes: 22 characters, the last carrying 2 bits; 32 bytes: 43, the last carrying 4.
+      for (const bytes of [16, 32]) {
+        const sig = Buffer.alloc(bytes, 0xa5).toString('base64url');
+        const last = alphabet.indexOf(sig.at(-1)!);
+        const respelled = sig.slice(0, -1) + alphabet[last + 1];
+        expect(Buffer.from(respelled, 'base64url')).toEqual(Buffer.from(sig, 'base64url'));
+        expect(failureOf(() => decodeJws(`${h}.${p}.${sig}`))).toBeUndefined();
+        expect(failureOf(() => decodeJws(`${h}.${p}.${respelled}`))).toBe('malformed');
+      }
+      // The same in the header and the payload, and a length no bytes have.
+      const header = segment({ alg: 'RS256', kid: 'k' });
+      const respelledHeader =
+        header.slice(0, -1) + alphabet[alphabet.indexOf(header.at(-1)!) + 1];
+      expect(header.length % 4).not.toBe(0);
+      expect(failureOf(() => decodeJws(`${header}.${p}.${s}`))).toBeUndefined();
+      expect(failureOf(() => decodeJws(`${respelledHeader}.${p}.${s}`))).toBe('malformed');
+      expect((s + 'AAA').length % 4).toBe(1);
+      expect(failureOf(() => decodeJws(`${h}.${p}.${s}AAA`))).toBe('malformed');
+    });
+
+    it('accepts the canonical spelling of signatures of every length', () => {
+      for (let bytes = 1; bytes <= 66; bytes++) {
+        const sig = randomBytes(bytes);
+        const decoded = decodeJws(`${h}.${p}.${sig.toString('base64url')}`);
+        expect(decoded.signature.equals(sig)).toBe(true);
+      }
+    });
+
     it('refuses a malformed header every time it comes, not only the first', () => {
       const bad = `${segment({ alg: 'RS256', kid: 7 })}.${p}.${s}`;
 

@@ -106,7 +106,14 @@ export function decodeJws(token: string): DecodedJws {
   const h = token.slice(0, first);
   const p = token.slice(first + 1, second);
   const s = token.slice(second + 1);
-  if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(s)) {
+  if (
+    !BASE64URL.test(h) ||
+    !BASE64URL.test(p) ||
+    !BASE64URL.test(s) ||
+    !canonical(h) ||
+    !canonical(p) ||
+    !canonical(s)
+  ) {
     throw new JwtError('malformed', 'Token segments are not base64url');
   }
   const header = headerOf(h);
@@ -117,6 +124,22 @@ export function decodeJws(token: string): DecodedJws {
     signingInput: token.slice(0, second),
     signature: Buffer.from(s, 'base64url'),
   };
+}
+
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Whether a segment is the one spelling of its bytes (RFC 4648 section 3.5): the bits of the last
+ * character that encode nothing are zero, and no length leaves a lone character. Decoders ignore
+ * those bits, so without this one token has up to 16 spellings, each a new text to anything that
+ * remembers tokens by their text (replay checks, caches, rate-limit keys).
+ */
+function canonical(segment: string): boolean {
+  const rest = segment.length % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  const last = BASE64URL_ALPHABET.indexOf(segment[segment.length - 1]);
+  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0;
 }
 
 /**
