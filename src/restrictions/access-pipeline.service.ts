@@ -122,7 +122,7 @@ export class AccessPipeline {
       if (policy.api && principal.authMethod !== 'connect')
         this.restrictions.checkGroups(principal, method);
       // Counters in memory answer at once; only Redis-held ones need awaiting.
-      const counted = this.limiter.consume(`${principal.authMethod}:${principal.credentialId}`);
+      const counted = this.limiter.consume(rateKeyOf(principal));
       const rateLimit = counted instanceof Promise ? await counted : counted;
       return { principal, rateLimit, refreshClaims };
     } catch (err) {
@@ -150,6 +150,17 @@ export class AccessPipeline {
 }
 
 /** Basic credentials whose password is a password (not a personal API token), if any. */
+/**
+ * Whose budget a request spends (DESIGN section 3, step 5): the credential's (token id, session
+ * id, Connect clientKey), but an external caller's subject, not its token: an IdP issues a new
+ * token at will, and each would otherwise come with a budget of its own.
+ */
+function rateKeyOf(principal: Principal): string {
+  return principal.authMethod === 'external'
+    ? `external:${principal.id}`
+    : `${principal.authMethod}:${principal.credentialId}`;
+}
+
 function passwordOf(header: string | string[] | undefined): { username: string } | null {
   // Only `Basic …` is parsed: a bearer token (the hot path) is not looked at twice.
   if (typeof header !== 'string' || (header.charCodeAt(0) | 32) !== 98) return null;

@@ -101,7 +101,7 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
   // normalisation; any other path is judged as it is.
   if (!raw.includes('/.') && !/%2e/i.test(raw)) return { method: upper, path: raw, uri };
   const [path, ...others] = readingsOf(target, raw);
-  const otherReadings = others.filter((other) => other !== path);
+  const otherReadings = [...new Set(others)].filter((other) => other !== path);
   return otherReadings.length > 0
     ? { method: upper, path, otherReadings, uri }
     : { method: upper, path, uri };
@@ -145,7 +145,12 @@ function resolved(path: string): string {
 export function headerSafe(value: string): string {
   return /^[\x21-\x7e]*$/.test(value)
     ? value
-    : value.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
+    : value.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(wellFormed(c)));
+}
+
+/** Half a surrogate pair alone (no character, and encodeURIComponent throws on it) as U+FFFD. */
+function wellFormed(c: string): string {
+  return /\p{Cs}/u.test(c) ? '\uFFFD' : c;
 }
 
 function single(value: string | string[] | undefined): string | undefined {
@@ -254,6 +259,7 @@ export class DecisionController {
     }
     reply.headers({
       'X-Warden-User': headerSafe(principal.username),
+      // Group names are well-formed text: the directory's by its rules, an IdP's by groupsOf.
       'X-Warden-Groups': principal.groups.map(encodeURIComponent).join(','),
       'X-Warden-Auth-Method': principal.authMethod,
       'X-Warden-Credential-Id': headerSafe(principal.credentialId),

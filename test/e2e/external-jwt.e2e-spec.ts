@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../src/common/clock';
 import { DomainError } from '../../src/common/problem/domain-error';
+import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { startApp, TestApp } from '../support/app';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';
@@ -228,6 +229,34 @@ describe('external identity provider tokens', () => {
       expect(res.body.user).toBe('李雷');
     });
 
+    it('rate limits the subject, not the token: a new token from the IdP brings no new budget', async () => {
+      await operatorPatch(t, { rateLimit: { requests: 2, windowSeconds: 60 } });
+      try {
+        const statuses = [];
+        for (const jti of ['rl-1', 'rl-2', 'rl-3'])
+          statuses.push((await whoami(idp.sign({ sub: 'rate-limited', jti }))).status);
+        expect(statuses).toEqual([200, 200, 429]);
+        // Another subject has a budget of its own.
+        expect((await whoami(idp.sign({ sub: 'someone-else', jti: 'rl-4' }))).status).toBe(200);
+      } finally {
+        await operatorPatch(t, { rateLimit: DEFAULT_SETTINGS.rateLimit });
+      }
+    });
+
+    it('drops a group name that is not well-formed text, and still answers the decision endpoint', async () => {
+      const token = idp.sign({ sub: 'dana', groups: ['\ud800', 'qa', 'x\udfffy'] });
+      expect((await whoami(token)).body.groups).toEqual(['qa']);
+      const res = await http(`${t.url}/authz/decision`, {
+        headers: {
+          authorization: bearer(token),
+          'x-original-method': 'GET',
+          'x-original-uri': '/rest/api/2/myself',
+        },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-warden-groups')).toBe('qa');
+    });
+
     it('a repeated token is verified once and then remembered', async () => {
       const token = idp.sign({ sub: 'repeat' });
       for (let i = 0; i < 3; i++) expect((await whoami(token)).status).toBe(200);
@@ -247,6 +276,15 @@ describe('external identity provider tokens', () => {
         idp.jwksDelayMs = 0;
       }
     }, 15_000);
+
+    it('a JWKS URL nobody answers: the caller is told so, not where, nor the network error', async () => {
+      await useJwks({ jwksUrl: 'http://127.0.0.1:1/jwks' });
+      const res = await whoami(idp.sign({}));
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe('idp_unavailable');
+      expect(res.body.detail).toContain('did not answer');
+      expect(res.body.detail).not.toMatch(/127\.0\.0\.1|:1\b|ECONNREFUSED|fetch failed/);
+    });
 
     it('an oversized JWK set', async () => {
       idp.jwksPaddingBytes = 400 * 1024;

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { hash } from 'node:crypto';
 import { BoundedCache } from '../../common/bounded-cache';
 import { Clock } from '../../common/clock';
@@ -57,6 +57,8 @@ export interface ExternalIdentity {
  * (`ari:cloud:ecosystem::app/<uuid>`); `app.installationId` names the installation and
  * `principal` the account that triggered the call.
  */
+/** While the IdP cannot be asked, one log line per this period says why. */
+const IDP_DOWN_LOG_EVERY_MS = 10_000;
 export const FORGE_ISSUER = 'forge/invocation-token';
 export const FORGE_JWKS_URL = 'https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json';
 
@@ -67,6 +69,9 @@ export const FORGE_JWKS_URL = 'https://forge.cdn.prod.atlassian-dev.net/.well-kn
  */
 @Injectable()
 export class ExternalJwtService {
+  private readonly logger = new Logger('external-jwt');
+  /** When the IdP's unavailability was last logged (once per IDP_DOWN_LOG_EVERY_MS at most). */
+  private idpDownLoggedAt = -Infinity;
   private source: { for: string; source: KeySource } | null = null;
   private usernamePattern: { for: string; pattern: RegExp } | null = null;
   /** Introspection answers, mapped (small), until the time they may be trusted to. */
@@ -144,8 +149,14 @@ export class ExternalJwtService {
       return await pending;
     } catch (err) {
       if (err instanceof RemoteCallError) {
+        // The caller may be anyone: told what went wrong, not where. The operator gets the
+        // address and the error in the log.
+        if (now - this.idpDownLoggedAt >= IDP_DOWN_LOG_EVERY_MS) {
+          this.idpDownLoggedAt = now;
+          this.logger.warn(`The identity provider could not be asked: ${err.message}`);
+        }
         throw Problems.unavailable(
-          `The identity provider could not be asked: ${err.message}`,
+          `The identity provider could not be asked: ${err.withoutParty()}`,
           'idp_unavailable',
         );
       }
@@ -331,7 +342,14 @@ function claimAt(claims: Record<string, unknown>, path: string): unknown {
 }
 
 /**
- * Groups from an array of strings or a space- or comma-separated string. warden-admins is never
+ * Half of a UTF-16 surrogate pair on its own (a JSON `\ud800`): no character, so no group name a
+ * setting could hold, and text that cannot be encoded for a header.
+ */
+const ILL_FORMED = /\p{Cs}/u;
+
+/**
+ * Groups from an array of strings or a space- or comma-separated string; names that are not
+ * well-formed text are dropped. warden-admins is never
  * taken from an IdP: administration is granted in Warden's own directory only.
  */
 function groupsOf(value: unknown): string[] {
@@ -341,7 +359,12 @@ function groupsOf(value: unknown): string[] {
       ? value.split(/[\s,]+/)
       : [];
   return [
-    ...new Set(names.filter((g) => g !== '' && g.length <= MAX_GROUP_NAME && g !== ADMIN_GROUP)),
+    ...new Set(
+      names.filter(
+        (g) =>
+          g !== '' && g.length <= MAX_GROUP_NAME && g !== ADMIN_GROUP && !ILL_FORMED.test(g),
+      ),
+    ),
   ]
     .slice(0, MAX_GROUPS)
     .sort();

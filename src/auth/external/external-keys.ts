@@ -140,6 +140,7 @@ export class JwksKeySource implements KeySource {
       this.lastError = new RemoteCallError(
         'status',
         `The JWKS URL answered ${answer.status} without a key set`,
+        answer.status,
       );
       throw this.lastError;
     }

@@ -8,6 +8,27 @@ export class RemoteCallError extends Error {
     super(message);
     this.name = 'RemoteCallError';
   }
+
+  /**
+   * What went wrong without the other party's address or the network's error codes: for an
+   * answer to a caller who may be anyone (the full message is for the operator's log).
+   */
+  withoutParty(): string {
+    switch (this.reason) {
+      case 'refused_url':
+        return 'its URL is not one Warden may call';
+      case 'unreachable':
+        return this.message.endsWith('timed out') ? 'it timed out' : 'it did not answer';
+      case 'status':
+        return this.status === undefined
+          ? 'it gave no usable answer'
+          : `it answered with status ${this.status}`;
+      case 'too_large':
+        return 'it answered more than Warden reads';
+      case 'not_json':
+        return 'it did not answer JSON';
+    }
+  }
 }
 
 export interface FetchJsonOptions {

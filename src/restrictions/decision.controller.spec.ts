@@ -1,0 +1,55 @@
+import { DomainError } from '../common/problem/domain-error';
+import { headerSafe, originalRequest } from './decision.controller';
+
+const nginx = (uri: string) => ({ 'x-original-method': 'GET', 'x-original-uri': uri });
+
+describe('originalRequest', () => {
+  it.each<[string, string, string[] | undefined]>([
+    ['/public/x', '/public/x', undefined],
+    ['/public/../admin', '/admin', undefined],
+    ['/public/x;jsessionid=1', '/public/x', undefined],
+    // Servers that merge `//` first serve /admin.
+    ['/public//../admin', '/public/admin', ['/admin']],
+    // Only Tomcat drops parameters: others keep `..;` as a name.
+    ['/admin/..;/public/x', '/public/x', ['/admin/..;/public/x']],
+    // Both at once: every combination.
+    ['/a//..;/b', '/a/b', ['/a//..;/b', '/b', '/a/..;/b']],
+    // Readings that agree are not repeated.
+    ['/public/a/b/../c', '/public/a/c', undefined],
+  ])('%s is judged as %s, also read as %j', (uri, path, others) => {
+    const original = originalRequest(nginx(uri));
+    expect(original.path).toBe(path);
+    expect(original.otherReadings).toEqual(others);
+    expect(original.uri).toBe(uri);
+  });
+
+  it.each(['/admin#/health', '/x?y#z', '/public%2f..%2fadmin', '/a\\b', 'admin'])(
+    'refuses %s with 400',
+    (uri) => {
+      let caught: unknown;
+      try {
+        originalRequest(nginx(uri));
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(DomainError);
+      expect((caught as DomainError).status).toBe(400);
+      expect((caught as DomainError).code).toBe('invalid_original_request');
+    },
+  );
+});
+
+describe('headerSafe', () => {
+  it('keeps printable ASCII and percent-encodes the rest as UTF-8', () => {
+    expect(headerSafe('alice@example.com')).toBe('alice@example.com');
+    expect(headerSafe('李雷')).toBe('%E6%9D%8E%E9%9B%B7');
+    expect(headerSafe('a b')).toBe('a%20b');
+  });
+
+  it('turns half a surrogate pair into U+FFFD instead of throwing', () => {
+    expect(headerSafe('x\ud800y')).toBe('x%EF%BF%BDy');
+    expect(headerSafe('\udfff')).toBe('%EF%BF%BD');
+    // A whole pair is one character.
+    expect(headerSafe('😀')).toBe('%F0%9F%98%80');
+  });
+});
