@@ -52,7 +52,18 @@ export class UpstreamSessionClient {
         'upstream_unavailable',
       );
     }
-    const text = await readCapped(response, MAX_BODY_BYTES);
+    let text: string | null;
+    try {
+      // The timeout holds for the body too: an answer that stalls or breaks off half-way is the
+      // upstream failing, as much as one that never came.
+      text = await readCapped(response, MAX_BODY_BYTES);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'Upstream session answer broke off');
+      throw Problems.unavailable(
+        'The upstream product broke off its answer to the session check',
+        'upstream_unavailable',
+      );
+    }
     try {
       const body = JSON.parse(text ?? '') as { name?: unknown };
       // A name with control characters is no user Warden can hold (nor put in a header).

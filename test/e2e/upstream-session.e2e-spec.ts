@@ -108,6 +108,12 @@ describe('upstream session when the upstream fails', () => {
     expect(res.body.code).toBe('upstream_unavailable');
   });
 
+  it('an answer broken off half-way is a 503 problem, not a 500', async () => {
+    const res = await signIn([{}, { brokenBody: true }], 'JSESSIONID=whatever');
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('upstream_unavailable');
+  });
+
   it('a redirect (single sign-on sending the caller to log in) is no session: 401, not 503', async () => {
     for (const status of [302, 303, 307]) {
       expect((await signIn([{}, { status }], 'JSESSIONID=whatever')).status).toBe(401);

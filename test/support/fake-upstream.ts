@@ -14,7 +14,8 @@ export interface FakeUpstream {
  */
 export async function startFakeUpstream(
   sessions: Record<string, string>,
-  behaviour: { status?: number } = {},
+  /** status: answer it to every session check; brokenBody: break off a 200 half-way through. */
+  behaviour: { status?: number; brokenBody?: boolean } = {},
 ): Promise<FakeUpstream> {
   const seen: string[] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -26,6 +27,11 @@ export async function startFakeUpstream(
     seen.push(cookie);
     if (behaviour.status) {
       res.writeHead(behaviour.status).end('upstream trouble');
+      return;
+    }
+    if (behaviour.brokenBody) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"na', () => res.socket?.destroy());
       return;
     }
     const id = /(?:^|;\s*)JSESSIONID=([^;]+)/.exec(cookie)?.[1];
