@@ -185,6 +185,23 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
     },
   );
 
+  maybe('a section sent as an array is a 400 naming it, and nothing is stored', async () => {
+    const before = await read();
+    for (const section of Object.keys(before.body)) {
+      for (const value of [[], [{ enabled: false }]]) {
+        const res = await write('PATCH', { [section]: value }, before.headers.get('etag'));
+        expect(res.status).toBe(400);
+        expect(res.body.code).toBe('validation_failed');
+        expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(section);
+      }
+    }
+    const after = await read();
+    expect(after.headers.get('etag')).toBe(before.headers.get('etag'));
+    expect(after.body).toEqual(before.body);
+    // Authentication still holds: nothing read `restApiAuthentication: []` as switched off.
+    expect((await http(`${t.url}/system/whoami`)).status).toBe(401);
+  });
+
   maybe('a non-object body or a non-admin caller is refused', async () => {
     const etag = (await read()).headers.get('etag');
     expect((await write('PATCH', [1, 2], etag)).status).toBe(400);

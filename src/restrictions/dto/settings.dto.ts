@@ -9,6 +9,7 @@ import {
   IsDefined,
   IsIn,
   IsInt,
+  IsObject,
   IsString,
   IsUrl,
   Matches,
@@ -273,61 +274,81 @@ class ExternalJwtDto {
   mapToLocalUser!: boolean;
 }
 
-/** The whole settings document; PUT sends all of it, PATCH a part that is merged first. */
+/**
+ * The whole settings document; PUT sends all of it, PATCH a part that is merged first. Every
+ * section is @IsObject as well as @ValidateNested: given an array, ValidateNested checks its
+ * items, so `"ip": []` would pass (and `restApiAuthentication: []` would read as switched off).
+ */
 export class SettingsDto {
   @ApiProperty({ type: ToggleDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => ToggleDto)
   restApiAuthentication!: ToggleDto;
   @ApiProperty({ type: ToggleDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => ToggleDto)
   basicAuth!: ToggleDto;
   @ApiProperty({ type: ApiTokensDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => ApiTokensDto)
   apiTokens!: ApiTokensDto;
   @ApiProperty({ type: NativeOAuthDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => NativeOAuthDto)
   nativeOAuthTokens!: NativeOAuthDto;
   @ApiProperty({ type: GroupsDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => GroupsDto)
   groups!: GroupsDto;
-  @ApiProperty({ type: IpDto }) @IsDefined() @ValidateNested() @Type(() => IpDto) ip!: IpDto;
+  @ApiProperty({ type: IpDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => IpDto)
+  ip!: IpDto;
   @ApiProperty({ type: PublicApisDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => PublicApisDto)
   publicApis!: PublicApisDto;
   @ApiProperty({ type: BypassDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => BypassDto)
   bypass!: BypassDto;
   @ApiProperty({ type: RateLimitDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => RateLimitDto)
   rateLimit!: RateLimitDto;
   @ApiProperty({ type: AuditDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => AuditDto)
   audit!: AuditDto;
   @ApiProperty({ type: TokensDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => TokensDto)
   tokens!: TokensDto;
   @ApiProperty({ type: ExternalJwtDto })
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => ExternalJwtDto)
   externalJwt!: ExternalJwtDto;
