@@ -199,6 +199,10 @@ describe("operators' surface", () => {
         headers: { authorization: adminAuth() },
       }),
       http(`${t.url}/admin/users?offset=-1`, { headers: { authorization: adminAuth() } }),
+      http(`${t.url}/admin/users?offset=1e20`, { headers: { authorization: adminAuth() } }),
+      http(`${t.url}/admin/users?offset=9223372036854775808`, {
+        headers: { authorization: adminAuth() },
+      }),
     ]);
     for (const res of responses) {
       expect(res.status).toBeGreaterThanOrEqual(400);
