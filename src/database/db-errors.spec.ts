@@ -1,4 +1,9 @@
-import { isDatabaseUnavailable, isUniqueViolation } from './db-errors';
+import {
+  isDatabaseUnavailable,
+  isUniqueViolation,
+  isUnstorableText,
+  isValueOutOfRange,
+} from './db-errors';
 
 describe('database error classification', () => {
   it.each([
@@ -30,5 +35,15 @@ describe('database error classification', () => {
     expect(isUniqueViolation({ driverError: { code: '23505' } })).toBe(true);
     expect(isUniqueViolation({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' })).toBe(true);
     expect(isUniqueViolation({ code: 'ECONNREFUSED' })).toBe(false);
+  });
+
+  it('tells values the request made too long or too large (400) from other failures', () => {
+    expect(isValueOutOfRange({ driverError: { code: '22001' } })).toBe(true);
+    expect(isValueOutOfRange({ code: '22003' })).toBe(true);
+    expect(isValueOutOfRange({ driverError: { code: '22021' } })).toBe(false);
+    expect(isValueOutOfRange({ driverError: { code: '08006' } })).toBe(false);
+    expect(isValueOutOfRange(null)).toBe(false);
+    expect(isUnstorableText({ driverError: { code: '22021' } })).toBe(true);
+    expect(isUnstorableText({ driverError: { code: '22001' } })).toBe(false);
   });
 });

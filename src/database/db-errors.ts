@@ -52,3 +52,17 @@ export function isUnstorableText(err: unknown): boolean {
   const code = e.driverError?.code ?? e.code;
   return code === '22021' || code === '22P05';
 }
+
+/**
+ * True when PostgreSQL refused a value too long or too large for its column (SQLSTATE 22001
+ * string data right truncation, 22003 numeric value out of range). Validation bounds what it
+ * can, but counts differ at the edges: `İ` is one character and its lower case two, and a
+ * length check that skips variation selectors counts fewer characters than the column does.
+ * The value came from the request: a 400, not a 500.
+ */
+export function isValueOutOfRange(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  if (!e || typeof e !== 'object') return false;
+  const code = e.driverError?.code ?? e.code;
+  return code === '22001' || code === '22003';
+}

@@ -1,4 +1,8 @@
-import { isDatabaseUnavailable, isUnstorableText } from '../../database/db-errors';
+import {
+  isDatabaseUnavailable,
+  isUnstorableText,
+  isValueOutOfRange,
+} from '../../database/db-errors';
 import {
   ArgumentsHost,
   Catch,
@@ -129,6 +133,18 @@ export function toProblem(
         'bad_request',
         'Bad Request',
         'The request holds characters that cannot be stored (such as NUL)',
+        requestId,
+      ),
+      headers: {},
+    };
+  }
+  if (isValueOutOfRange(exception)) {
+    return {
+      body: problem(
+        400,
+        'bad_request',
+        'Bad Request',
+        'A value in the request is too long or too large to be stored',
         requestId,
       ),
       headers: {},
