@@ -56,17 +56,22 @@ export class AuditQueryService {
   }
 
   private async *chunks(filter: AuditFilter, format: 'ndjson' | 'csv'): AsyncGenerator<string> {
-    if (format === 'csv') yield `${CSV_COLUMNS.join(',')}\r\n`;
+    // The CSV header goes out with the first page, not before it: a filter the database refuses
+    // fails that first query, and nothing may have been sent by then.
+    let chunk = format === 'csv' ? `${CSV_COLUMNS.join(',')}\r\n` : '';
     let after: AuditCursor | undefined;
     for (;;) {
       const rows = await this.repository.page(filter, EXPORT_PAGE_ROWS, after);
-      if (rows.length === 0) return;
-      let chunk = '';
+      if (rows.length === 0) {
+        if (chunk) yield chunk;
+        return;
+      }
       for (const row of rows) {
         const view = toView(row);
         chunk += format === 'csv' ? csvLine(view) : `${JSON.stringify(view)}\n`;
       }
       yield chunk;
+      chunk = '';
       if (rows.length < EXPORT_PAGE_ROWS) return;
       const last = rows[rows.length - 1];
       after = { at: last.at, id: String(last.id) };
