@@ -104,7 +104,12 @@ export class ConnectJwtService {
     };
   }
 
-  async verifyLifecycle(token: string, target: ConnectTarget): Promise<LifecycleClaims> {
+  /** `caller`: the client's address, charged when the token names a key not yet fetched. */
+  async verifyLifecycle(
+    token: string,
+    target: ConnectTarget,
+    caller = '',
+  ): Promise<LifecycleClaims> {
     const decoded = decodeJws(token);
     if (decoded.header.alg !== 'RS256')
       throw new JwtError('unsupported_algorithm', 'Lifecycle callbacks must be signed with RS256');
@@ -124,7 +129,7 @@ export class ConnectJwtService {
       throw new JwtError('wrong_audience', 'The token is not for this app (aud)');
     if (this.checkQsh(decoded, target, false))
       throw new JwtError('bad_claim', 'A lifecycle token must be bound to its callback');
-    const key = await this.installKeys.key(decoded.header.kid, this.clock.now());
+    const key = await this.installKeys.key(decoded.header.kid, this.clock.now(), caller);
     verifyJwsSignature(decoded, key);
     return {
       clientKey: decoded.payload.iss as string,

@@ -38,7 +38,8 @@ export class CmjSpiJwtService {
     });
   }
 
-  async verify(token: string): Promise<CmjSpiClaims> {
+  /** `caller`: the client's address, charged when the token names a key not yet fetched. */
+  async verify(token: string, caller = ''): Promise<CmjSpiClaims> {
     const decoded = decodeJws(token);
     if (decoded.header.alg !== 'RS256')
       throw new JwtError('unsupported_algorithm', 'CMJ SPI tokens must be signed with RS256');
@@ -52,7 +53,7 @@ export class CmjSpiJwtService {
       audience: this.config.cmj.jwtAudience,
       nowSeconds: Math.floor(this.clock.now() / 1000),
     });
-    const key = await this.keys.key(decoded.header.kid, this.clock.now());
+    const key = await this.keys.key(decoded.header.kid, this.clock.now(), caller);
     verifyJwsSignature(decoded, key);
     return {
       iss: decoded.payload.iss as string | undefined,

@@ -23,7 +23,7 @@ export class ConnectInstallStrategy extends PassportStrategy(Strategy, 'connect-
     const credential = parseAuthorization(request.headers.authorization);
     if (credential.scheme !== 'jwt' || !request.target)
       throw new JwtError('malformed', 'Expected Authorization: JWT with a signed lifecycle token');
-    const claims = await this.connect.verifyLifecycle(credential.token, request.target);
+    const claims = await this.connect.verifyLifecycle(credential.token, request.target, request.ip);
     return {
       id: `connect:${claims.clientKey}`,
       username: `connect:${claims.clientKey}`,

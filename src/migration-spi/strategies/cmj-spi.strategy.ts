@@ -17,7 +17,7 @@ export class CmjSpiStrategy extends PassportStrategy(Strategy, 'cmj-spi') {
   async validate(request: StrategyRequest): Promise<Principal> {
     const credential = parseAuthorization(request.headers.authorization);
     if (credential.scheme !== 'bearer') throw new JwtError('malformed', 'Expected a bearer token');
-    const claims = await this.cmj.verify(credential.token);
+    const claims = await this.cmj.verify(credential.token, request.ip);
     const caller = claims.sub ?? claims.iss ?? 'cmj-cloud';
     return {
       id: `cmj:${caller}`,
