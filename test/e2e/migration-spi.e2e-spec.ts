@@ -439,6 +439,12 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         'operationId',
         'operationToken',
       ]);
+      // A dot segment would take the operation's token to another path of the Operations API.
+      for (const id of ['.', '..']) {
+        const dots = await spi(source, 'export', { operationId: id, operationToken: 't' });
+        expect(dots.status).toBe(400);
+        expect(dots.body.errors.map((e: { field: string }) => e.field)).toEqual(['operationId']);
+      }
     });
   });
 

@@ -2,13 +2,17 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsOptional, IsString, Length, Matches } from 'class-validator';
 
 const PRINTABLE = /^[\x21-\x7e]+$/;
+/** An operation id is a path segment towards the Operations API: `.` and `..` would move it. */
+const OPERATION_ID = /^(?!\.{1,2}$)[\x21-\x7e]+$/;
 
 /** What CMJ sends with an SPI call (it may send more; the rest is ignored). */
 export class SpiCallDto {
   @ApiProperty({ description: 'The CMJ operation this call belongs to', example: 'op-7f3c2a' })
   @IsString()
   @Length(1, 255)
-  @Matches(PRINTABLE, { message: 'operationId must be printable ASCII without spaces' })
+  @Matches(OPERATION_ID, {
+    message: 'operationId must be printable ASCII without spaces, and not . or ..',
+  })
   operationId!: string;
 
   @ApiProperty({
