@@ -162,19 +162,19 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
 
   maybe('signing keys: retired keys stay published until their window ends', async () => {
     const now = new Date();
-    const key = (kid: string) =>
+    const key = (kid: string, createdAt = now) =>
       Object.assign(new SigningKeyEntity(), {
         kid,
         algorithm: 'RS256',
         publicJwk: '{}',
         privateKeySealed: 'v1.x',
-        createdAt: now,
+        createdAt,
         retiredAt: null,
         publishUntil: null,
       });
-    await keys.insert(key('k-old'));
+    await keys.insert(key('k-old', new Date(now.getTime() - 1000)));
     await keys.insert(key('k-new'));
-    await keys.retireAllExcept('k-new', now, new Date(now.getTime() + 60_000));
+    await keys.retireOlderThan({ kid: 'k-new', createdAt: now }, new Date(now.getTime() + 60_000));
     expect((await keys.findPublished(now)).map((k) => k.kid).sort()).toEqual(['k-new', 'k-old']);
     expect((await keys.findPublished(new Date(now.getTime() + 120_000))).map((k) => k.kid)).toEqual(
       ['k-new'],
@@ -182,6 +182,37 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
     expect(await keys.countActive()).toBe(1);
     expect(await keys.removeUnpublishedBefore(new Date(now.getTime() + 120_000))).toBe(1);
   });
+
+  maybe(
+    'signing keys: rotations at once leave exactly one active key, whatever the order',
+    async () => {
+      const at = new Date(Date.now() + 3_600_000);
+      const until = new Date(at.getTime() + 60_000);
+      const key = (kid: string, createdAt: Date) =>
+        Object.assign(new SigningKeyEntity(), {
+          kid,
+          algorithm: 'RS256',
+          publicJwk: '{}',
+          privateKeySealed: 'v1.x',
+          createdAt,
+          retiredAt: null,
+          publishUntil: null,
+        });
+      // Two instances insert their keys, then each retires the keys before its own: the later
+      // retirement first, which retired both keys when each retired "all but mine".
+      await keys.insert(key('k-first', at));
+      await keys.insert(key('k-second', new Date(at.getTime() + 1)));
+      await keys.retireOlderThan({ kid: 'k-second', createdAt: new Date(at.getTime() + 1) }, until);
+      await keys.retireOlderThan({ kid: 'k-first', createdAt: at }, until);
+      // The same instant: the kid decides.
+      await keys.insert(key('k-x', new Date(at.getTime() + 2)));
+      await keys.insert(key('k-y', new Date(at.getTime() + 2)));
+      await keys.retireOlderThan({ kid: 'k-y', createdAt: new Date(at.getTime() + 2) }, until);
+      await keys.retireOlderThan({ kid: 'k-x', createdAt: new Date(at.getTime() + 2) }, until);
+      const active = (await keys.findPublished(at)).filter((k) => k.retiredAt === null);
+      expect(active.map((k) => k.kid)).toEqual(['k-y']);
+    },
+  );
 
   maybe('migrations can be reverted and re-applied', async () => {
     for (let i = 0; i < MIGRATIONS.length; i++) await db.dataSource.undoLastMigration();

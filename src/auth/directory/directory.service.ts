@@ -207,7 +207,13 @@ export class DirectoryService {
     user.groups = [...(user.groups ?? []).filter((g) => g.id !== adminGroup.id), adminGroup];
     user.disabled = false;
     user.updatedAt = new Date();
-    await this.users.save(user);
+    try {
+      await this.users.save(user);
+    } catch (err) {
+      // Another instance starting on the same empty database made the admin first.
+      if (!existing && isUniqueViolation(err)) return null;
+      throw err;
+    }
     this.cache.invalidate(user.id);
     this.record('user.bootstrap_admin', { username: 'system' }, { username });
     return { username, generatedPassword: this.config.admin.password ? undefined : password };

@@ -124,7 +124,10 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
     await this.repository.insert(entity);
     const { accessTtlSeconds, refreshTtlSeconds } = this.settings.get().tokens;
     const lifetime = Math.max(accessTtlSeconds, refreshTtlSeconds) + PUBLISH_MARGIN_SECONDS;
-    await this.repository.retireAllExcept(kid, now, new Date(now.getTime() + lifetime * 1000));
+    await this.repository.retireOlderThan(
+      { kid, createdAt: now },
+      new Date(now.getTime() + lifetime * 1000),
+    );
     // Keys whose tokens can no longer be valid leave storage with the next rotation.
     await this.repository.removeUnpublishedBefore(now);
     await this.reload();

@@ -22,13 +22,25 @@ export class SigningKeysRepository {
     return this.keys.save(key);
   }
 
-  /** Retires every active key but `keepKid`; they stay published until `publishUntil`. */
-  async retireAllExcept(keepKid: string, retiredAt: Date, publishUntil: Date): Promise<void> {
+  /**
+   * Retires every active key older than `newest` (by creation, then kid); they stay published
+   * until `publishUntil`. Only older ones: instances rotating at once (several starting on an
+   * empty database) each retire the keys before their own, so the newest of them stays active
+   * whatever order the statements run in, where "all but mine" could retire every one.
+   */
+  async retireOlderThan(
+    newest: { kid: string; createdAt: Date },
+    publishUntil: Date,
+  ): Promise<void> {
     await this.keys
       .createQueryBuilder()
       .update()
-      .set({ retiredAt, publishUntil })
-      .where('kid <> :keepKid AND retired_at IS NULL', { keepKid })
+      .set({ retiredAt: newest.createdAt, publishUntil })
+      .where('retired_at IS NULL')
+      .andWhere('(created_at < :createdAt OR (created_at = :createdAt AND kid < :kid))', {
+        createdAt: newest.createdAt,
+        kid: newest.kid,
+      })
       .execute();
   }
 
