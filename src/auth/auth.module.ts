@@ -9,6 +9,7 @@ import { DirectoryService } from './directory/directory.service';
 import { GroupEntity } from './directory/group.entity';
 import { PasswordHasher } from './directory/password-hasher';
 import { UserCache } from './directory/user-cache';
+import { UserTombstoneEntity } from './directory/user-tombstone.entity';
 import { UserEntity } from './directory/user.entity';
 import { UsersController } from './directory/users.controller';
 import { GroupsRepository, UsersRepository } from './directory/users.repository';
@@ -35,7 +36,13 @@ import { WardenTokens } from './warden-tokens.service';
   imports: [
     AuditModule,
     PassportModule,
-    TypeOrmModule.forFeature([UserEntity, GroupEntity, SigningKeyEntity, RefreshSessionEntity]),
+    TypeOrmModule.forFeature([
+      UserEntity,
+      UserTombstoneEntity,
+      GroupEntity,
+      SigningKeyEntity,
+      RefreshSessionEntity,
+    ]),
   ],
   controllers: [AuthController, UsersController, JwksController, ExternalJwtController],
   providers: [

@@ -2,6 +2,7 @@ import { DataSourceOptions } from 'typeorm';
 import { WardenConfig } from '../config/warden-config';
 import { GroupEntity } from '../auth/directory/group.entity';
 import { UserEntity } from '../auth/directory/user.entity';
+import { UserTombstoneEntity } from '../auth/directory/user-tombstone.entity';
 import { SigningKeyEntity } from '../auth/keys/signing-key.entity';
 import { RefreshSessionEntity } from '../auth/sessions/refresh-session.entity';
 import { DirectoryKeysSessions1763800000000 } from './migrations/1763800000000-directory-keys-sessions';
@@ -15,9 +16,11 @@ import { TenantEntity } from '../connect/tenants/tenant.entity';
 import { SpiOperations1764200000000 } from './migrations/1764200000000-spi-operations';
 import { OperationEntity } from '../migration-spi/operations/operation.entity';
 import { AuditAtMilliseconds1764300000000 } from './migrations/1764300000000-audit-at-milliseconds';
+import { UserTombstones1764400000000 } from './migrations/1764400000000-user-tombstones';
 
 export const ENTITIES = [
   UserEntity,
+  UserTombstoneEntity,
   GroupEntity,
   SigningKeyEntity,
   RefreshSessionEntity,
@@ -34,6 +37,7 @@ export const MIGRATIONS = [
   ConnectTenants1764100000000,
   SpiOperations1764200000000,
   AuditAtMilliseconds1764300000000,
+  UserTombstones1764400000000,
 ];
 
 /**

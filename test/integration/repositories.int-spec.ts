@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GroupEntity } from '../../src/auth/directory/group.entity';
+import { UserTombstoneEntity } from '../../src/auth/directory/user-tombstone.entity';
 import { UserEntity } from '../../src/auth/directory/user.entity';
 import { GroupsRepository, UsersRepository } from '../../src/auth/directory/users.repository';
 import { SigningKeyEntity } from '../../src/auth/keys/signing-key.entity';
@@ -58,7 +59,10 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
     ready = await databaseReady(kind);
     if (!ready) return;
     db = await openTestDatabase(kind);
-    users = new UsersRepository(db.dataSource.getRepository(UserEntity));
+    users = new UsersRepository(
+      db.dataSource.getRepository(UserEntity),
+      db.dataSource.getRepository(UserTombstoneEntity),
+    );
     groups = new GroupsRepository(db.dataSource.getRepository(GroupEntity));
     sut = new SessionsRepository(db.dataSource.getRepository(RefreshSessionEntity));
     keys = new SigningKeysRepository(db.dataSource.getRepository(SigningKeyEntity));
@@ -214,6 +218,39 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
     },
   );
 
+  maybe('a deleted user is among the changes, by its tombstone, for a day', async () => {
+    const now = Date.now();
+    const user = Object.assign(new UserEntity(), {
+      id: randomUUID(),
+      username: `gone-${now}`,
+      usernameKey: `gone-${now}`,
+      displayName: null,
+      email: null,
+      passwordHash: null,
+      disabled: false,
+      createdAt: new Date(now),
+      updatedAt: new Date(now - 60_000),
+      groups: [],
+    });
+    await users.save(user);
+    const mark = new Date(now - 30_000);
+    expect((await users.changedSince(mark)).map((c) => c.id)).not.toContain(user.id);
+    expect(await users.remove(user.id)).toBe(true);
+    expect(await users.findById(user.id)).toBeNull();
+    expect((await users.changedSince(mark)).map((c) => c.id)).toContain(user.id);
+    expect(await users.remove(user.id)).toBe(false);
+    // A tombstone older than a day goes with the next deletion.
+    await db.dataSource
+      .getRepository(UserTombstoneEntity)
+      .update({ userId: user.id }, { deletedAt: new Date(now - 2 * 86_400_000) });
+    const other = Object.assign(new UserEntity(), { ...user, id: randomUUID() });
+    await users.save(other);
+    await users.remove(other.id);
+    const left = await db.dataSource.getRepository(UserTombstoneEntity).find();
+    expect(left.map((t) => t.userId)).toContain(other.id);
+    expect(left.map((t) => t.userId)).not.toContain(user.id);
+  });
+
   maybe('migrations can be reverted and re-applied', async () => {
     for (let i = 0; i < MIGRATIONS.length; i++) await db.dataSource.undoLastMigration();
     const tables =
@@ -230,6 +267,7 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
       'signing_keys',
       'settings',
       'api_tokens',
+      'user_tombstones',
     ])
       expect(names).not.toContain(table);
     await db.dataSource.runMigrations();

@@ -160,7 +160,8 @@ export class DirectoryService {
     if (user.username.toLowerCase() === actor.username.toLowerCase()) {
       throw Problems.conflict('Deleting yourself would lock you out', 'self_lockout');
     }
-    // Revoke first: the revocation, not the deleted row, is what other instances see.
+    // Other instances learn of it from the bus, or else from the user's tombstone (their
+    // directory poll): the sessions revoked here go with the user's row.
     await this.sessions.revokeAllForUser(user.id, 'user_deleted');
     await this.userRemoved(user.id, actor.username);
     await this.users.remove(user.id);

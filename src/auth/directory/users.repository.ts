@@ -1,12 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, MoreThan, Repository } from 'typeorm';
+import { In, LessThan, MoreThan, Repository } from 'typeorm';
 import { GroupEntity } from './group.entity';
+import { UserTombstoneEntity } from './user-tombstone.entity';
 import { UserEntity } from './user.entity';
+
+/** How long a deleted user's tombstone is kept: far longer than any instance's poll overlap. */
+const TOMBSTONE_KEEP_MS = 86_400_000;
 
 @Injectable()
 export class UsersRepository {
-  constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
+  constructor(
+    @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
+    @InjectRepository(UserTombstoneEntity)
+    private readonly tombstones: Repository<UserTombstoneEntity>,
+  ) {}
 
   findByUsername(username: string): Promise<UserEntity | null> {
     return this.users.findOne({
@@ -32,17 +40,36 @@ export class UsersRepository {
     return this.users.save(user);
   }
 
+  /**
+   * Deletes the user (its sessions and memberships go with it) and leaves a tombstone in the same
+   * transaction: the deleted row cannot tell other instances that the user is gone.
+   */
   async remove(id: string): Promise<boolean> {
-    const result = await this.users.delete({ id });
-    return (result.affected ?? 0) > 0;
+    return this.users.manager.transaction(async (manager) => {
+      const result = await manager.delete(UserEntity, { id });
+      if (!result.affected) return false;
+      const now = new Date();
+      await manager.delete(UserTombstoneEntity, {
+        deletedAt: LessThan(new Date(now.getTime() - TOMBSTONE_KEEP_MS)),
+      });
+      await manager.save(UserTombstoneEntity, { userId: id, deletedAt: now });
+      return true;
+    });
   }
 
-  /** Ids of users changed after `since` (group membership changes touch `updated_at` too). */
+  /**
+   * Ids of users changed or deleted after `since` (group membership changes touch `updated_at`
+   * too; a deletion is its tombstone's time).
+   */
   async changedSince(since: Date): Promise<{ id: string; updatedAt: Date }[]> {
-    return this.users.find({
-      select: { id: true, updatedAt: true },
-      where: { updatedAt: MoreThan(since) },
-    });
+    const [changed, deleted] = await Promise.all([
+      this.users.find({
+        select: { id: true, updatedAt: true },
+        where: { updatedAt: MoreThan(since) },
+      }),
+      this.tombstones.find({ where: { deletedAt: MoreThan(since) } }),
+    ]);
+    return [...changed, ...deleted.map((t) => ({ id: t.userId, updatedAt: t.deletedAt }))];
   }
 
   async anyMemberOf(group: GroupEntity): Promise<boolean> {
