@@ -1,7 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, LessThan, MoreThan, Repository } from 'typeorm';
+import { KeyedSerializer } from '../common/keyed-serializer';
 import { ApiTokenEntity } from './api-token.entity';
+
+/**
+ * PostgreSQL: the first key of the transaction lock that makes one user's token creations take
+ * turns across instances (the second is the user id's hash). Two-key advisory locks are a key
+ * space of their own, apart from the jobs' and the migrations' single-key ones.
+ */
+const TOKEN_CREATION_LOCK = 0x746f6b6e; // "tokn"
 
 @Injectable()
 export class ApiTokensRepository {
@@ -9,8 +17,32 @@ export class ApiTokensRepository {
     @InjectRepository(ApiTokenEntity) private readonly tokens: Repository<ApiTokenEntity>,
   ) {}
 
-  insert(token: ApiTokenEntity): Promise<ApiTokenEntity> {
-    return this.tokens.save(token);
+  /** One user's token creations at a time in this process (SQLite's one connection). */
+  private readonly creations = new KeyedSerializer();
+
+  /**
+   * Inserts the token unless its user has `max` live ones already (false then). Counting and
+   * inserting are one step per user, here and across PostgreSQL instances: creations sent at
+   * once cannot all pass the count.
+   */
+  insertWithinLimit(token: ApiTokenEntity, max: number, now: Date): Promise<boolean> {
+    return this.creations.run(token.userId, () =>
+      this.tokens.manager.transaction(async (manager) => {
+        if (manager.connection.options.type === 'postgres') {
+          await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+            TOKEN_CREATION_LOCK,
+            token.userId,
+          ]);
+        }
+        const repository = manager.getRepository(ApiTokenEntity);
+        const live = await repository.count({
+          where: { userId: token.userId, revokedAt: IsNull(), expiresAt: MoreThan(now) },
+        });
+        if (live >= max) return false;
+        await repository.save(token);
+        return true;
+      }),
+    );
   }
 
   findByHash(tokenHash: string): Promise<ApiTokenEntity | null> {
@@ -23,10 +55,6 @@ export class ApiTokensRepository {
 
   listForUser(userId: string): Promise<ApiTokenEntity[]> {
     return this.tokens.find({ where: { userId }, order: { createdAt: 'DESC' } });
-  }
-
-  countLive(userId: string, now: Date): Promise<number> {
-    return this.tokens.count({ where: { userId, revokedAt: IsNull(), expiresAt: MoreThan(now) } });
   }
 
   async revoke(id: string, at: Date): Promise<boolean> {

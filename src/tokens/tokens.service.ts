@@ -92,13 +92,6 @@ export class TokensService {
       );
     }
     const now = new Date(this.clock.now());
-    if ((await this.tokens.countLive(principal.id, now)) >= policy.apiTokens.maxPerUser) {
-      throw Problems.conflict(
-        `You have ${policy.apiTokens.maxPerUser} live tokens already (apiTokens.maxPerUser); revoke one first`,
-        'token_limit_reached',
-      );
-    }
-
     const secret = generateApiToken();
     const entity = Object.assign(new ApiTokenEntity(), {
       id: randomUUID(),
@@ -113,7 +106,12 @@ export class TokensService {
       lastUsedIp: null,
       revokedAt: null,
     });
-    await this.tokens.insert(entity);
+    if (!(await this.tokens.insertWithinLimit(entity, policy.apiTokens.maxPerUser, now))) {
+      throw Problems.conflict(
+        `You have ${policy.apiTokens.maxPerUser} live tokens already (apiTokens.maxPerUser); revoke one first`,
+        'token_limit_reached',
+      );
+    }
     this.record('token.created', principal.username, entity, context);
     return { ...toView(entity, now), token: secret };
   }

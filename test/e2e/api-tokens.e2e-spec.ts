@@ -203,6 +203,25 @@ describe.each(DATABASES)('personal API tokens (%s)', (database) => {
     }
   });
 
+  maybe('creations sent at once cannot pass the count limit together', async () => {
+    const eager = await newUser(t);
+    await patchSettings(t, { apiTokens: { maxPerUser: 2 } });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => create(eager, { name: `at-once-${i}` })),
+      );
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 201, 409, 409, 409, 409]);
+      const listed = await http(`${t.url}/tokens`, {
+        headers: { authorization: basic(eager.username, eager.password) },
+      });
+      expect(listed.body.filter((x: { revokedAt: unknown }) => x.revokedAt === null)).toHaveLength(
+        2,
+      );
+    } finally {
+      await patchSettings(t, { apiTokens: { maxPerUser: 20 } });
+    }
+  });
+
   maybe('usersCanCreate off: users are refused, admins are not', async () => {
     await patchSettings(t, { apiTokens: { usersCanCreate: false } });
     try {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { MoreThan, Repository } from 'typeorm';
+import { KeyedSerializer } from '../../common/keyed-serializer';
 import { isUniqueViolation } from '../../database/db-errors';
 import { TenantEntity } from './tenant.entity';
 
@@ -12,7 +13,7 @@ export type LifecycleRefusal = 'replayed' | 'unknown_tenant';
 
 @Injectable()
 export class TenantsRepository {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new KeyedSerializer();
 
   constructor(@InjectRepository(TenantEntity) private readonly tenants: Repository<TenantEntity>) {}
 
@@ -40,16 +41,7 @@ export class TenantsRepository {
   ): Promise<TenantEntity | LifecycleRefusal> {
     // One callback of a tenant at a time in this process (SQLite has one connection, whose
     // transactions do not isolate concurrent callers from each other).
-    const previous = this.queues.get(clientKey) ?? Promise.resolve();
-    const run = previous.then(
-      () => this.lifecycleOnce(clientKey, token, apply),
-      () => this.lifecycleOnce(clientKey, token, apply),
-    );
-    const settled = run.catch(() => undefined);
-    this.queues.set(clientKey, settled);
-    void settled.then(() => {
-      if (this.queues.get(clientKey) === settled) this.queues.delete(clientKey);
-    });
+    const run = this.queues.run(clientKey, () => this.lifecycleOnce(clientKey, token, apply));
     try {
       return await run;
     } catch (err) {
