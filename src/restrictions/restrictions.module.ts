@@ -2,7 +2,6 @@ import { AuditModule } from '../audit/audit.module';
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerStorage } from '@nestjs/throttler';
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { AuthModule } from '../auth/auth.module';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { AccessAudit } from './access-audit';
@@ -12,6 +11,7 @@ import { DecisionController } from './decision.controller';
 import { NativeTokenRule } from './native-token.rule';
 import { MemoryThrottlerStorage } from './rate-limit/memory-throttler.storage';
 import { RateLimiterService } from './rate-limit/rate-limiter.service';
+import { RedisThrottlerStorage } from './rate-limit/redis-throttler.storage';
 import { RestrictionsService } from './restrictions.service';
 
 /** Restriction rules, rate limits, the shared access pipeline, the global guard and the decision endpoint. */
@@ -30,7 +30,7 @@ import { RestrictionsService } from './restrictions.service';
       // Redis when configured, so that every instance draws on one budget per credential.
       useFactory: (config: WardenConfig) => {
         if (!config.redisUrl) return new MemoryThrottlerStorage();
-        const storage = new ThrottlerStorageRedisService(config.redisUrl, {
+        const storage = new RedisThrottlerStorage(config.redisUrl, {
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
           // A Redis that stops answering without closing the connection must not hold

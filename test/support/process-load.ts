@@ -17,9 +17,19 @@ export interface LoadedWarden {
   dispose: () => Promise<void>;
 }
 
-export async function startLoadedWarden(database: 'sqlite' | 'postgres'): Promise<LoadedWarden> {
+export async function startLoadedWarden(
+  database: 'sqlite' | 'postgres',
+  options: {
+    env?: Record<string, string>;
+    /** The settings for the load; by default none of it is rate limited. */
+    settings?: Record<string, unknown>;
+  } = {},
+): Promise<LoadedWarden> {
   const pg = database === 'postgres' ? await createTestDatabase() : undefined;
-  const { env, cleanup } = testConfig(pg ? { DATABASE_URL: pg.url } : {});
+  const { env, cleanup } = testConfig({
+    ...(pg ? { DATABASE_URL: pg.url } : {}),
+    ...options.env,
+  });
   const warden = await startWardenProcess({
     ...env,
     LOG_LEVEL: process.env.SHUTDOWN_LOG_LEVEL ?? 'warn',
@@ -33,7 +43,7 @@ export async function startLoadedWarden(database: 'sqlite' | 'postgres'): Promis
   };
   try {
     // One token for all the load: lift its rate limit so that every answer is a 200 or a 401.
-    await patchSettings(warden, { rateLimit: { enabled: false } }, adminAuth());
+    await patchSettings(warden, options.settings ?? { rateLimit: { enabled: false } }, adminAuth());
     const { authentication } = await login(warden, {
       username: ADMIN_USERNAME,
       password: ADMIN_PASSWORD,

@@ -1,4 +1,4 @@
-import { Logger, OnModuleDestroy } from '@nestjs/common';
+import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { InvalidationBus, InvalidationChannel, LocalInvalidationBus } from './invalidation-bus';
 
@@ -9,7 +9,7 @@ const CHANNEL_PREFIX = 'warden:invalidate:';
  * instance never waits on Redis for its own changes; messages from itself coming back through
  * Redis are recognised by the instance id and skipped.
  */
-export class RedisInvalidationBus extends InvalidationBus implements OnModuleDestroy {
+export class RedisInvalidationBus extends InvalidationBus implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisInvalidationBus.name);
   private readonly local = new LocalInvalidationBus();
   private readonly publisher: Redis;
@@ -33,10 +33,13 @@ export class RedisInvalidationBus extends InvalidationBus implements OnModuleDes
     // A SUBSCRIBE sent while Redis is away waits for the connection however long that takes:
     // given up on, it would never be sent again (the client resubscribes only channels Redis
     // has confirmed), and an instance started during an outage would never hear the others.
+    // No ready check (an INFO) on it: a SUBSCRIBE queued before the connection came goes out
+    // first, and INFO on a connection in subscriber mode fails, which read as Redis being down.
     this.subscriber = new Redis(url, {
       ...options,
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
+      enableReadyCheck: false,
     });
     for (const client of [this.publisher, this.subscriber]) {
       client.on('error', (err: Error) => this.lost(err));
@@ -79,7 +82,7 @@ export class RedisInvalidationBus extends InvalidationBus implements OnModuleDes
   }
 
   private lost(err: Error): void {
-    if (this.down) return;
+    if (this.down || this.closing) return;
     this.down = true;
     this.logger.warn(
       { err: err.message },
@@ -93,13 +96,15 @@ export class RedisInvalidationBus extends InvalidationBus implements OnModuleDes
     this.logger.log('Redis reachable again; invalidation messages flow between instances');
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /**
+   * After the HTTP server has stopped (not at module destruction, which comes first): requests
+   * answered while the instance drains still tell the others what they changed.
+   */
+  async onApplicationShutdown(): Promise<void> {
     this.closing = true;
-    // QUIT waits behind queued commands; a client that is not connected just stops retrying.
-    await Promise.allSettled(
-      [this.publisher, this.subscriber].map((c) =>
-        c.status === 'ready' ? c.quit() : c.disconnect(),
-      ),
-    );
+    // QUIT waits behind queued publishes; a subscriber takes no QUIT, nor needs one; a client
+    // that is not connected just stops retrying.
+    this.subscriber.disconnect();
+    await (this.publisher.status === 'ready' ? this.publisher.quit() : this.publisher.disconnect());
   }
 }
