@@ -47,6 +47,19 @@ function newSession(userId: string, jtiHash: string, at = new Date()): RefreshSe
   });
 }
 
+/** An active signing key row (its key material is never read by these tests). */
+function signingKey(kid: string, createdAt: Date): SigningKeyEntity {
+  return Object.assign(new SigningKeyEntity(), {
+    kid,
+    algorithm: 'RS256',
+    publicJwk: '{}',
+    privateKeySealed: 'v1.x',
+    createdAt,
+    retiredAt: null,
+    publishUntil: null,
+  });
+}
+
 describe.each(DATABASES)('repositories on %s', (kind) => {
   let db: TestDatabase;
   let ready = false;
@@ -166,18 +179,8 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
 
   maybe('signing keys: retired keys stay published until their window ends', async () => {
     const now = new Date();
-    const key = (kid: string, createdAt = now) =>
-      Object.assign(new SigningKeyEntity(), {
-        kid,
-        algorithm: 'RS256',
-        publicJwk: '{}',
-        privateKeySealed: 'v1.x',
-        createdAt,
-        retiredAt: null,
-        publishUntil: null,
-      });
-    await keys.insert(key('k-old', new Date(now.getTime() - 1000)));
-    await keys.insert(key('k-new'));
+    await keys.insert(signingKey('k-old', new Date(now.getTime() - 1000)));
+    await keys.insert(signingKey('k-new', now));
     await keys.retireOlderThan({ kid: 'k-new', createdAt: now }, new Date(now.getTime() + 60_000));
     expect((await keys.findPublished(now)).map((k) => k.kid).sort()).toEqual(['k-new', 'k-old']);
     expect((await keys.findPublished(new Date(now.getTime() + 120_000))).map((k) => k.kid)).toEqual(
@@ -192,25 +195,15 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
     async () => {
       const at = new Date(Date.now() + 3_600_000);
       const until = new Date(at.getTime() + 60_000);
-      const key = (kid: string, createdAt: Date) =>
-        Object.assign(new SigningKeyEntity(), {
-          kid,
-          algorithm: 'RS256',
-          publicJwk: '{}',
-          privateKeySealed: 'v1.x',
-          createdAt,
-          retiredAt: null,
-          publishUntil: null,
-        });
       // Two instances insert their keys, then each retires the keys before its own: the later
       // retirement first, which retired both keys when each retired "all but mine".
-      await keys.insert(key('k-first', at));
-      await keys.insert(key('k-second', new Date(at.getTime() + 1)));
+      await keys.insert(signingKey('k-first', at));
+      await keys.insert(signingKey('k-second', new Date(at.getTime() + 1)));
       await keys.retireOlderThan({ kid: 'k-second', createdAt: new Date(at.getTime() + 1) }, until);
       await keys.retireOlderThan({ kid: 'k-first', createdAt: at }, until);
       // The same instant: the kid decides.
-      await keys.insert(key('k-x', new Date(at.getTime() + 2)));
-      await keys.insert(key('k-y', new Date(at.getTime() + 2)));
+      await keys.insert(signingKey('k-x', new Date(at.getTime() + 2)));
+      await keys.insert(signingKey('k-y', new Date(at.getTime() + 2)));
       await keys.retireOlderThan({ kid: 'k-y', createdAt: new Date(at.getTime() + 2) }, until);
       await keys.retireOlderThan({ kid: 'k-x', createdAt: new Date(at.getTime() + 2) }, until);
       const active = (await keys.findPublished(at)).filter((k) => k.retiredAt === null);
