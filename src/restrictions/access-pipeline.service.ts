@@ -149,7 +149,6 @@ export class AccessPipeline {
   }
 }
 
-/** Basic credentials whose password is a password (not a personal API token), if any. */
 /**
  * Whose budget a request spends (DESIGN section 3, step 5): the credential's (token id, session
  * id, Connect clientKey), but an external caller's subject, not its token: an IdP issues a new
@@ -161,6 +160,7 @@ function rateKeyOf(principal: Principal): string {
     : `${principal.authMethod}:${principal.credentialId}`;
 }
 
+/** Basic credentials whose password is a password (not a personal API token), if any. */
 function passwordOf(header: string | string[] | undefined): { username: string } | null {
   // Only `Basic …` is parsed: a bearer token (the hot path) is not looked at twice.
   if (typeof header !== 'string' || (header.charCodeAt(0) | 32) !== 98) return null;

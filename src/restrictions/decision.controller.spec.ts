@@ -6,6 +6,9 @@ const nginx = (uri: string) => ({ 'x-original-method': 'GET', 'x-original-uri': 
 describe('originalRequest', () => {
   it.each<[string, string, string[] | undefined]>([
     ['/public/x', '/public/x', undefined],
+    // No dot segment: judged as sent, and as servers that merge `//` serve it.
+    ['//health', '//health', ['/health']],
+    ['/a//b///c', '/a//b///c', ['/a/b/c']],
     ['/public/../admin', '/admin', undefined],
     ['/public/x;jsessionid=1', '/public/x', undefined],
     // Servers that merge `//` first serve /admin.

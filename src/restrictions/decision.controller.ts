@@ -98,8 +98,13 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
   // path judged is the path served.
   const raw = target.includes(';') ? target.replace(PATH_PARAMETERS, '') : target;
   // Only a path that may hold dot segments (`/..`, `/./`, `%2e`) needs the URL parser's
-  // normalisation; any other path is judged as it is.
-  if (!raw.includes('/.') && !/%2e/i.test(raw)) return { method: upper, path: raw, uri };
+  // normalisation; any other path is judged as it is, and also as servers that merge `//` read
+  // it (a `*` matches an empty segment: `/*/health` takes in `//health`, served as `/health`).
+  if (!raw.includes('/.') && !/%2e/i.test(raw)) {
+    return raw.includes('//')
+      ? { method: upper, path: raw, otherReadings: [raw.replace(/\/{2,}/g, '/')], uri }
+      : { method: upper, path: raw, uri };
+  }
   const [path, ...others] = readingsOf(target, raw);
   const otherReadings = [...new Set(others)].filter((other) => other !== path);
   return otherReadings.length > 0

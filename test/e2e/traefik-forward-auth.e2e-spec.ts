@@ -305,6 +305,10 @@ describe('Traefik ForwardAuth header contract at /authz/decision', () => {
       const res = await forwardAuth(t, { method: 'GET', uri });
       expectProblem(res, 401, 'authentication_required');
     }
+    // A `*` matches an empty segment: `//health` is `/*/health`, but nginx serves `/health`.
+    await configure({ bypass: { paths: ['/public/**', '/*/health'] } });
+    expectProblem(await forwardAuth(t, { method: 'GET', uri: '//health' }), 401);
+    expect((await forwardAuth(t, { method: 'GET', uri: '/api/health' })).status).toBe(200);
     // Controls: where every reading stays under /public/, the bypass holds.
     for (const uri of ['/public/a//b/../c', '/public/a/b;v=1/../c', '/public/x/../y']) {
       expect((await forwardAuth(t, { method: 'GET', uri })).status).toBe(200);
