@@ -3,8 +3,8 @@ import { Problems } from '../../common/problem/domain-error';
 
 /**
  * A group name: 1 to 255 letters, digits, spaces and . _ @ + - (what Jira and Confluence accept;
- * 255 characters is the column's width, in lower case too). The one rule for every way a group comes to be: the
- * API's body, the directory itself, and a migration import (dry run or not).
+ * 255 characters is the column's width, in lower case too). The one rule for every way a group
+ * comes to be: the API's body, the directory itself, and a migration import (dry run or not).
  */
 const GROUP_NAME = /^[\p{L}\p{N} ._@+-]{1,255}$/u;
 export const GROUP_NAME_MESSAGE =

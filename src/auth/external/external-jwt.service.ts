@@ -51,14 +51,15 @@ export interface ExternalIdentity {
   invocation?: ForgeInvocation;
 }
 
+/** While the IdP cannot be asked, one log line per this period says why. */
+const IDP_DOWN_LOG_EVERY_MS = 10_000;
+
 /**
  * Forge Remote (Atlassian, "Verifying remote requests"): a Forge invocation token is an RS256 JWT
  * from this issuer, its keys in this JWK set, its audience the app's id
  * (`ari:cloud:ecosystem::app/<uuid>`); `app.installationId` names the installation and
  * `principal` the account that triggered the call.
  */
-/** While the IdP cannot be asked, one log line per this period says why. */
-const IDP_DOWN_LOG_EVERY_MS = 10_000;
 export const FORGE_ISSUER = 'forge/invocation-token';
 export const FORGE_JWKS_URL = 'https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json';
 
@@ -349,8 +350,8 @@ const ILL_FORMED = /\p{Cs}/u;
 
 /**
  * Groups from an array of strings or a space- or comma-separated string; names that are not
- * well-formed text are dropped. warden-admins is never
- * taken from an IdP: administration is granted in Warden's own directory only.
+ * well-formed text are dropped. warden-admins is never taken from an IdP: administration is
+ * granted in Warden's own directory only.
  */
 function groupsOf(value: unknown): string[] {
   const names = Array.isArray(value)
@@ -361,8 +362,7 @@ function groupsOf(value: unknown): string[] {
   return [
     ...new Set(
       names.filter(
-        (g) =>
-          g !== '' && g.length <= MAX_GROUP_NAME && g !== ADMIN_GROUP && !ILL_FORMED.test(g),
+        (g) => g !== '' && g.length <= MAX_GROUP_NAME && g !== ADMIN_GROUP && !ILL_FORMED.test(g),
       ),
     ),
   ]

@@ -105,6 +105,7 @@ export class RedisInvalidationBus extends InvalidationBus implements OnApplicati
     // QUIT waits behind queued publishes; a subscriber takes no QUIT, nor needs one; a client
     // that is not connected just stops retrying.
     this.subscriber.disconnect();
-    await (this.publisher.status === 'ready' ? this.publisher.quit() : this.publisher.disconnect());
+    if (this.publisher.status === 'ready') await this.publisher.quit().catch(() => undefined);
+    else this.publisher.disconnect();
   }
 }
