@@ -76,7 +76,7 @@ export class AccessPipeline {
     // A username and password: the check counts against the password-guessing budget.
     const password = passwordOf(request.headers.authorization);
     if (password) this.limiter.assertPasswordChecksAllowed(clientIp);
-    const attempt = password && this.limiter.beginLogin(password.username, clientIp);
+    const attempt = password && (await this.limiter.beginLogin(password.username, clientIp));
     let authenticated;
     try {
       authenticated = await this.authenticator.authenticate(request, {

@@ -71,7 +71,7 @@ export class AccessGuard implements CanActivate {
         // A sign-in route taking its password in the body: the address allow-list holds for it
         // as for every other, and so does the password-guessing budget.
         this.pipeline.checkAddress(clientIp);
-        this.limitBodyLogin(request, http.getResponse<FastifyReply>(), clientIp);
+        await this.limitBodyLogin(request, http.getResponse<FastifyReply>(), clientIp);
         return true;
       }
       const decision = await this.pipeline.judge({
@@ -107,16 +107,28 @@ export class AccessGuard implements CanActivate {
    * refused credentials are elsewhere; whatever answers 401 is a failure, and so is a
    * connection dropped before the answer was out.
    */
-  private limitBodyLogin(request: GuardedRequest, reply: FastifyReply, clientIp: string): void {
+  private async limitBodyLogin(
+    request: GuardedRequest,
+    reply: FastifyReply,
+    clientIp: string,
+  ): Promise<void> {
     const body = request.body as { username?: unknown } | undefined;
     if (typeof body?.username !== 'string') return;
     this.limiter.assertPasswordChecksAllowed(clientIp);
-    const end = this.limiter.beginLogin(body.username, clientIp);
+    const started = this.limiter.beginLogin(body.username, clientIp);
+    // Listened for before the check is under way: the connection may drop while it starts.
     reply.raw.once('close', () => {
       const failed = reply.statusCode === 401 || !reply.raw.writableFinished;
-      end(failed);
-      // The answer is out: the address's budget only learns of the refusal for next time.
-      if (failed) this.limiter.countRefused(clientIp).catch(() => undefined);
+      started.then(
+        (end) => {
+          end(failed);
+          // The answer is out: the address's budget only learns of the refusal for next time.
+          if (failed) this.limiter.countRefused(clientIp).catch(() => undefined);
+        },
+        // Refused before it started (429): nothing under way to end.
+        () => undefined,
+      );
     });
+    await started;
   }
 }

@@ -211,6 +211,32 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
     },
   );
 
+  maybe('password guesses sent at once to both instances meet one budget of 10', async () => {
+    const target = await newUser(a);
+    const guess = (t: TestApp) =>
+      http(`${t.url}/system/auth`, {
+        headers: { authorization: basic(target.username, 'not-the-password-123') },
+      });
+    // Checks that succeed give their place back: more than 10 sign-ins in a row all pass.
+    for (let i = 0; i < 12; i++) await login(i % 2 ? b : a, target);
+    // 8 to each: under each instance's own count of checks under way, 16 over the shared one.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => [guess(a), guess(b)]).flat());
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(
+      16 - statuses.filter((s) => s === 401).length,
+    );
+    for (const r of answers.filter((r) => r.status === 429))
+      expect(r.body.code).toBe('login_rate_limited');
+    // The budget is spent on both: the right password is refused too, on either instance.
+    for (const t of [a, b]) {
+      const right = await http(`${t.url}/system/auth`, {
+        headers: { authorization: basic(target.username, target.password) },
+      });
+      expect(right.status).toBe(429);
+    }
+  });
+
   maybe('two instances draw on one rate-limit budget per credential', async () => {
     const walker = await newUser(a);
     const pair = await login(a, walker);

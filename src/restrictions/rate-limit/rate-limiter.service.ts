@@ -21,6 +21,17 @@ export interface RateLimitState {
 export const LOGIN_FAILURES = 10;
 export const LOGIN_WINDOW_SECONDS = 300;
 const MAX_BLOCKED_LOGINS = 100_000;
+const LOGIN_WINDOW_MS = LOGIN_WINDOW_SECONDS * 1000;
+/**
+ * With Redis, the password checks started per username and address, across instances: counted
+ * when a check starts and given back when it succeeds, so the count is the window's failures plus
+ * the checks under way on every instance (each instance's own view knows only its own).
+ */
+const LOGIN_CHECKS_PREFIX = 'warden:login-checks:';
+/** INCR with the window's expiry on the first; answers the count and the milliseconds left. */
+const START_LOGIN_CHECK = `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}`;
 
 /** Ends a password check begun with beginLogin, with its outcome (once; later calls are ignored). */
 export type LoginAttempt = (failed: boolean) => void;
@@ -129,10 +140,11 @@ export class RateLimiterService {
    * Basic on any route, the decision endpoint). Refused with 429 before the password is looked
    * at once the failures counted in the window, plus the checks still under way, reach
    * LOGIN_FAILURES: parallel guesses cannot overrun the budget, and the right password is
-   * refused too while it is spent. The returned function ends the check; a failure is counted
-   * here at once and in the shared storage, where the other instances learn of it.
+   * refused too while it is spent. With Redis the checks under way on every instance count too
+   * (LOGIN_CHECKS_PREFIX). The returned function ends the check; a failure is counted here at
+   * once and in the shared storage, where the other instances learn of it.
    */
-  beginLogin(username: string, ip: string): LoginAttempt {
+  async beginLogin(username: string, ip: string): Promise<LoginAttempt> {
     const key = loginKey(username.slice(0, 255), ip);
     const now = Date.now();
     let window = this.logins.get(key, now);
@@ -151,15 +163,51 @@ export class RateLimiterService {
     // Kept (and kept alive) for the window's whole length, however it ends.
     this.logins.set(key, window, window.resetAt);
     const counted = window;
+    const shared = await this.startSharedCheck(key, counted);
     let ended = false;
     return (failed) => {
       if (ended) return;
       ended = true;
       counted.inFlight--;
-      if (!failed) return;
+      if (!failed) {
+        shared?.giveBack();
+        return;
+      }
       counted.failures++;
       void this.recordLoginFailure(key, counted);
     };
+  }
+
+  /**
+   * Counts the check in Redis among those started on every instance; refuses it (429) when that
+   * makes more than LOGIN_FAILURES. Null when the counters are not shared (memory, Redis not
+   * reached or away: this instance's own count keeps the limit).
+   */
+  private async startSharedCheck(
+    key: string,
+    window: LoginWindow,
+  ): Promise<{ giveBack: () => void } | null> {
+    if (this.shared !== 'yes' || !(this.storage instanceof ThrottlerStorageRedisService))
+      return null;
+    const redis = this.storage.redis;
+    const sharedKey = LOGIN_CHECKS_PREFIX + key;
+    const giveBack = () => void redis.decr(sharedKey).catch(() => undefined);
+    let started: [number, number];
+    try {
+      started = (await redis.eval(START_LOGIN_CHECK, 1, sharedKey, LOGIN_WINDOW_MS)) as [
+        number,
+        number,
+      ];
+    } catch {
+      return null;
+    }
+    const [count, leftMs] = started;
+    if (count > LOGIN_FAILURES) {
+      giveBack();
+      window.inFlight--;
+      throw loginRefused(leftMs > 0 ? leftMs : LOGIN_WINDOW_MS);
+    }
+    return { giveBack };
   }
 
   /**
@@ -289,8 +337,6 @@ export class RateLimiterService {
     return state;
   }
 }
-
-const LOGIN_WINDOW_MS = LOGIN_WINDOW_SECONDS * 1000;
 
 function loginRefused(waitMs: number): DomainError {
   const wait = Math.max(1, Math.ceil(waitMs / 1000));
