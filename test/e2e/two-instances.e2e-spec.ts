@@ -1,3 +1,5 @@
+import Redis from 'ioredis';
+import { RateLimiterService } from '../../src/restrictions/rate-limit/rate-limiter.service';
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { InvalidationBus } from '../../src/common/invalidation/invalidation-bus';
 import { RedisInvalidationBus } from '../../src/common/invalidation/redis-invalidation-bus';
@@ -234,6 +236,24 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
         headers: { authorization: basic(target.username, target.password) },
       });
       expect(right.status).toBe(429);
+    }
+  });
+
+  maybe('a check that ends after its window has gone leaves no count behind', async () => {
+    const redis = new Redis(REDIS_URL);
+    try {
+      const username = `late-${Date.now()}`;
+      const key = `warden:login-checks:${username}|198.51.100.7`;
+      const end = await a.app.get(RateLimiterService).beginLogin(username, '198.51.100.7');
+      expect(await redis.get(key)).toBe('1');
+      // The window ends while the check is under way…
+      await redis.del(key);
+      end(false);
+      // …and giving its place back does not make a key of its own (-1, never expiring).
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await redis.exists(key)).toBe(0);
+    } finally {
+      redis.disconnect();
     }
   });
 

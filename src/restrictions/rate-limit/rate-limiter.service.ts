@@ -32,6 +32,12 @@ const LOGIN_CHECKS_PREFIX = 'warden:login-checks:';
 const START_LOGIN_CHECK = `local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {n, redis.call('PTTL', KEYS[1])}`;
+/**
+ * Gives a check's place back, unless its window has ended meanwhile: a DECR on the expired key
+ * would make a new one at -1, with no expiry, and a place too many for ever.
+ */
+const END_LOGIN_CHECK = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0`;
 
 /** Ends a password check begun with beginLogin, with its outcome (once; later calls are ignored). */
 export type LoginAttempt = (failed: boolean) => void;
@@ -191,7 +197,7 @@ export class RateLimiterService {
       return null;
     const redis = this.storage.redis;
     const sharedKey = LOGIN_CHECKS_PREFIX + key;
-    const giveBack = () => void redis.decr(sharedKey).catch(() => undefined);
+    const giveBack = () => void redis.eval(END_LOGIN_CHECK, 1, sharedKey).catch(() => undefined);
     let started: [number, number];
     try {
       started = (await redis.eval(START_LOGIN_CHECK, 1, sharedKey, LOGIN_WINDOW_MS)) as [
