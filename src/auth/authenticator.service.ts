@@ -7,6 +7,7 @@ import { hash } from 'node:crypto';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import {
+  API_TOKEN_MARK,
   apiTokenOf,
   connectTokenOf,
   parseAuthorization,
@@ -104,6 +105,7 @@ export class AuthenticatorService {
           'access',
           (credential as { token: string }).token,
           kinds,
+          credential.scheme === 'bare',
         );
         return { principal: found instanceof Promise ? await found : found };
       }
@@ -170,6 +172,11 @@ export class AuthenticatorService {
       case 'apitoken':
         return apiTokens ? 'api-token' : null;
       case 'bare':
+        // BigPicture's clients put the bare value of `authentication` in the header: it is an
+        // access token wherever one is taken; only /system/reauth takes a bare refresh token.
+        // A personal API token always names its scheme.
+        if (credential.token.startsWith(API_TOKEN_MARK)) return null;
+        if (kinds.includes('access')) return 'access';
         return kinds.includes('refresh') ? 'refresh' : null;
       case 'basic':
         // Basic with an API token as the password works even where passwords are refused.
@@ -198,6 +205,7 @@ export class AuthenticatorService {
     kind: 'access' | 'api-token',
     token: string,
     kinds: readonly CredentialKind[],
+    bare = false,
   ): Principal | Promise<Principal> {
     const now = this.clock.now();
     // Keyed by digest, not by the token: the cache then holds no bearer secrets, and a request's
@@ -207,10 +215,11 @@ export class AuthenticatorService {
     if (
       verified &&
       (verified.kind === kind ||
-        (kind === 'access' && verified.kind === 'external' && this.external.enabled))
+        (kind === 'access' && !bare && verified.kind === 'external' && this.external.enabled))
     )
       return this.principalFor(verified, kinds);
-    if (kind === 'access' && this.external.claims(token))
+    // Only Warden's own access token goes without a scheme; an IdP's token is a Bearer token.
+    if (kind === 'access' && !bare && this.external.claims(token))
       return this.verifyExternal(request, key, kinds);
     return this.verifyAndRemember(request, kind, key, now, kinds);
   }

@@ -17,6 +17,7 @@ import { SpiOperations1764200000000 } from './migrations/1764200000000-spi-opera
 import { OperationEntity } from '../migration-spi/operations/operation.entity';
 import { AuditAtMilliseconds1764300000000 } from './migrations/1764300000000-audit-at-milliseconds';
 import { UserTombstones1764400000000 } from './migrations/1764400000000-user-tombstones';
+import { RefreshRotationOptIn1764500000000 } from './migrations/1764500000000-refresh-rotation-opt-in';
 
 export const ENTITIES = [
   UserEntity,
@@ -38,6 +39,7 @@ export const MIGRATIONS = [
   SpiOperations1764200000000,
   AuditAtMilliseconds1764300000000,
   UserTombstones1764400000000,
+  RefreshRotationOptIn1764500000000,
 ];
 
 /**

@@ -59,7 +59,9 @@ export const DEFAULT_SETTINGS: Settings = {
   tokens: {
     accessTtlSeconds: 900,
     refreshTtlSeconds: 604_800,
-    rotateRefreshTokens: true,
+    // BigPicture's contract: reauth answers `{authentication}` only, and the client keeps the
+    // refresh token it got at login for its whole life. Rotation is for clients that store the new one.
+    rotateRefreshTokens: false,
     reuseGraceSeconds: 30,
   },
   externalJwt: {

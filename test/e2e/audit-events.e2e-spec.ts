@@ -15,7 +15,8 @@ describe.each(DATABASES)('audit events (%s)', (database) => {
   beforeAll(async () => {
     ready = await databaseReady(database);
     if (!ready) return;
-    t = await startApp({ database });
+    // Rotation on: the replayed-refresh event exists only then.
+    t = await startApp({ database, settings: { tokens: { rotateRefreshTokens: true } } });
     user = await newUser(t);
     secrets.push(user.password);
   });

@@ -68,7 +68,7 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
     expect(res.body.tokens).toEqual({
       accessTtlSeconds: 900,
       refreshTtlSeconds: 604800,
-      rotateRefreshTokens: true,
+      rotateRefreshTokens: false,
       reuseGraceSeconds: 30,
     });
   });
@@ -407,7 +407,7 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
       ).toBe(200);
     } finally {
       await patch({
-        tokens: { accessTtlSeconds: 900, refreshTtlSeconds: 604800, rotateRefreshTokens: true },
+        tokens: { accessTtlSeconds: 900, refreshTtlSeconds: 604800, rotateRefreshTokens: false },
       });
     }
   });

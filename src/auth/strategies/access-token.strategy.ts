@@ -7,7 +7,7 @@ import { JwtError } from '../../common/jwt/jws';
 import { WardenClaims, WardenTokens } from '../warden-tokens.service';
 
 /**
- * `access`: `Authorization: Bearer <jwt>` signed by Warden's key ring; `typ: at+jwt`, Warden's
+ * `access`: `Authorization: Bearer <jwt>` (or the bare `<jwt>`) signed by Warden's key ring; `typ: at+jwt`, Warden's
  * issuer, the API audience, algorithm pinned by the key (WardenTokens.verify).
  */
 @Injectable()
@@ -18,7 +18,9 @@ export class AccessTokenStrategy extends PassportStrategy(Strategy, 'access') {
 
   async validate(request: StrategyRequest): Promise<WardenClaims> {
     const credential = parseAuthorization(request.headers.authorization);
-    if (credential.scheme !== 'bearer') throw new JwtError('malformed', 'Expected a bearer token');
+    // The bare token too: BigPicture's clients send the value of `authentication` as it is.
+    if (credential.scheme !== 'bearer' && credential.scheme !== 'bare')
+      throw new JwtError('malformed', 'Expected a bearer token');
     return this.tokens.verify('access', credential.token);
   }
 }
