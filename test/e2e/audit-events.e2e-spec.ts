@@ -22,7 +22,7 @@ describe.each(DATABASES)('audit events (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
   const one = async (query: Record<string, string>) => {
     const rows = await auditEvents(t, query);
     expect(rows.length).toBeGreaterThanOrEqual(1);

@@ -66,7 +66,7 @@ describe.each(DATABASES)('audit store (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
   const window = { from: new Date(BASE).toISOString(), to: new Date(BASE + DAY).toISOString() };
 
   /** Follows nextCursor to the end, checking each page's size. */

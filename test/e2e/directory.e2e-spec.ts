@@ -14,7 +14,7 @@ describe.each(DATABASES)('admin API for users and groups (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
   const admin = (path: string, init: RequestInit & { json?: unknown } = {}) =>
     http(`${t.url}${path}`, {
       ...init,

@@ -94,7 +94,7 @@ describe('three Warden processes on one PostgreSQL database and one Redis', () =
     for (const end of ends) expect(['SIGTERM', 0]).toContain(end);
   }, 60_000);
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen('postgres', 'redis');
   const admin = () => bearer(adminAccess);
 
   const whoami = (t: Instance, authorization: string) =>

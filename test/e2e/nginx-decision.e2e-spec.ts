@@ -135,7 +135,7 @@ describe('nginx auth_request (docs/nginx.conf) in front of an API, Warden decidi
     await configure({ groups, ip, bypass, publicApis, rateLimit, nativeOAuthTokens });
   });
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen('nginx');
 
   /** A request to the protected API through nginx; the marker ends up in the upstream's path. */
   const viaNginx = (m: string, options: SendOptions = {}) =>

@@ -72,7 +72,7 @@ describe('Redis goes down and comes back', () => {
   let t: TestApp;
   let redis: PrivateRedis;
   let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen('redis-server');
 
   beforeAll(async () => {
     ready = requireRedisServer();
@@ -149,7 +149,7 @@ describe('Redis goes down and comes back', () => {
 
 describe('warden_rate_limit_shared before Redis was ever reached', () => {
   let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen('redis-server');
   const started: TestApp[] = [];
   let redis: PrivateRedis | undefined;
 
@@ -202,7 +202,7 @@ describe('warden_rate_limit_shared before Redis was ever reached', () => {
 
 describe('a Warden process whose Redis is away at start, comes, and goes again', () => {
   let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen('redis-server');
   let redis: PrivateRedis | undefined;
   let warden: WardenProcess | undefined;
   let removeDataDir: (() => void) | undefined;

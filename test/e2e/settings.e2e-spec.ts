@@ -25,7 +25,7 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
   const read = () => http(`${t.url}/admin/settings`, { headers: { authorization: adminAuth() } });
   const write = (
     method: 'PUT' | 'PATCH',

@@ -22,7 +22,7 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
     await t?.close();
   });
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
 
   maybe('GET /system/auth with Basic returns a pair that calls APIs', async () => {
     const res = await http<Pair>(`${t.url}/system/auth`, {
@@ -370,7 +370,7 @@ describe.each(DATABASES)('a BigPicture client on default settings (%s)', (databa
   afterAll(async () => t?.close());
   afterEach(() => jest.restoreAllMocks());
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
   /** What the client's HTTP library sends: the token itself, no scheme. */
   const call = (token: string, path = '/system/whoami', method = 'GET') =>
     http(`${t.url}${path}`, { method, headers: { authorization: token } });

@@ -42,7 +42,7 @@ describe.each(DATABASES)('settings upgrade: refresh-token rotation opt-in (%s)',
     await cleanup();
   });
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
 
   /** A database as the previous release left it, holding this stored document. */
   async function upgradeFrom(document: unknown): Promise<{ version: number; document: any }> {
