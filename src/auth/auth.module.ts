@@ -29,6 +29,7 @@ import { ExternalJwtStrategy } from './strategies/external-jwt.strategy';
 import { ExternalJwtService } from './external/external-jwt.service';
 import { ExternalJwtController } from './external/external-jwt.controller';
 import { UpstreamSessionStrategy } from './strategies/upstream-session.strategy';
+import { UpstreamSessionCache } from './upstream-session.cache';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenTokens } from './warden-tokens.service';
 
@@ -59,6 +60,7 @@ import { WardenTokens } from './warden-tokens.service';
     WardenTokens,
     AuthService,
     UpstreamSessionClient,
+    UpstreamSessionCache,
     AuthenticatorService,
     AccessTokenStrategy,
     RefreshTokenStrategy,

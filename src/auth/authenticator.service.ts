@@ -21,6 +21,7 @@ import { CachedUser, toCached, UserCache } from './directory/user-cache';
 import { UserEntity } from './directory/user.entity';
 import { CREDENTIAL_RECHECK_MS, RevocationService } from './sessions/revocation.service';
 import { StrategyRunner } from './strategies/strategy-runner';
+import { UpstreamSessionCache, SessionOwner } from './upstream-session.cache';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenClaims } from './warden-tokens.service';
 import { ExternalIdentity, ExternalJwtService } from './external/external-jwt.service';
@@ -41,6 +42,9 @@ interface Verified {
 
 /** Scopes of an external caller not mapped to a local user: it may read and write, not administer. */
 const EXTERNAL_SCOPES: readonly string[] = Object.freeze(['read', 'write']);
+
+/** A browser session at the decision endpoint reaches the upstream; Warden's administration never. */
+const SESSION_SCOPES: readonly string[] = Object.freeze(['read', 'write']);
 
 /** The stored record an API token strategy resolves to (the tokens module owns the entity). */
 export interface ApiTokenRecord {
@@ -83,6 +87,7 @@ export class AuthenticatorService {
     private readonly strategies: StrategyRunner,
     private readonly settings: SettingsService,
     private readonly external: ExternalJwtService,
+    private readonly sessions: UpstreamSessionCache,
   ) {
     // The IdP's settings decide what an external token stands for: forget those answers.
     settings.onChange(() => this.verified.clear());
@@ -133,11 +138,18 @@ export class AuthenticatorService {
           refreshClaims: claims,
         };
       }
+      case 'session':
+        if (!rules.login) {
+          // The decision endpoint: a browser's every request carries the cookie, so the
+          // upstream's answer is remembered (UpstreamSessionCache).
+          const found = this.browserSession(request.headers.cookie as string, kinds);
+          return { principal: found instanceof Promise ? await found : found };
+        }
+        // /system/auth exchanges the cookie for a token pair that outlives it: the upstream is
+        // asked afresh every time, so a session ended there a moment ago mints nothing.
+        return this.signIn(kind, request, kinds);
       case 'basic':
-      case 'session': {
-        const user = await this.run<UserEntity>(kind, request, kinds);
-        return { principal: userPrincipal(toCached(user), kind, user.id, ALL_SCOPES) };
-      }
+        return this.signIn(kind, request, kinds);
       case 'cmj-spi':
         return { principal: await this.run<Principal>(kind, request, kinds) };
       case 'connect':
@@ -186,9 +198,16 @@ export class AuthenticatorService {
       case 'none':
         if (kinds.includes('connect') && connectTokenOf(credential, request.target?.url) !== null)
           return 'connect';
-        return kinds.includes('session') &&
-          this.upstream.enabled &&
-          typeof request.headers.cookie === 'string'
+        if (
+          !kinds.includes('session') ||
+          !this.upstream.enabled ||
+          typeof request.headers.cookie !== 'string'
+        )
+          return null;
+        // Elsewhere than at sign-in (the decision endpoint) only when switched on, and only for a
+        // request with no Authorization at all: one that carries any is judged by it alone.
+        return rules.login ||
+          (settings.upstreamSessions.decision && request.headers.authorization === undefined)
           ? 'session'
           : null;
       default:
@@ -312,6 +331,54 @@ export class AuthenticatorService {
       .then((loaded) => activePrincipal(loaded, verified, kinds));
   }
 
+  private async signIn(
+    kind: 'basic' | 'session',
+    request: AuthRequest,
+    kinds: readonly CredentialKind[],
+  ): Promise<Authenticated> {
+    const user = await this.run<UserEntity>(kind, request, kinds);
+    return { principal: userPrincipal(toCached(user), kind, user.id, ALL_SCOPES) };
+  }
+
+  /**
+   * A remembered cookie answers synchronously: digest, Map look-up, user from memory. The
+   * session names its owner; the directory (through the user cache) says who that is now, so a
+   * user disabled or regrouped since the upstream was asked is judged as they are.
+   */
+  private browserSession(
+    cookie: string,
+    kinds: readonly CredentialKind[],
+  ): Principal | Promise<Principal> {
+    const found = this.sessions.lookup(cookie);
+    return found instanceof Promise
+      ? found.then((owner) => this.sessionPrincipal(owner, kinds))
+      : this.sessionPrincipal(found, kinds);
+  }
+
+  private sessionPrincipal(
+    owner: SessionOwner | null,
+    kinds: readonly CredentialKind[],
+  ): Principal | Promise<Principal> {
+    if (owner === null) throw invalidSession('The upstream session is not valid', kinds);
+    const user = owner.user ?? this.users.peek(owner.userId);
+    if (user !== undefined) return this.sessionUser(user, owner, kinds);
+    return this.users.get(owner.userId).then((loaded) => this.sessionUser(loaded, owner, kinds));
+  }
+
+  private sessionUser(
+    user: CachedUser | null,
+    owner: SessionOwner,
+    kinds: readonly CredentialKind[],
+  ): Principal {
+    if (user === null) {
+      // Deleted since the upstream was asked: the next request asks again (and provisions anew).
+      this.sessions.forget(owner.key);
+      throw invalidSession('The upstream session is not valid', kinds);
+    }
+    if (user.disabled) throw invalidSession('The user is disabled', kinds);
+    return userPrincipal(user, 'session', owner.credentialId, SESSION_SCOPES);
+  }
+
   private async run<T>(
     kind: CredentialKind,
     request: AuthRequest,
@@ -413,6 +480,10 @@ function challenges(
   if (kinds.includes('connect') || kinds.includes('connect-install'))
     list.push({ scheme: 'JWT', error, description });
   return list;
+}
+
+function invalidSession(detail: string, kinds: readonly CredentialKind[]): DomainError {
+  return Problems.unauthorized(detail, challenges(kinds), 'invalid_session');
 }
 
 function invalidToken(

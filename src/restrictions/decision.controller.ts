@@ -20,9 +20,12 @@ import { AccessPipeline } from './access-pipeline.service';
 import { ClientIpService } from './client-ip.service';
 import { rateLimitHeaders } from './rate-limit/rate-limiter.service';
 
-/** What the decision endpoint accepts: the credentials an upstream API's callers carry. */
+/**
+ * What the decision endpoint accepts: the credentials an upstream API's callers carry, and the
+ * upstream's own session cookie (with UPSTREAM_BASE_URL set and upstreamSessions.decision on).
+ */
 const DECISION_POLICY: AuthPolicy = {
-  kinds: ['access', 'api-token', 'basic', 'connect'],
+  kinds: ['access', 'api-token', 'basic', 'connect', 'session'],
   api: true,
 };
 const METHOD = /^[A-Z]{3,10}$/;
@@ -203,6 +206,7 @@ export class DecisionController {
   @ApiSecurity('apiToken')
   @ApiBasicAuth('basic')
   @ApiSecurity('connectJwt')
+  @ApiSecurity('upstreamSession')
   @ApiOkResponse({
     description:
       'Allowed; X-Warden-User, X-Warden-Groups, X-Warden-Auth-Method, X-Warden-Credential-Id name the caller (X-Warden-Tenant: the Connect clientKey)',

@@ -21,6 +21,13 @@ export interface Settings {
     rotateRefreshTokens: boolean;
     reuseGraceSeconds: number;
   };
+  /** The upstream's own browser users (UPSTREAM_BASE_URL's session cookie) at the decision endpoint. */
+  upstreamSessions: {
+    /** Judge a request that carries the session cookie and no Authorization; only with UPSTREAM_BASE_URL. */
+    decision: boolean;
+    /** How long the upstream's answer about one cookie is reused (a "no session" answer: 5 s at most). */
+    cacheSeconds: number;
+  };
   externalJwt: {
     enabled: boolean;
     mode: 'publicKey' | 'jwks' | 'introspection';
@@ -45,6 +52,9 @@ export interface Settings {
 /** The longest life `tokens.accessTtlSeconds` may give an access token. */
 export const MAX_ACCESS_TTL_SECONDS = 86_400;
 
+/** The longest `upstreamSessions.cacheSeconds` may keep an upstream's answer about a cookie. */
+export const MAX_SESSION_CACHE_SECONDS = 300;
+
 export const DEFAULT_SETTINGS: Settings = {
   restApiAuthentication: { enabled: true },
   basicAuth: { enabled: true },
@@ -64,6 +74,7 @@ export const DEFAULT_SETTINGS: Settings = {
     rotateRefreshTokens: false,
     reuseGraceSeconds: 30,
   },
+  upstreamSessions: { decision: true, cacheSeconds: 30 },
   externalJwt: {
     enabled: false,
     mode: 'publicKey',

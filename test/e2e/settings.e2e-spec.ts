@@ -63,6 +63,7 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
         'rateLimit',
         'restApiAuthentication',
         'tokens',
+        'upstreamSessions',
       ].sort(),
     );
     expect(res.body.tokens).toEqual({

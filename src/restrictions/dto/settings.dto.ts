@@ -25,6 +25,7 @@ import {
 import { isSchedulableCron } from '../../common/cron';
 import { isValidIpOrCidr } from '../../common/ip';
 import { isValidPathPattern } from '../path-pattern';
+import { MAX_SESSION_CACHE_SECONDS } from '../settings.defaults';
 
 /** A field that must be present and may be null. */
 const Nullable = (prop: string) => ValidateIf((o: Record<string, unknown>) => o[prop] !== null);
@@ -193,6 +194,20 @@ class TokensDto {
   @ApiProperty({ example: 30 }) @IsDefined() @IsInt() @Min(0) @Max(300) reuseGraceSeconds!: number;
 }
 
+class UpstreamSessionsDto {
+  @ApiProperty({ description: 'Judge the upstream session cookie at the decision endpoint' })
+  @IsDefined()
+  @IsBoolean()
+  decision!: boolean;
+  // Bounded: a session ended in the upstream stays accepted here for up to this long.
+  @ApiProperty({ example: 30, description: 'Seconds an upstream answer about a cookie is reused' })
+  @IsDefined()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_SESSION_CACHE_SECONDS)
+  cacheSeconds!: number;
+}
+
 /** An identity provider signs with a key pair: every algorithm Warden verifies except HMAC. */
 const EXTERNAL_ALGORITHMS = JWS_ALGORITHMS.filter((alg) => !alg.startsWith('HS'));
 
@@ -346,6 +361,12 @@ export class SettingsDto {
   @ValidateNested()
   @Type(() => TokensDto)
   tokens!: TokensDto;
+  @ApiProperty({ type: UpstreamSessionsDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => UpstreamSessionsDto)
+  upstreamSessions!: UpstreamSessionsDto;
   @ApiProperty({ type: ExternalJwtDto })
   @IsDefined()
   @IsObject()
