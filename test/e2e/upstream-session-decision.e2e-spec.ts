@@ -50,7 +50,7 @@ describe.each(DATABASES)('upstream session cookie at the decision endpoint (%s)'
     await operatorPatch(t, { groups, ip, rateLimit, upstreamSessions });
   });
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
 
   /** A session of a new upstream user (added to the simulated Jira), and its cookie. */
   const signedIn = (name = username()) => {
