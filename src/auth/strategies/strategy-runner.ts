@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { Authenticator, Strategy } from 'passport';
+import { asJwtError } from '../../common/jwt/passport-jwt';
 import { CredentialKind } from '../../common/principal';
 import { AccessTokenStrategy } from './access-token.strategy';
 import { BasicStrategy } from './basic.strategy';
@@ -66,8 +67,10 @@ export class StrategyRunner {
         kind,
         { session: false },
         (err: unknown, user: T | false, info: unknown) => {
-          if (err) return reject(err);
-          if (!user) return reject(info ?? new Error('Authentication failed'));
+          // passport-jwt reports what was wrong with a token as a failure, jsonwebtoken's own
+          // error as the info: both come out as the typed JwtError the answer is made from.
+          if (err) return reject(asJwtError(err));
+          if (!user) return reject(asJwtError(info ?? new Error('Authentication failed')));
           resolve(user);
         },
       );
