@@ -10,7 +10,7 @@ const NOT_PROCESS_WIDE = { use: () => undefined };
  * application runs its strategies through an Authenticator of its own (StrategyRunner), so two
  * Warden applications in one process (tests, the CLI beside a server) never answer for each other.
  */
-export function LocalPassportStrategy<T extends Type<any>>(Strategy: T, kind: CredentialKind) {
+export function LocalPassportStrategy<T extends Type<object>>(Strategy: T, kind: CredentialKind) {
   const Base = PassportStrategy(Strategy, kind);
   // @nestjs/passport registers every strategy through this method, called from its constructor.
   Object.defineProperty(Base.prototype, 'getPassportInstance', {
