@@ -44,6 +44,11 @@ export interface Settings {
     groupsClaim: string | null;
     /** Seconds an introspection answer is reused (never past the token's exp); 0: ask every time. */
     introspectionCacheSeconds: number;
+    /**
+     * Introspection mode: the opaque tokens that are this provider's (an anchored regex); no
+     * other opaque token is sent to it. Required while nativeOAuthTokens.allowed is on.
+     */
+    opaqueTokens: string | null;
     /** Take the local user of the same name (and its groups) when there is one. */
     mapToLocalUser: boolean;
   };
@@ -90,6 +95,7 @@ export const DEFAULT_SETTINGS: Settings = {
     usernameRegex: null,
     groupsClaim: null,
     introspectionCacheSeconds: 60,
+    opaqueTokens: null,
     mapToLocalUser: false,
   },
 };

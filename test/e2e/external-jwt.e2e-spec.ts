@@ -473,6 +473,7 @@ describe('external identity provider tokens', () => {
   });
 
   describe('introspection mode', () => {
+    // Native tokens are allowed (the default): only tokens matching the pattern go to the IdP.
     const useIntrospection = (seconds: number) =>
       operatorPatch(t, {
         externalJwt: {
@@ -487,6 +488,7 @@ describe('external identity provider tokens', () => {
           usernameRegex: null,
           groupsClaim: 'groups',
           introspectionCacheSeconds: seconds,
+          opaqueTokens: '^(?:opaque|made-up)-[A-Za-z0-9-]+$',
         },
       });
     const exp = () => Math.floor(Date.now() / 1000) + 300;

@@ -552,21 +552,27 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         (await http(`${source.url}/system/whoami`, { headers: { authorization: bearer(token) } }))
           .status,
       ).toBe(401);
-      const decide = () =>
+      const decide = (presented = token) =>
         http(`${source.url}/authz/decision`, {
           headers: {
-            authorization: bearer(token),
+            authorization: bearer(presented),
             'x-original-method': 'GET',
             'x-original-uri': '/rest/x',
           },
         });
       // At the decision endpoint a foreign bearer token is at most the upstream's own
-      // (nativeOAuthTokens): passed on unjudged, never taken as CMJ's.
-      const passedOn = await decide();
+      // (nativeOAuthTokens): never taken as CMJ's. One addressed to Warden (its aud is Warden's
+      // base URL, which is Warden's issuer) names Warden, so it is no upstream's: refused.
+      const judged = await decide();
+      expect(judged.status).toBe(401);
+      expect(judged.headers.get('x-warden-auth-method')).toBeNull();
+      const elsewhere = cmj.sign({ aud: 'https://jira.example.test' });
+      const passedOn = await decide(elsewhere);
+      expect(passedOn.status).toBe(200);
       expect(passedOn.headers.get('x-warden-auth-method')).toBe('native');
       await operatorPatch(source, { nativeOAuthTokens: { allowed: false } });
       try {
-        expect((await decide()).status).toBe(401);
+        expect((await decide(elsewhere)).status).toBe(401);
       } finally {
         await operatorPatch(source, { nativeOAuthTokens: { allowed: true } });
       }

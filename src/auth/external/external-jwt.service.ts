@@ -13,6 +13,7 @@ import { SettingsService } from '../../restrictions/settings.service';
 import { UsersRepository } from '../directory/users.repository';
 import { JwksKeySource, KeySource, StaticKeySource } from './external-keys';
 import { introspect } from './introspection.client';
+import { sentToProvider } from './provider-routing';
 
 type ExternalSettings = Settings['externalJwt'];
 
@@ -108,14 +109,15 @@ export class ExternalJwtService {
 
   /**
    * Whether a bearer token that is not an API token goes to the IdP rather than to Warden's own
-   * verification: its unverified `iss` decides (Warden's own issuer never goes out), and in
-   * introspection mode so does any token that is not a JWT at all.
+   * verification (sentToProvider): Warden's own issuer never goes out, and in introspection mode
+   * only what the provider's opaqueTokens pattern or issuer recognises does.
    */
   claims(token: string): boolean {
-    if (!this.enabled) return false;
-    const iss = unverifiedIssuer(token);
-    if (iss === this.config.issuer) return false;
-    return iss !== undefined || this.settings.get().externalJwt.mode === 'introspection';
+    const settings = this.settings.get();
+    return sentToProvider(settings.externalJwt, token, {
+      nativeAllowed: settings.nativeOAuthTokens.allowed,
+      wardenIssuer: this.config.issuer,
+    });
   }
 
   /** Verifies and maps; JwtError (401) when the token is not good, 503 when the IdP is away. */
@@ -368,17 +370,4 @@ function groupsOf(value: unknown): string[] {
   ]
     .slice(0, MAX_GROUPS)
     .sort();
-}
-
-/** The `iss` of a JWT without verifying it (routing only), or undefined when it is not a JWT. */
-function unverifiedIssuer(token: string): string | undefined {
-  const first = token.indexOf('.');
-  const second = token.indexOf('.', first + 1);
-  if (first < 1 || second < 0) return undefined;
-  try {
-    const payload = JSON.parse(Buffer.from(token.slice(first + 1, second), 'base64url').toString());
-    return typeof payload?.iss === 'string' ? payload.iss : '';
-  } catch {
-    return undefined;
-  }
 }

@@ -283,6 +283,20 @@ class ExternalJwtDto {
   @Min(0)
   @Max(3600)
   introspectionCacheSeconds!: number;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '^idp_[A-Za-z0-9]{40}$',
+    description:
+      "Introspection mode: the opaque tokens that are this provider's, an anchored regex (^…$); no other opaque token is sent to it. Required while nativeOAuthTokens.allowed is on",
+  })
+  @Nullable('opaqueTokens')
+  @IsSafeRegex()
+  // An escaped \$ at the end is a dollar sign, not the end of the token.
+  @Matches(/^\^[\s\S]*(?<!\\)(?:\\\\)*\$$/, {
+    message: '$property must be anchored: start with ^ and end with $',
+  })
+  opaqueTokens!: string | null;
   @ApiProperty({ description: 'Use the local user of the same name (and its groups) if any' })
   @IsDefined()
   @IsBoolean()
