@@ -179,7 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
       problems,
     ),
     jwtIssuer: env.CMJ_JWT_ISSUER || undefined,
-    jwtAudience: env.CMJ_JWT_AUDIENCE || baseUrl,
+    jwtAudience: env.CMJ_JWT_AUDIENCE || undefined,
     downloadHosts: (env.CMJ_DOWNLOAD_HOSTS || new URL(cmjBaseUrl).host)
       .split(',')
       .map((h) => h.trim().toLowerCase())

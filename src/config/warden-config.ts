@@ -34,8 +34,11 @@ export interface WardenConfig {
     keysUrl: string;
     /** `iss` SPI tokens must carry, when set. */
     jwtIssuer?: string;
-    /** `aud` SPI tokens must carry (WARDEN_BASE_URL unless set). */
-    jwtAudience: string;
+    /**
+     * `aud` SPI tokens must carry, when set. Unset, a token may carry none (CMJ's SPI documents
+     * none), and one that does must name WARDEN_BASE_URL or CONNECT_APP_KEY.
+     */
+    jwtAudience?: string;
     /** Hosts download links may point at (host with port when not the default). */
     downloadHosts: string[];
     /** Plain http download links (tests, labs). */
