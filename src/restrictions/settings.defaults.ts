@@ -39,6 +39,11 @@ export interface Settings {
     introspectionCacheSeconds: number;
     /** Take the local user of the same name (and its groups) when there is one. */
     mapToLocalUser: boolean;
+    /**
+     * Let mapToLocalUser name a member of warden-admins. Off, such a token is refused: whoever
+     * controls the IdP's usernames would otherwise be named as an administrator downstream.
+     */
+    allowAdminMapping: boolean;
   };
 }
 
@@ -78,6 +83,7 @@ export const DEFAULT_SETTINGS: Settings = {
     groupsClaim: null,
     introspectionCacheSeconds: 60,
     mapToLocalUser: false,
+    allowAdminMapping: false,
   },
 };
 
