@@ -12,7 +12,12 @@ export interface WardenConfig {
   database: { kind: DatabaseKind; url: string; sqlitePath?: string };
   redisUrl?: string;
   /** 32 raw bytes; when `generated` the key was written to `dataDir` at first start. */
-  encryptionKey: { key: Buffer; generatedAt?: string };
+  encryptionKey: {
+    key: Buffer;
+    generatedAt?: string;
+    /** The key file was readable by others (its former mode) and has been made 0600. */
+    tightened?: { file: string; mode: string };
+  };
   admin: { username: string; password?: string };
   signingAlgorithm: SigningAlgorithm;
   upstreamBaseUrl?: string;
