@@ -15,7 +15,7 @@ import {
 } from '../common/credentials';
 import { JwtError } from '../common/jwt/jws';
 import { Challenge, DomainError, Problems } from '../common/problem/domain-error';
-import { ALL_SCOPES, CredentialKind, Principal } from '../common/principal';
+import { ADMIN_GROUP, ALL_SCOPES, CredentialKind, Principal } from '../common/principal';
 import { SettingsService } from '../restrictions/settings.service';
 import { CachedUser, toCached, UserCache } from './directory/user-cache';
 import { UserEntity } from './directory/user.entity';
@@ -24,7 +24,12 @@ import { StrategyRunner } from './strategies/strategy-runner';
 import { UpstreamSessionCache, SessionOwner } from './upstream-session.cache';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenClaims } from './warden-tokens.service';
-import { ExternalIdentity, ExternalJwtService } from './external/external-jwt.service';
+import {
+  adminMappingRefused,
+  ExternalIdentity,
+  ExternalJwtService,
+} from './external/external-jwt.service';
+import { denyingPrincipal } from '../restrictions/access-audit';
 
 /** Bound on remembered verified tokens; an entry (digest, subject, credential) is about 200 bytes. */
 const MAX_VERIFIED_TOKENS = 100_000;
@@ -325,10 +330,28 @@ export class AuthenticatorService {
       );
     }
     const user = this.users.peek(verified.userId);
-    if (user !== undefined) return activePrincipal(user, verified, kinds);
+    if (user !== undefined) return this.checked(activePrincipal(user, verified, kinds), verified);
     return this.users
       .get(verified.userId)
-      .then((loaded) => activePrincipal(loaded, verified, kinds));
+      .then((loaded) => this.checked(activePrincipal(loaded, verified, kinds), verified));
+  }
+
+  /**
+   * An IdP token mapped to a local user who is (or has since become) an administrator is refused
+   * unless externalJwt.allowAdminMapping: checked on every use, not only when first mapped.
+   */
+  private checked(principal: Principal, verified: Verified): Principal {
+    if (
+      verified.kind === 'external' &&
+      principal.groups.includes(ADMIN_GROUP) &&
+      !this.settings.get().externalJwt.allowAdminMapping
+    ) {
+      const refused = adminMappingRefused();
+      // The audit row names the administrator the token would have been.
+      denyingPrincipal(refused, principal);
+      throw refused;
+    }
+    return principal;
   }
 
   private async signIn(

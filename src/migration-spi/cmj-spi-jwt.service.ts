@@ -17,12 +17,17 @@ export interface CmjSpiClaims {
  * `cmj-spi`: a Bearer JWT from CMJ Cloud on the SPI routes. RS256 only (the header must say so
  * and the key must be RSA), `kid` required and looked up in the CMJ Keys API
  * (`CMJ_KEYS_URL/{kid}`), keys cached by kid, unknown kids remembered for a minute, `exp`
- * required, `aud` checked (CMJ_JWT_AUDIENCE, WARDEN_BASE_URL by default: a token CMJ made for
- * another app is not one for Warden), `iss` when CMJ_JWT_ISSUER is set.
+ * required, `iss` when CMJ_JWT_ISSUER is set. `aud`: CMJ's SPI documents `kid` and the key, no
+ * audience, so with CMJ_JWT_AUDIENCE unset a token may carry none; one that carries an `aud` must
+ * name Warden (WARDEN_BASE_URL or CONNECT_APP_KEY) among its values, since RFC 7519 §4.1.3 has the
+ * recipient find itself there: a token CMJ made for another app is not one for Warden. With
+ * CMJ_JWT_AUDIENCE set, `aud` is required and must be (or, as an array, hold) that value.
  */
 @Injectable()
 export class CmjSpiJwtService {
   private readonly keys: RemoteKeySource;
+  /** What an `aud` may name when CMJ_JWT_AUDIENCE is unset. */
+  private readonly ownNames: readonly string[];
 
   constructor(
     private readonly clock: Clock,
@@ -36,6 +41,8 @@ export class CmjSpiJwtService {
       allowHttp: true,
       accept: 'application/json',
     });
+    // The base URL is kept without its trailing slash; a token may name it with one.
+    this.ownNames = [config.baseUrl, `${config.baseUrl}/`, config.connect.appKey];
   }
 
   /** `caller`: the client's address, charged when the token names a key not yet fetched. */
@@ -53,6 +60,7 @@ export class CmjSpiJwtService {
       audience: this.config.cmj.jwtAudience,
       nowSeconds: Math.floor(this.clock.now() / 1000),
     });
+    this.checkDefaultAudience(decoded.payload.aud);
     const key = await this.keys.key(decoded.header.kid, this.clock.now(), caller);
     verifyJwsSignature(decoded, key);
     return {
@@ -61,5 +69,14 @@ export class CmjSpiJwtService {
       exp: decoded.payload.exp as number,
       kid: decoded.header.kid,
     };
+  }
+
+  /** With CMJ_JWT_AUDIENCE unset: no `aud` passes; one present must name Warden. */
+  private checkDefaultAudience(aud: unknown): void {
+    // Set, checkClaims has required it; its types (string or array of strings) are checked there.
+    if (this.config.cmj.jwtAudience !== undefined || aud === undefined) return;
+    const values = Array.isArray(aud) ? aud : [aud];
+    if (!values.some((value) => this.ownNames.includes(value as string)))
+      throw new JwtError('wrong_audience', 'Token has the wrong audience: it is not for Warden');
   }
 }

@@ -51,6 +51,11 @@ export interface Settings {
     opaqueTokens: string | null;
     /** Take the local user of the same name (and its groups) when there is one. */
     mapToLocalUser: boolean;
+    /**
+     * Let mapToLocalUser name a member of warden-admins. Off, such a token is refused: whoever
+     * controls the IdP's usernames would otherwise be named as an administrator downstream.
+     */
+    allowAdminMapping: boolean;
   };
 }
 
@@ -97,6 +102,7 @@ export const DEFAULT_SETTINGS: Settings = {
     introspectionCacheSeconds: 60,
     opaqueTokens: null,
     mapToLocalUser: false,
+    allowAdminMapping: false,
   },
 };
 

@@ -5,7 +5,7 @@ import { Clock } from '../../common/clock';
 import { RemoteCallError } from '../../common/http/fetch-json';
 import { checkClaims } from '../../common/jwt/claims';
 import { decodeJws, JwtError, verifyJwsSignature } from '../../common/jwt/jws';
-import { Problems } from '../../common/problem/domain-error';
+import { DomainError, Problems } from '../../common/problem/domain-error';
 import { ADMIN_GROUP, ForgeInvocation } from '../../common/principal';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
 import { Settings } from '../../restrictions/settings.defaults';
@@ -278,6 +278,8 @@ export class ExternalJwtService {
     if (invocation) identity.invocation = invocation;
     if (s.mapToLocalUser) {
       const local = await this.users.findByUsername(username);
+      if (local && !s.allowAdminMapping && local.groups?.some((g) => g.name === ADMIN_GROUP))
+        throw adminMappingRefused();
       if (local) identity.localUserId = local.id;
     }
     return identity;
@@ -327,6 +329,18 @@ function forgeInvocation(claims: Record<string, unknown>): ForgeInvocation | und
     ...(typeof claims.principal === 'string' ? { account: claims.principal.slice(0, 255) } : {}),
     ...(typeof environment === 'string' ? { environment: environment.slice(0, 32) } : {}),
   };
+}
+
+/**
+ * An IdP token whose username is a local administrator's: refused unless the operator said
+ * otherwise (externalJwt.allowAdminMapping). Whoever controls usernames at the IdP would
+ * otherwise be named as that administrator to the upstream behind the decision endpoint.
+ */
+export function adminMappingRefused(): DomainError {
+  return Problems.forbidden(
+    'admin_mapping_refused',
+    "The token's user is a Warden administrator, and identity provider tokens are not mapped to administrators (externalJwt.allowAdminMapping is off)",
+  );
 }
 
 function inactiveToken(): JwtError {

@@ -10,6 +10,7 @@ import {
   IsIn,
   IsInt,
   IsObject,
+  IsOptional,
   IsString,
   IsUrl,
   Matches,
@@ -301,6 +302,16 @@ class ExternalJwtDto {
   @IsDefined()
   @IsBoolean()
   mapToLocalUser!: boolean;
+  @ApiProperty({
+    required: false,
+    default: false,
+    description:
+      'Let mapToLocalUser map to a member of warden-admins; off, such a token is refused (absent: off)',
+  })
+  // Optional so that a document written before the field existed (an older export) still saves.
+  @IsOptional()
+  @IsBoolean()
+  allowAdminMapping?: boolean;
 }
 
 /**
