@@ -1,5 +1,5 @@
 import { AuditModule } from '../audit/audit.module';
-import { Module } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthController } from './auth.controller';
@@ -80,4 +80,21 @@ import { WardenTokens } from './warden-tokens.service';
     StrategyRunner,
   ],
 })
-export class AuthModule {}
+export class AuthModule implements OnModuleInit {
+  constructor(
+    private readonly strategies: StrategyRunner,
+    private readonly access: AccessTokenStrategy,
+    private readonly refresh: RefreshTokenStrategy,
+    private readonly basic: BasicStrategy,
+    private readonly session: UpstreamSessionStrategy,
+    private readonly external: ExternalJwtStrategy,
+  ) {}
+
+  onModuleInit(): void {
+    this.strategies.register('access', this.access);
+    this.strategies.register('refresh', this.refresh);
+    this.strategies.register('basic', this.basic);
+    this.strategies.register('session', this.session);
+    this.strategies.register('external', this.external);
+  }
+}

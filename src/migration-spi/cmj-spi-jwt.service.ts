@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { KeyObject } from 'node:crypto';
 import { Clock } from '../common/clock';
 import { checkClaims } from '../common/jwt/claims';
-import { decodeJws, JwtError, verifyJwsSignature } from '../common/jwt/jws';
+import { DecodedJws, JwtError } from '../common/jwt/jws';
 import { RemoteKeySource } from '../common/jwt/remote-key-source';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { parseCmjKey } from './cmj-keys';
@@ -45,29 +46,35 @@ export class CmjSpiJwtService {
     this.ownNames = [config.baseUrl, `${config.baseUrl}/`, config.connect.appKey];
   }
 
-  /** `caller`: the client's address, charged when the token names a key not yet fetched. */
-  async verify(token: string, caller = ''): Promise<CmjSpiClaims> {
-    const decoded = decodeJws(token);
+  /**
+   * The key for a token's `kid` from the CMJ Keys API. The claims are judged first: a token that
+   * cannot pass costs no call to the Keys API; nothing is trusted until jsonwebtoken has verified
+   * the signature with the key returned. `caller`: the client's address, charged when the token
+   * names a key not yet fetched.
+   */
+  async keyFor(decoded: DecodedJws, caller = ''): Promise<KeyObject> {
     if (decoded.header.alg !== 'RS256')
       throw new JwtError('unsupported_algorithm', 'CMJ SPI tokens must be signed with RS256');
     if (typeof decoded.header.kid !== 'string' || decoded.header.kid === '')
       throw new JwtError('unknown_key', 'CMJ SPI tokens must name their key (kid)');
-    // Claims first: a token that cannot pass costs no call to the Keys API. Nothing is trusted
-    // until the signature below verifies.
-    checkClaims(decoded.payload, {
+    this.claimsOf(decoded.header.kid, decoded.payload);
+    return (await this.keys.key(decoded.header.kid, this.clock.now(), caller)).key;
+  }
+
+  /** What a CMJ token must say: `exp`, `iss` when CMJ_JWT_ISSUER is set, `aud` as above. */
+  claimsOf(kid: string, payload: Record<string, unknown>): CmjSpiClaims {
+    checkClaims(payload, {
       requireExp: true,
       issuer: this.config.cmj.jwtIssuer,
       audience: this.config.cmj.jwtAudience,
       nowSeconds: Math.floor(this.clock.now() / 1000),
     });
-    this.checkDefaultAudience(decoded.payload.aud);
-    const key = await this.keys.key(decoded.header.kid, this.clock.now(), caller);
-    verifyJwsSignature(decoded, key);
+    this.checkDefaultAudience(payload.aud);
     return {
-      iss: decoded.payload.iss as string | undefined,
-      sub: decoded.payload.sub as string | undefined,
-      exp: decoded.payload.exp as number,
-      kid: decoded.header.kid,
+      iss: payload.iss as string | undefined,
+      sub: payload.sub as string | undefined,
+      exp: payload.exp as number,
+      kid,
     };
   }
 
