@@ -97,7 +97,7 @@ describe(runCli.name, () => {
     await runCli(['help', 'rotate-keys'], h.io);
     await runCli(['help', 'import-config'], h.io);
     expect(h.out()).toContain('reset-password [options] <username>');
-    expect(h.out()).toMatch(/choices: "RS256", "ES256", "EdDSA"/);
+    expect(h.out()).toMatch(/choices: "RS256", "ES256"\)/);
     expect(h.out()).toContain('--dry-run');
   });
 
@@ -118,7 +118,7 @@ describe(runCli.name, () => {
     [['reset-password'], /missing required argument 'username'/, 'reset-password'],
     [['import-config'], /missing required argument 'file'/, 'import-config'],
     [['import-config', '--dry-run'], /missing required argument 'file'/, 'import-config'],
-    [['rotate-keys', 'HS256'], /Allowed choices are RS256, ES256, EdDSA/, 'rotate-keys'],
+    [['rotate-keys', 'HS256'], /Allowed choices are RS256, ES256\./, 'rotate-keys'],
     [['export-config', 'a.json', 'b.json'], /too many arguments/, 'export-config'],
     [['purge-audit', '--force'], /unknown option '--force'/, 'purge-audit'],
   ])('%j is a usage error before anything runs', async (argv, message, command) => {

@@ -11,7 +11,7 @@ import { KeyRingService } from '../auth/keys/key-ring.service';
 import { API_TOKEN_MARK } from '../common/credentials';
 import { createRootLogger, PinoNestLogger } from '../common/logging';
 import { loadConfig } from '../config/load-config';
-import { SigningAlgorithm, WardenConfig } from '../config/warden-config';
+import { SIGNING_ALGORITHMS, SigningAlgorithm, WardenConfig } from '../config/warden-config';
 import { buildDataSourceOptions } from '../database/data-source';
 import { runMigrations } from '../database/migrate';
 import { reencryptSecrets } from '../database/reencrypt';
@@ -41,7 +41,7 @@ export interface CliIo {
   err?: (text: string) => void;
 }
 
-const ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
+const ALGORITHMS: readonly SigningAlgorithm[] = SIGNING_ALGORITHMS;
 const MIN_PASSWORD_LENGTH = 12;
 
 /** What was piped in (trimmed), or undefined when stdin is a terminal. */

@@ -1,4 +1,6 @@
-export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
+/** What Warden signs its own tokens with (jsonwebtoken's algorithms; it has no EdDSA). */
+export const SIGNING_ALGORITHMS = ['RS256', 'ES256'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 export type DatabaseKind = 'sqlite' | 'postgres';
 
 /** The typed, validated configuration. Built once by `loadConfig`; nothing else reads process.env. */

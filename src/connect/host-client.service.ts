@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import { fetchJson, fetchText, RemoteCallError } from '../common/http/fetch-json';
-import { signJws } from '../common/jwt/jws';
+import { sign } from 'jsonwebtoken';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { ACCOUNT_ID_PATTERN, HostRequestError, tenantUrl, wireTarget } from './host-request';
 import { qshOf } from './qsh';
@@ -138,8 +138,7 @@ export class ConnectHostClient {
   private async grant(tenant: LiveTenant, accountId: string, key: string): Promise<string> {
     const now = Math.floor(this.clock.now() / 1000);
     const { authServerUrl, scopes } = this.config.connect;
-    const assertion = signJws(
-      { typ: 'JWT' },
+    const assertion = sign(
       {
         iss: `urn:atlassian:connect:clientid:${tenant.oauthClientId}`,
         sub: `urn:atlassian:connect:useraccountid:${accountId}`,
@@ -148,7 +147,8 @@ export class ConnectHostClient {
         iat: now,
         exp: now + ASSERTION_TTL_SECONDS,
       },
-      { alg: 'HS256', key: tenant.secret },
+      tenant.secret,
+      { algorithm: 'HS256' },
     );
     const form = new URLSearchParams({
       grant_type: JWT_BEARER_GRANT,
@@ -186,8 +186,7 @@ export class ConnectHostClient {
 
   private sign(tenant: LiveTenant, method: string, wire: string): string {
     const now = Math.floor(this.clock.now() / 1000);
-    return signJws(
-      { typ: 'JWT' },
+    return sign(
       {
         iss: this.config.connect.appKey,
         aud: [tenant.clientKey],
@@ -195,7 +194,8 @@ export class ConnectHostClient {
         exp: now + HOST_TOKEN_TTL_SECONDS,
         qsh: qshOf(method, wire),
       },
-      { alg: 'HS256', key: tenant.secret },
+      tenant.secret,
+      { algorithm: 'HS256' },
     );
   }
 

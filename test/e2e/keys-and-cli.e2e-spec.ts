@@ -1,4 +1,7 @@
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { SigningKeyEntity } from '../../src/auth/keys/signing-key.entity';
+import { SecretBox } from '../../src/common/crypto/secret-box';
 import { KeyRingService } from '../../src/auth/keys/key-ring.service';
 import { runCli } from '../../src/cli';
 import { startApp, TestApp } from '../support/app';
@@ -104,7 +107,7 @@ describe('signing keys', () => {
   });
 });
 
-describe.each(['ES256', 'EdDSA'])('signing with %s', (algorithm) => {
+describe.each(['RS256', 'ES256'])('signing with %s', (algorithm) => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startApp({ env: { WARDEN_SIGNING_ALGORITHM: algorithm } });
@@ -126,6 +129,65 @@ describe.each(['ES256', 'EdDSA'])('signing with %s', (algorithm) => {
       headers: { authorization: bearer(pair.refresh) },
     });
     expect(renewed.status).toBe(200);
+  });
+});
+
+/**
+ * EdDSA was a signing choice before tokens were signed and verified by jsonwebtoken, which has
+ * no EdDSA: an installation whose active key is one gets a new key at start, and the old key's
+ * tokens are refused (their holders sign in again).
+ */
+describe('an EdDSA signing key left by an earlier version', () => {
+  let t: TestApp | undefined;
+  afterAll(async () => t?.close());
+
+  it('is no longer a choice', async () => {
+    await expect(startApp({ env: { WARDEN_SIGNING_ALGORITHM: 'EdDSA' } })).rejects.toThrow(
+      /WARDEN_SIGNING_ALGORITHM must be one of RS256, ES256/,
+    );
+  });
+
+  it('is replaced at start by a key of the configured algorithm, and leaves the JWKS', async () => {
+    t = await startApp();
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const box = new SecretBox(t.config.encryptionKey.key);
+    const kid = 'earlier-eddsa-key';
+    // The only unretired key, newest of all: the one an earlier version would sign with.
+    await t.dataSource.query(`UPDATE signing_keys SET retired_at = created_at`);
+    await t.dataSource
+      .createQueryBuilder()
+      .insert()
+      .into(SigningKeyEntity)
+      .values({
+        kid,
+        algorithm: 'EdDSA',
+        publicJwk: JSON.stringify(publicKey.export({ format: 'jwk' })),
+        privateKeySealed: box.seal(
+          privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+          `signing-key:${kid}`,
+        ),
+        createdAt: new Date(Date.now() + 60_000),
+        retiredAt: null,
+        publishUntil: null,
+      })
+      .execute();
+    const ring = t.app.get(KeyRingService);
+    await ring.reload();
+    await ring.onModuleInit();
+    ring.onModuleDestroy();
+    const jwks = (await http(`${t.url}/.well-known/jwks.json`)).body;
+    expect(jwks.keys.map((k: { kid: string }) => k.kid)).not.toContain(kid);
+    const pair = await login(t, await newUser(t));
+    expect(headerOf(pair.authentication).alg).toBe('RS256');
+    // A token the EdDSA key signed, as an earlier version made them, is refused.
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${b64({ alg: 'EdDSA', typ: 'at+jwt', kid })}.${b64({ iss: t.config.issuer, aud: t.config.baseUrl, sub: 'x', sid: 'y', jti: 'z', iat: now, exp: now + 600 })}`;
+    const eddsaToken = `${input}.${cryptoSign(null, Buffer.from(input), privateKey).toString('base64url')}`;
+    const refused = await http(`${t.url}/system/whoami`, {
+      headers: { authorization: bearer(eddsaToken) },
+    });
+    expect(refused.status).toBe(401);
   });
 });
 

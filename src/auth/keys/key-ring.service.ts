@@ -9,7 +9,12 @@ import {
 } from 'node:crypto';
 import { SecretBox } from '../../common/crypto/secret-box';
 import { assertKeyFits, JwsAlgorithm, JwsKey } from '../../common/jwt/jws';
-import { SigningAlgorithm, WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
+import {
+  SIGNING_ALGORITHMS,
+  SigningAlgorithm,
+  WARDEN_CONFIG,
+  WardenConfig,
+} from '../../config/warden-config';
 import { SettingsService } from '../../restrictions/settings.service';
 import { SigningKeyEntity } from './signing-key.entity';
 import { SigningKeysRepository } from './signing-keys.repository';
@@ -158,6 +163,16 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
   }
 
   private load(row: SigningKeyEntity): LoadedKey | undefined {
+    if (!SIGNING_ALGORITHMS.includes(row.algorithm as SigningAlgorithm)) {
+      // EdDSA keys of earlier versions: jsonwebtoken, which signs and verifies Warden's tokens,
+      // has no EdDSA. The key is left out (a new key is made at start when it was the active
+      // one) and the tokens it signed are refused: their holders sign in again.
+      this.logger.warn(
+        { kid: row.kid, algorithm: row.algorithm },
+        'Signing key of an algorithm no longer used: left out, its tokens are no longer accepted',
+      );
+      return undefined;
+    }
     try {
       const publicJwk = JSON.parse(row.publicJwk) as JsonWebKey;
       const publicKey = createPublicKey({ key: publicJwk, format: 'jwk' });
@@ -187,8 +202,6 @@ function generateKeyPair(algorithm: SigningAlgorithm): {
       return generateKeyPairSync('rsa', { modulusLength: 2048 });
     case 'ES256':
       return generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    case 'EdDSA':
-      return generateKeyPairSync('ed25519');
   }
 }
 
