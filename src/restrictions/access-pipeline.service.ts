@@ -154,14 +154,14 @@ export class AccessPipeline {
  * id, Connect clientKey), but an external caller's subject, not its token: an IdP issues a new
  * token at will, and each would otherwise come with a budget of its own.
  */
-function rateKeyOf(principal: Principal): string {
+export function rateKeyOf(principal: Principal): string {
   return principal.authMethod === 'external'
     ? `external:${principal.id}`
     : `${principal.authMethod}:${principal.credentialId}`;
 }
 
 /** Basic credentials whose password is a password (not a personal API token), if any. */
-function passwordOf(header: string | string[] | undefined): { username: string } | null {
+export function passwordOf(header: string | string[] | undefined): { username: string } | null {
   // Only `Basic …` is parsed: a bearer token (the hot path) is not looked at twice.
   if (typeof header !== 'string' || (header.charCodeAt(0) | 32) !== 98) return null;
   const credential = parseAuthorization(header);
@@ -169,6 +169,6 @@ function passwordOf(header: string | string[] | undefined): { username: string }
 }
 
 /** `write` covers reading too; `admin` is needed on its own for administration routes. */
-function hasScope(scopes: readonly string[], needed: 'read' | 'write' | 'admin'): boolean {
+export function hasScope(scopes: readonly string[], needed: 'read' | 'write' | 'admin'): boolean {
   return scopes.includes(needed) || (needed === 'read' && scopes.includes('write'));
 }

@@ -21,7 +21,7 @@ import { ClientIpService } from './client-ip.service';
 import { rateLimitHeaders } from './rate-limit/rate-limiter.service';
 
 /** What the decision endpoint accepts: the credentials an upstream API's callers carry. */
-const DECISION_POLICY: AuthPolicy = {
+export const DECISION_POLICY: AuthPolicy = {
   kinds: ['access', 'api-token', 'basic', 'connect'],
   api: true,
 };
