@@ -1,7 +1,8 @@
-import { startApp, TestApp } from '../support/app';
+import { itWhen, startApp, TestApp } from '../support/app';
 import { auditEvents, rawAuditTable } from '../support/audit';
 import { adminAuth, login, newUser, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
+import { REDIS_URL, requireRedis } from '../support/redis';
 import { operatorPatch } from '../support/settings';
 
 /**
@@ -146,5 +147,52 @@ describe('decision explainer and audit stats', () => {
     ).toBe(400);
     expect((await stats('bucket=week')).status).toBe(400);
     expect((await stats('bucket=hour&from=yesterday')).status).toBe(400);
+  });
+});
+
+/** With the counters in Redis, explaining reads them there and spends nothing either. */
+describe('decision explainer with Redis-held rate limits', () => {
+  let t: TestApp;
+  let ready = false;
+  const maybe = itWhen(() => ready);
+
+  beforeAll(async () => {
+    ready = await requireRedis();
+    if (!ready) return;
+    t = await startApp({
+      env: { REDIS_URL },
+      settings: { rateLimit: { enabled: true, requests: 4, windowSeconds: 60 } },
+    });
+  });
+  afterAll(async () => t?.close());
+
+  maybe('peeks at the shared counter without counting', async () => {
+    const user = await newUser(t);
+    const created = await http(`${t.url}/tokens`, {
+      method: 'POST',
+      headers: { authorization: basic(user.username, user.password) },
+      json: { name: 'redis-explained' },
+    });
+    const token: string = created.body.token;
+    const explain = () =>
+      http(`${t.url}/admin/decision/explain`, {
+        method: 'POST',
+        headers: { authorization: adminAuth() },
+        json: { method: 'GET', uri: '/x', authorization: bearer(token) },
+      });
+    const decide = () =>
+      http(`${t.url}/authz/decision`, {
+        headers: {
+          'x-original-method': 'GET',
+          'x-original-uri': '/x',
+          authorization: bearer(token),
+        },
+      });
+    // The admin's own budget is 4 a minute too: newUser, one explanation before, one after.
+    expect((await explain()).body.decision).toBe('allow');
+    for (let i = 0; i < 4; i++) expect((await decide()).status).toBe(200);
+    expect((await decide()).status).toBe(429);
+    const spent = await explain();
+    expect(spent.body).toMatchObject({ decision: 'deny', status: 429, decidedBy: 'rate-limit' });
   });
 });

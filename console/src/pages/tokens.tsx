@@ -50,7 +50,7 @@ export function TokensPage() {
   const toggle = (scope: string, on: boolean) =>
     setScopes(on ? [...new Set([...scopes, scope])] : scopes.filter((s) => s !== scope));
   return (
-    <div class="grid">
+    <div class="stack">
       <Section title="New API token">
         <form
           onSubmit={(e) => {
@@ -95,20 +95,22 @@ export function TokensPage() {
               value={created.token}
               onFocus={(e) => (e.target as HTMLInputElement).select()}
             />
-            <button
-              type="button"
-              onClick={async () => {
-                await navigator.clipboard.writeText(created.token).then(
-                  () => setCopied(true),
-                  () => setCopied(false),
-                );
-              }}
-            >
-              Copy
-            </button>
-            <button type="button" onClick={() => setCreated(null)}>
-              Done
-            </button>
+            <div class="buttons">
+              <button
+                type="button"
+                onClick={async () => {
+                  await navigator.clipboard.writeText(created.token).then(
+                    () => setCopied(true),
+                    () => setCopied(false),
+                  );
+                }}
+              >
+                Copy
+              </button>
+              <button type="button" onClick={() => setCreated(null)}>
+                Done
+              </button>
+            </div>
             {copied && <Notice>Copied.</Notice>}
           </div>
         )}
