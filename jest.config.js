@@ -23,6 +23,9 @@ const common = {
 
 module.exports = {
   testTimeout: 30000,
+  // Probes PostgreSQL, Redis, nginx and Chromium once, so that tests needing one that is missing
+  // are registered as skipped (outside CI) rather than passing without running.
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'] },

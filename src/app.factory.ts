@@ -19,7 +19,8 @@ import { MetricsService } from './metrics/metrics.service';
 import type { GuardedRequest } from './restrictions/access.guard';
 import { setupOpenApi } from './common/openapi';
 import { Problems } from './common/problem/domain-error';
-import { problem, sendProblem } from './common/problem/problem.filter';
+import { problem, sendProblem, toProblem } from './common/problem/problem.filter';
+import { ILL_FORMED_TEXT_MESSAGE, illFormedTextAt } from './common/text';
 import { createRootLogger, PinoNestLogger } from './common/logging';
 import { flattenValidationErrors } from './common/validation-errors';
 import { WardenConfig } from './config/warden-config';
@@ -160,6 +161,22 @@ export async function createApp(
   fastify.addContentTypeParser('application/json', asJson, jsonBody);
   // RFC 7396: a settings change may say what it is, a JSON merge patch.
   fastify.addContentTypeParser('application/merge-patch+json', asJson, jsonBody);
+  // One check for every route, before its guards and its DTO: a NUL or a lone surrogate anywhere
+  // in a body, a query or a path parameter is a 400 naming the field, as a validation error is.
+  // Left to each field, it reaches validators that throw on it (class-validator's isEmail) and
+  // a PostgreSQL text column that refuses it: a 500 either way.
+  fastify.addHook('preValidation', (request, reply, done) => {
+    const field =
+      illFormedTextAt(request.body) ??
+      illFormedTextAt(request.query) ??
+      illFormedTextAt(request.params);
+    if (field === null) return done();
+    const refused = Problems.badRequest('The request is not valid', 'validation_failed', {
+      errors: [{ field, messages: [ILL_FORMED_TEXT_MESSAGE] }],
+    });
+    const { body, headers: extra } = toProblem(refused, String(request.id));
+    sendProblem(reply, body, extra);
+  });
   // Graceful stop: a keep-alive connection busy when the server starts closing would otherwise
   // stay open once answered (clients keep idle connections up to the 72 s keep-alive the server
   // announces), holding the shutdown, and with it the last audit flush, until the process is

@@ -21,6 +21,10 @@ async function main(): Promise<void> {
       `WARDEN_ENCRYPTION_KEY is not set: generated one into ${config.encryptionKey.generatedAt}. Keep that file; set WARDEN_ENCRYPTION_KEY in production.`,
     );
   }
+  if (config.encryptionKey.tightened) {
+    const { file, mode } = config.encryptionKey.tightened;
+    logger.warn(`${file} could be read by other users (mode ${mode}); made it 600`);
+  }
   const app = await createApp(config, { logger });
   const admin = await app.get(DirectoryService).ensureBootstrapAdmin();
   await app.listen({ port: config.port, host: config.host });

@@ -1,6 +1,6 @@
 import { AuditModule } from '../audit/audit.module';
 import { AdminSessionsController } from './sessions/admin-sessions.controller';
-import { Module } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthController } from './auth.controller';
@@ -30,6 +30,7 @@ import { ExternalJwtStrategy } from './strategies/external-jwt.strategy';
 import { ExternalJwtService } from './external/external-jwt.service';
 import { ExternalJwtController } from './external/external-jwt.controller';
 import { UpstreamSessionStrategy } from './strategies/upstream-session.strategy';
+import { UpstreamSessionCache } from './upstream-session.cache';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenTokens } from './warden-tokens.service';
 
@@ -66,6 +67,7 @@ import { WardenTokens } from './warden-tokens.service';
     WardenTokens,
     AuthService,
     UpstreamSessionClient,
+    UpstreamSessionCache,
     AuthenticatorService,
     AccessTokenStrategy,
     RefreshTokenStrategy,
@@ -85,4 +87,21 @@ import { WardenTokens } from './warden-tokens.service';
     StrategyRunner,
   ],
 })
-export class AuthModule {}
+export class AuthModule implements OnModuleInit {
+  constructor(
+    private readonly strategies: StrategyRunner,
+    private readonly access: AccessTokenStrategy,
+    private readonly refresh: RefreshTokenStrategy,
+    private readonly basic: BasicStrategy,
+    private readonly session: UpstreamSessionStrategy,
+    private readonly external: ExternalJwtStrategy,
+  ) {}
+
+  onModuleInit(): void {
+    this.strategies.register('access', this.access);
+    this.strategies.register('refresh', this.refresh);
+    this.strategies.register('basic', this.basic);
+    this.strategies.register('session', this.session);
+    this.strategies.register('external', this.external);
+  }
+}

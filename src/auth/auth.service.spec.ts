@@ -82,6 +82,8 @@ describe(AuthService.name, () => {
     sessionService = { revoke: jest.fn().mockResolvedValue(true) };
     audit = { record: jest.fn() };
     settings = structuredClone(DEFAULT_SETTINGS);
+    // Rotation is opt-in; most cases here are about it. The default is tested on its own below.
+    settings.tokens.rotateRefreshTokens = true;
     clock = { now: () => NOW } as Clock;
     const tokens = strict<WardenTokens>({
       issue: jest.fn((kind: string, sub: string, sid: string, ttl: number) => {
@@ -217,8 +219,9 @@ describe(AuthService.name, () => {
     expect(sessionService.revoke).toHaveBeenCalledWith(sessionId, 'refresh_reuse');
   });
 
-  it('with rotation off, the refresh token stays and only an access token is returned', async () => {
-    settings.tokens.rotateRefreshTokens = false;
+  it('by default (rotation off) the refresh token stays and only an access token is returned', async () => {
+    settings.tokens.rotateRefreshTokens = DEFAULT_SETTINGS.tokens.rotateRefreshTokens;
+    expect(settings.tokens.rotateRefreshTokens).toBe(false);
     sessions.findById.mockResolvedValue(session());
     sessions.touch.mockResolvedValue(undefined);
     const result = await sut.reauth(claims('jti-current'), meta);

@@ -7,6 +7,7 @@ import { hash } from 'node:crypto';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import {
+  API_TOKEN_MARK,
   apiTokenOf,
   connectTokenOf,
   parseAuthorization,
@@ -14,15 +15,21 @@ import {
 } from '../common/credentials';
 import { JwtError } from '../common/jwt/jws';
 import { Challenge, DomainError, Problems } from '../common/problem/domain-error';
-import { ALL_SCOPES, CredentialKind, Principal } from '../common/principal';
+import { ADMIN_GROUP, ALL_SCOPES, CredentialKind, Principal } from '../common/principal';
 import { SettingsService } from '../restrictions/settings.service';
 import { CachedUser, toCached, UserCache } from './directory/user-cache';
 import { UserEntity } from './directory/user.entity';
 import { CREDENTIAL_RECHECK_MS, RevocationService } from './sessions/revocation.service';
 import { StrategyRunner } from './strategies/strategy-runner';
+import { UpstreamSessionCache, SessionOwner } from './upstream-session.cache';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenClaims } from './warden-tokens.service';
-import { ExternalIdentity, ExternalJwtService } from './external/external-jwt.service';
+import {
+  adminMappingRefused,
+  ExternalIdentity,
+  ExternalJwtService,
+} from './external/external-jwt.service';
+import { denyingPrincipal } from '../restrictions/access-audit';
 
 /** Bound on remembered verified tokens; an entry (digest, subject, credential) is about 200 bytes. */
 const MAX_VERIFIED_TOKENS = 100_000;
@@ -40,6 +47,9 @@ interface Verified {
 
 /** Scopes of an external caller not mapped to a local user: it may read and write, not administer. */
 const EXTERNAL_SCOPES: readonly string[] = Object.freeze(['read', 'write']);
+
+/** A browser session at the decision endpoint reaches the upstream; Warden's administration never. */
+const SESSION_SCOPES: readonly string[] = Object.freeze(['read', 'write']);
 
 /** The stored record an API token strategy resolves to (the tokens module owns the entity). */
 export interface ApiTokenRecord {
@@ -82,6 +92,7 @@ export class AuthenticatorService {
     private readonly strategies: StrategyRunner,
     private readonly settings: SettingsService,
     private readonly external: ExternalJwtService,
+    private readonly sessions: UpstreamSessionCache,
   ) {
     // The IdP's settings decide what an external token stands for: forget those answers.
     settings.onChange(() => this.verified.clear());
@@ -104,6 +115,7 @@ export class AuthenticatorService {
           'access',
           (credential as { token: string }).token,
           kinds,
+          credential.scheme === 'bare',
         );
         return { principal: found instanceof Promise ? await found : found };
       }
@@ -131,11 +143,18 @@ export class AuthenticatorService {
           refreshClaims: claims,
         };
       }
+      case 'session':
+        if (!rules.login) {
+          // The decision endpoint: a browser's every request carries the cookie, so the
+          // upstream's answer is remembered (UpstreamSessionCache).
+          const found = this.browserSession(request.headers.cookie as string, kinds);
+          return { principal: found instanceof Promise ? await found : found };
+        }
+        // /system/auth exchanges the cookie for a token pair that outlives it: the upstream is
+        // asked afresh every time, so a session ended there a moment ago mints nothing.
+        return this.signIn(kind, request, kinds);
       case 'basic':
-      case 'session': {
-        const user = await this.run<UserEntity>(kind, request, kinds);
-        return { principal: userPrincipal(toCached(user), kind, user.id, ALL_SCOPES) };
-      }
+        return this.signIn(kind, request, kinds);
       case 'cmj-spi':
         return { principal: await this.run<Principal>(kind, request, kinds) };
       case 'connect':
@@ -170,6 +189,11 @@ export class AuthenticatorService {
       case 'apitoken':
         return apiTokens ? 'api-token' : null;
       case 'bare':
+        // BigPicture's clients put the bare value of `authentication` in the header: it is an
+        // access token wherever one is taken; only /system/reauth takes a bare refresh token.
+        // A personal API token always names its scheme.
+        if (credential.token.startsWith(API_TOKEN_MARK)) return null;
+        if (kinds.includes('access')) return 'access';
         return kinds.includes('refresh') ? 'refresh' : null;
       case 'basic':
         // Basic with an API token as the password works even where passwords are refused.
@@ -179,9 +203,16 @@ export class AuthenticatorService {
       case 'none':
         if (kinds.includes('connect') && connectTokenOf(credential, request.target?.url) !== null)
           return 'connect';
-        return kinds.includes('session') &&
-          this.upstream.enabled &&
-          typeof request.headers.cookie === 'string'
+        if (
+          !kinds.includes('session') ||
+          !this.upstream.enabled ||
+          typeof request.headers.cookie !== 'string'
+        )
+          return null;
+        // Elsewhere than at sign-in (the decision endpoint) only when switched on, and only for a
+        // request with no Authorization at all: one that carries any is judged by it alone.
+        return rules.login ||
+          (settings.upstreamSessions.decision && request.headers.authorization === undefined)
           ? 'session'
           : null;
       default:
@@ -198,6 +229,7 @@ export class AuthenticatorService {
     kind: 'access' | 'api-token',
     token: string,
     kinds: readonly CredentialKind[],
+    bare = false,
   ): Principal | Promise<Principal> {
     const now = this.clock.now();
     // Keyed by digest, not by the token: the cache then holds no bearer secrets, and a request's
@@ -207,10 +239,11 @@ export class AuthenticatorService {
     if (
       verified &&
       (verified.kind === kind ||
-        (kind === 'access' && verified.kind === 'external' && this.external.enabled))
+        (kind === 'access' && !bare && verified.kind === 'external' && this.external.enabled))
     )
       return this.principalFor(verified, kinds);
-    if (kind === 'access' && this.external.claims(token))
+    // Only Warden's own access token goes without a scheme; an IdP's token is a Bearer token.
+    if (kind === 'access' && !bare && this.external.claims(token))
       return this.verifyExternal(request, key, kinds);
     return this.verifyAndRemember(request, kind, key, now, kinds);
   }
@@ -297,10 +330,76 @@ export class AuthenticatorService {
       );
     }
     const user = this.users.peek(verified.userId);
-    if (user !== undefined) return activePrincipal(user, verified, kinds);
+    if (user !== undefined) return this.checked(activePrincipal(user, verified, kinds), verified);
     return this.users
       .get(verified.userId)
-      .then((loaded) => activePrincipal(loaded, verified, kinds));
+      .then((loaded) => this.checked(activePrincipal(loaded, verified, kinds), verified));
+  }
+
+  /**
+   * An IdP token mapped to a local user who is (or has since become) an administrator is refused
+   * unless externalJwt.allowAdminMapping: checked on every use, not only when first mapped.
+   */
+  private checked(principal: Principal, verified: Verified): Principal {
+    if (
+      verified.kind === 'external' &&
+      principal.groups.includes(ADMIN_GROUP) &&
+      !this.settings.get().externalJwt.allowAdminMapping
+    ) {
+      const refused = adminMappingRefused();
+      // The audit row names the administrator the token would have been.
+      denyingPrincipal(refused, principal);
+      throw refused;
+    }
+    return principal;
+  }
+
+  private async signIn(
+    kind: 'basic' | 'session',
+    request: AuthRequest,
+    kinds: readonly CredentialKind[],
+  ): Promise<Authenticated> {
+    const user = await this.run<UserEntity>(kind, request, kinds);
+    return { principal: userPrincipal(toCached(user), kind, user.id, ALL_SCOPES) };
+  }
+
+  /**
+   * A remembered cookie answers synchronously: digest, Map look-up, user from memory. The
+   * session names its owner; the directory (through the user cache) says who that is now, so a
+   * user disabled or regrouped since the upstream was asked is judged as they are.
+   */
+  private browserSession(
+    cookie: string,
+    kinds: readonly CredentialKind[],
+  ): Principal | Promise<Principal> {
+    const found = this.sessions.lookup(cookie);
+    return found instanceof Promise
+      ? found.then((owner) => this.sessionPrincipal(owner, kinds))
+      : this.sessionPrincipal(found, kinds);
+  }
+
+  private sessionPrincipal(
+    owner: SessionOwner | null,
+    kinds: readonly CredentialKind[],
+  ): Principal | Promise<Principal> {
+    if (owner === null) throw invalidSession('The upstream session is not valid', kinds);
+    const user = owner.user ?? this.users.peek(owner.userId);
+    if (user !== undefined) return this.sessionUser(user, owner, kinds);
+    return this.users.get(owner.userId).then((loaded) => this.sessionUser(loaded, owner, kinds));
+  }
+
+  private sessionUser(
+    user: CachedUser | null,
+    owner: SessionOwner,
+    kinds: readonly CredentialKind[],
+  ): Principal {
+    if (user === null) {
+      // Deleted since the upstream was asked: the next request asks again (and provisions anew).
+      this.sessions.forget(owner.key);
+      throw invalidSession('The upstream session is not valid', kinds);
+    }
+    if (user.disabled) throw invalidSession('The user is disabled', kinds);
+    return userPrincipal(user, 'session', owner.credentialId, SESSION_SCOPES);
   }
 
   private async run<T>(
@@ -404,6 +503,10 @@ function challenges(
   if (kinds.includes('connect') || kinds.includes('connect-install'))
     list.push({ scheme: 'JWT', error, description });
   return list;
+}
+
+function invalidSession(detail: string, kinds: readonly CredentialKind[]): DomainError {
+  return Problems.unauthorized(detail, challenges(kinds), 'invalid_session');
 }
 
 function invalidToken(

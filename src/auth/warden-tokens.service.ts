@@ -1,8 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
+import { Algorithm, sign } from 'jsonwebtoken';
+import type { SecretOrKeyProvider } from 'passport-jwt';
 import { Clock } from '../common/clock';
 import { checkClaims } from '../common/jwt/claims';
-import { decodeJws, JwtError, signJws, verifyJwsSignature } from '../common/jwt/jws';
+import { JwtError } from '../common/jwt/jws';
+import { assertAlgorithmOfKey, keyProvider, VerifiedJwt } from '../common/jwt/passport-jwt';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { KeyRingService } from './keys/key-ring.service';
 
@@ -13,6 +16,9 @@ export const TOKEN_TYPES: Record<WardenTokenKind, string> = {
   access: 'at+jwt',
   refresh: 'refresh+jwt',
 };
+
+/** What Warden's key ring may sign with; each key still pins its own one (the key provider). */
+export const WARDEN_ALGORITHMS: Algorithm[] = ['RS256', 'ES256'];
 
 export interface WardenClaims {
   iss: string;
@@ -29,10 +35,15 @@ export interface IssuedToken {
   claims: WardenClaims;
 }
 
-/** Signs and verifies Warden's own access and refresh tokens. */
+/**
+ * Signs Warden's own access and refresh tokens, and gives their two strategies what verifies
+ * them: the key ring's keys by `kid`, each kind's audience, and the claim rules.
+ */
 @Injectable()
 export class WardenTokens {
   private readonly audiences: Record<WardenTokenKind, string>;
+  /** Per kind: the key ring's public keys by `kid`, the algorithm pinned by each key. */
+  readonly keyProviders: Record<WardenTokenKind, SecretOrKeyProvider>;
 
   constructor(
     private readonly keyRing: KeyRingService,
@@ -41,6 +52,30 @@ export class WardenTokens {
   ) {
     // Distinct audiences: the API for access tokens, the renewal endpoint for refresh tokens.
     this.audiences = { access: config.baseUrl, refresh: `${config.baseUrl}/system/reauth` };
+    const providerFor = (kind: WardenTokenKind) =>
+      keyProvider(async (decoded) => {
+        const kid = decoded.header.kid ?? '';
+        const key = keyRing.knownKey(kid) ?? (await keyRing.verificationKey(kid));
+        if (!key) throw new JwtError('unknown_key', 'Token was not signed by a known key');
+        assertAlgorithmOfKey(decoded, key.alg);
+        // One of Warden's own tokens, of the other kind, is refused as such.
+        if ((decoded.header.typ ?? '').toLowerCase() !== TOKEN_TYPES[kind]) {
+          throw new JwtError(
+            'wrong_type',
+            `Token is not ${kind === 'access' ? 'an access' : 'a refresh'} token`,
+          );
+        }
+        return key.key;
+      });
+    this.keyProviders = { access: providerFor('access'), refresh: providerFor('refresh') };
+  }
+
+  get issuer(): string {
+    return this.config.issuer;
+  }
+
+  audienceOf(kind: WardenTokenKind): string {
+    return this.audiences[kind];
   }
 
   issue(
@@ -60,39 +95,29 @@ export class WardenTokens {
       jti: randomUUID(),
       sid: sessionId,
     };
-    return {
-      token: signJws({ typ: TOKEN_TYPES[kind] }, claims, this.keyRing.signingKey()),
-      claims,
-    };
+    const key = this.keyRing.signingKey();
+    const token = sign(claims, key.key, {
+      algorithm: key.alg as Algorithm,
+      keyid: key.kid,
+      header: { alg: key.alg, typ: TOKEN_TYPES[kind] },
+    });
+    return { token, claims };
   }
 
   /**
-   * Full verification of a Warden token of the given kind: key by `kid` from Warden's own key
-   * ring only, algorithm from that key, then `typ`, `iss`, `aud`, times and claim types.
+   * The claims of a verified Warden token of this kind (its `typ` was checked with its key): `exp`, `iat` and the other registered claims with the application's clock;
+   * jsonwebtoken has checked the signature, `iss` and `aud`.
    */
-  async verify(kind: WardenTokenKind, token: string): Promise<WardenClaims> {
-    const decoded = decodeJws(token);
-    const key =
-      this.keyRing.knownKey(decoded.header.kid ?? '') ??
-      (await this.keyRing.verificationKey(decoded.header.kid));
-    if (!key) throw new JwtError('unknown_key', 'Token was not signed by a known key');
-    verifyJwsSignature(decoded, key);
-    if ((decoded.header.typ ?? '').toLowerCase() !== TOKEN_TYPES[kind]) {
-      throw new JwtError(
-        'wrong_type',
-        `Token is not ${kind === 'access' ? 'an access' : 'a refresh'} token`,
-      );
-    }
-    checkClaims(decoded.payload, {
+  claimsOf(kind: WardenTokenKind, { payload }: VerifiedJwt): WardenClaims {
+    checkClaims(payload, {
       issuer: this.config.issuer,
       audience: this.audiences[kind],
       requireExp: true,
       requiredStrings: ['sub', 'jti', 'sid'],
       nowSeconds: Math.floor(this.clock.now() / 1000),
     });
-    if (typeof decoded.payload.iat !== 'number')
-      throw new JwtError('bad_claim', 'Claim iat is required');
-    return decoded.payload as unknown as WardenClaims;
+    if (typeof payload.iat !== 'number') throw new JwtError('bad_claim', 'Claim iat is required');
+    return payload as unknown as WardenClaims;
   }
 }
 

@@ -134,3 +134,19 @@ function jwtParameters(query: string): string[] {
   }
   return found;
 }
+
+/** passport-jwt's token extractor for Warden's own tokens: `Bearer <jwt>` or the bare `<jwt>`. */
+export function bearerOrBareToken(request: {
+  headers: { authorization?: string | string[] };
+}): string | null {
+  const credential = parseAuthorization(request.headers.authorization);
+  return credential.scheme === 'bearer' || credential.scheme === 'bare' ? credential.token : null;
+}
+
+/** passport-jwt's token extractor for tokens that are only ever sent as `Bearer <jwt>`. */
+export function bearerToken(request: {
+  headers: { authorization?: string | string[] };
+}): string | null {
+  const credential = parseAuthorization(request.headers.authorization);
+  return credential.scheme === 'bearer' ? credential.token : null;
+}

@@ -30,7 +30,8 @@ export function setupOpenApi(app: INestApplication, config: WardenConfig): void 
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'Access token from /system/auth',
+          description:
+            'Access token from /system/auth (the bare token without "Bearer" is accepted too, as BigPicture clients send it)',
         },
         'bearer',
       )

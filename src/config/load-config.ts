@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { modeOf, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, tighten } from '../common/private-files';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DatabaseKind, SigningAlgorithm, WardenConfig } from './warden-config';
 
@@ -179,7 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
       problems,
     ),
     jwtIssuer: env.CMJ_JWT_ISSUER || undefined,
-    jwtAudience: env.CMJ_JWT_AUDIENCE || baseUrl,
+    jwtAudience: env.CMJ_JWT_AUDIENCE || undefined,
     downloadHosts: (env.CMJ_DOWNLOAD_HOSTS || new URL(cmjBaseUrl).host)
       .split(',')
       .map((h) => h.trim().toLowerCase())
@@ -337,16 +338,20 @@ function parseEncryptionKey(
   const file = join(dataDir, ENCRYPTION_KEY_FILE);
   try {
     if (existsSync(file)) {
+      // A key file others could read (written by an earlier version) is made 0600, and said so.
+      const mode = modeOf(file);
+      const tightened = tighten(file);
       const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
       if (key.length !== 32) {
         problems.push(`${file} does not hold a 32-byte base64 key`);
         return undefined;
       }
-      return { key };
+      return tightened ? { key, tightened: { file, mode } } : { key };
     }
-    mkdirSync(dataDir, { recursive: true });
+    // The folder holds this key and, by default, the database: its owner's only.
+    mkdirSync(dataDir, { recursive: true, mode: PRIVATE_FOLDER_MODE });
     const key = randomBytes(32);
-    writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+    writeFileSync(file, key.toString('base64') + '\n', { mode: PRIVATE_FILE_MODE, flag: 'wx' });
     return { key, generatedAt: file };
   } catch (err) {
     problems.push(

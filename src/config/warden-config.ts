@@ -12,7 +12,12 @@ export interface WardenConfig {
   database: { kind: DatabaseKind; url: string; sqlitePath?: string };
   redisUrl?: string;
   /** 32 raw bytes; when `generated` the key was written to `dataDir` at first start. */
-  encryptionKey: { key: Buffer; generatedAt?: string };
+  encryptionKey: {
+    key: Buffer;
+    generatedAt?: string;
+    /** The key file was readable by others (its former mode) and has been made 0600. */
+    tightened?: { file: string; mode: string };
+  };
   admin: { username: string; password?: string };
   signingAlgorithm: SigningAlgorithm;
   upstreamBaseUrl?: string;
@@ -34,8 +39,11 @@ export interface WardenConfig {
     keysUrl: string;
     /** `iss` SPI tokens must carry, when set. */
     jwtIssuer?: string;
-    /** `aud` SPI tokens must carry (WARDEN_BASE_URL unless set). */
-    jwtAudience: string;
+    /**
+     * `aud` SPI tokens must carry, when set. Unset, a token may carry none (CMJ's SPI documents
+     * none), and one that does must name WARDEN_BASE_URL or CONNECT_APP_KEY.
+     */
+    jwtAudience?: string;
     /** Hosts download links may point at (host with port when not the default). */
     downloadHosts: string[];
     /** Plain http download links (tests, labs). */

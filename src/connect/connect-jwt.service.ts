@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createPublicKey, timingSafeEqual } from 'node:crypto';
+import { createPublicKey, KeyObject, timingSafeEqual } from 'node:crypto';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import { checkClaims } from '../common/jwt/claims';
-import { decodeJws, DecodedJws, JwtError, verifyJwsSignature } from '../common/jwt/jws';
+import { DecodedJws, JwtError } from '../common/jwt/jws';
+import { assertAlgorithmOfKey } from '../common/jwt/passport-jwt';
 import { RemoteKeySource } from '../common/jwt/remote-key-source';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { CONTEXT_QSH, QshError, qshOf } from './qsh';
@@ -81,66 +82,80 @@ export class ConnectJwtService {
     });
   }
 
-  /** A request token; the unverified `iss` only picks the tenant whose secret must verify it. */
-  verifyRequest(token: string, target: ConnectTarget, allowContext: boolean): ConnectRequestClaims {
-    const decoded = decodeJws(token);
+  /**
+   * The key of a request token: the unverified `iss` only picks the tenant whose shared secret
+   * must verify it (HS256, the one algorithm a shared secret is for).
+   */
+  requestKey(decoded: DecodedJws): KeyObject {
     const iss = decoded.payload.iss;
     if (typeof iss !== 'string' || iss === '')
       throw new JwtError('bad_claim', 'Claim iss (the tenant) is required');
     const tenant = this.tenants.get(iss);
     if (!tenant) throw new JwtError('unknown_key', 'The token names no installed tenant');
-    verifyJwsSignature(decoded, { alg: 'HS256', key: tenant.secret });
-    // Only now, with the signature checked, may the token's own statements be relied on.
-    if (!tenant.active)
-      throw new JwtError('unknown_key', 'The tenant is not installed or is disabled');
-    const nowSeconds = Math.floor(this.clock.now() / 1000);
-    checkClaims(decoded.payload, { requireExp: true, nowSeconds });
-    const context = this.checkQsh(decoded, target, allowContext);
-    return {
-      tenant,
-      accountId: accountOf(decoded.payload),
-      context,
-      exp: decoded.payload.exp as number,
-    };
+    assertAlgorithmOfKey(decoded, 'HS256');
+    return tenant.secret;
   }
 
-  /** `caller`: the client's address, charged when the token names a key not yet fetched. */
-  async verifyLifecycle(
-    token: string,
+  /** A request token whose signature the tenant's secret verified: tenant state, times, qsh. */
+  requestClaims(
+    payload: Record<string, unknown>,
     target: ConnectTarget,
-    caller = '',
-  ): Promise<LifecycleClaims> {
-    const decoded = decodeJws(token);
+    allowContext: boolean,
+  ): ConnectRequestClaims {
+    const tenant = this.tenants.get(payload.iss as string);
+    // Only now, with the signature checked, may the token's own statements be relied on.
+    if (!tenant?.active)
+      throw new JwtError('unknown_key', 'The tenant is not installed or is disabled');
+    const nowSeconds = Math.floor(this.clock.now() / 1000);
+    checkClaims(payload, { requireExp: true, nowSeconds });
+    const context = this.checkQsh(payload, target, allowContext);
+    return { tenant, accountId: accountOf(payload), context, exp: payload.exp as number };
+  }
+
+  /**
+   * The key of a lifecycle callback's token, Atlassian's for its `kid`. Its claims are judged
+   * before the key is fetched (a token that cannot pass costs no call to the key server); nothing
+   * is trusted until jsonwebtoken has verified the signature with the key returned.
+   * `caller`: the client's address, charged when the token names a key not yet fetched.
+   */
+  async lifecycleKey(decoded: DecodedJws, target: ConnectTarget, caller = ''): Promise<KeyObject> {
     if (decoded.header.alg !== 'RS256')
       throw new JwtError('unsupported_algorithm', 'Lifecycle callbacks must be signed with RS256');
-    // The claims are judged before any key is fetched: a token that cannot pass costs no call to
-    // the key server. Nothing is trusted until the signature below verifies.
+    this.lifecycleClaims(decoded.payload, target);
+    const key = await this.installKeys.key(decoded.header.kid, this.clock.now(), caller);
+    return key.key;
+  }
+
+  /** What a lifecycle token must say: `iss`, `exp`, whole-second `iat`, our `aud`, the callback's qsh. */
+  lifecycleClaims(payload: Record<string, unknown>, target: ConnectTarget): LifecycleClaims {
     const nowSeconds = Math.floor(this.clock.now() / 1000);
-    checkClaims(decoded.payload, { requireExp: true, requiredStrings: ['iss'], nowSeconds });
+    checkClaims(payload, { requireExp: true, requiredStrings: ['iss'], nowSeconds });
     // `iat` orders the callbacks of a tenant: a token older than the last one accepted is refused.
-    if (!Number.isSafeInteger(decoded.payload.iat))
+    if (!Number.isSafeInteger(payload.iat))
       throw new JwtError(
         'bad_claim',
         'Claim iat is required on lifecycle callbacks (whole seconds)',
       );
-    const aud = decoded.payload.aud;
+    const aud = payload.aud;
     const audiences = Array.isArray(aud) ? aud : [aud];
     if (!audiences.some((a) => typeof a === 'string' && this.audiences.includes(a)))
       throw new JwtError('wrong_audience', 'The token is not for this app (aud)');
-    if (this.checkQsh(decoded, target, false))
+    if (this.checkQsh(payload, target, false))
       throw new JwtError('bad_claim', 'A lifecycle token must be bound to its callback');
-    const key = await this.installKeys.key(decoded.header.kid, this.clock.now(), caller);
-    verifyJwsSignature(decoded, key);
     return {
-      clientKey: decoded.payload.iss as string,
-      iat: decoded.payload.iat as number,
-      exp: decoded.payload.exp as number,
+      clientKey: payload.iss as string,
+      iat: payload.iat as number,
+      exp: payload.exp as number,
     };
   }
 
   /** True for an accepted context token; throws unless `qsh` matches the request. */
-  private checkQsh(decoded: DecodedJws, target: ConnectTarget, allowContext: boolean): boolean {
-    const qsh = decoded.payload.qsh;
+  private checkQsh(
+    payload: Record<string, unknown>,
+    target: ConnectTarget,
+    allowContext: boolean,
+  ): boolean {
+    const qsh = payload.qsh;
     if (typeof qsh !== 'string') throw new JwtError('bad_claim', 'Claim qsh is required');
     if (qsh === CONTEXT_QSH) {
       if (allowContext) return true;

@@ -3,9 +3,13 @@ import { createHash, createSecretKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
-import { decodeJws, JwtError, signJws, verifyJwsSignature } from '../common/jwt/jws';
+import { sign as signJwt, verify as verifyJwt } from 'jsonwebtoken';
+import { StrategyRunner } from '../auth/strategies/strategy-runner';
+import { decodeJws, JwtError } from '../common/jwt/jws';
+import { Principal } from '../common/principal';
 import { WardenConfig } from '../config/warden-config';
-import { ConnectJwtService } from './connect-jwt.service';
+import { ConnectJwtService, ConnectTarget } from './connect-jwt.service';
+import { ConnectJwtStrategy } from './strategies/connect-jwt.strategy';
 import { canonicalPath, canonicalRequest, qshOf } from './qsh';
 import { LiveTenant, TenantDirectory } from './tenants/tenant-directory.service';
 
@@ -19,7 +23,8 @@ const clock = { now: () => NOW } as Clock;
 const secret = createSecretKey(Buffer.from(interop.secret, 'utf8'));
 const CLIENT_KEY = 'jira:1234-5678-9000';
 
-function serviceWith(tenant: Partial<LiveTenant> = {}, baseUrl = 'https://example.com') {
+/** The `connect` strategy over a tenant directory of one; resolves with the principal. */
+function verifierWith(tenant: Partial<LiveTenant> = {}, baseUrl = 'https://example.com') {
   const live: LiveTenant = {
     clientKey: CLIENT_KEY,
     baseUrl: 'https://tenant.example.net',
@@ -35,16 +40,24 @@ function serviceWith(tenant: Partial<LiveTenant> = {}, baseUrl = 'https://exampl
     baseUrl,
     connect: { keysUrl: 'http://127.0.0.1:9', keysFallbackUrl: '' },
   } as unknown as WardenConfig;
-  return new ConnectJwtService(directory as unknown as TenantDirectory, clock, config);
+  const service = new ConnectJwtService(directory as unknown as TenantDirectory, clock, config);
+  const runner = new StrategyRunner();
+  runner.register('connect', new ConnectJwtStrategy(service));
+  /** The token goes in the header, unless the target already carries it as `?jwt=`. */
+  return (token: string, target: ConnectTarget, allowContext: boolean) =>
+    runner.run<Principal>('connect', {
+      headers: target.url.includes('jwt=') ? {} : { authorization: `JWT ${token}` },
+      ip: '127.0.0.1',
+      target,
+      connectContext: allowContext,
+    });
 }
 
 function sign(qsh: string, extra: Record<string, unknown> = {}): string {
   const iat = Math.floor(NOW / 1000);
-  return signJws(
-    { typ: 'JWT' },
-    { iss: CLIENT_KEY, iat, exp: iat + 180, qsh, ...extra },
-    { alg: 'HS256', key: secret },
-  );
+  return signJwt({ iss: CLIENT_KEY, iat, exp: iat + 180, qsh, ...extra }, secret, {
+    algorithm: 'HS256',
+  });
 }
 
 /** Origin form (path and query) of an absolute URL, exactly as sent: no re-encoding. */
@@ -67,31 +80,34 @@ describe('qsh: Atlassian interop vectors', () => {
 
     it('hashes it to the qsh Atlassian signed (with a signature that verifies)', () => {
       const decoded = decodeJws(token);
-      expect(() => verifyJwsSignature(decoded, { alg: 'HS256', key: secret })).not.toThrow();
+      expect(() =>
+        verifyJwt(token, secret, { algorithms: ['HS256'], ignoreExpiration: true }),
+      ).not.toThrow();
       expect(qshOf('GET', url)).toBe(decoded.payload.qsh);
       expect(createHash('sha256').update(vector.canonicalUrl).digest('hex')).toBe(
         decoded.payload.qsh,
       );
     });
 
-    it('passes the full verification once re-signed with the secret, and only for its request', () => {
-      const service = serviceWith();
+    it('passes the full verification once re-signed with the secret, and only for its request', async () => {
+      const verify = verifierWith();
       const fresh = sign(decodeJws(token).payload.qsh as string);
-      const claims = service.verifyRequest(fresh, { method: 'GET', url }, false);
-      expect(claims.tenant.clientKey).toBe(CLIENT_KEY);
-      expect(() => service.verifyRequest(fresh, { method: 'POST', url }, false)).toThrow(/qsh/);
-      expect(() =>
-        service.verifyRequest(fresh, { method: 'GET', url: url.replace('/', '/x') }, false),
-      ).toThrow(/qsh/);
+      // The signed URL carries its token as `jwt=`, which the qsh leaves out: the fresh one takes its place.
+      const freshUrl = url.replace(token, fresh);
+      const principal = await verify(fresh, { method: 'GET', url: freshUrl }, false);
+      expect(principal.tenant).toBe(CLIENT_KEY);
+      await expect(verify(fresh, { method: 'POST', url: freshUrl }, false)).rejects.toThrow(/qsh/);
+      await expect(
+        verify(fresh, { method: 'GET', url: freshUrl.replace('/', '/x') }, false),
+      ).rejects.toThrow(/qsh/);
     });
   });
 
-  it('refuses the original tokens: they expired in 2016', () => {
+  it('refuses the original tokens: they expired in 2016', async () => {
     const vector = interop.tests[0];
-    const token = new URL(vector.signedUrl).searchParams.get('jwt')!;
-    expect(() =>
-      serviceWith().verifyRequest(token, { method: 'GET', url: target(vector.signedUrl) }, false),
-    ).toThrow(expect.objectContaining({ reason: 'expired' }));
+    await expect(
+      verifierWith()('', { method: 'GET', url: target(vector.signedUrl) }, false),
+    ).rejects.toThrow(expect.objectContaining({ reason: 'expired' }));
   });
 });
 
@@ -111,13 +127,11 @@ describe('canonical path', () => {
     expect(canonicalPath(path, context)).toBe(expected);
   });
 
-  it('is relative to the context path of WARDEN_BASE_URL', () => {
-    const service = serviceWith({}, 'https://apps.example.com/warden');
+  it('is relative to the context path of WARDEN_BASE_URL', async () => {
+    const verify = verifierWith({}, 'https://apps.example.com/warden');
     const token = sign(qshOf('GET', '/connect/whoami'));
-    expect(
-      service.verifyRequest(token, { method: 'GET', url: '/warden/connect/whoami' }, false).tenant
-        .clientKey,
-    ).toBe(CLIENT_KEY);
+    const principal = await verify(token, { method: 'GET', url: '/warden/connect/whoami' }, false);
+    expect(principal.tenant).toBe(CLIENT_KEY);
   });
 });
 
@@ -198,7 +212,7 @@ function urlOf(path: string, params: Param[]): string {
 }
 
 describe('qsh properties', () => {
-  const service = serviceWith();
+  const verify = verifierWith();
 
   it('matches the reference canonical request for any query', () => {
     fc.assert(
@@ -210,20 +224,20 @@ describe('qsh properties', () => {
     );
   });
 
-  it('a token signed over the request verifies, with a jwt parameter or without', () => {
-    fc.assert(
-      fc.property(request, ({ method, path, params }) => {
+  it('a token signed over the request verifies, with a jwt parameter or without', async () => {
+    await fc.assert(
+      fc.asyncProperty(request, async ({ method, path, params }) => {
         const url = urlOf(path, params);
         const token = sign(qshOf(method, url));
-        expect(service.verifyRequest(token, { method, url }, false).context).toBe(false);
+        expect((await verify(token, { method, url }, false)).connect?.context).toBe(false);
         const withJwt = `${url}${url.includes('?') ? '&' : '?'}jwt=${token}`;
-        expect(service.verifyRequest(token, { method, url: withJwt }, false).context).toBe(false);
+        expect((await verify(token, { method, url: withJwt }, false)).connect?.context).toBe(false);
       }),
       { numRuns: 300 },
     );
   });
 
-  it('any change to method, path or a parameter fails verification', () => {
+  it('any change to method, path or a parameter fails verification', async () => {
     const mutation = fc.oneof(
       fc.constant('method' as const),
       fc.constant('path' as const),
@@ -232,41 +246,46 @@ describe('qsh properties', () => {
       fc.constant('value' as const),
       fc.constant('name' as const),
     );
-    fc.assert(
-      fc.property(request, mutation, fc.nat(), ({ method, path, params }, change, pick) => {
-        const url = urlOf(path, params);
-        const token = sign(qshOf(method, url));
-        let m = method;
-        let p: string = path;
-        let changed = params.map((x) => ({ ...x }));
-        const i = params.length > 0 ? pick % params.length : -1;
-        switch (change) {
-          case 'method':
-            m = method.toUpperCase() === 'GET' ? 'POST' : 'GET';
-            break;
-          case 'path':
-            p = `${path.replace(/\/+$/, '')}/more`;
-            break;
-          case 'add':
-            changed.push({ name: 'added', value: '1', spaceAsPlus: false, rawSpecials: false });
-            break;
-          case 'drop':
-            if (i < 0) return;
-            changed = changed.filter((_, j) => j !== i);
-            break;
-          case 'value':
-            if (i < 0) return;
-            changed[i].value = `${changed[i].value ?? ''}x`;
-            break;
-          case 'name':
-            if (i < 0) return;
-            changed[i].name = `${changed[i].name}x`;
-            break;
-        }
-        expect(() =>
-          service.verifyRequest(token, { method: m, url: urlOf(p, changed) }, false),
-        ).toThrow(JwtError);
-      }),
+    await fc.assert(
+      fc.asyncProperty(
+        request,
+        mutation,
+        fc.nat(),
+        async ({ method, path, params }, change, pick) => {
+          const url = urlOf(path, params);
+          const token = sign(qshOf(method, url));
+          let m = method;
+          let p: string = path;
+          let changed = params.map((x) => ({ ...x }));
+          const i = params.length > 0 ? pick % params.length : -1;
+          switch (change) {
+            case 'method':
+              m = method.toUpperCase() === 'GET' ? 'POST' : 'GET';
+              break;
+            case 'path':
+              p = `${path.replace(/\/+$/, '')}/more`;
+              break;
+            case 'add':
+              changed.push({ name: 'added', value: '1', spaceAsPlus: false, rawSpecials: false });
+              break;
+            case 'drop':
+              if (i < 0) return;
+              changed = changed.filter((_, j) => j !== i);
+              break;
+            case 'value':
+              if (i < 0) return;
+              changed[i].value = `${changed[i].value ?? ''}x`;
+              break;
+            case 'name':
+              if (i < 0) return;
+              changed[i].name = `${changed[i].name}x`;
+              break;
+          }
+          await expect(verify(token, { method: m, url: urlOf(p, changed) }, false)).rejects.toThrow(
+            JwtError,
+          );
+        },
+      ),
       { numRuns: 500 },
     );
   });

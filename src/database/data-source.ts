@@ -17,6 +17,8 @@ import { SpiOperations1764200000000 } from './migrations/1764200000000-spi-opera
 import { OperationEntity } from '../migration-spi/operations/operation.entity';
 import { AuditAtMilliseconds1764300000000 } from './migrations/1764300000000-audit-at-milliseconds';
 import { UserTombstones1764400000000 } from './migrations/1764400000000-user-tombstones';
+import { RefreshRotationOptIn1764500000000 } from './migrations/1764500000000-refresh-rotation-opt-in';
+import { prepareSqliteFiles, tightenOpenedSqliteFile } from './sqlite-files';
 
 export const ENTITIES = [
   UserEntity,
@@ -38,6 +40,7 @@ export const MIGRATIONS = [
   SpiOperations1764200000000,
   AuditAtMilliseconds1764300000000,
   UserTombstones1764400000000,
+  RefreshRotationOptIn1764500000000,
 ];
 
 /**
@@ -77,10 +80,13 @@ export function buildDataSourceOptions(config: Pick<WardenConfig, 'database'>): 
       },
     };
   }
+  const path = config.database.sqlitePath!;
+  // The folder 0700 and the files 0600: they hold password and token hashes and sealed secrets.
+  prepareSqliteFiles(path);
   return {
     ...common,
     type: 'better-sqlite3',
-    database: config.database.sqlitePath!,
+    database: path,
     enableWAL: true,
     // In WAL mode NORMAL is safe from corruption and skips the fsync on every commit (a commit may
     // be lost to a power cut, never to a crash of Warden itself); FULL made each audit batch wait
@@ -93,6 +99,8 @@ export function buildDataSourceOptions(config: Pick<WardenConfig, 'database'>): 
     // to the WAL and back in a quarter of the writes (a tenth of a row's cost, measured).
     // Runs before TypeORM switches the file to WAL, which fixes the page size.
     prepareDatabase: (db: { pragma(source: string): unknown }) => {
+      // Before the first write and before WAL mode: the -wal and -shm files take this file's mode.
+      tightenOpenedSqliteFile(path);
       db.pragma('page_size = 16384');
       db.pragma('synchronous = NORMAL');
       db.pragma('temp_store = MEMORY');

@@ -20,6 +20,8 @@ export interface JudgedRequest {
 }
 
 const RATE_LIMIT_CODES = new Set(['rate_limited', 'login_rate_limited']);
+/** Denials only the upstream session kind gives. */
+const SESSION_CODES = new Set(['invalid_session', 'upstream_unavailable']);
 /** Who a denial after authentication was about; the error itself carries no principal. */
 const deniedPrincipals = new WeakMap<DomainError, Principal>();
 
@@ -67,7 +69,9 @@ export class AccessAudit {
     const principal = deniedPrincipals.get(err);
     const presented = principal ? null : presentedBy(request.headers);
     const actor = principal?.username ?? presented!.actor;
-    const kind = principal?.authMethod ?? presented!.scheme;
+    // A refused upstream session cookie presents no Authorization (scheme `none`): name its kind.
+    const kind =
+      principal?.authMethod ?? (SESSION_CODES.has(err.code) ? 'session' : presented!.scheme);
     this.metrics.decision(kind, 'denied');
     this.audit.record({
       event: RATE_LIMIT_CODES.has(err.code)

@@ -152,12 +152,18 @@ export class AccessPipeline {
 /**
  * Whose budget a request spends (DESIGN section 3, step 5): the credential's (token id, session
  * id, Connect clientKey), but an external caller's subject, not its token: an IdP issues a new
- * token at will, and each would otherwise come with a budget of its own.
+ * token at will, and each would otherwise come with a budget of its own. The same holds for an
+ * upstream browser session (a new sign-in to the upstream, or any cookie of the browser that
+ * changes, makes a new credential): it spends its user's budget.
  */
 export function rateKeyOf(principal: Principal): string {
-  return principal.authMethod === 'external'
-    ? `external:${principal.id}`
-    : `${principal.authMethod}:${principal.credentialId}`;
+  switch (principal.authMethod) {
+    case 'external':
+    case 'session':
+      return `${principal.authMethod}:${principal.id}`;
+    default:
+      return `${principal.authMethod}:${principal.credentialId}`;
+  }
 }
 
 /** Basic credentials whose password is a password (not a personal API token), if any. */

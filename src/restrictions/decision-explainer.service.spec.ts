@@ -1,6 +1,7 @@
 import { AuthenticatorService } from '../auth/authenticator.service';
 import { ADMIN_GROUP, Principal } from '../common/principal';
 import { DomainError, Problems } from '../common/problem/domain-error';
+import { DECISION_POLICY } from './decision.controller';
 import { DecisionExplainer, Explanation } from './decision-explainer.service';
 import { NativeTokenRule } from './native-token.rule';
 import { RateLimiterService } from './rate-limit/rate-limiter.service';
@@ -104,7 +105,8 @@ describe(DecisionExplainer.name, () => {
         ip: '10.0.0.9',
         target: { method: 'GET', url: '/rest/api/2/issue/X-1?expand=a' },
       },
-      { kinds: ['access', 'api-token', 'basic', 'connect'] },
+      // The decision endpoint's own kinds.
+      { kinds: DECISION_POLICY.kinds },
     );
     // The budget of the credential, read, not spent.
     expect(peek).toHaveBeenCalledWith('api-token:tok-1');

@@ -42,6 +42,54 @@ describe('originalRequest', () => {
   );
 });
 
+describe('originalRequest and control characters', () => {
+  const refused = (headers: Record<string, string>) => {
+    try {
+      originalRequest(headers);
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  };
+  const expectRefused = (headers: Record<string, string>) => {
+    const caught = refused(headers);
+    expect(caught).toBeInstanceOf(DomainError);
+    expect((caught as DomainError).status).toBe(400);
+    expect((caught as DomainError).code).toBe('invalid_original_request');
+  };
+
+  // Every C0 control, DEL and every C1 control.
+  const controls = [
+    ...Array.from({ length: 0x20 }, (_, c) => c),
+    0x7f,
+    ...Array.from({ length: 0x20 }, (_, c) => 0x80 + c),
+  ].map((c) => String.fromCharCode(c));
+
+  it.each(controls.map((c) => [`U+${c.charCodeAt(0).toString(16).padStart(4, '0')}`, c]))(
+    'refuses %s in the original URI, wherever it stands',
+    (_name, c) => {
+      for (const uri of [`/admin/..${c}/public/x`, `/public/x${c}`, `/x?q=${c}`, `/${c}admin`])
+        expectRefused(nginx(uri));
+      // Traefik's pair as nginx's.
+      expectRefused({ 'x-forwarded-method': 'GET', 'x-forwarded-uri': `/admin/..${c}/public/x` });
+    },
+  );
+
+  it.each(controls.map((c) => [`U+${c.charCodeAt(0).toString(16).padStart(4, '0')}`, c]))(
+    'refuses %s in the original method',
+    (_name, c) => {
+      expectRefused({ 'x-original-method': `GET${c}`, 'x-original-uri': '/public/x' });
+      expectRefused({ 'x-forwarded-method': `${c}GET`, 'x-forwarded-uri': '/public/x' });
+    },
+  );
+
+  it('keeps what is not a control character: printable ASCII, U+00A0 and beyond', () => {
+    expect(originalRequest(nginx('/public/caf\u00e9\u00a0x?q=~')).path).toBe(
+      '/public/caf\u00e9\u00a0x',
+    );
+  });
+});
+
 describe('headerSafe', () => {
   it('keeps printable ASCII and percent-encodes the rest as UTF-8', () => {
     expect(headerSafe('alice@example.com')).toBe('alice@example.com');

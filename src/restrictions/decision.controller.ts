@@ -15,14 +15,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthPolicy, Public } from '../common/decorators/auth-policy.decorator';
 import { AuditSink } from '../audit/audit.port';
 import { DomainError, Problems } from '../common/problem/domain-error';
+import { CONTROL_CHARACTER } from '../common/text';
 import { AccessAudit, JudgedRequest } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
 import { ClientIpService } from './client-ip.service';
 import { rateLimitHeaders } from './rate-limit/rate-limiter.service';
 
-/** What the decision endpoint accepts: the credentials an upstream API's callers carry. */
+/**
+ * What the decision endpoint accepts: the credentials an upstream API's callers carry, and the
+ * upstream's own session cookie (with UPSTREAM_BASE_URL set and upstreamSessions.decision on).
+ */
 export const DECISION_POLICY: AuthPolicy = {
-  kinds: ['access', 'api-token', 'basic', 'connect'],
+  kinds: ['access', 'api-token', 'basic', 'connect', 'session'],
   api: true,
 };
 const METHOD = /^[A-Z]{3,10}$/;
@@ -46,8 +50,8 @@ export interface OriginalRequest {
  * X-Forwarded-Method / X-Forwarded-Uri, nginx auth_request X-Original-Method / X-Original-URI;
  * both pairs at once are refused (one of them came from the client).
  * The path is normalised the way the upstream will see it (dot segments resolved), so that
- * `/public/../admin` cannot pass for a public path; an encoded slash, a backslash or a `#` is
- * refused.
+ * `/public/../admin` cannot pass for a public path; an encoded slash, a backslash, a `#` or a
+ * control character is refused.
  */
 /** A segment's parameters: from a `;` to the end of the segment. */
 const PATH_PARAMETERS = /;[^/]*/g;
@@ -73,6 +77,15 @@ export function originalRequest(headers: FastifyRequest['headers']): OriginalReq
     throw Problems.badRequest(
       'The original request is missing: send X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI',
       'missing_original_request',
+    );
+  }
+  // A URL parser drops TAB and newlines where it finds them (`/admin/..<TAB>/public/x` reads as
+  // `/public/x`), while the upstream may not: what is judged must be what is served, so a
+  // control character (C0, DEL, C1) anywhere in the method or the URI is refused.
+  if (CONTROL_CHARACTER.test(method) || CONTROL_CHARACTER.test(uri)) {
+    throw Problems.badRequest(
+      'The original method or URI holds a control character',
+      'invalid_original_request',
     );
   }
   const upper = method.toUpperCase();
@@ -203,6 +216,7 @@ export class DecisionController {
   @ApiSecurity('apiToken')
   @ApiBasicAuth('basic')
   @ApiSecurity('connectJwt')
+  @ApiSecurity('upstreamSession')
   @ApiOkResponse({
     description:
       'Allowed; X-Warden-User, X-Warden-Groups, X-Warden-Auth-Method, X-Warden-Credential-Id name the caller (X-Warden-Tenant: the Connect clientKey)',

@@ -33,6 +33,11 @@ export function externalJwtProblems(
   }
   if (s.mode === 'jwks') url('jwksUrl');
   if (s.mode === 'introspection') url('introspectionUrl');
+  if (unrecognisedOpaqueTokens(s, next.nativeOAuthTokens.allowed))
+    problem(
+      'opaqueTokens',
+      "opaqueTokens is required in introspection mode while nativeOAuthTokens.allowed is on: without it an upstream's own tokens could not be told from the provider's",
+    );
   if (s.mode === 'publicKey') {
     if (!s.publicKey) problem('publicKey', 'publicKey is required in publicKey mode');
     else {
@@ -41,6 +46,42 @@ export function externalJwtProblems(
     }
   }
   return errors;
+}
+
+/**
+ * An enabled introspection provider with no `opaqueTokens` pattern while native tokens are
+ * allowed: any opaque token could be an upstream's own (a Jira personal access token), and none
+ * may be sent to a third party. A save refuses this; a document stored before the field existed
+ * may hold it, and then no opaque token goes to the provider (see sentToProvider).
+ */
+function unrecognisedOpaqueTokens(
+  provider: Settings['externalJwt'],
+  nativeAllowed: boolean,
+): boolean {
+  return (
+    provider.enabled &&
+    provider.mode === 'introspection' &&
+    provider.opaqueTokens === null &&
+    nativeAllowed
+  );
+}
+
+export interface SettingsWarning {
+  field: string;
+  message: string;
+}
+
+/** What an administrator should know of the settings in force (the stored document may predate a rule). */
+export function settingsWarnings(settings: Settings): SettingsWarning[] {
+  return unrecognisedOpaqueTokens(settings.externalJwt, settings.nativeOAuthTokens.allowed)
+    ? [
+        {
+          field: 'externalJwt.opaqueTokens',
+          message:
+            'No opaque token is sent to the introspection endpoint until an opaqueTokens pattern is set (nativeOAuthTokens.allowed is on)',
+        },
+      ]
+    : [];
 }
 
 function publicKeyProblem(pem: string, algorithms: readonly string[]): string | null {

@@ -1,19 +1,28 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { matchesOpaqueTokens } from '../auth/external/provider-routing';
+import { KeyRingService } from '../auth/keys/key-ring.service';
 import { API_TOKEN_MARK, parseAuthorization } from '../common/credentials';
-import { decodeJws } from '../common/jwt/jws';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { SettingsService } from './settings.service';
+import { namesAny } from './token-readings';
 
 /**
- * nativeOAuthTokens.allowed: a bearer token that is none of Warden's kinds (not a `wdn_` token,
- * not a JWT issued by Warden or the configured IdP) belongs to the upstream product itself (a
- * Jira / Confluence OAuth or personal access token); the decision endpoint lets it through for
- * the upstream to judge.
+ * nativeOAuthTokens.allowed: a bearer token that is none of Warden's kinds belongs to the
+ * upstream product itself (a Jira / Confluence OAuth or personal access token); the decision
+ * endpoint lets it through for the upstream to judge.
+ *
+ * Asked only once every strategy has refused the token, so a token is native only when it is
+ * none of Warden's by every reading: not a `wdn_` token, not an opaque token the identity
+ * provider's opaqueTokens pattern claims, and nothing in any lenient reading of it
+ * (token-readings) names Warden's issuer, one of Warden's signing keys (retired ones too) or the
+ * provider's issuer. Such a token failed verification and is refused, however it is spelt: an
+ * `alg: none` token with Warden's issuer, a revoked access token with `=` appended.
  */
 @Injectable()
 export class NativeTokenRule {
   constructor(
     private readonly settings: SettingsService,
+    private readonly keys: KeyRingService,
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {}
 
@@ -23,16 +32,14 @@ export class NativeTokenRule {
       return false;
     const credential = parseAuthorization(authorization);
     if (credential.scheme !== 'bearer' || credential.token.startsWith(API_TOKEN_MARK)) return false;
-    let issuer: unknown;
-    try {
-      issuer = decodeJws(credential.token).payload.iss;
-    } catch {
-      return true; // not a JWS at all: an opaque upstream token
-    }
-    const ours = [
+    const token = credential.token;
+    const provider = settings.externalJwt;
+    if (matchesOpaqueTokens(provider, token)) return false;
+    const marks = [
       this.config.issuer,
-      settings.externalJwt.enabled ? settings.externalJwt.issuer : null,
+      ...this.keys.publishedKeys().keys.map((k) => String(k.kid ?? '')),
     ];
-    return typeof issuer === 'string' && !ours.includes(issuer);
+    if (provider.enabled && provider.issuer) marks.push(provider.issuer);
+    return !namesAny(token, marks);
   }
 }

@@ -18,6 +18,19 @@ import { lockoutReasons } from './lockout';
 import { Settings } from './settings.defaults';
 import { SettingsService, SettingsWrite } from './settings.service';
 
+/**
+ * Warnings about the document in force ride on its responses as `Warning: 299 - "<field>: …"`
+ * headers (RFC 7234 section 5.5, the form Kubernetes' API uses for the same purpose), one per
+ * warning: the body stays the document, so what is read can be written back as it is.
+ */
+const WARNING_HEADER = {
+  Warning: {
+    description:
+      'One per warning about the settings in force, as 299 - "<field>: <message>" (e.g. an introspection provider without opaqueTokens while native tokens are allowed)',
+    schema: { type: 'string' },
+  },
+};
+
 @ApiTags('admin: settings')
 @AdminOnly()
 @Controller('admin/settings')
@@ -29,9 +42,9 @@ export class SettingsController {
 
   @Get()
   @ApiOperation({ summary: 'The settings document (secrets masked); its ETag is the version' })
-  @ApiOkResponse({ type: SettingsDto })
+  @ApiOkResponse({ type: SettingsDto, headers: WARNING_HEADER })
   read(@Res({ passthrough: true }) reply: FastifyReply): Settings {
-    reply.header('ETag', this.settings.etag());
+    this.describe(reply);
     return this.settings.masked();
   }
 
@@ -44,7 +57,7 @@ export class SettingsController {
     description: 'Apply a change that would lock you out',
   })
   @ApiBody({ type: SettingsDto })
-  @ApiOkResponse({ type: SettingsDto })
+  @ApiOkResponse({ type: SettingsDto, headers: WARNING_HEADER })
   @ApiPreconditionFailedResponse({ description: 'The settings changed since you read them' })
   @ApiConflictResponse({ description: 'The change would lock you out (repeat with force=true)' })
   async replace(
@@ -65,7 +78,7 @@ export class SettingsController {
   @ApiHeader({ name: 'If-Match', required: true, example: '"3"' })
   @ApiQuery({ name: 'force', required: false })
   @ApiBody({ schema: { type: 'object', example: { basicAuth: { enabled: false } } } })
-  @ApiOkResponse({ type: SettingsDto })
+  @ApiOkResponse({ type: SettingsDto, headers: WARNING_HEADER })
   @ApiPreconditionFailedResponse()
   @ApiConflictResponse()
   async patch(
@@ -86,8 +99,19 @@ export class SettingsController {
     reply: FastifyReply,
   ): Promise<Settings> {
     await this.settings[how](body, write);
-    reply.header('ETag', this.settings.etag());
+    this.describe(reply);
     return this.settings.masked();
+  }
+
+  /** The version as the ETag, and the warnings about the document in force. */
+  private describe(reply: FastifyReply): void {
+    reply.header('ETag', this.settings.etag());
+    const warnings = this.settings.warnings();
+    if (warnings.length > 0)
+      reply.header(
+        'Warning',
+        warnings.map((w) => `299 - "${`${w.field}: ${w.message}`.replace(/["\\]/g, '')}"`),
+      );
   }
 
   private write(

@@ -21,6 +21,13 @@ export interface Settings {
     rotateRefreshTokens: boolean;
     reuseGraceSeconds: number;
   };
+  /** The upstream's own browser users (UPSTREAM_BASE_URL's session cookie) at the decision endpoint. */
+  upstreamSessions: {
+    /** Judge a request that carries the session cookie and no Authorization; only with UPSTREAM_BASE_URL. */
+    decision: boolean;
+    /** How long the upstream's answer about one cookie is reused (a "no session" answer: 5 s at most). */
+    cacheSeconds: number;
+  };
   externalJwt: {
     enabled: boolean;
     mode: 'publicKey' | 'jwks' | 'introspection';
@@ -37,13 +44,26 @@ export interface Settings {
     groupsClaim: string | null;
     /** Seconds an introspection answer is reused (never past the token's exp); 0: ask every time. */
     introspectionCacheSeconds: number;
+    /**
+     * Introspection mode: the opaque tokens that are this provider's (an anchored regex); no
+     * other opaque token is sent to it. Required while nativeOAuthTokens.allowed is on.
+     */
+    opaqueTokens: string | null;
     /** Take the local user of the same name (and its groups) when there is one. */
     mapToLocalUser: boolean;
+    /**
+     * Let mapToLocalUser name a member of warden-admins. Off, such a token is refused: whoever
+     * controls the IdP's usernames would otherwise be named as an administrator downstream.
+     */
+    allowAdminMapping: boolean;
   };
 }
 
 /** The longest life `tokens.accessTtlSeconds` may give an access token. */
 export const MAX_ACCESS_TTL_SECONDS = 86_400;
+
+/** The longest `upstreamSessions.cacheSeconds` may keep an upstream's answer about a cookie. */
+export const MAX_SESSION_CACHE_SECONDS = 300;
 
 export const DEFAULT_SETTINGS: Settings = {
   restApiAuthentication: { enabled: true },
@@ -59,9 +79,12 @@ export const DEFAULT_SETTINGS: Settings = {
   tokens: {
     accessTtlSeconds: 900,
     refreshTtlSeconds: 604_800,
-    rotateRefreshTokens: true,
+    // BigPicture's contract: reauth answers `{authentication}` only, and the client keeps the
+    // refresh token it got at login for its whole life. Rotation is for clients that store the new one.
+    rotateRefreshTokens: false,
     reuseGraceSeconds: 30,
   },
+  upstreamSessions: { decision: true, cacheSeconds: 30 },
   externalJwt: {
     enabled: false,
     mode: 'publicKey',
@@ -77,7 +100,9 @@ export const DEFAULT_SETTINGS: Settings = {
     usernameRegex: null,
     groupsClaim: null,
     introspectionCacheSeconds: 60,
+    opaqueTokens: null,
     mapToLocalUser: false,
+    allowAdminMapping: false,
   },
 };
 

@@ -1,5 +1,9 @@
+import { AuditSink } from '../audit/audit.port';
+import { InvalidationBus } from '../common/invalidation/invalidation-bus';
+import { WardenConfig } from '../config/warden-config';
 import { DEFAULT_SETTINGS } from './settings.defaults';
-import { diff, mergePatch } from './settings.service';
+import { SettingsRepository } from './settings.repository';
+import { diff, mergePatch, SettingsService } from './settings.service';
 
 describe('settings document helpers', () => {
   describe('mergePatch', () => {
@@ -142,5 +146,76 @@ describe('settings document helpers', () => {
         'ip.allow': { from: [], to: ['10.0.0.0/8'] },
       });
     });
+  });
+});
+
+describe(SettingsService.name, () => {
+  /** A service over one stored row holding `document`. */
+  async function serviceOver(document: Record<string, unknown>): Promise<SettingsService> {
+    const repository = {
+      createIfMissing: jest.fn().mockResolvedValue(undefined),
+      load: jest
+        .fn()
+        .mockResolvedValue({ id: 'global', version: 3, document: JSON.stringify(document) }),
+      version: jest.fn().mockResolvedValue(3),
+    } as unknown as SettingsRepository;
+    const bus = { subscribe: jest.fn(), publish: jest.fn() } as unknown as InvalidationBus;
+    const audit = { record: jest.fn() } as unknown as AuditSink;
+    const config = {
+      encryptionKey: { key: Buffer.alloc(32, 7) },
+      issuer: 'http://warden.test',
+      idpAllowHttp: false,
+    } as unknown as WardenConfig;
+    const sut = new SettingsService(repository, bus, audit, config);
+    await sut.onModuleInit();
+    sut.onModuleDestroy();
+    return sut;
+  }
+
+  it('gives a stored document written before upstreamSessions existed its defaults', async () => {
+    const { upstreamSessions: _absent, ...older } = structuredClone(DEFAULT_SETTINGS);
+    const sut = await serviceOver({ ...older, rateLimit: { ...older.rateLimit, requests: 7 } });
+    expect(sut.get().upstreamSessions).toEqual({ decision: true, cacheSeconds: 30 });
+    expect(sut.get().rateLimit.requests).toBe(7);
+  });
+
+  it('keeps upstreamSessions as stored', async () => {
+    const sut = await serviceOver({
+      ...structuredClone(DEFAULT_SETTINGS),
+      upstreamSessions: { decision: false, cacheSeconds: 5 },
+    });
+    expect(sut.get().upstreamSessions).toEqual({ decision: false, cacheSeconds: 5 });
+  });
+
+  it.each([
+    [{ decision: true, cacheSeconds: 0 }],
+    [{ decision: true, cacheSeconds: 301 }],
+    [{ decision: true, cacheSeconds: 1.5 }],
+    [{ decision: true, cacheSeconds: '30' }],
+    [{ decision: 'yes', cacheSeconds: 30 }],
+    [{ cacheSeconds: 30 }],
+    [[]],
+    [null],
+  ])('refuses upstreamSessions %j with a 400 naming the field', async (upstreamSessions) => {
+    const sut = await serviceOver(structuredClone(DEFAULT_SETTINGS) as never);
+    const document = { ...structuredClone(DEFAULT_SETTINGS), upstreamSessions };
+    await expect(sut.check(document)).rejects.toMatchObject({
+      status: 400,
+      code: 'validation_failed',
+      detail: expect.stringContaining('upstreamSessions'),
+    });
+  });
+
+  it('accepts cacheSeconds from 1 to 300', async () => {
+    const sut = await serviceOver(structuredClone(DEFAULT_SETTINGS) as never);
+    for (const cacheSeconds of [1, 300]) {
+      const document = {
+        ...structuredClone(DEFAULT_SETTINGS),
+        upstreamSessions: { decision: false, cacheSeconds },
+      };
+      await expect(sut.check(document)).resolves.toMatchObject({
+        upstreamSessions: { decision: false, cacheSeconds },
+      });
+    }
   });
 });

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { AuditSink } from '../audit/audit.port';
-import { externalJwtProblems } from './external-jwt.rules';
+import { externalJwtProblems, settingsWarnings, SettingsWarning } from './external-jwt.rules';
 import { SecretBox } from '../common/crypto/secret-box';
 import { InvalidationBus } from '../common/invalidation/invalidation-bus';
 import { DomainError, Problems } from '../common/problem/domain-error';
@@ -44,6 +44,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   private current: Settings = structuredClone(DEFAULT_SETTINGS);
   private version = 0;
   private listeners: ((settings: Settings) => void)[] = [];
+  private currentWarnings: SettingsWarning[] = [];
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -73,6 +74,11 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   /** The settings in force; never waits on the database. */
   get(): Settings {
     return this.current;
+  }
+
+  /** What an administrator should know of the document in force (logged when it first holds). */
+  warnings(): readonly SettingsWarning[] {
+    return this.currentWarnings;
   }
 
   etag(): string {
@@ -230,6 +236,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
       stored as unknown as Record<string, unknown>,
     ) as unknown as Settings;
     this.version = row.version;
+    this.warn(settingsWarnings(this.current));
     for (const listener of this.listeners) {
       try {
         listener(this.current);
@@ -237,6 +244,15 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
         this.logger.error({ err }, 'Settings listener failed');
       }
     }
+  }
+
+  /** Logs each warning once, when it first holds (at start, or after a change elsewhere). */
+  private warn(warnings: SettingsWarning[]): void {
+    const before = new Set(this.currentWarnings.map((w) => `${w.field}\n${w.message}`));
+    for (const w of warnings)
+      if (!before.has(`${w.field}\n${w.message}`))
+        this.logger.warn({ field: w.field }, `Settings: ${w.field}: ${w.message}`);
+    this.currentWarnings = warnings;
   }
 
   private serialize(settings: Settings): string {

@@ -19,7 +19,7 @@ describe.each(DATABASES)('personal API tokens (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
   const create = (u: TestUser, body: Record<string, unknown>) =>
     http(`${t.url}/tokens`, {
       method: 'POST',

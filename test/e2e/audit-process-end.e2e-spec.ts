@@ -56,11 +56,11 @@ async function endUnderLoad(
 }
 
 describe.each(DATABASES)('audit when the process ends under load (%s)', (database) => {
-  let ready = false;
+  // Under CI a missing PostgreSQL fails here; elsewhere itWhen has skipped the tests.
   beforeAll(async () => {
-    ready = await databaseReady(database);
+    await databaseReady(database);
   });
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
 
   maybe(
     'SIGTERM: every request answered before the process ended has its row in the database',

@@ -19,7 +19,7 @@ describe.each(DATABASES)('instances starting at once (%s)', (database) => {
   });
   afterAll(async () => t?.close());
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
   const signIn = () =>
     http(`${t.url}/system/auth`, {
       headers: { authorization: basic(ADMIN_USERNAME, ADMIN_PASSWORD) },

@@ -16,7 +16,7 @@ describe.each(DATABASES)('Atlassian Connect (%s)', (database) => {
   let t: TestApp;
   let ready = false;
   const atl = new FakeAtlassian();
-  const when = itWhen(() => ready);
+  const when = itWhen(database);
 
   beforeAll(async () => {
     ready = await databaseReady(database);

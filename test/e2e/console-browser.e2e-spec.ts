@@ -84,7 +84,7 @@ describe('the operator console in a real browser', () => {
   let t: TestApp;
   let browser: Browser | undefined;
   let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen('chromium');
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {

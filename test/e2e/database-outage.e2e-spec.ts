@@ -50,7 +50,7 @@ describe('PostgreSQL goes down and comes back', () => {
   let relay: Relay;
   let drop: (() => Promise<void>) | undefined;
   let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen('postgres');
 
   beforeAll(async () => {
     ready = await requirePostgres();

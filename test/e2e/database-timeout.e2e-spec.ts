@@ -39,7 +39,7 @@ async function lockSettingsRow(t: TestApp, database: 'sqlite' | 'postgres'): Pro
 describe.each(DATABASES)('a statement held up by a lock (%s)', (database) => {
   let t: TestApp | undefined;
   let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen(database);
 
   beforeAll(async () => {
     ready = await databaseReady(database);

@@ -20,7 +20,7 @@ describe('the OpenAPI explorer in a real browser', () => {
   let t: TestApp;
   let browser: Browser | undefined;
   let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen('chromium');
 
   beforeAll(async () => {
     ready = requireChromium();

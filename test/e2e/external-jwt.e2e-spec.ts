@@ -14,6 +14,7 @@ import { startApp, TestApp } from '../support/app';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';
 import { bearer, http } from '../support/http';
 import { FakeIdp, newRsaKey } from '../support/idp';
+import { auditEvents } from '../support/audit';
 import { operatorPatch } from '../support/settings';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 
@@ -210,9 +211,121 @@ describe('external identity provider tokens', () => {
           headers: { authorization: bearer(idp.sign({ sub: ADMIN_USERNAME })) },
         });
         expect(asAdmin.status).toBe(403);
+        expect(asAdmin.body.code).toBe('admin_mapping_refused');
       } finally {
         await useJwks({ mapToLocalUser: false });
       }
+    });
+
+    describe('mapToLocalUser and administrators', () => {
+      const decide = (token: string) =>
+        http(`${t.url}/authz/decision`, {
+          headers: {
+            authorization: bearer(token),
+            'x-original-method': 'GET',
+            'x-original-uri': '/rest/api/2/myself',
+          },
+        });
+      afterEach(() => useJwks({ mapToLocalUser: false, allowAdminMapping: false }));
+
+      it('allowAdminMapping is off by default, and only a boolean', async () => {
+        const settings = await http(`${t.url}/admin/settings`, {
+          headers: { authorization: adminAuth() },
+        });
+        expect(settings.body.externalJwt.allowAdminMapping).toBe(false);
+        expect(DEFAULT_SETTINGS.externalJwt.allowAdminMapping).toBe(false);
+        const wrong = await http(`${t.url}/admin/settings`, {
+          method: 'PATCH',
+          headers: {
+            authorization: adminAuth(),
+            'if-match': settings.headers.get('etag')!,
+          },
+          json: { externalJwt: { allowAdminMapping: 'yes' } },
+        });
+        expect(wrong.status).toBe(400);
+        expect(wrong.body.errors.map((e: { field: string }) => e.field)).toEqual([
+          'externalJwt.allowAdminMapping',
+        ]);
+      });
+
+      it('a token naming an administrator is refused with 403 admin_mapping_refused, and audited', async () => {
+        await useJwks({ mapToLocalUser: true });
+        const token = idp.sign({ sub: ADMIN_USERNAME, jti: 'idp-admin-name' });
+        const res = await decide(token);
+        expect(res.status).toBe(403);
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(res.body.code).toBe('admin_mapping_refused');
+        expect(res.headers.get('x-warden-user')).toBeNull();
+        expect((await whoami(token)).body.code).toBe('admin_mapping_refused');
+        const test = await http(`${t.url}/admin/external-jwt/test`, {
+          method: 'POST',
+          headers: { authorization: adminAuth() },
+          json: { token },
+        });
+        expect(test.body).toMatchObject({ valid: false, reason: 'admin_mapping_refused' });
+        const rows = await auditEvents(t, { event: 'decision.denied' });
+        expect(rows).toContainEqual(
+          expect.objectContaining({
+            outcome: 'denied',
+            status: 403,
+            reason: 'admin_mapping_refused',
+            path: '/rest/api/2/myself',
+          }),
+        );
+        // Without the mapping the same name is an IdP caller like any other, never an admin.
+        await useJwks({ mapToLocalUser: false });
+        const unmapped = await decide(token);
+        expect(unmapped.status).toBe(200);
+        expect(unmapped.headers.get('x-warden-groups')).toBe('');
+      });
+
+      it('a mapped user made an administrator later is refused from then on, the same token too', async () => {
+        const local = await newUser(t);
+        await useJwks({ mapToLocalUser: true });
+        const token = idp.sign({ sub: local.username });
+        const before = await decide(token);
+        expect(before.status).toBe(200);
+        expect(before.headers.get('x-warden-user')).toBe(local.username);
+        const promoted = await http(`${t.url}/admin/users/${local.username}`, {
+          method: 'PATCH',
+          headers: { authorization: adminAuth() },
+          json: { groups: ['warden-admins'] },
+        });
+        expect(promoted.status).toBe(200);
+        const after = await decide(token);
+        expect(after.status).toBe(403);
+        expect(after.body.code).toBe('admin_mapping_refused');
+        const rows = await auditEvents(t, { event: 'decision.denied' });
+        expect(rows).toContainEqual(
+          expect.objectContaining({
+            actor: local.username,
+            authMethod: 'external',
+            reason: 'admin_mapping_refused',
+          }),
+        );
+      });
+
+      it('with allowAdminMapping the administrator is named downstream, and still cannot administer', async () => {
+        await useJwks({ mapToLocalUser: true, allowAdminMapping: true });
+        const token = idp.sign({ sub: ADMIN_USERNAME });
+        const res = await decide(token);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-warden-user')).toBe(ADMIN_USERNAME);
+        expect(res.headers.get('x-warden-auth-method')).toBe('external');
+        // Admin routes take no external caller whatever it maps to: its scopes exclude admin.
+        for (const [method, path] of [
+          ['GET', '/admin/settings'],
+          ['GET', '/admin/users'],
+          ['GET', '/admin/audit'],
+        ]) {
+          const asAdmin = await http(`${t.url}${path}`, {
+            method,
+            headers: { authorization: bearer(token) },
+          });
+          expect({ path, status: asAdmin.status }).toEqual({ path, status: 403 });
+          expect(asAdmin.body.code).not.toBe('admin_mapping_refused');
+        }
+      });
     });
 
     it('usernames: control characters are refused; any letters reach the upstream header-safe', async () => {
@@ -473,6 +586,7 @@ describe('external identity provider tokens', () => {
   });
 
   describe('introspection mode', () => {
+    // Native tokens are allowed (the default): only tokens matching the pattern go to the IdP.
     const useIntrospection = (seconds: number) =>
       operatorPatch(t, {
         externalJwt: {
@@ -487,6 +601,7 @@ describe('external identity provider tokens', () => {
           usernameRegex: null,
           groupsClaim: 'groups',
           introspectionCacheSeconds: seconds,
+          opaqueTokens: '^(?:opaque|made-up)-[A-Za-z0-9-]+$',
         },
       });
     const exp = () => Math.floor(Date.now() / 1000) + 300;

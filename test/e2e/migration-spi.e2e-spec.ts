@@ -17,6 +17,7 @@ import { bearer, http } from '../support/http';
 import { operatorPatch } from '../support/settings';
 
 const BASE_URL = 'https://warden.example.test';
+const APP_KEY = 'warden-e2e';
 const MAX_DOWNLOAD = 64 * 1024;
 
 describe('CMJ migration SPI: export on one instance, import on another', () => {
@@ -29,18 +30,22 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
   const waits: number[] = [];
   const operationId = (name: string) => `op-${name}-${++n}`;
 
+  const envFor = () => ({
+    WARDEN_BASE_URL: BASE_URL,
+    CONNECT_APP_KEY: APP_KEY,
+    CONNECT_KEYS_URL: atlassian.keysUrl,
+    CMJ_BASE_URL: cmj.url,
+    CMJ_KEYS_URL: cmj.keysUrl,
+    CMJ_DOWNLOAD_HOSTS: cmj.downloadHost,
+    CMJ_ALLOW_HTTP: 'true',
+    CMJ_DOWNLOAD_MAX_BYTES: String(MAX_DOWNLOAD),
+  });
+
   beforeAll(async () => {
     await cmj.start();
     await atlassian.start();
-    const env = {
-      WARDEN_BASE_URL: BASE_URL,
-      CONNECT_KEYS_URL: atlassian.keysUrl,
-      CMJ_BASE_URL: cmj.url,
-      CMJ_KEYS_URL: cmj.keysUrl,
-      CMJ_DOWNLOAD_HOSTS: cmj.downloadHost,
-      CMJ_ALLOW_HTTP: 'true',
-      CMJ_DOWNLOAD_MAX_BYTES: String(MAX_DOWNLOAD),
-    };
+    atlassian.appKey = APP_KEY;
+    const env = envFor();
     const sink = new Writable({
       write(chunk, _encoding, done) {
         logLines.push(chunk.toString());
@@ -119,7 +124,7 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       baseUrl: BASE_URL,
-      appKey: 'warden',
+      appKey: APP_KEY,
       authentication: 'JWT',
       endpoints: [
         { type: 'APP_CONFIGURATION_EXPORT', path: '/cmjspi/configuration/export', apiVersion: 1 },
@@ -496,22 +501,87 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         (await spi(source, 'export', body(), cmj.sign({ iat: now - 900, exp: now - 600 }))).status,
       ).toBe(401);
       expect((await spi(source, 'export', body(), cmj.sign({ exp: undefined }))).status).toBe(401);
-      // A token CMJ made for another app, or for none.
-      const otherApp = await spi(
-        source,
-        'export',
-        body(),
-        cmj.sign({ aud: 'https://other.example' }),
-      );
-      expect(otherApp.status).toBe(401);
-      expect(otherApp.body.detail).toMatch(/audience/);
-      expect((await spi(source, 'export', body(), cmj.sign({ aud: undefined }))).status).toBe(401);
       const noKid = signJws(
         { typ: 'JWT' },
         { exp: now + 60 },
         { alg: 'RS256', key: cmj.key.privateKey },
       );
       expect((await spi(source, 'export', body(), noKid)).status).toBe(401);
+    });
+
+    describe('the audience, with CMJ_JWT_AUDIENCE unset', () => {
+      const status = async (aud: unknown) =>
+        (await spi(source, 'export', body(), cmj.sign({ aud }))).status;
+
+      it('accepts a token without aud (the SPI documents none)', async () => {
+        expect(await status(undefined)).toBe(200);
+      });
+
+      it('accepts an aud naming WARDEN_BASE_URL or CONNECT_APP_KEY, alone or among others', async () => {
+        expect(await status(BASE_URL)).toBe(200);
+        expect(await status(`${BASE_URL}/`)).toBe(200);
+        expect(await status(APP_KEY)).toBe(200);
+        expect(await status(['https://other.example', APP_KEY])).toBe(200);
+        expect(await status([BASE_URL])).toBe(200);
+      });
+
+      it('refuses a token CMJ made for another app', async () => {
+        const otherApp = await spi(
+          source,
+          'export',
+          body(),
+          cmj.sign({ aud: 'https://other.example' }),
+        );
+        expect(otherApp.status).toBe(401);
+        expect(otherApp.body.code).toBe('invalid_token');
+        expect(otherApp.body.detail).toMatch(/audience/);
+        for (const aud of [
+          ['https://other.example', 'other-app'],
+          [],
+          '',
+          `${BASE_URL}/x`,
+          BASE_URL.toUpperCase(),
+          `${APP_KEY}-staging`,
+        ])
+          expect({ aud, status: await status(aud) }).toEqual({ aud, status: 401 });
+      });
+
+      it('refuses an aud of another JSON type rather than reading it', async () => {
+        for (const aud of [42, { aud: BASE_URL }, null, true, [BASE_URL, 7], [[BASE_URL]]]) {
+          const res = await spi(source, 'export', body(), cmj.sign({ aud }));
+          expect({ aud, status: res.status }).toEqual({ aud, status: 401 });
+          expect(res.body.detail).toMatch(/aud/);
+        }
+      });
+    });
+
+    describe('the audience, with CMJ_JWT_AUDIENCE set', () => {
+      const AUDIENCE = 'urn:warden:cmj-spi';
+      let strict: TestApp;
+
+      beforeAll(async () => {
+        strict = await startApp({ env: { ...envFor(), CMJ_JWT_AUDIENCE: AUDIENCE } });
+      }, 60_000);
+      afterAll(async () => strict?.close());
+
+      const status = async (aud: unknown) =>
+        (await spi(strict, 'export', body(), cmj.sign({ aud }))).status;
+
+      it('accepts a token whose aud is that value, or holds it', async () => {
+        expect(await status(AUDIENCE)).toBe(200);
+        expect(await status(['https://other.example', AUDIENCE])).toBe(200);
+      });
+
+      it('refuses a token without aud', async () => {
+        const res = await spi(strict, 'export', body(), cmj.sign({ aud: undefined }));
+        expect(res.status).toBe(401);
+        expect(res.body.detail).toMatch(/audience/);
+      });
+
+      it('refuses any other aud, WARDEN_BASE_URL and CONNECT_APP_KEY included', async () => {
+        for (const aud of [BASE_URL, APP_KEY, 'https://other.example', [BASE_URL, APP_KEY], 42])
+          expect({ aud, status: await status(aud) }).toEqual({ aud, status: 401 });
+      });
     });
 
     it('takes no other credential kind, and its token is taken nowhere else', async () => {
@@ -552,21 +622,27 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         (await http(`${source.url}/system/whoami`, { headers: { authorization: bearer(token) } }))
           .status,
       ).toBe(401);
-      const decide = () =>
+      const decide = (presented = token) =>
         http(`${source.url}/authz/decision`, {
           headers: {
-            authorization: bearer(token),
+            authorization: bearer(presented),
             'x-original-method': 'GET',
             'x-original-uri': '/rest/x',
           },
         });
       // At the decision endpoint a foreign bearer token is at most the upstream's own
-      // (nativeOAuthTokens): passed on unjudged, never taken as CMJ's.
-      const passedOn = await decide();
+      // (nativeOAuthTokens): never taken as CMJ's. One addressed to Warden (its aud is Warden's
+      // base URL, which is Warden's issuer) names Warden, so it is no upstream's: refused.
+      const judged = await decide();
+      expect(judged.status).toBe(401);
+      expect(judged.headers.get('x-warden-auth-method')).toBeNull();
+      const elsewhere = cmj.sign({ aud: 'https://jira.example.test' });
+      const passedOn = await decide(elsewhere);
+      expect(passedOn.status).toBe(200);
       expect(passedOn.headers.get('x-warden-auth-method')).toBe('native');
       await operatorPatch(source, { nativeOAuthTokens: { allowed: false } });
       try {
-        expect((await decide()).status).toBe(401);
+        expect((await decide(elsewhere)).status).toBe(401);
       } finally {
         await operatorPatch(source, { nativeOAuthTokens: { allowed: true } });
       }

@@ -80,6 +80,8 @@ describe('three Warden processes on one PostgreSQL database and one Redis', () =
     await db.connect();
     adminAccess = (await login(a, { username: ADMIN_USERNAME, password: ADMIN_PASSWORD }))
       .authentication;
+    // Refresh-token rotation is opt-in; the family tests below are about it.
+    await patchSettings(a, { tokens: { rotateRefreshTokens: true } }, bearer(adminAccess));
   }, START_TIMEOUT_MS);
 
   afterAll(async () => {
@@ -92,7 +94,7 @@ describe('three Warden processes on one PostgreSQL database and one Redis', () =
     for (const end of ends) expect(['SIGTERM', 0]).toContain(end);
   }, 60_000);
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen('postgres', 'redis');
   const admin = () => bearer(adminAccess);
 
   const whoami = (t: Instance, authorization: string) =>
@@ -256,6 +258,7 @@ describe('three Warden processes on one PostgreSQL database and one Redis', () =
   maybe(
     'a refresh reuse detected on A ends the family: its access token stops working on B and C within a second',
     async () => {
+      await settingsSettled();
       const user = await newUser(a);
       const gen1 = await login(a, user);
       // The family grows on B and C, so that no instance has seen all of it.
@@ -426,6 +429,7 @@ describe('three Warden processes on one PostgreSQL database and one Redis', () =
   maybe(
     'two uses of one refresh token on two instances at once rotate the family exactly once',
     async () => {
+      await settingsSettled();
       const user = await newUser(a);
       const first = await login(a, user);
       const sid = claimsOf(first.refresh).sid;

@@ -7,6 +7,7 @@ import { generateApiToken } from '../../src/tokens/api-token-format';
 import { startApp, TestApp, itWhen } from '../support/app';
 import { login, newGroup, newUser } from '../support/factories';
 import { basic, bearer } from '../support/http';
+import { FakeUpstream, startFakeUpstream } from '../support/fake-upstream';
 import { requireNginx, RunningNginx, startNginx } from '../support/nginx';
 import { startUpstreamStub, UpstreamStub } from '../support/upstream-stub';
 
@@ -135,7 +136,7 @@ describe('nginx auth_request (docs/nginx.conf) in front of an API, Warden decidi
     await configure({ groups, ip, bypass, publicApis, rateLimit, nativeOAuthTokens });
   });
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen('nginx');
 
   /** A request to the protected API through nginx; the marker ends up in the upstream's path. */
   const viaNginx = (m: string, options: SendOptions = {}) =>
@@ -496,4 +497,76 @@ describe('nginx auth_request (docs/nginx.conf) in front of an API, Warden decidi
       expect(stub.seen(honest)[0].headers['x-forwarded-for']).toBe('10.1.2.3, 127.0.0.2');
     },
   );
+});
+
+/*
+ * Jira itself behind nginx: the protected API is the upstream whose sessions Warden checks
+ * (UPSTREAM_BASE_URL), and its UI calls /rest/… with its session cookie and no Authorization.
+ */
+describe("nginx auth_request in front of Jira: Jira's own browser users", () => {
+  let ready = false;
+  const sessions: Record<string, string> = {};
+  let jira: FakeUpstream;
+  let t: TestApp;
+  let nginx: RunningNginx;
+
+  beforeAll(async () => {
+    ready = requireNginx();
+    if (!ready) return;
+    jira = await startFakeUpstream(sessions);
+    t = await startApp({ env: { UPSTREAM_BASE_URL: jira.url } });
+    nginx = await startNginx({ wardenUrl: t.url, upstreamUrl: jira.url });
+  });
+  afterAll(async () => {
+    await nginx?.close();
+    await jira?.close();
+    await t?.close();
+  });
+
+  const maybe = itWhen('nginx');
+  /** A browser's request to Jira's REST API through nginx; the marker ends up in Jira's path. */
+  const browser = (m: string, cookie: string, method = 'GET') =>
+    send(`${nginx.url}${PREFIX}/rest/api/2/search?jql=${m}`, { method, headers: { cookie } });
+  const jiraSaw = (m: string) => jira.requests.filter((r) => r.url.includes(m));
+
+  maybe(
+    'a request with the session cookie and no Authorization reaches Jira, named by Warden; the session is checked once',
+    async () => {
+      const id = randomBytes(12).toString('hex');
+      sessions[id] = 'jira-frank';
+      const cookie = `JSESSIONID=${id}; atlassian.xsrf.token=B1-2-3|lin`;
+
+      const m = marker();
+      const first = await browser(m, cookie);
+      expect(first.status).toBe(200);
+      expect(first.body).toEqual({ ok: true, path: `/rest/api/2/search?jql=${m}` });
+      const more = await Promise.all([browser(m, cookie), browser(m, cookie, 'POST')]);
+      expect(more.map((r) => r.status)).toEqual([200, 200]);
+      expect((await browser(m, cookie)).status).toBe(200);
+
+      const seen = jiraSaw(m);
+      expect(seen.map((r) => r.method).sort()).toEqual(['GET', 'GET', 'GET', 'POST']);
+      for (const request of seen) {
+        expect(request.headers['x-warden-user']).toBe('jira-frank');
+        expect(request.headers['x-warden-auth-method']).toBe('session');
+        expect(request.headers['x-warden-credential-id']).toMatch(/^[0-9a-f]{16}$/);
+        // Jira's UI needs its cookie at Jira too.
+        expect(request.headers.cookie).toBe(cookie);
+      }
+      // Four requests, one question to Jira about the session.
+      expect(jira.seen.filter((c) => c.includes(id))).toEqual([cookie]);
+    },
+  );
+
+  maybe('an unknown session cookie is a 401, and Jira sees nothing of the request', async () => {
+    const id = randomBytes(12).toString('hex');
+    const m = marker();
+    const res = await browser(m, `JSESSIONID=${id}`);
+    expect(res.status).toBe(401);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(jiraSaw(m)).toHaveLength(0);
+    // Warden did ask Jira about it: the cookie reached the decision.
+    expect(jira.seen.filter((c) => c.includes(id))).toHaveLength(1);
+  });
 });

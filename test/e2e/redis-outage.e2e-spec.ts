@@ -72,7 +72,7 @@ describe('Redis goes down and comes back', () => {
   let t: TestApp;
   let redis: PrivateRedis;
   let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen('redis-server');
 
   beforeAll(async () => {
     ready = requireRedisServer();
@@ -148,13 +148,12 @@ describe('Redis goes down and comes back', () => {
 });
 
 describe('warden_rate_limit_shared before Redis was ever reached', () => {
-  let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen('redis-server');
   const started: TestApp[] = [];
   let redis: PrivateRedis | undefined;
 
   beforeAll(() => {
-    ready = requireRedisServer();
+    requireRedisServer();
   });
   afterAll(async () => {
     for (const app of started) await app.close();
@@ -201,14 +200,13 @@ describe('warden_rate_limit_shared before Redis was ever reached', () => {
 });
 
 describe('a Warden process whose Redis is away at start, comes, and goes again', () => {
-  let ready = false;
-  const when = itWhen(() => ready);
+  const when = itWhen('redis-server');
   let redis: PrivateRedis | undefined;
   let warden: WardenProcess | undefined;
   let removeDataDir: (() => void) | undefined;
 
   beforeAll(() => {
-    ready = requireRedisServer();
+    requireRedisServer();
   });
   afterAll(async () => {
     if (warden && warden.child.exitCode === null && warden.child.signalCode === null)

@@ -9,11 +9,11 @@ import { REDIS_URL, requireRedis } from '../support/redis';
  * before (its connections close after the HTTP server has stopped).
  */
 describe('a Warden process with Redis, ended by SIGTERM under load', () => {
-  let ready = false;
+  // Under CI a missing Redis fails here; elsewhere itWhen has skipped the test.
   beforeAll(async () => {
-    ready = await requireRedis();
+    await requireRedis();
   });
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen('redis');
 
   maybe(
     'logs no loss of Redis, at start or while draining, and no fallback to counting alone',

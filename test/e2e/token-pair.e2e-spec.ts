@@ -2,6 +2,7 @@ import { Clock } from '../../src/common/clock';
 import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { adminAuth, login, newUser, Pair, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
+import { patchSettings } from '../support/settings';
 
 describe.each(DATABASES)('token pair (%s)', (database) => {
   let t: TestApp;
@@ -11,7 +12,9 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
   beforeAll(async () => {
     ready = await databaseReady(database);
     if (!ready) return;
-    t = await startApp({ database });
+    // Rotation is opt-in (BigPicture's clients keep their login refresh token); most cases here
+    // are about rotation. The default is the subject of the BigPicture suite below.
+    t = await startApp({ database, settings: { tokens: { rotateRefreshTokens: true } } });
     user = await newUser(t);
   });
 
@@ -19,7 +22,7 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
     await t?.close();
   });
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
 
   maybe('GET /system/auth with Basic returns a pair that calls APIs', async () => {
     const res = await http<Pair>(`${t.url}/system/auth`, {
@@ -111,24 +114,27 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
     expect(wrong.body.detail).toBe(unknown.body.detail);
   });
 
-  maybe('reauth accepts the refresh token as Bearer and bare, and rotates it', async () => {
-    const first = await login(t, user);
-    const viaBearer = await http<Pair>(`${t.url}/system/reauth`, {
-      headers: { authorization: bearer(first.refresh) },
-    });
-    expect(viaBearer.status).toBe(200);
-    expect(viaBearer.headers.get('cache-control')).toBe('no-store');
-    expect(viaBearer.body.refresh).not.toBe(first.refresh);
-    expect(viaBearer.body.authentication).not.toBe(first.authentication);
-    const viaBare = await http<Pair>(`${t.url}/system/reauth`, {
-      headers: { authorization: viaBearer.body.refresh },
-    });
-    expect(viaBare.status).toBe(200);
-    const me = await http(`${t.url}/system/whoami`, {
-      headers: { authorization: bearer(viaBare.body.authentication) },
-    });
-    expect(me.status).toBe(200);
-  });
+  maybe(
+    'with rotation on, reauth accepts the refresh token as Bearer and bare, and rotates it',
+    async () => {
+      const first = await login(t, user);
+      const viaBearer = await http<Pair>(`${t.url}/system/reauth`, {
+        headers: { authorization: bearer(first.refresh) },
+      });
+      expect(viaBearer.status).toBe(200);
+      expect(viaBearer.headers.get('cache-control')).toBe('no-store');
+      expect(viaBearer.body.refresh).not.toBe(first.refresh);
+      expect(viaBearer.body.authentication).not.toBe(first.authentication);
+      const viaBare = await http<Pair>(`${t.url}/system/reauth`, {
+        headers: { authorization: viaBearer.body.refresh },
+      });
+      expect(viaBare.status).toBe(200);
+      const me = await http(`${t.url}/system/whoami`, {
+        headers: { authorization: bearer(viaBare.body.authentication) },
+      });
+      expect(me.status).toBe(200);
+    },
+  );
 
   maybe('a retry within the grace window gets the very same successor pair', async () => {
     const first = await login(t, user);
@@ -346,35 +352,128 @@ describe.each(DATABASES)('token pair (%s)', (database) => {
   });
 });
 
-describe('BigPicture client flow', () => {
+/**
+ * BigPicture's documented client ("Authentication, version 8.3 and higher"): it sends the bare
+ * value of `authentication` as the Authorization header, renews at /system/reauth with the
+ * refresh token it got at login, and keeps that refresh token for its whole life, since the
+ * contract answers `{"authentication": …}` only.
+ */
+describe.each(DATABASES)('a BigPicture client on default settings (%s)', (database) => {
   let t: TestApp;
+  let ready = false;
+
   beforeAll(async () => {
-    t = await startApp({ settings: { tokens: { accessTtlSeconds: 60 } } });
+    ready = await databaseReady(database);
+    if (!ready) return;
+    t = await startApp({ database });
   });
   afterAll(async () => t?.close());
+  afterEach(() => jest.restoreAllMocks());
 
-  it('auth, call, expiry, 401 invalid_token, reauth, call again', async () => {
+  const maybe = itWhen(database);
+  /** What the client's HTTP library sends: the token itself, no scheme. */
+  const call = (token: string, path = '/system/whoami', method = 'GET') =>
+    http(`${t.url}${path}`, { method, headers: { authorization: token } });
+
+  maybe(
+    'logs in, calls with the bare token, meets an expiry, renews three times with its login refresh token, logs out',
+    async () => {
+      const user = await newUser(t);
+      const clock = t.app.get(Clock);
+      const start = clock.now();
+      const at = (ms: number) => jest.spyOn(clock, 'now').mockImplementation(() => start + ms);
+
+      const login = await http<Pair>(`${t.url}/system/auth`, {
+        headers: { authorization: basic(user.username, user.password) },
+      });
+      expect(login.status).toBe(200);
+      const refresh = login.body.refresh;
+      const me = await call(login.body.authentication);
+      expect(me.status).toBe(200);
+      expect(me.body).toMatchObject({ username: user.username, authMethod: 'access' });
+
+      // 16 minutes on: the 15-minute access token has expired, and says so the RFC 6750 way.
+      at(16 * 60_000);
+      const expired = await call(login.body.authentication);
+      expect(expired.status).toBe(401);
+      expect(expired.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/);
+      expect(expired.body.code).toBe('token_expired');
+
+      // Three renewals, each well past the reuse grace window of the one before, all with the
+      // refresh token from the login: none is taken for theft, and each answer has no `refresh`.
+      let access = '';
+      for (const minutes of [16, 32, 48]) {
+        at(minutes * 60_000);
+        const renewed = await call(refresh, '/system/reauth');
+        expect(renewed.status).toBe(200);
+        expect(Object.keys(renewed.body)).toEqual(['authentication']);
+        access = renewed.body.authentication;
+        const again = await call(access);
+        expect(again.status).toBe(200);
+        expect(again.body).toMatchObject({ username: user.username });
+      }
+      const sid = JSON.parse(Buffer.from(refresh.split('.')[1], 'base64url').toString()).sid;
+      const [session] = await t.dataSource.query(
+        `SELECT generation, revoked_at FROM refresh_sessions WHERE id = '${sid}'`,
+      );
+      expect(Number(session.generation)).toBe(1);
+      expect(session.revoked_at).toBeNull();
+
+      // Logging out ends the session: the refresh token from the login and the last access
+      // token stop working.
+      const out = await call(access, '/system/logout', 'POST');
+      expect(out.status).toBe(204);
+      expect((await call(access)).status).toBe(401);
+      const after = await call(refresh, '/system/reauth');
+      expect(after.status).toBe(401);
+      expect(after.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/);
+    },
+  );
+
+  maybe('the bare access token works at the decision endpoint too', async () => {
     const user = await newUser(t);
-    const clock = t.app.get(Clock);
     const pair = await login(t, user);
-    const call = (token: string) =>
-      http(`${t.url}/system/whoami`, { headers: { authorization: bearer(token) } });
-    expect((await call(pair.authentication)).status).toBe(200);
-
-    // Past the 60 s lifetime and the clock-skew allowance: the cached token must expire too.
-    const later = Date.now() + 120_000;
-    jest.spyOn(clock, 'now').mockImplementation(() => later);
-    const expired = await call(pair.authentication);
-    expect(expired.status).toBe(401);
-    expect(expired.headers.get('www-authenticate')).toMatch(
-      /^Bearer realm="warden", error="invalid_token"/,
-    );
-    expect(expired.body.code).toBe('token_expired');
-
-    const renewed = await http<Pair>(`${t.url}/system/reauth`, {
-      headers: { authorization: pair.refresh },
+    const res = await http(`${t.url}/authz/decision`, {
+      headers: {
+        authorization: pair.authentication,
+        'x-original-method': 'GET',
+        'x-original-uri': '/rest/api/2/myself',
+      },
     });
-    expect(renewed.status).toBe(200);
-    expect((await call(renewed.body.authentication)).status).toBe(200);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-warden-user')).toBe(user.username);
+    expect(res.headers.get('x-warden-auth-method')).toBe('access');
+  });
+
+  maybe(
+    'a bare refresh token is no access token, and a bare access token renews nothing',
+    async () => {
+      const user = await newUser(t);
+      const pair = await login(t, user);
+      const asAccess = await call(pair.refresh);
+      expect(asAccess.status).toBe(401);
+      expect(asAccess.body.code).toBe('invalid_token');
+      const asRefresh = await call(pair.authentication, '/system/reauth');
+      expect(asRefresh.status).toBe(401);
+      // A personal API token names its scheme; bare, it is not taken for anything.
+      const bareApiToken = await call(`wdn_${'A'.repeat(43)}`);
+      expect(bareApiToken.status).toBe(401);
+      expect(bareApiToken.body.code).toBe('credential_not_accepted');
+    },
+  );
+
+  maybe('with rotation opted in, reauth answers a new refresh token too', async () => {
+    await patchSettings(t, { tokens: { rotateRefreshTokens: true } });
+    try {
+      const user = await newUser(t);
+      const pair = await login(t, user);
+      const renewed = await call(pair.refresh, '/system/reauth');
+      expect(renewed.status).toBe(200);
+      expect(Object.keys(renewed.body).sort()).toEqual(['authentication', 'refresh']);
+      expect(renewed.body.refresh).not.toBe(pair.refresh);
+      expect((await call(renewed.body.refresh, '/system/reauth')).status).toBe(200);
+    } finally {
+      await patchSettings(t, { tokens: { rotateRefreshTokens: false } });
+    }
   });
 });

@@ -323,6 +323,28 @@ describe('Traefik ForwardAuth header contract at /authz/decision', () => {
     expect(res.headers.get('x-warden-user')).toBe(user.username);
   });
 
+  it('a control character in the original URI or method is refused with 400, not dropped', async () => {
+    await configure({ bypass: { paths: ['/public/**'] } });
+    // A URL parser drops the TAB: `/admin/..<TAB>/public/x` would be judged as `/public/x`.
+    // C1 controls arrive as latin1 characters of the header value.
+    for (const uri of ['/admin/..\t/public/x', '/admin/..\u0085/public/x', '/public/x\u009b']) {
+      expectProblem(await forwardAuth(t, { method: 'GET', uri }), 400, 'invalid_original_request');
+      const nginx = await http(`${t.url}/authz/decision`, {
+        headers: { 'x-original-method': 'GET', 'x-original-uri': uri },
+      });
+      expectProblem(nginx, 400, 'invalid_original_request');
+    }
+    for (const method of ['GE\tT', 'GET\u0085'])
+      expectProblem(
+        await forwardAuth(t, { method, uri: '/public/x' }),
+        400,
+        'invalid_original_request',
+      );
+    // Control: without the TAB, the same path is the bypass path or a protected one.
+    expect((await forwardAuth(t, { method: 'GET', uri: '/admin/../public/x' })).status).toBe(200);
+    expectProblem(await forwardAuth(t, { method: 'GET', uri: '/admin/x' }), 401);
+  });
+
   it('a # in the original URI is refused with 400: nginx would end the path there', async () => {
     await configure({ bypass: { paths: ['/**/health'] } });
     for (const uri of ['/admin#/health', '/admin/x#', '/health?x=1#/y']) {

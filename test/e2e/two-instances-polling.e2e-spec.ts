@@ -33,7 +33,7 @@ describe('two instances on one PostgreSQL database, without Redis', () => {
     await a?.close();
   });
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen('postgres');
   const whoami = (t: TestApp, token: string) =>
     http(`${t.url}/system/whoami`, { headers: { authorization: bearer(token) } });
 

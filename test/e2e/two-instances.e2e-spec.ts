@@ -59,7 +59,7 @@ describe('two instances on one PostgreSQL database and one Redis', () => {
     if (ready) await atlassian.stop();
   });
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen('postgres', 'redis');
 
   const whoami = (t: TestApp, authorization: string) =>
     http(`${t.url}/system/whoami`, { headers: { authorization } });

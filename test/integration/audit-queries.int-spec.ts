@@ -53,7 +53,7 @@ describe.each(DATABASES)('audit queries use their indexes (%s)', (database) => {
   }, 120_000);
   afterAll(async () => db?.close());
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(database);
 
   async function plan(filter: AuditFilter): Promise<string> {
     statements.length = 0;

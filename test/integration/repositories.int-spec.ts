@@ -82,7 +82,7 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
   });
   afterAll(async () => db?.close());
 
-  const maybe = itWhen(() => ready);
+  const maybe = itWhen(kind);
   const rotation = (newJtiHash: string) => ({
     newJtiHash,
     successorSealed: 'sealed',

@@ -1,3 +1,4 @@
+import { missingServices, Service } from './services';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
@@ -70,10 +71,14 @@ export async function databaseReady(kind: 'sqlite' | 'postgres'): Promise<boolea
 }
 
 /**
- * `it` for suites that need a service which may be absent: the test passes without running when
- * `ready()` is false, which requirePostgres / requireRedis allow only outside CI.
+ * `it` for tests that need services which may be absent: outside CI, a test whose service the
+ * global setup found missing is registered as skipped, so Jest's summary counts it as such; under
+ * CI it runs, and the suite's own check (requirePostgres, requireNginx…) fails it.
  */
-export function itWhen(ready: () => boolean) {
+export function itWhen(...needs: Service[]) {
+  const missing = process.env.CI ? [] : missingServices(needs);
   return (name: string, fn: () => Promise<void>, timeoutMs?: number) =>
-    it(name, async () => (ready() ? fn() : undefined), timeoutMs);
+    missing.length > 0
+      ? it.skip(`${name} (needs ${missing.join(', ')})`, fn, timeoutMs)
+      : it(name, fn, timeoutMs);
 }

@@ -1,16 +1,26 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import {
+  createServer,
+  IncomingHttpHeaders,
+  IncomingMessage,
+  Server,
+  ServerResponse,
+} from 'node:http';
 import { AddressInfo } from 'node:net';
 
 export interface FakeUpstream {
   url: string;
-  /** Cookie headers the upstream received, in order. */
+  /** Cookie headers of the session checks the upstream received, in order. */
   seen: string[];
+  /** Every other request (its API, as a proxy in front of it passes them on), in order. */
+  requests: { method: string; url: string; headers: IncomingHttpHeaders }[];
   close: () => Promise<void>;
 }
 
 /**
  * A Jira / Confluence stand-in answering `GET /rest/auth/1/session` the way the real products do:
- * `{"name": "<username>", "self": …}` for a known JSESSIONID, 401 otherwise.
+ * `{"name": "<username>", "self": …}` for a known JSESSIONID, 401 otherwise. `sessions` is read
+ * at each check, so a test may add or end sessions as it goes. Any other request is its API:
+ * recorded and answered 200 `{"ok":true,"path":"<url>"}`.
  */
 export async function startFakeUpstream(
   sessions: Record<string, string>,
@@ -18,9 +28,16 @@ export async function startFakeUpstream(
   behaviour: { status?: number; brokenBody?: boolean } = {},
 ): Promise<FakeUpstream> {
   const seen: string[] = [];
+  const requests: FakeUpstream['requests'] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'GET' || req.url !== '/rest/auth/1/session') {
-      res.writeHead(404).end();
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
+      req.resume();
+      req.on('end', () =>
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ ok: true, path: req.url })),
+      );
       return;
     }
     const cookie = req.headers.cookie ?? '';
@@ -55,6 +72,12 @@ export async function startFakeUpstream(
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
-    close: () => new Promise((r) => server.close(() => r())),
+    requests,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        // A proxy's idle keep-alive connections would hold close() open.
+        server.closeAllConnections();
+      }),
   };
 }

@@ -30,7 +30,7 @@ export function findNginx(): string | null {
 }
 
 /** Why this nginx cannot run the documented configuration, or null when it can. */
-function nginxProblem(): string | null {
+export function nginxProblem(): string | null {
   const bin = findNginx();
   if (!bin) return 'nginx was not found (looked at NGINX_BIN, PATH, /usr/sbin, /usr/local/sbin)';
   // `nginx -V` writes its version and configure arguments to stderr.

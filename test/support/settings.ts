@@ -1,3 +1,7 @@
+import { SecretBox } from '../../src/common/crypto/secret-box';
+import { SECRET_SETTINGS } from '../../src/restrictions/settings.defaults';
+import { SettingsEntity } from '../../src/restrictions/settings.entity';
+import { SETTINGS_ROW } from '../../src/restrictions/settings.repository';
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { TestApp } from './app';
 import { adminAuth, WardenAt } from './factories';
@@ -26,4 +30,30 @@ export async function operatorPatch(t: TestApp, patch: Record<string, unknown>):
   await t.app
     .get(SettingsService)
     .patch(patch, { ifMatch: '*', force: true, actor: { username: 'operator' } });
+}
+
+/**
+ * A settings document written straight into the table, around the API and its checks: what an
+ * older version of Warden may have stored. Secrets are sealed as the service seals them; the
+ * version is bumped, so running instances pick it up and new ones start with it.
+ */
+export async function storeSettingsDocument(
+  t: Pick<TestApp, 'dataSource' | 'config'>,
+  document: Record<string, unknown>,
+): Promise<void> {
+  const copy = structuredClone(document);
+  const box = new SecretBox(t.config.encryptionKey.key);
+  for (const path of SECRET_SETTINGS) {
+    const [section, field] = path.split('.');
+    const holder = copy[section] as Record<string, unknown> | undefined;
+    if (typeof holder?.[field] === 'string')
+      holder[field] = box.seal(holder[field] as string, `settings:${path}`);
+  }
+  await t.dataSource
+    .getRepository(SettingsEntity)
+    .createQueryBuilder()
+    .update()
+    .set({ document: JSON.stringify(copy), version: () => 'version + 1', updatedBy: 'test' })
+    .where('id = :id', { id: SETTINGS_ROW })
+    .execute();
 }

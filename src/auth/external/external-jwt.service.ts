@@ -5,7 +5,7 @@ import { Clock } from '../../common/clock';
 import { RemoteCallError } from '../../common/http/fetch-json';
 import { checkClaims } from '../../common/jwt/claims';
 import { decodeJws, JwtError, verifyJwsSignature } from '../../common/jwt/jws';
-import { Problems } from '../../common/problem/domain-error';
+import { DomainError, Problems } from '../../common/problem/domain-error';
 import { ADMIN_GROUP, ForgeInvocation } from '../../common/principal';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
 import { Settings } from '../../restrictions/settings.defaults';
@@ -13,6 +13,7 @@ import { SettingsService } from '../../restrictions/settings.service';
 import { UsersRepository } from '../directory/users.repository';
 import { JwksKeySource, KeySource, StaticKeySource } from './external-keys';
 import { introspect } from './introspection.client';
+import { sentToProvider } from './provider-routing';
 
 type ExternalSettings = Settings['externalJwt'];
 
@@ -108,14 +109,15 @@ export class ExternalJwtService {
 
   /**
    * Whether a bearer token that is not an API token goes to the IdP rather than to Warden's own
-   * verification: its unverified `iss` decides (Warden's own issuer never goes out), and in
-   * introspection mode so does any token that is not a JWT at all.
+   * verification (sentToProvider): Warden's own issuer never goes out, and in introspection mode
+   * only what the provider's opaqueTokens pattern or issuer recognises does.
    */
   claims(token: string): boolean {
-    if (!this.enabled) return false;
-    const iss = unverifiedIssuer(token);
-    if (iss === this.config.issuer) return false;
-    return iss !== undefined || this.settings.get().externalJwt.mode === 'introspection';
+    const settings = this.settings.get();
+    return sentToProvider(settings.externalJwt, token, {
+      nativeAllowed: settings.nativeOAuthTokens.allowed,
+      wardenIssuer: this.config.issuer,
+    });
   }
 
   /** Verifies and maps; JwtError (401) when the token is not good, 503 when the IdP is away. */
@@ -276,6 +278,8 @@ export class ExternalJwtService {
     if (invocation) identity.invocation = invocation;
     if (s.mapToLocalUser) {
       const local = await this.users.findByUsername(username);
+      if (local && !s.allowAdminMapping && local.groups?.some((g) => g.name === ADMIN_GROUP))
+        throw adminMappingRefused();
       if (local) identity.localUserId = local.id;
     }
     return identity;
@@ -327,6 +331,18 @@ function forgeInvocation(claims: Record<string, unknown>): ForgeInvocation | und
   };
 }
 
+/**
+ * An IdP token whose username is a local administrator's: refused unless the operator said
+ * otherwise (externalJwt.allowAdminMapping). Whoever controls usernames at the IdP would
+ * otherwise be named as that administrator to the upstream behind the decision endpoint.
+ */
+export function adminMappingRefused(): DomainError {
+  return Problems.forbidden(
+    'admin_mapping_refused',
+    "The token's user is a Warden administrator, and identity provider tokens are not mapped to administrators (externalJwt.allowAdminMapping is off)",
+  );
+}
+
 function inactiveToken(): JwtError {
   return new JwtError('bad_claim', 'The identity provider says the token is not active');
 }
@@ -368,17 +384,4 @@ function groupsOf(value: unknown): string[] {
   ]
     .slice(0, MAX_GROUPS)
     .sort();
-}
-
-/** The `iss` of a JWT without verifying it (routing only), or undefined when it is not a JWT. */
-function unverifiedIssuer(token: string): string | undefined {
-  const first = token.indexOf('.');
-  const second = token.indexOf('.', first + 1);
-  if (first < 1 || second < 0) return undefined;
-  try {
-    const payload = JSON.parse(Buffer.from(token.slice(first + 1, second), 'base64url').toString());
-    return typeof payload?.iss === 'string' ? payload.iss : '';
-  } catch {
-    return undefined;
-  }
 }

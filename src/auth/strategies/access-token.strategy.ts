@@ -1,24 +1,34 @@
-import { Injectable } from '@nestjs/common';
-import { PassportStrategy } from '@nestjs/passport';
-import { Strategy } from 'passport-custom';
-import type { StrategyRequest } from './strategy-runner';
-import { parseAuthorization } from '../../common/credentials';
-import { JwtError } from '../../common/jwt/jws';
-import { WardenClaims, WardenTokens } from '../warden-tokens.service';
+import { Inject, Injectable } from '@nestjs/common';
+import { Strategy as JwtStrategy } from 'passport-jwt';
+import { bearerOrBareToken } from '../../common/credentials';
+import { JWT_VERIFY_OPTIONS, VerifiedJwt } from '../../common/jwt/passport-jwt';
+import { LocalPassportStrategy } from '../../common/passport/local-strategy';
+import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
+import { WARDEN_ALGORITHMS, WardenClaims, WardenTokens } from '../warden-tokens.service';
 
 /**
- * `access`: `Authorization: Bearer <jwt>` signed by Warden's key ring; `typ: at+jwt`, Warden's
- * issuer, the API audience, algorithm pinned by the key (WardenTokens.verify).
+ * `access`: `Authorization: Bearer <jwt>`, or the bare `<jwt>` (BigPicture's clients send the
+ * value of `authentication` as it is), signed by Warden's key ring; `typ: at+jwt`, Warden's
+ * issuer, the API audience, the algorithm pinned by the key the `kid` names.
  */
 @Injectable()
-export class AccessTokenStrategy extends PassportStrategy(Strategy, 'access') {
-  constructor(private readonly tokens: WardenTokens) {
-    super();
+export class AccessTokenStrategy extends LocalPassportStrategy(JwtStrategy, 'access') {
+  constructor(
+    private readonly tokens: WardenTokens,
+    @Inject(WARDEN_CONFIG) config: WardenConfig,
+  ) {
+    super({
+      jwtFromRequest: bearerOrBareToken,
+      secretOrKeyProvider: tokens.keyProviders.access,
+      algorithms: WARDEN_ALGORITHMS,
+      issuer: config.issuer,
+      audience: config.baseUrl,
+      ignoreExpiration: true,
+      jsonWebTokenOptions: JWT_VERIFY_OPTIONS,
+    });
   }
 
-  async validate(request: StrategyRequest): Promise<WardenClaims> {
-    const credential = parseAuthorization(request.headers.authorization);
-    if (credential.scheme !== 'bearer') throw new JwtError('malformed', 'Expected a bearer token');
-    return this.tokens.verify('access', credential.token);
+  validate(verified: VerifiedJwt): WardenClaims {
+    return this.tokens.claimsOf('access', verified);
   }
 }

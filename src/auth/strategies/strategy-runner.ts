@@ -1,18 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { Authenticator, Strategy } from 'passport';
+import { asJwtError } from '../../common/jwt/passport-jwt';
 import { CredentialKind } from '../../common/principal';
-import { AccessTokenStrategy } from './access-token.strategy';
-import { BasicStrategy } from './basic.strategy';
-import { ExternalJwtStrategy } from './external-jwt.strategy';
-import { RefreshTokenStrategy } from './refresh-token.strategy';
-import { UpstreamSessionStrategy } from './upstream-session.strategy';
 
-/**
- * Runs this application's strategy instances through a passport Authenticator of its own.
- * Passport's default instance is process-wide: with two Warden instances in one process (tests,
- * the CLI next to a server) the last one constructed would answer for both.
- */
 /**
  * What a strategy may read of the request: its headers, the client address, and (for Connect,
  * whose tokens are bound to the request) the method and request target being judged.
@@ -23,28 +14,16 @@ export type StrategyRequest = Pick<FastifyRequest, 'headers' | 'ip'> & {
   connectContext?: boolean;
 };
 
+/**
+ * Runs this application's strategy instances through a passport Authenticator of its own.
+ * Passport's default instance is process-wide: with two Warden instances in one process (tests,
+ * the CLI next to a server) the last one constructed would answer for both.
+ */
 @Injectable()
 export class StrategyRunner {
   private readonly passport = new Authenticator();
 
-  constructor(
-    access: AccessTokenStrategy,
-    refresh: RefreshTokenStrategy,
-    basic: BasicStrategy,
-    session: UpstreamSessionStrategy,
-    external: ExternalJwtStrategy,
-  ) {
-    const strategies: [CredentialKind, unknown][] = [
-      ['access', access],
-      ['refresh', refresh],
-      ['basic', basic],
-      ['session', session],
-      ['external', external],
-    ];
-    for (const [kind, strategy] of strategies) this.passport.use(kind, strategy as Strategy);
-  }
-
-  /** Another module's strategy (API tokens) joins this application's authenticator. */
+  /** Each module that owns a credential kind registers its strategy here when it starts. */
   register(kind: CredentialKind, strategy: unknown): void {
     this.passport.use(kind, strategy as Strategy);
   }
@@ -66,8 +45,10 @@ export class StrategyRunner {
         kind,
         { session: false },
         (err: unknown, user: T | false, info: unknown) => {
-          if (err) return reject(err);
-          if (!user) return reject(info ?? new Error('Authentication failed'));
+          // passport-jwt reports what was wrong with a token as a failure, jsonwebtoken's own
+          // error as the info: both come out as the typed JwtError the answer is made from.
+          if (err) return reject(asJwtError(err));
+          if (!user) return reject(asJwtError(info ?? new Error('Authentication failed')));
           resolve(user);
         },
       );

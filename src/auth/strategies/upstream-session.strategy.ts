@@ -8,9 +8,11 @@ import { UserEntity } from '../directory/user.entity';
 import { UpstreamSessionClient } from '../upstream-session.client';
 
 /**
- * `session`: the upstream product's session cookie (e.g. JSESSIONID), accepted on /system/auth
- * only and only when UPSTREAM_BASE_URL is set. The upstream says whose session it is; the
- * local directory then supplies groups (a first-time user is added without a password).
+ * `session`: the upstream product's session cookie (e.g. JSESSIONID), accepted only when
+ * UPSTREAM_BASE_URL is set. The upstream says whose session it is; the local directory then
+ * supplies groups (a first-time user is added without a password). This strategy serves
+ * /system/auth, which asks afresh every time; the decision endpoint goes through
+ * UpstreamSessionCache instead.
  */
 @Injectable()
 export class UpstreamSessionStrategy extends PassportStrategy(Strategy, 'session') {

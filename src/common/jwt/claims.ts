@@ -22,31 +22,13 @@ const STRINGS = ['iss', 'sub', 'jti'] as const;
  * object `iss` is refused rather than coerced), then time, issuer and audience.
  */
 export function checkClaims(payload: Record<string, unknown>, rules: ClaimRules): void {
-  for (const name of NUMERIC_DATES) {
-    const v = payload[name];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
-      throw new JwtError('bad_claim', `Claim ${name} must be a NumericDate`);
-    }
-  }
-  for (const name of STRINGS) {
-    if (payload[name] !== undefined && typeof payload[name] !== 'string') {
-      throw new JwtError('bad_claim', `Claim ${name} must be a string`);
-    }
-  }
-  const aud = payload.aud;
-  if (
-    aud !== undefined &&
-    typeof aud !== 'string' &&
-    !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))
-  ) {
-    throw new JwtError('bad_claim', 'Claim aud must be a string or an array of strings');
-  }
+  checkClaimTypes(payload);
   for (const name of rules.requiredStrings ?? []) {
     if (typeof payload[name] !== 'string' || payload[name] === '') {
       throw new JwtError('bad_claim', `Claim ${name} is required`);
     }
   }
-
+  const aud = payload.aud as string | string[] | undefined;
   const now = rules.nowSeconds ?? Math.floor(Date.now() / 1000);
   const skew = Math.min(rules.skewSeconds ?? CLOCK_SKEW_SECONDS, 60);
   const exp = payload.exp as number | undefined;
@@ -68,5 +50,31 @@ export function checkClaims(payload: Record<string, unknown>, rules: ClaimRules)
   if (rules.audience !== undefined) {
     const ok = Array.isArray(aud) ? aud.includes(rules.audience) : aud === rules.audience;
     if (!ok) throw new JwtError('wrong_audience', 'Token has the wrong audience');
+  }
+}
+
+/**
+ * The registered claims' JSON types (RFC 7519 §4.1). Every JWT flavor also checks them before
+ * its key is looked up (keyProvider), since jsonwebtoken checks only the types of `exp` and `nbf`.
+ */
+export function checkClaimTypes(payload: Record<string, unknown>): void {
+  for (const name of NUMERIC_DATES) {
+    const v = payload[name];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
+      throw new JwtError('bad_claim', `Claim ${name} must be a NumericDate`);
+    }
+  }
+  for (const name of STRINGS) {
+    if (payload[name] !== undefined && typeof payload[name] !== 'string') {
+      throw new JwtError('bad_claim', `Claim ${name} must be a string`);
+    }
+  }
+  const aud = payload.aud;
+  if (
+    aud !== undefined &&
+    typeof aud !== 'string' &&
+    !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))
+  ) {
+    throw new JwtError('bad_claim', 'Claim aud must be a string or an array of strings');
   }
 }

@@ -228,8 +228,7 @@ describe('jws', () => {
       }
       // The same in the header and the payload, and a length no bytes have.
       const header = segment({ alg: 'RS256', kid: 'k' });
-      const respelledHeader =
-        header.slice(0, -1) + alphabet[alphabet.indexOf(header.at(-1)!) + 1];
+      const respelledHeader = header.slice(0, -1) + alphabet[alphabet.indexOf(header.at(-1)!) + 1];
       expect(header.length % 4).not.toBe(0);
       expect(failureOf(() => decodeJws(`${header}.${p}.${s}`))).toBeUndefined();
       expect(failureOf(() => decodeJws(`${respelledHeader}.${p}.${s}`))).toBe('malformed');

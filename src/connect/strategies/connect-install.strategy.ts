@@ -1,29 +1,47 @@
 import { Injectable } from '@nestjs/common';
-import { PassportStrategy } from '@nestjs/passport';
 import { hash } from 'node:crypto';
-import { Strategy } from 'passport-custom';
+import { Strategy as JwtStrategy } from 'passport-jwt';
 import type { StrategyRequest } from '../../auth/strategies/strategy-runner';
 import { parseAuthorization } from '../../common/credentials';
 import { JwtError } from '../../common/jwt/jws';
+import { JWT_VERIFY_OPTIONS, keyProvider, VerifiedJwt } from '../../common/jwt/passport-jwt';
+import { LocalPassportStrategy } from '../../common/passport/local-strategy';
 import { Principal } from '../../common/principal';
 import { ConnectJwtService } from '../connect-jwt.service';
 
+/** A lifecycle callback's token: `Authorization: JWT <token>`, nothing else. */
+function lifecycleToken(request: StrategyRequest): string {
+  const credential = parseAuthorization(request.headers.authorization);
+  if (credential.scheme !== 'jwt' || !request.target)
+    throw new JwtError('malformed', 'Expected Authorization: JWT with a signed lifecycle token');
+  return credential.token;
+}
+
 /**
- * `connect-install`: a signed lifecycle callback (installed, uninstalled), `Authorization: JWT`
- * with an RS256 token whose key Atlassian publishes by `kid`. The principal names the tenant the
- * token was issued by (`iss`); the lifecycle controller matches it with the body's clientKey.
+ * `connect-install`: a signed lifecycle callback (installed, uninstalled). RS256 only, with the
+ * key Atlassian publishes for the token's `kid` (CONNECT_KEYS_URL); `aud` our base URL, `qsh`
+ * of the callback, `exp` and `iat` required, all judged before the key is fetched. The principal
+ * names the tenant the token was issued by (`iss`); the lifecycle controller matches it with the
+ * body's clientKey.
  */
 @Injectable()
-export class ConnectInstallStrategy extends PassportStrategy(Strategy, 'connect-install') {
+export class ConnectInstallStrategy extends LocalPassportStrategy(JwtStrategy, 'connect-install') {
   constructor(private readonly connect: ConnectJwtService) {
-    super();
+    super({
+      jwtFromRequest: lifecycleToken,
+      secretOrKeyProvider: keyProvider((decoded, request: StrategyRequest) =>
+        connect.lifecycleKey(decoded, request.target!, request.ip),
+      ),
+      algorithms: ['RS256'],
+      ignoreExpiration: true,
+      passReqToCallback: true,
+      jsonWebTokenOptions: JWT_VERIFY_OPTIONS,
+    });
   }
 
-  async validate(request: StrategyRequest): Promise<Principal> {
-    const credential = parseAuthorization(request.headers.authorization);
-    if (credential.scheme !== 'jwt' || !request.target)
-      throw new JwtError('malformed', 'Expected Authorization: JWT with a signed lifecycle token');
-    const claims = await this.connect.verifyLifecycle(credential.token, request.target, request.ip);
+  validate(request: StrategyRequest, { payload }: VerifiedJwt): Principal {
+    const claims = this.connect.lifecycleClaims(payload, request.target!);
+    const token = lifecycleToken(request);
     return {
       id: `connect:${claims.clientKey}`,
       username: `connect:${claims.clientKey}`,
@@ -32,7 +50,7 @@ export class ConnectInstallStrategy extends PassportStrategy(Strategy, 'connect-
       credentialId: claims.clientKey,
       scopes: ['read', 'write'],
       tenant: claims.clientKey,
-      connect: { lifecycle: { iat: claims.iat, digest: hash('sha256', credential.token, 'hex') } },
+      connect: { lifecycle: { iat: claims.iat, digest: hash('sha256', token, 'hex') } },
     };
   }
 }

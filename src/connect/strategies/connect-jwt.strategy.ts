@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { PassportStrategy } from '@nestjs/passport';
-import { Strategy } from 'passport-custom';
+import { Strategy as JwtStrategy } from 'passport-jwt';
 import type { StrategyRequest } from '../../auth/strategies/strategy-runner';
 import { connectTokenOf, parseAuthorization } from '../../common/credentials';
 import { JwtError } from '../../common/jwt/jws';
+import { JWT_VERIFY_OPTIONS, keyProvider, VerifiedJwt } from '../../common/jwt/passport-jwt';
+import { LocalPassportStrategy } from '../../common/passport/local-strategy';
 import { Principal } from '../../common/principal';
 import { ConnectJwtService } from '../connect-jwt.service';
 
@@ -11,25 +12,41 @@ import { ConnectJwtService } from '../connect-jwt.service';
 export const CONNECT_PRINCIPAL_SCOPES: readonly string[] = Object.freeze(['read', 'write']);
 
 /**
- * `connect`: a request from the host product, `Authorization: JWT <token>` or `?jwt=`; HS256
- * with the tenant's shared secret and `qsh` over the request (ConnectJwtService).
+ * The Connect JWT of a request: `Authorization: JWT <token>` or `?jwt=`. Two of them (a header and
+ * a parameter, or two parameters) are refused: the upstream might read the other one.
+ */
+export function connectTokenFrom(request: StrategyRequest): string {
+  const token = connectTokenOf(
+    parseAuthorization(request.headers.authorization),
+    request.target?.url,
+  );
+  if (token === null || token === 'ambiguous' || !request.target)
+    throw new JwtError('malformed', 'Expected one Connect JWT');
+  return token;
+}
+
+/**
+ * `connect`: a request from the host product. HS256 only, with the shared secret of the tenant
+ * the token's `iss` names; then the tenant must be installed and enabled, `exp` present and
+ * `qsh` the hash of this very request (or `context-qsh` where the route takes context tokens).
  */
 @Injectable()
-export class ConnectJwtStrategy extends PassportStrategy(Strategy, 'connect') {
+export class ConnectJwtStrategy extends LocalPassportStrategy(JwtStrategy, 'connect') {
   constructor(private readonly connect: ConnectJwtService) {
-    super();
+    super({
+      jwtFromRequest: connectTokenFrom,
+      secretOrKeyProvider: keyProvider((decoded) => connect.requestKey(decoded)),
+      algorithms: ['HS256'],
+      ignoreExpiration: true,
+      passReqToCallback: true,
+      jsonWebTokenOptions: JWT_VERIFY_OPTIONS,
+    });
   }
 
-  async validate(request: StrategyRequest): Promise<Principal> {
-    const token = connectTokenOf(
-      parseAuthorization(request.headers.authorization),
-      request.target?.url,
-    );
-    if (token === null || token === 'ambiguous' || !request.target)
-      throw new JwtError('malformed', 'Expected one Connect JWT');
-    const claims = this.connect.verifyRequest(
-      token,
-      request.target,
+  validate(request: StrategyRequest, { payload }: VerifiedJwt): Principal {
+    const claims = this.connect.requestClaims(
+      payload,
+      request.target!,
       request.connectContext === true,
     );
     const { clientKey } = claims.tenant;

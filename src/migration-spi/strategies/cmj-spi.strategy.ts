@@ -1,23 +1,33 @@
 import { Injectable } from '@nestjs/common';
-import { PassportStrategy } from '@nestjs/passport';
-import { Strategy } from 'passport-custom';
+import { Strategy as JwtStrategy } from 'passport-jwt';
 import type { StrategyRequest } from '../../auth/strategies/strategy-runner';
-import { parseAuthorization } from '../../common/credentials';
-import { JwtError } from '../../common/jwt/jws';
+import { bearerToken } from '../../common/credentials';
+import { JWT_VERIFY_OPTIONS, keyProvider, VerifiedJwt } from '../../common/jwt/passport-jwt';
+import { LocalPassportStrategy } from '../../common/passport/local-strategy';
 import { Principal } from '../../common/principal';
 import { CmjSpiJwtService } from '../cmj-spi-jwt.service';
 
-/** `cmj-spi`: CMJ Cloud's Bearer JWT on the SPI routes (CmjSpiJwtService). */
+/**
+ * `cmj-spi`: CMJ Cloud's `Bearer` JWT on the SPI routes. RS256 only, with the key the CMJ Keys
+ * API publishes for the token's `kid` (Base64 DER SubjectPublicKeyInfo); `exp` required, `aud`
+ * and `iss` as CmjSpiJwtService says, all judged before the key is fetched.
+ */
 @Injectable()
-export class CmjSpiStrategy extends PassportStrategy(Strategy, 'cmj-spi') {
+export class CmjSpiStrategy extends LocalPassportStrategy(JwtStrategy, 'cmj-spi') {
   constructor(private readonly cmj: CmjSpiJwtService) {
-    super();
+    super({
+      jwtFromRequest: bearerToken,
+      secretOrKeyProvider: keyProvider((decoded, request: StrategyRequest) =>
+        cmj.keyFor(decoded, request.ip),
+      ),
+      algorithms: ['RS256'],
+      ignoreExpiration: true,
+      jsonWebTokenOptions: JWT_VERIFY_OPTIONS,
+    });
   }
 
-  async validate(request: StrategyRequest): Promise<Principal> {
-    const credential = parseAuthorization(request.headers.authorization);
-    if (credential.scheme !== 'bearer') throw new JwtError('malformed', 'Expected a bearer token');
-    const claims = await this.cmj.verify(credential.token, request.ip);
+  validate({ header, payload }: VerifiedJwt): Principal {
+    const claims = this.cmj.claimsOf(header.kid!, payload);
     const caller = claims.sub ?? claims.iss ?? 'cmj-cloud';
     return {
       id: `cmj:${caller}`,

@@ -10,6 +10,7 @@ import {
   IsIn,
   IsInt,
   IsObject,
+  IsOptional,
   IsString,
   IsUrl,
   Matches,
@@ -25,6 +26,7 @@ import {
 import { isSchedulableCron } from '../../common/cron';
 import { isValidIpOrCidr } from '../../common/ip';
 import { isValidPathPattern } from '../path-pattern';
+import { MAX_SESSION_CACHE_SECONDS } from '../settings.defaults';
 
 /** A field that must be present and may be null. */
 const Nullable = (prop: string) => ValidateIf((o: Record<string, unknown>) => o[prop] !== null);
@@ -193,6 +195,20 @@ class TokensDto {
   @ApiProperty({ example: 30 }) @IsDefined() @IsInt() @Min(0) @Max(300) reuseGraceSeconds!: number;
 }
 
+class UpstreamSessionsDto {
+  @ApiProperty({ description: 'Judge the upstream session cookie at the decision endpoint' })
+  @IsDefined()
+  @IsBoolean()
+  decision!: boolean;
+  // Bounded: a session ended in the upstream stays accepted here for up to this long.
+  @ApiProperty({ example: 30, description: 'Seconds an upstream answer about a cookie is reused' })
+  @IsDefined()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_SESSION_CACHE_SECONDS)
+  cacheSeconds!: number;
+}
+
 /** An identity provider signs with a key pair: every algorithm Warden verifies except HMAC. */
 const EXTERNAL_ALGORITHMS = JWS_ALGORITHMS.filter((alg) => !alg.startsWith('HS'));
 
@@ -268,10 +284,34 @@ class ExternalJwtDto {
   @Min(0)
   @Max(3600)
   introspectionCacheSeconds!: number;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '^idp_[A-Za-z0-9]{40}$',
+    description:
+      "Introspection mode: the opaque tokens that are this provider's, an anchored regex (^…$); no other opaque token is sent to it. Required while nativeOAuthTokens.allowed is on",
+  })
+  @Nullable('opaqueTokens')
+  @IsSafeRegex()
+  // An escaped \$ at the end is a dollar sign, not the end of the token.
+  @Matches(/^\^[\s\S]*(?<!\\)(?:\\\\)*\$$/, {
+    message: '$property must be anchored: start with ^ and end with $',
+  })
+  opaqueTokens!: string | null;
   @ApiProperty({ description: 'Use the local user of the same name (and its groups) if any' })
   @IsDefined()
   @IsBoolean()
   mapToLocalUser!: boolean;
+  @ApiProperty({
+    required: false,
+    default: false,
+    description:
+      'Let mapToLocalUser map to a member of warden-admins; off, such a token is refused (absent: off)',
+  })
+  // Optional so that a document written before the field existed (an older export) still saves.
+  @IsOptional()
+  @IsBoolean()
+  allowAdminMapping?: boolean;
 }
 
 /**
@@ -346,6 +386,12 @@ export class SettingsDto {
   @ValidateNested()
   @Type(() => TokensDto)
   tokens!: TokensDto;
+  @ApiProperty({ type: UpstreamSessionsDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => UpstreamSessionsDto)
+  upstreamSessions!: UpstreamSessionsDto;
   @ApiProperty({ type: ExternalJwtDto })
   @IsDefined()
   @IsObject()

@@ -55,6 +55,8 @@ export class CreateUserDto {
   @IsArray()
   @ArrayMaxSize(100)
   @IsString({ each: true })
+  // Group names are 255 characters at most (IsGroupName): a longer one names no group.
+  @MaxLength(255, { each: true })
   groups?: string[];
 }
 
@@ -83,6 +85,8 @@ export class UpdateUserDto {
   @IsArray()
   @ArrayMaxSize(100)
   @IsString({ each: true })
+  // Group names are 255 characters at most (IsGroupName): a longer one names no group.
+  @MaxLength(255, { each: true })
   groups?: string[];
 
   @ApiPropertyOptional({ description: 'A disabled user cannot authenticate; their sessions end' })
