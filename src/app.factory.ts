@@ -24,6 +24,7 @@ import { ILL_FORMED_TEXT_MESSAGE, illFormedTextAt } from './common/text';
 import { createRootLogger, PinoNestLogger } from './common/logging';
 import { flattenValidationErrors } from './common/validation-errors';
 import { WardenConfig } from './config/warden-config';
+import { serveConsole } from './console/console.static';
 
 /** A caller-supplied request id is kept only when it is short and plain, so logs cannot be forged through it. */
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -204,7 +205,13 @@ export async function createApp(
     );
   });
   fastify.addHook('onSend', (request, reply, _payload, done) => {
-    reply.headers(request.url.startsWith('/docs') ? headers.pages : headers.api);
+    reply.headers(
+      request.url.startsWith('/docs')
+        ? headers.pages
+        : request.url.startsWith('/console')
+          ? headers.console
+          : headers.api,
+    );
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
     done();
@@ -289,6 +296,7 @@ export async function createApp(
   );
   app.enableShutdownHooks();
   setupOpenApi(app, config);
+  await serveConsole(app);
   await app.init();
   return app;
 }

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     );
   }
   logger.info(
-    `Warden listens on ${config.host}:${config.port}; API explorer at ${config.baseUrl}/docs (sign in with an admin's username and password)`,
+    `Warden listens on ${config.host}:${config.port}; operator console at ${config.baseUrl}/console/, API explorer at ${config.baseUrl}/docs (sign in with an admin's username and password)`,
   );
 }
 

@@ -3,6 +3,8 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditEntryEntity } from './audit-entry.entity';
 import { AuditController } from './audit.controller';
+import { AuditStatsController } from './audit-stats.controller';
+import { AuditStatsService } from './audit-stats.service';
 import { AuditSink } from './audit.port';
 import { AuditQueryService } from './audit-query.service';
 import { AuditRepository } from './audit.repository';
@@ -18,7 +20,7 @@ import { AuditRetentionService } from './retention/audit-retention.service';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([AuditEntryEntity])],
-  controllers: [AuditController],
+  controllers: [AuditController, AuditStatsController],
   providers: [
     JobLock,
     AuditRepository,
@@ -26,6 +28,7 @@ import { AuditRetentionService } from './retention/audit-retention.service';
     { provide: AuditSink, useExisting: AuditWriter },
     AuditSettingsLink,
     AuditQueryService,
+    AuditStatsService,
     AuditRetentionService,
     AuditRetentionJob,
   ],

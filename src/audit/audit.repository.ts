@@ -157,6 +157,65 @@ export class AuditRepository {
     return this.filtered(filter).getCount();
   }
 
+  /**
+   * Counts by time bucket, outcome and reason between `from` (inclusive) and `to` (exclusive),
+   * optionally for one actor: one GROUP BY over the index range of `at` (or of actor, at). The
+   * bucket is the instant's floor to a multiple of `bucketMs` since the epoch, in milliseconds.
+   */
+  async countByBucket(
+    from: Date,
+    to: Date,
+    bucketMs: number,
+    actor?: string,
+  ): Promise<{ bucket: number; outcome: string; reason: string | null; count: number }[]> {
+    const size = int(bucketMs);
+    const bucket = this.postgres
+      ? `(floor(extract(epoch from at) * 1000 / ${size}) * ${size})::bigint`
+      : `(at / ${size}) * ${size}`;
+    const params: unknown[] = [this.stored(from), this.stored(to)];
+    const mark = (i: number) => (this.postgres ? `$${i}` : '?');
+    let where = `at >= ${mark(1)} AND at < ${mark(2)}`;
+    if (actor !== undefined) {
+      params.push(actor);
+      where += ` AND actor = ${mark(3)}`;
+    }
+    const rows: {
+      bucket: string | number;
+      outcome: string;
+      reason: string | null;
+      n: string | number;
+    }[] = await this.dataSource.query(
+      `SELECT ${bucket} AS bucket, outcome, reason, COUNT(*) AS n FROM audit_log
+         WHERE ${where} GROUP BY 1, outcome, reason ORDER BY 1`,
+      params,
+    );
+    return rows.map((r) => ({
+      bucket: Number(r.bucket),
+      outcome: r.outcome,
+      reason: r.reason,
+      count: Number(r.n),
+    }));
+  }
+
+  /** The actors with the most events between `from` and `to`, most first. */
+  async topActors(
+    from: Date,
+    to: Date,
+    limit: number,
+  ): Promise<{ actor: string; count: number }[]> {
+    const rows: { actor: string; n: string | number }[] = await this.entries
+      .createQueryBuilder('a')
+      .select('a.actor', 'actor')
+      .addSelect('COUNT(*)', 'n')
+      .where('a.at >= :from AND a.at < :to', { from: this.stored(from), to: this.stored(to) })
+      .andWhere('a.actor IS NOT NULL')
+      .groupBy('a.actor')
+      .orderBy('n', 'DESC')
+      .limit(int(limit))
+      .getRawMany();
+    return rows.map((r) => ({ actor: r.actor, count: Number(r.n) }));
+  }
+
   latest(event: string): Promise<AuditEntryEntity | null> {
     return this.filtered({ event }).orderBy('a.at', 'DESC').addOrderBy('a.id', 'DESC').getOne();
   }

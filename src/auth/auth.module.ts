@@ -1,4 +1,5 @@
 import { AuditModule } from '../audit/audit.module';
+import { AdminSessionsController } from './sessions/admin-sessions.controller';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -45,7 +46,13 @@ import { WardenTokens } from './warden-tokens.service';
       RefreshSessionEntity,
     ]),
   ],
-  controllers: [AuthController, UsersController, JwksController, ExternalJwtController],
+  controllers: [
+    AuthController,
+    UsersController,
+    AdminSessionsController,
+    JwksController,
+    ExternalJwtController,
+  ],
   providers: [
     UsersRepository,
     GroupsRepository,

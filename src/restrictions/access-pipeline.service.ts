@@ -156,7 +156,7 @@ export class AccessPipeline {
  * upstream browser session (a new sign-in to the upstream, or any cookie of the browser that
  * changes, makes a new credential): it spends its user's budget.
  */
-function rateKeyOf(principal: Principal): string {
+export function rateKeyOf(principal: Principal): string {
   switch (principal.authMethod) {
     case 'external':
     case 'session':
@@ -167,7 +167,7 @@ function rateKeyOf(principal: Principal): string {
 }
 
 /** Basic credentials whose password is a password (not a personal API token), if any. */
-function passwordOf(header: string | string[] | undefined): { username: string } | null {
+export function passwordOf(header: string | string[] | undefined): { username: string } | null {
   // Only `Basic …` is parsed: a bearer token (the hot path) is not looked at twice.
   if (typeof header !== 'string' || (header.charCodeAt(0) | 32) !== 98) return null;
   const credential = parseAuthorization(header);
@@ -175,6 +175,6 @@ function passwordOf(header: string | string[] | undefined): { username: string }
 }
 
 /** `write` covers reading too; `admin` is needed on its own for administration routes. */
-function hasScope(scopes: readonly string[], needed: 'read' | 'write' | 'admin'): boolean {
+export function hasScope(scopes: readonly string[], needed: 'read' | 'write' | 'admin'): boolean {
   return scopes.includes(needed) || (needed === 'read' && scopes.includes('write'));
 }

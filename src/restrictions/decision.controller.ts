@@ -25,7 +25,7 @@ import { rateLimitHeaders } from './rate-limit/rate-limiter.service';
  * What the decision endpoint accepts: the credentials an upstream API's callers carry, and the
  * upstream's own session cookie (with UPSTREAM_BASE_URL set and upstreamSessions.decision on).
  */
-const DECISION_POLICY: AuthPolicy = {
+export const DECISION_POLICY: AuthPolicy = {
   kinds: ['access', 'api-token', 'basic', 'connect', 'session'],
   api: true,
 };

@@ -8,6 +8,8 @@ import { AccessAudit } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
 import { AccessGuard } from './access.guard';
 import { DecisionController } from './decision.controller';
+import { DecisionExplainerController } from './decision-explainer.controller';
+import { DecisionExplainer } from './decision-explainer.service';
 import { NativeTokenRule } from './native-token.rule';
 import { MemoryThrottlerStorage } from './rate-limit/memory-throttler.storage';
 import { RateLimiterService } from './rate-limit/rate-limiter.service';
@@ -17,13 +19,14 @@ import { RestrictionsService } from './restrictions.service';
 /** Restriction rules, rate limits, the shared access pipeline, the global guard and the decision endpoint. */
 @Module({
   imports: [AuthModule, AuditModule],
-  controllers: [DecisionController],
+  controllers: [DecisionController, DecisionExplainerController],
   providers: [
     RestrictionsService,
     NativeTokenRule,
     RateLimiterService,
     AccessPipeline,
     AccessAudit,
+    DecisionExplainer,
     {
       provide: ThrottlerStorage,
       inject: [WARDEN_CONFIG],

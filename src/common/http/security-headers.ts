@@ -8,7 +8,11 @@ import helmet from 'helmet';
  * computed once here (helmet's middleware run against a recording response) and set with one
  * call per answer, instead of running helmet's middleware chain on every request.
  */
-export function securityHeaders(): { pages: Record<string, string>; api: Record<string, string> } {
+export function securityHeaders(): {
+  pages: Record<string, string>;
+  console: Record<string, string>;
+  api: Record<string, string>;
+} {
   const recorded: Record<string, string> = {};
   const response = {
     setHeader: (name: string, value: string | number | string[]) => {
@@ -42,6 +46,23 @@ export function securityHeaders(): { pages: Record<string, string>; api: Record<
   if (!done) throw new Error('helmet did not finish synchronously');
   return {
     pages: recorded,
+    // The operator console (/console/): scripts and styles from its own files only, no inline
+    // script or style element, no eval; it talks to this origin alone.
+    console: {
+      ...recorded,
+      'Content-Security-Policy': [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+      ].join('; '),
+    },
     // JSON answers are never rendered: the headers that only concern documents a browser
     // displays are left out, and the policy allows nothing at all.
     api: {

@@ -57,3 +57,19 @@ describe('MemoryThrottlerStorage', () => {
     expect(sut.incrementNow('greedy', 1000, 5, 3000, 'default').totalHits).toBe(1);
   });
 });
+
+describe('MemoryThrottlerStorage.peek', () => {
+  it('reads a window without counting, and knows no window it never counted', () => {
+    let now = 1_000_000;
+    const sut = new MemoryThrottlerStorage(() => now);
+    expect(sut.peek('k', 'api')).toBeNull();
+    sut.incrementNow('k', 60_000, 2, 60_000, 'api');
+    sut.incrementNow('k', 60_000, 2, 60_000, 'api');
+    for (let i = 0; i < 3; i++)
+      expect(sut.peek('k', 'api')).toMatchObject({ totalHits: 2, isBlocked: false });
+    expect(sut.incrementNow('k', 60_000, 2, 60_000, 'api').isBlocked).toBe(true);
+    expect(sut.peek('k', 'api')).toMatchObject({ totalHits: 3, isBlocked: true });
+    now += 120_001;
+    expect(sut.peek('k', 'api')).toBeNull();
+  });
+});

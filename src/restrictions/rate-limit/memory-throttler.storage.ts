@@ -70,6 +70,23 @@ export class MemoryThrottlerStorage implements ThrottlerStorage {
     };
   }
 
+  /**
+   * The window of `key` as it stands, counting nothing (the decision explainer's dry run): null
+   * when the key has no live window, i.e. its next request starts a fresh one.
+   */
+  peek(key: string, throttlerName: string): ThrottlerStorageRecord | null {
+    const now = this.now();
+    const window = this.windows.get(`${throttlerName}:${key}`, now);
+    if (!window || (window.expiresAt <= now && window.blockedUntil <= now)) return null;
+    const blocked = window.blockedUntil > now;
+    return {
+      totalHits: window.hits,
+      timeToExpire: Math.max(0, Math.ceil((window.expiresAt - now) / 1000)),
+      isBlocked: blocked,
+      timeToBlockExpire: blocked ? Math.ceil((window.blockedUntil - now) / 1000) : 0,
+    };
+  }
+
   /** Windows held (live or not yet let go of). */
   get size(): number {
     return this.windows.size;

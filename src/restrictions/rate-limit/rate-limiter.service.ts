@@ -124,6 +124,35 @@ export class RateLimiterService {
   }
 
   /**
+   * What counting one request for `key` would answer, counting nothing: the decision
+   * explainer's dry run, which must not spend the caller's budget. `wouldRefuse` when that
+   * request would get a 429; null when limiting is off.
+   */
+  async peek(key: string): Promise<(RateLimitState & { wouldRefuse: boolean }) | null> {
+    const budget = this.settings.get().rateLimit;
+    if (!budget.enabled) return null;
+    const { requests, windowSeconds } = budget;
+    const name = this.budgetName(budget);
+    let record: ThrottlerStorageRecord | null = null;
+    if (this.storage instanceof MemoryThrottlerStorage) record = this.storage.peek(key, name);
+    else if (this.storage instanceof ThrottlerStorageRedisService && this.shared !== 'lost') {
+      try {
+        record = await peekRedis(this.storage, key, name);
+      } catch {
+        record = this.fallback.peek(key, name);
+      }
+    } else record = this.fallback.peek(key, name);
+    const hits = record?.totalHits ?? 0;
+    return {
+      limit: requests,
+      remaining: Math.max(0, requests - hits - 1),
+      reset: record?.timeToExpire ?? windowSeconds,
+      windowSeconds,
+      wouldRefuse: (record?.isBlocked ?? false) || hits + 1 > requests,
+    };
+  }
+
+  /**
    * The counters' name for a budget: each budget counts in windows of its own, so a change of
    * `rateLimit` starts new windows on every instance at once. Kept, a window begun under the old
    * budget would go on refusing callers the new one allows, for as long as the old window (not
@@ -342,6 +371,30 @@ export class RateLimiterService {
     }
     return state;
   }
+}
+
+/** The counters @nest-lab/throttler-storage-redis keeps for `key`, read without a write. */
+async function peekRedis(
+  storage: ThrottlerStorageRedisService,
+  key: string,
+  name: string,
+): Promise<ThrottlerStorageRecord | null> {
+  // The library's own key names (see its increment script).
+  const hitKey = `{${key}:${name}}:hits`;
+  const blockKey = `{${key}:${name}}:blocked`;
+  const answers = await storage.redis.multi().get(hitKey).pttl(hitKey).pttl(blockKey).exec();
+  const [hits, hitTtl, blockTtl] = (answers ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+  if (hits === null || hits === undefined) return null;
+  const blockMs = Number(blockTtl);
+  return {
+    totalHits: Number(hits),
+    timeToExpire: Math.max(0, Math.ceil(Number(hitTtl) / 1000)),
+    isBlocked: blockMs > 0,
+    timeToBlockExpire: blockMs > 0 ? Math.ceil(blockMs / 1000) : 0,
+  };
 }
 
 function loginRefused(waitMs: number): DomainError {

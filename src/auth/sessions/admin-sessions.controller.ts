@@ -1,0 +1,99 @@
+import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Req } from '@nestjs/common';
+import {
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { AuditSink } from '../../audit/audit.port';
+import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
+import { Principal } from '../../common/principal';
+import { Problems } from '../../common/problem/domain-error';
+import { requestMeta } from '../../common/request-meta';
+import { DirectoryService } from '../directory/directory.service';
+import { SessionViewDto } from '../dto/auth.dto';
+import { SessionsService } from './sessions.service';
+
+/**
+ * An administrator's view of anyone's sessions (DESIGN section 5): list them, end one or all.
+ * Ending is audited as `auth.sessions.revoked` with who ended whose sessions.
+ */
+@ApiTags('admin: users')
+@AdminOnly()
+@Controller('admin/users/:username/sessions')
+export class AdminSessionsController {
+  constructor(
+    private readonly directory: DirectoryService,
+    private readonly sessions: SessionsService,
+    private readonly audit: AuditSink,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: "A user's live sessions" })
+  @ApiOkResponse({ type: [SessionViewDto] })
+  @ApiNotFoundResponse({ description: 'No such user' })
+  async list(@Param('username') username: string): Promise<SessionViewDto[]> {
+    return this.sessions.list((await this.userOf(username)).id);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: "End one of a user's sessions" })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ description: 'No such user, or no such live session of theirs' })
+  async endOne(
+    @Param('username') username: string,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @CurrentPrincipal() admin: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    const user = await this.userOf(username);
+    await this.sessions.revokeOwn(user.id, id);
+    this.record(admin, request, user.username, { sessions: [id] });
+  }
+
+  @Delete()
+  @HttpCode(204)
+  @ApiOperation({ summary: "End all of a user's sessions, everywhere" })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ description: 'No such user' })
+  async endAll(
+    @Param('username') username: string,
+    @CurrentPrincipal() admin: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    const user = await this.userOf(username);
+    const count = await this.sessions.revokeAllForUser(user.id, 'admin_revoked_all');
+    this.record(admin, request, user.username, { count });
+  }
+
+  private async userOf(username: string) {
+    const user = username.length <= 255 ? await this.directory.findByUsername(username) : null;
+    if (!user) throw Problems.notFound(`No user ${username}`, 'user_not_found');
+    return user;
+  }
+
+  private record(
+    admin: Principal,
+    request: FastifyRequest,
+    username: string,
+    details: Record<string, unknown>,
+  ): void {
+    const meta = requestMeta(request);
+    this.audit.record({
+      event: 'auth.sessions.revoked',
+      outcome: 'success',
+      actor: admin.username,
+      authMethod: admin.authMethod,
+      credentialId: admin.credentialId,
+      ip: meta.ip,
+      method: meta.method,
+      path: meta.path,
+      userAgent: meta.userAgent,
+      requestId: meta.requestId,
+      details: { user: username, ...details },
+    });
+  }
+}
