@@ -1,6 +1,6 @@
 import { AuditModule } from '../audit/audit.module';
 import { AdminSessionsController } from './sessions/admin-sessions.controller';
-import { Module, OnModuleInit } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthController } from './auth.controller';
@@ -22,14 +22,18 @@ import { RefreshSessionEntity } from './sessions/refresh-session.entity';
 import { RevocationService } from './sessions/revocation.service';
 import { SessionsRepository } from './sessions/sessions.repository';
 import { SessionsService } from './sessions/sessions.service';
-import { AccessTokenStrategy } from './strategies/access-token.strategy';
-import { BasicStrategy } from './strategies/basic.strategy';
-import { RefreshTokenStrategy } from './strategies/refresh-token.strategy';
+import { AccessTokenKind, AccessTokenStrategy } from './strategies/access-token.strategy';
+import { BasicKind, BasicStrategy } from './strategies/basic.strategy';
+import { RefreshTokenKind, RefreshTokenStrategy } from './strategies/refresh-token.strategy';
 import { StrategyRunner } from './strategies/strategy-runner';
-import { ExternalJwtStrategy } from './strategies/external-jwt.strategy';
+import { ExternalJwtKind, ExternalJwtStrategy } from './strategies/external-jwt.strategy';
 import { ExternalJwtService } from './external/external-jwt.service';
 import { ExternalJwtController } from './external/external-jwt.controller';
-import { UpstreamSessionStrategy } from './strategies/upstream-session.strategy';
+import {
+  UpstreamSessionKind,
+  UpstreamSessionStrategy,
+} from './strategies/upstream-session.strategy';
+import { CredentialKinds } from './kinds/credential-kinds';
 import { UpstreamSessionCache } from './upstream-session.cache';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenTokens } from './warden-tokens.service';
@@ -74,6 +78,12 @@ import { WardenTokens } from './warden-tokens.service';
     BasicStrategy,
     UpstreamSessionStrategy,
     ExternalJwtStrategy,
+    AccessTokenKind,
+    RefreshTokenKind,
+    BasicKind,
+    UpstreamSessionKind,
+    ExternalJwtKind,
+    CredentialKinds,
     ExternalJwtService,
     StrategyRunner,
   ],
@@ -85,23 +95,19 @@ import { WardenTokens } from './warden-tokens.service';
     UserCache,
     RevocationService,
     StrategyRunner,
+    CredentialKinds,
   ],
 })
-export class AuthModule implements OnModuleInit {
+export class AuthModule {
   constructor(
-    private readonly strategies: StrategyRunner,
-    private readonly access: AccessTokenStrategy,
-    private readonly refresh: RefreshTokenStrategy,
-    private readonly basic: BasicStrategy,
-    private readonly session: UpstreamSessionStrategy,
-    private readonly external: ExternalJwtStrategy,
-  ) {}
-
-  onModuleInit(): void {
-    this.strategies.register('access', this.access);
-    this.strategies.register('refresh', this.refresh);
-    this.strategies.register('basic', this.basic);
-    this.strategies.register('session', this.session);
-    this.strategies.register('external', this.external);
+    private readonly kinds: CredentialKinds,
+    private readonly access: AccessTokenKind,
+    private readonly refresh: RefreshTokenKind,
+    private readonly basic: BasicKind,
+    private readonly session: UpstreamSessionKind,
+    private readonly external: ExternalJwtKind,
+  ) {
+    // At construction, not at init: the OpenAPI document, built before init, lists their schemes.
+    kinds.register(access, refresh, basic, session, external);
   }
 }

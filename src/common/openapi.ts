@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { CredentialKinds } from '../auth/kinds/credential-kinds';
 import { WardenConfig } from '../config/warden-config';
 
 const DESCRIPTION = `Warden authenticates every caller of an Atlassian app's or a Jira / Confluence instance's REST API.
@@ -11,78 +12,27 @@ with the refresh token. Every error is \`application/problem+json\` (RFC 9457).`
 
 /** OpenAPI document at /docs/openapi.json, explorer at /docs. */
 export function setupOpenApi(app: INestApplication, config: WardenConfig): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Warden')
-      .setDescription(DESCRIPTION)
-      .setVersion('0.1.0')
-      // The origin the explorer was loaded from first: behind a proxy, or before WARDEN_BASE_URL
-      // is set, "Try it out" still calls the Warden that served the page.
-      .addServer('/', 'this server')
-      .addServer(config.baseUrl, 'WARDEN_BASE_URL')
-      .addBasicAuth(
-        { type: 'http', scheme: 'basic', description: 'Local directory username and password' },
-        'basic',
-      )
-      .addBearerAuth(
-        {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'JWT',
-          description:
-            'Access token from /system/auth (the bare token without "Bearer" is accepted too, as BigPicture clients send it)',
-        },
-        'bearer',
-      )
-      .addBearerAuth(
-        {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'JWT',
-          description:
-            'Refresh token from /system/auth (the bare token without "Bearer" is accepted too)',
-        },
-        'refreshToken',
-      )
-      .addApiKey(
-        {
-          type: 'apiKey',
-          in: 'header',
-          name: 'Authorization',
-          description: 'Personal API token: "Bearer wdn_…" or "APIToken wdn_…"',
-        },
-        'apiToken',
-      )
-      .addApiKey(
-        {
-          type: 'apiKey',
-          in: 'header',
-          name: 'Authorization',
-          description: 'Atlassian Connect JWT: "JWT <token>" (or ?jwt=)',
-        },
-        'connectJwt',
-      )
-      .addBearerAuth(
-        {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'JWT',
-          description: 'CMJ Cloud SPI token (RS256)',
-        },
-        'cmjSpiJwt',
-      )
-      .addCookieAuth(
-        'JSESSIONID',
-        {
-          type: 'apiKey',
-          in: 'cookie',
-          description: 'Upstream Jira / Confluence session (when UPSTREAM_BASE_URL is set)',
-        },
-        'upstreamSession',
-      )
-      .build(),
+  const builder = new DocumentBuilder()
+    .setTitle('Warden')
+    .setDescription(DESCRIPTION)
+    .setVersion('0.1.0')
+    // The origin the explorer was loaded from first: behind a proxy, or before WARDEN_BASE_URL
+    // is set, "Try it out" still calls the Warden that served the page.
+    .addServer('/', 'this server')
+    .addServer(config.baseUrl, 'WARDEN_BASE_URL');
+  // Every credential kind brings its own security scheme; two kinds may share one (an IdP's token
+  // rides on `bearer`, Warden's access token's scheme, which describes it).
+  const named = new Set<string>();
+  const kinds = [...app.get(CredentialKinds).all()].sort(
+    (a, b) => Number(a.takenAs !== undefined) - Number(b.takenAs !== undefined),
   );
+  for (const kind of kinds) {
+    const { name, definition } = kind.securityScheme;
+    if (named.has(name)) continue;
+    named.add(name);
+    builder.addSecurity(name, definition);
+  }
+  const document = SwaggerModule.createDocument(app, builder.build());
   document.components = {
     ...document.components,
     schemas: {

@@ -1,14 +1,14 @@
-import { Module, OnModuleInit } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
-import { StrategyRunner } from '../auth/strategies/strategy-runner';
+import { CredentialKinds } from '../auth/kinds/credential-kinds';
 import { ConnectJwtService } from './connect-jwt.service';
 import { ConnectLifecycleService } from './connect-lifecycle.service';
 import { ConnectController } from './connect.controller';
 import { ConnectHostClient } from './host-client.service';
-import { ConnectInstallStrategy } from './strategies/connect-install.strategy';
-import { ConnectJwtStrategy } from './strategies/connect-jwt.strategy';
+import { ConnectInstallKind, ConnectInstallStrategy } from './strategies/connect-install.strategy';
+import { ConnectJwtKind, ConnectJwtStrategy } from './strategies/connect-jwt.strategy';
 import { TenantDirectory } from './tenants/tenant-directory.service';
 import { TenantEntity } from './tenants/tenant.entity';
 import { TenantsController } from './tenants/tenants.controller';
@@ -29,18 +29,18 @@ import { TenantsRepository } from './tenants/tenants.repository';
     ConnectHostClient,
     ConnectJwtStrategy,
     ConnectInstallStrategy,
+    ConnectJwtKind,
+    ConnectInstallKind,
   ],
   exports: [ConnectHostClient, TenantDirectory, TenantsRepository],
 })
-export class ConnectModule implements OnModuleInit {
+export class ConnectModule {
   constructor(
-    private readonly strategies: StrategyRunner,
-    private readonly request: ConnectJwtStrategy,
-    private readonly install: ConnectInstallStrategy,
-  ) {}
-
-  onModuleInit(): void {
-    this.strategies.register('connect', this.request);
-    this.strategies.register('connect-install', this.install);
+    private readonly kinds: CredentialKinds,
+    private readonly request: ConnectJwtKind,
+    private readonly install: ConnectInstallKind,
+  ) {
+    // At construction, not at init: the OpenAPI document, built before init, lists their schemes.
+    kinds.register(request, install);
   }
 }

@@ -3,7 +3,7 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
-import { StrategyRunner } from '../auth/strategies/strategy-runner';
+import { CredentialKinds } from '../auth/kinds/credential-kinds';
 import { ConnectModule } from '../connect/connect.module';
 import { CmjSpiJwtService } from './cmj-spi-jwt.service';
 import { DownloadClient } from './download.client';
@@ -14,7 +14,7 @@ import { MigrationService } from './migration.service';
 import { OperationEntity } from './operations/operation.entity';
 import { OperationStore } from './operations/operation-store.service';
 import { OperationsApiClient } from './operations/operations-api.client';
-import { CmjSpiStrategy } from './strategies/cmj-spi.strategy';
+import { CmjSpiKind, CmjSpiStrategy } from './strategies/cmj-spi.strategy';
 
 /**
  * The CMJ Cloud migration SPI (DESIGN section 11): the `cmj-spi` credential kind, the SPI
@@ -28,6 +28,7 @@ import { CmjSpiStrategy } from './strategies/cmj-spi.strategy';
     JobLock,
     CmjSpiJwtService,
     CmjSpiStrategy,
+    CmjSpiKind,
     OperationStore,
     OperationsApiClient,
     DownloadClient,
@@ -39,14 +40,16 @@ import { CmjSpiStrategy } from './strategies/cmj-spi.strategy';
 })
 export class MigrationSpiModule implements OnModuleInit {
   constructor(
-    private readonly strategies: StrategyRunner,
-    private readonly strategy: CmjSpiStrategy,
+    kinds: CredentialKinds,
+    kind: CmjSpiKind,
     private readonly handlers: MigrationHandlers,
     private readonly configuration: WardenConfigurationHandler,
-  ) {}
+  ) {
+    // At construction, not at init: the OpenAPI document, built before init, lists its scheme.
+    kinds.register(kind);
+  }
 
   onModuleInit(): void {
-    this.strategies.register('cmj-spi', this.strategy);
     this.handlers.register(this.configuration);
   }
 }

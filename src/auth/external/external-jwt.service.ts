@@ -50,6 +50,8 @@ export interface ExternalIdentity {
   localUserId?: string;
   /** Set for a Forge invocation token. */
   invocation?: ForgeInvocation;
+  /** The settings' generation the answer was begun under (set by the strategy). */
+  generation?: number;
 }
 
 /** While the IdP cannot be asked, one log line per this period says why. */

@@ -12,6 +12,11 @@ export type StrategyRequest = Pick<FastifyRequest, 'headers' | 'ip'> & {
   target?: { method: string; url: string };
   /** The route takes Connect context tokens (`qsh: context-qsh`). */
   connectContext?: boolean;
+  /**
+   * The route exchanges the credential for tokens (/system/auth). Not `login`: passport puts its
+   * own `login` function on every request it authenticates.
+   */
+  exchangesForTokens?: boolean;
 };
 
 /**
@@ -39,6 +44,7 @@ export class StrategyRunner {
       ip: request.ip,
       target: request.target,
       connectContext: request.connectContext,
+      exchangesForTokens: request.exchangesForTokens,
     };
     return new Promise<T>((resolve, reject) => {
       const middleware = this.passport.authenticate(

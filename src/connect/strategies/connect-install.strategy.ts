@@ -3,6 +3,12 @@ import { hash } from 'node:crypto';
 import { Strategy as JwtStrategy } from 'passport-jwt';
 import type { StrategyRequest } from '../../auth/strategies/strategy-runner';
 import { parseAuthorization } from '../../common/credentials';
+import {
+  CredentialKindHandler,
+  PresentedRequest,
+  Resolution,
+} from '../../auth/kinds/credential-kind';
+import { CONNECT_SECURITY_SCHEME } from './connect-jwt.strategy';
 import { JwtError } from '../../common/jwt/jws';
 import { JWT_VERIFY_OPTIONS, keyProvider, VerifiedJwt } from '../../common/jwt/passport-jwt';
 import { LocalPassportStrategy } from '../../common/passport/local-strategy';
@@ -52,5 +58,25 @@ export class ConnectInstallStrategy extends LocalPassportStrategy(JwtStrategy, '
       tenant: claims.clientKey,
       connect: { lifecycle: { iat: claims.iat, digest: hash('sha256', token, 'hex') } },
     };
+  }
+}
+
+/** The `connect-install` kind: `Authorization: JWT …` on the lifecycle callbacks only. */
+@Injectable()
+export class ConnectInstallKind extends CredentialKindHandler<Principal> {
+  readonly kind = 'connect-install';
+  readonly challenge = 'JWT';
+  readonly securityScheme = CONNECT_SECURITY_SCHEME;
+
+  constructor(readonly strategy: ConnectInstallStrategy) {
+    super();
+  }
+
+  recognises({ presented }: PresentedRequest): boolean {
+    return presented.scheme === 'jwt';
+  }
+
+  resolve(principal: Principal): Resolution {
+    return { authenticated: { principal } };
   }
 }

@@ -2,6 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { Strategy as JwtStrategy } from 'passport-jwt';
 import type { StrategyRequest } from '../../auth/strategies/strategy-runner';
 import { connectTokenOf, parseAuthorization } from '../../common/credentials';
+import {
+  CredentialKindHandler,
+  PresentedRequest,
+  Resolution,
+} from '../../auth/kinds/credential-kind';
 import { JwtError } from '../../common/jwt/jws';
 import { JWT_VERIFY_OPTIONS, keyProvider, VerifiedJwt } from '../../common/jwt/passport-jwt';
 import { LocalPassportStrategy } from '../../common/passport/local-strategy';
@@ -62,3 +67,38 @@ export class ConnectJwtStrategy extends LocalPassportStrategy(JwtStrategy, 'conn
     };
   }
 }
+
+/**
+ * The `connect` kind: `Authorization: JWT …` or one `jwt` query parameter on a route that takes
+ * Connect. Bound to the request (qsh) and fresh on every call: nothing to remember.
+ */
+@Injectable()
+export class ConnectJwtKind extends CredentialKindHandler<Principal> {
+  readonly kind = 'connect';
+  readonly challenge = 'JWT';
+  readonly securityScheme = CONNECT_SECURITY_SCHEME;
+
+  constructor(readonly strategy: ConnectJwtStrategy) {
+    super();
+  }
+
+  recognises({ presented, request }: PresentedRequest): boolean {
+    return connectTokenOf(presented, request.target?.url) !== null;
+  }
+
+  resolve(principal: Principal): Resolution {
+    return { authenticated: { principal } };
+  }
+}
+
+/** How OpenAPI names Connect's JWT: the `Authorization: JWT <token>` header (or `?jwt=`). */
+export const CONNECT_SECURITY_SCHEME = {
+  name: 'connectJwt',
+  definition: {
+    type: 'apiKey' as const,
+    in: 'header',
+    name: 'Authorization',
+    description:
+      'Atlassian Connect JWT: "JWT <token>" (HS256 with the tenant\'s shared secret, qsh bound)',
+  },
+};
