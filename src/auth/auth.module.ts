@@ -15,6 +15,9 @@ import { UsersController } from './directory/users.controller';
 import { GroupsRepository, UsersRepository } from './directory/users.repository';
 import { JwksController } from './keys/jwks.controller';
 import { KeyRingService } from './keys/key-ring.service';
+import { KeyRotationJob } from './keys/key-rotation.job';
+import { KeysController } from './keys/keys.controller';
+import { JobLock } from '../database/job-lock';
 import { SigningKeyEntity } from './keys/signing-key.entity';
 import { SigningKeysRepository } from './keys/signing-keys.repository';
 import { RefreshSessionEntity } from './sessions/refresh-session.entity';
@@ -45,7 +48,13 @@ import { WardenTokens } from './warden-tokens.service';
       RefreshSessionEntity,
     ]),
   ],
-  controllers: [AuthController, UsersController, JwksController, ExternalJwtController],
+  controllers: [
+    AuthController,
+    UsersController,
+    JwksController,
+    KeysController,
+    ExternalJwtController,
+  ],
   providers: [
     UsersRepository,
     GroupsRepository,
@@ -57,6 +66,8 @@ import { WardenTokens } from './warden-tokens.service';
     SessionsService,
     RevocationService,
     KeyRingService,
+    KeyRotationJob,
+    JobLock,
     WardenTokens,
     AuthService,
     UpstreamSessionClient,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { DatabaseKind, SigningAlgorithm, WardenConfig } from './warden-config';
+import { DatabaseKind, SIGNING_ALGORITHMS, SigningAlgorithm, WardenConfig } from './warden-config';
 
 /** Every environment variable Warden reads (the README lists each; compose may set only these). */
 export const CONFIG_VARIABLES = [
@@ -61,7 +61,6 @@ const CONNECT_SCOPES = [
 const ATLASSIAN_AUTH_SERVER_URL = 'https://oauth-2-authorization-server.services.atlassian.com';
 /** CMJ Cloud's Operations API (Appfire's SPI documentation). */
 const CMJ_PRODUCTION_URL = 'https://spi.cmj.botronsoftcloud.com';
-const SIGNING_ALGORITHMS: SigningAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const ENCRYPTION_KEY_FILE = 'encryption.key';
 

@@ -1,4 +1,5 @@
 export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
+export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
 export type DatabaseKind = 'sqlite' | 'postgres';
 
 /** The typed, validated configuration. Built once by `loadConfig`; nothing else reads process.env. */

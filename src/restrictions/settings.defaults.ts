@@ -21,6 +21,8 @@ export interface Settings {
     rotateRefreshTokens: boolean;
     reuseGraceSeconds: number;
   };
+  /** Signing-key rotation: how long a new key is published before it signs, and how often. */
+  keys: { prePublishSeconds: number; rotateEveryDays: number };
   /** The upstream's own browser users (UPSTREAM_BASE_URL's session cookie) at the decision endpoint. */
   upstreamSessions: {
     /** Judge a request that carries the session cookie and no Authorization; only with UPSTREAM_BASE_URL. */
@@ -74,6 +76,7 @@ export const DEFAULT_SETTINGS: Settings = {
     rotateRefreshTokens: false,
     reuseGraceSeconds: 30,
   },
+  keys: { prePublishSeconds: 600, rotateEveryDays: 90 },
   upstreamSessions: { decision: true, cacheSeconds: 30 },
   externalJwt: {
     enabled: false,
