@@ -97,6 +97,17 @@ export const DEFAULT_SETTINGS: Settings = {
   },
 };
 
+/**
+ * Paths (dotted) of settings that are lists of local group names: a group renamed is renamed
+ * in them, and a group named in any of them cannot be deleted. A new setting that names groups
+ * belongs here.
+ */
+export const GROUP_SETTINGS = [
+  'groups.apiAccess',
+  'groups.readOnly',
+  'groups.tokenCreators',
+] as const;
+
 /** Paths (dotted) of settings that are secrets: masked when read, kept when written back masked. */
 export const SECRET_SETTINGS = ['externalJwt.clientSecret'] as const;
 export const MASK = '********';

@@ -11,6 +11,7 @@ import {
   Req,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
@@ -28,6 +29,7 @@ import {
   CreateGroupDto,
   CreateUserDto,
   GroupView,
+  RenameGroupDto,
   UpdateUserDto,
   UserPage,
   UserView,
@@ -116,5 +118,43 @@ export class UsersController {
   @ApiOkResponse({ type: [GroupView] })
   listGroups(): Promise<GroupView[]> {
     return this.directory.listGroups();
+  }
+
+  @Patch('groups/:name')
+  @ApiOperation({
+    summary:
+      'Rename a group: its members keep it, and every settings list that names it (groups.apiAccess, groups.readOnly, groups.tokenCreators) follows, in one transaction',
+  })
+  @ApiOkResponse({ type: GroupView })
+  @ApiBadRequestResponse({ description: 'The new name is not a valid group name' })
+  @ApiNotFoundResponse({ description: 'No such group (group_not_found)' })
+  @ApiConflictResponse({
+    description:
+      'Another group has the new name (group_exists), or the group is warden-admins (admin_group_protected)',
+  })
+  renameGroup(
+    @Param('name') name: string,
+    @Body() dto: RenameGroupDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<GroupView> {
+    return this.directory.renameGroup(name, dto, actor(principal, request));
+  }
+
+  @Delete('groups/:name')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a group and its memberships, unless a settings list names it' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ description: 'No such group (group_not_found)' })
+  @ApiConflictResponse({
+    description:
+      'A settings list names the group (group_in_use; `settings` lists the paths), or the group is warden-admins (admin_group_protected)',
+  })
+  async deleteGroup(
+    @Param('name') name: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    await this.directory.deleteGroup(name, actor(principal, request));
   }
 }

@@ -38,6 +38,7 @@ describe(WardenConfigurationHandler.name, () => {
       {} as SessionsService,
       { record: jest.fn() } as unknown as AuditSink,
       {} as WardenConfig,
+      {} as SettingsService,
     );
     const settings = {
       masked: () => structuredClone(DEFAULT_SETTINGS),

@@ -102,6 +102,17 @@ export class CreateGroupDto {
   name!: string;
 }
 
+export class RenameGroupDto {
+  @ApiProperty({
+    example: 'api-consumers',
+    minLength: 1,
+    maxLength: 255,
+    description: 'The new name: letters, digits, spaces and . _ @ + -',
+  })
+  @IsGroupName()
+  name!: string;
+}
+
 export class UserView {
   @ApiProperty() id!: string;
   @ApiProperty({ example: 'alice' }) username!: string;

@@ -4,7 +4,8 @@ import { RedisInvalidationBus } from '../../src/common/invalidation/redis-invali
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { itWhen, startApp, TestApp } from '../support/app';
 import { within } from '../support/eventually';
-import { adminAuth, login, newUser } from '../support/factories';
+import { adminAuth, login, newGroup, newUser } from '../support/factories';
+import { patchSettings } from '../support/settings';
 import { bearer, http } from '../support/http';
 import { requirePostgres } from '../support/postgres';
 import { awaitInvalidationSubscribers, REDIS_URL, requireRedis } from '../support/redis';
@@ -15,7 +16,7 @@ const LEAD_MS = 3000;
 const kidOf = (token: string): string =>
   JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).kid;
 
-describe('signing-key rotation on two instances (one PostgreSQL, one Redis)', () => {
+describe('administration seen from two instances (one PostgreSQL, one Redis)', () => {
   let a: TestApp;
   let b: TestApp;
   let ready = false;
@@ -67,12 +68,10 @@ describe('signing-key rotation on two instances (one PostgreSQL, one Redis)', ()
       // real time within the test; it changes nothing else in the rotation.
       const settings = a.app.get(SettingsService);
       const stored = settings.get();
-      const shortened = jest
-        .spyOn(settings, 'get')
-        .mockReturnValue({
-          ...stored,
-          keys: { ...stored.keys, prePublishSeconds: LEAD_MS / 1000 },
-        });
+      const shortened = jest.spyOn(settings, 'get').mockReturnValue({
+        ...stored,
+        keys: { ...stored.keys, prePublishSeconds: LEAD_MS / 1000 },
+      });
       const res = await http(`${a.url}/admin/keys/rotate`, {
         method: 'POST',
         headers: { authorization: adminAuth() },
@@ -124,5 +123,39 @@ describe('signing-key rotation on two instances (one PostgreSQL, one Redis)', ()
       }
     },
     30_000,
+  );
+
+  maybe(
+    'a group renamed on A is the members\u2019 new group and the settings\u2019 new name on B within a second',
+    async () => {
+      const name = await newGroup(a);
+      const member = await newUser(a, { groups: [name] });
+      await patchSettings(a, { groups: { readOnly: [name] } });
+      const access = (await login(a, member)).authentication;
+      const whoami = () =>
+        http(`${b.url}/system/whoami`, { headers: { authorization: bearer(access) } });
+      // B has the member cached with the old name.
+      expect((await whoami()).body.groups).toEqual([name]);
+
+      const renamed = `${name}-renamed`;
+      const res = await http(`${a.url}/admin/groups/${name}`, {
+        method: 'PATCH',
+        headers: { authorization: adminAuth() },
+        json: { name: renamed },
+      });
+      expect(res.status).toBe(200);
+
+      await within(
+        'B gives the member the renamed group',
+        whoami,
+        (r) => r.status === 200 && r.body.groups[0] === renamed,
+      );
+      await within(
+        'B holds the settings with the renamed group',
+        () => http(`${b.url}/admin/settings`, { headers: { authorization: adminAuth() } }),
+        (r) => r.status === 200 && r.body.groups.readOnly[0] === renamed,
+      );
+      await patchSettings(a, { groups: { readOnly: [] } });
+    },
   );
 });
