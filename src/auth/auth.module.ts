@@ -6,6 +6,7 @@ import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { AuthenticatorService } from './authenticator.service';
 import { DirectoryService } from './directory/directory.service';
+import { GroupAdminService } from './directory/group-admin.service';
 import { GroupEntity } from './directory/group.entity';
 import { PasswordHasher } from './directory/password-hasher';
 import { UserCache } from './directory/user-cache';
@@ -63,6 +64,7 @@ import { WardenTokens } from './warden-tokens.service';
     PasswordHasher,
     UserCache,
     DirectoryService,
+    GroupAdminService,
     SessionsService,
     RevocationService,
     KeyRingService,

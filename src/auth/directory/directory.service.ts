@@ -1,19 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AuditSink } from '../../audit/audit.port';
-import { DomainError, Problems } from '../../common/problem/domain-error';
+import { Problems } from '../../common/problem/domain-error';
 import { ADMIN_GROUP } from '../../common/principal';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
 import { isUniqueViolation } from '../../database/db-errors';
-import { renameGroupInSettings, settingsNamingGroup } from '../../restrictions/group-settings';
-import { SettingsService } from '../../restrictions/settings.service';
 import { SessionsService } from '../sessions/sessions.service';
 import {
   CreateGroupDto,
   CreateUserDto,
   GroupView,
   MigratedUserDto,
-  RenameGroupDto,
   UpdateUserDto,
   UserView,
 } from './dto/directory.dto';
@@ -45,7 +42,6 @@ export class DirectoryService {
     private readonly sessions: SessionsService,
     private readonly audit: AuditSink,
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
-    private readonly settings: SettingsService,
   ) {}
 
   /** Other modules end their credentials of a user who is deleted or disabled. */
@@ -286,63 +282,6 @@ export class DirectoryService {
   }
 
   /**
-   * Renames a group, and the settings lists that name it, in one transaction; the new settings
-   * version reaches every instance as any settings change does, and the members' cached groups
-   * are dropped here and (bus, then poll) on the others.
-   */
-  async renameGroup(name: string, dto: RenameGroupDto, actor: Actor): Promise<GroupView> {
-    assertValidGroupName(dto.name);
-    const group = await this.requireGroup(name);
-    protectAdminGroup(group, 'renamed');
-    const other = await this.groups.findByName(dto.name);
-    if (other && other.id !== group.id)
-      throw Problems.conflict(`Group ${dto.name} already exists`, 'group_exists');
-    const from = group.name;
-    let settings: string[] = [];
-    let result: Awaited<ReturnType<GroupsRepository['renameWithSettings']>>;
-    try {
-      result = await this.groups.renameWithSettings(group, dto.name, new Date(), (document) => {
-        settings = renameGroupInSettings(document, from, dto.name);
-        return settings.length > 0;
-      });
-    } catch (err) {
-      if (isUniqueViolation(err))
-        throw Problems.conflict(`Group ${dto.name} already exists`, 'group_exists');
-      throw err;
-    }
-    if (result.settingsVersion !== null) await this.settings.storedChanged();
-    for (const id of result.memberIds) this.cache.invalidate(id);
-    this.record('group.renamed', actor, {
-      from,
-      to: dto.name,
-      members: result.memberIds.length,
-      settings,
-      settingsVersion: result.settingsVersion,
-    });
-    return toGroupView({ ...group, name: dto.name });
-  }
-
-  /** Deletes a group and its memberships; refused while a settings list names it. */
-  async deleteGroup(name: string, actor: Actor): Promise<void> {
-    const group = await this.requireGroup(name);
-    protectAdminGroup(group, 'deleted');
-    const result = await this.groups.removeUnlessNamed(group, new Date(), (document) =>
-      settingsNamingGroup(document, group.name),
-    );
-    if (!result.removed) {
-      throw new DomainError(
-        409,
-        'group_in_use',
-        'Conflict',
-        `Group ${group.name} is named in the settings (${result.namedIn.join(', ')}); take it out there first`,
-        { fields: { settings: result.namedIn } },
-      );
-    }
-    for (const id of result.memberIds) this.cache.invalidate(id);
-    this.record('group.deleted', actor, { group: group.name, members: result.memberIds.length });
-  }
-
-  /**
    * Creates the admin group and, when no member of it exists, the bootstrap admin. Returns the
    * generated password when one had to be made up (printed once by the caller).
    */
@@ -411,12 +350,6 @@ export class DirectoryService {
     return found;
   }
 
-  private async requireGroup(name: string): Promise<GroupEntity> {
-    const group = name.length <= 255 ? await this.groups.findByName(name) : null;
-    if (!group) throw Problems.notFound(`No group ${name}`, 'group_not_found');
-    return group;
-  }
-
   private async require(username: string): Promise<UserEntity> {
     const user = username.length <= 255 ? await this.users.findByUsername(username) : null;
     if (!user) throw Problems.notFound(`No user ${username}`, 'user_not_found');
@@ -469,15 +402,6 @@ function toUserView(user: UserEntity): UserView {
   };
 }
 
-/** The administrators' group is what every admin route checks: it cannot go or change its name. */
-function protectAdminGroup(group: GroupEntity, what: 'renamed' | 'deleted'): void {
-  if (group.nameKey === ADMIN_GROUP.toLowerCase())
-    throw Problems.conflict(
-      `The administrators' group ${ADMIN_GROUP} cannot be ${what}`,
-      'admin_group_protected',
-    );
-}
-
-function toGroupView(group: GroupEntity): GroupView {
+export function toGroupView(group: GroupEntity): GroupView {
   return { id: group.id, name: group.name, createdAt: group.createdAt.toISOString() };
 }

@@ -25,6 +25,7 @@ import type { FastifyRequest } from 'fastify';
 import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
 import { Principal } from '../../common/principal';
 import { Actor, DirectoryService } from './directory.service';
+import { GroupAdminService } from './group-admin.service';
 import {
   CreateGroupDto,
   CreateUserDto,
@@ -44,7 +45,10 @@ function actor(principal: Principal, request: FastifyRequest): Actor {
 @AdminOnly()
 @Controller('admin')
 export class UsersController {
-  constructor(private readonly directory: DirectoryService) {}
+  constructor(
+    private readonly directory: DirectoryService,
+    private readonly groupAdmin: GroupAdminService,
+  ) {}
 
   @Post('users')
   @ApiOperation({ summary: 'Create a user (usernames are unique regardless of case)' })
@@ -138,7 +142,7 @@ export class UsersController {
     @CurrentPrincipal() principal: Principal,
     @Req() request: FastifyRequest,
   ): Promise<GroupView> {
-    return this.directory.renameGroup(name, dto, actor(principal, request));
+    return this.groupAdmin.renameGroup(name, dto, actor(principal, request));
   }
 
   @Delete('groups/:name')
@@ -155,6 +159,6 @@ export class UsersController {
     @CurrentPrincipal() principal: Principal,
     @Req() request: FastifyRequest,
   ): Promise<void> {
-    await this.directory.deleteGroup(name, actor(principal, request));
+    await this.groupAdmin.deleteGroup(name, actor(principal, request));
   }
 }

@@ -103,7 +103,7 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     await this.reload();
-    if (!this.active) await this.rotate(undefined, SYSTEM);
+    if (!this.active) await this.rotate(undefined, SYSTEM, 'start');
     this.bus.subscribe('signing-keys', () => void this.reloadLogged());
     this.pollTimer = setInterval(() => void this.reloadLogged(), KEY_RELOAD_SECONDS * 1000);
     this.pollTimer.unref();
@@ -161,7 +161,7 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
   async rotate(
     algorithm: SigningAlgorithm = this.config.signingAlgorithm,
     actor: RotationActor = SYSTEM,
-    trigger: 'request' | 'schedule' = 'request',
+    trigger: 'request' | 'schedule' | 'start' = 'request',
   ): Promise<KeyView> {
     await this.reload();
     const now = this.clock.now();

@@ -58,7 +58,6 @@ describe(WardenConfigurationHandler.name, () => {
       } as unknown as SessionsService,
       { record: jest.fn() } as unknown as AuditSink,
       {} as WardenConfig,
-      {} as SettingsService,
     );
     const settings = {
       masked: () => structuredClone(DEFAULT_SETTINGS),
