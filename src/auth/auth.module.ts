@@ -7,6 +7,7 @@ import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { AuthenticatorService } from './authenticator.service';
 import { DirectoryService } from './directory/directory.service';
+import { GroupAdminService } from './directory/group-admin.service';
 import { GroupEntity } from './directory/group.entity';
 import { PasswordHasher } from './directory/password-hasher';
 import { UserCache } from './directory/user-cache';
@@ -16,6 +17,9 @@ import { UsersController } from './directory/users.controller';
 import { GroupsRepository, UsersRepository } from './directory/users.repository';
 import { JwksController } from './keys/jwks.controller';
 import { KeyRingService } from './keys/key-ring.service';
+import { KeyRotationJob } from './keys/key-rotation.job';
+import { KeysController } from './keys/keys.controller';
+import { JobLock } from '../database/job-lock';
 import { SigningKeyEntity } from './keys/signing-key.entity';
 import { SigningKeysRepository } from './keys/signing-keys.repository';
 import { RefreshSessionEntity } from './sessions/refresh-session.entity';
@@ -55,6 +59,7 @@ import { WardenTokens } from './warden-tokens.service';
     UsersController,
     AdminSessionsController,
     JwksController,
+    KeysController,
     ExternalJwtController,
   ],
   providers: [
@@ -65,9 +70,12 @@ import { WardenTokens } from './warden-tokens.service';
     PasswordHasher,
     UserCache,
     DirectoryService,
+    GroupAdminService,
     SessionsService,
     RevocationService,
     KeyRingService,
+    KeyRotationJob,
+    JobLock,
     WardenTokens,
     AuthService,
     UpstreamSessionClient,

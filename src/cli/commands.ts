@@ -197,7 +197,8 @@ export function defineCommands(program: Command, io: CliIo, exit: (code: number)
     .command('rotate-keys')
     .summary('create a new signing key')
     .description(
-      'Create a new signing key and sign with it from now on. Older keys stay published until ' +
+      'Create a new signing key. It is published in the JWKS at once and signs after ' +
+        'keys.prePublishSeconds (at once when no key signs); older keys stay published until ' +
         'every token they signed has expired.',
     )
     .addArgument(
@@ -209,9 +210,12 @@ export function defineCommands(program: Command, io: CliIo, exit: (code: number)
     .action(async (chosen: SigningAlgorithm | undefined) => {
       const settings = config();
       const algorithm = chosen ?? settings.signingAlgorithm;
-      const kid = await withApp(settings, (app) => app.get(KeyRingService).rotate(algorithm));
+      const key = await withApp(settings, (app) =>
+        app.get(KeyRingService).rotate(algorithm, { username: 'cli' }),
+      );
       io.out(
-        `New ${algorithm} signing key ${kid} is active; older keys stay published until their tokens expire.\n`,
+        `New ${algorithm} signing key ${key.kid} is published (${key.state}) and signs from ${key.activatesAt}; ` +
+          'older keys stay published until their tokens expire.\n',
       );
     });
 

@@ -19,6 +19,7 @@ import { AuditAtMilliseconds1764300000000 } from './migrations/1764300000000-aud
 import { UserTombstones1764400000000 } from './migrations/1764400000000-user-tombstones';
 import { RefreshRotationOptIn1764500000000 } from './migrations/1764500000000-refresh-rotation-opt-in';
 import { prepareSqliteFiles, tightenOpenedSqliteFile } from './sqlite-files';
+import { SigningKeyActivation1764600000000 } from './migrations/1764600000000-signing-key-activation';
 
 export const ENTITIES = [
   UserEntity,
@@ -41,6 +42,7 @@ export const MIGRATIONS = [
   AuditAtMilliseconds1764300000000,
   UserTombstones1764400000000,
   RefreshRotationOptIn1764500000000,
+  SigningKeyActivation1764600000000,
 ];
 
 /**

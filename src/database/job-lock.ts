@@ -11,6 +11,7 @@ export const JOB_LOCKS = {
   auditPurgeFiring: 0x61756466, // "audf"
   apiTokenCleanup: 0x746f6b63, // "tokc"
   spiTokenSweep: 0x73706973, // "spis"
+  keyRotation: 0x6b657973, // "keys"
 } as const;
 
 /** SQLite is one process's file: a flag per database and job in this process is the whole lock. */

@@ -8,7 +8,13 @@ import { flattenValidationErrors } from '../common/validation-errors';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { DownloadClient, DownloadError } from './download.client';
 import { SpiCallDto, SpiImportDto } from './dto/spi.dto';
-import { ImportContext, ImportReport, MigrationChange } from './handlers/migration-handler';
+import {
+  ImportContext,
+  ImportReport,
+  MigrationChange,
+  MigrationItem,
+} from './handlers/migration-handler';
+import { OperationStatus } from './operations/operation.entity';
 import { MigrationHandlers } from './handlers/migration-handlers.service';
 import { OperationStore } from './operations/operation-store.service';
 import {
@@ -180,6 +186,7 @@ export class MigrationService implements OnApplicationShutdown {
   ): Promise<ImportReport> {
     const changes: MigrationChange[] = [];
     const problems: OperationProblem[] = [];
+    const items: MigrationItem[] = [];
     const progress = options.progress ?? (() => undefined);
     const document = parseDocument(text);
     progress(0.2);
@@ -206,8 +213,9 @@ export class MigrationService implements OnApplicationShutdown {
       });
       changes.push(...report.changes);
       problems.push(...report.problems);
+      items.push(...(report.items ?? report.changes.map(itemOf)));
     }
-    return { changes, problems };
+    return { changes, problems, items };
   }
 
   async importConfiguration(
@@ -247,6 +255,7 @@ export class MigrationService implements OnApplicationShutdown {
   ): Promise<void> {
     const changes: MigrationChange[] = [];
     const problems: OperationProblem[] = [];
+    const items: MigrationItem[] = [];
     try {
       const text = await this.downloads.download(call.downloadLink);
       const report = await this.importDocument(text, {
@@ -256,6 +265,7 @@ export class MigrationService implements OnApplicationShutdown {
       });
       changes.push(...report.changes);
       problems.push(...report.problems);
+      items.push(...(report.items ?? []));
     } catch (err) {
       problems.push({
         message:
@@ -267,7 +277,7 @@ export class MigrationService implements OnApplicationShutdown {
       if (!(err instanceof DownloadError || err instanceof DocumentError))
         this.logger.error(`Import ${call.operationId} failed: ${(err as Error).message}`);
     }
-    this.finish(call.operationId, 'import', reporter, caller, dryRun, changes, problems);
+    this.finish(call.operationId, 'import', reporter, caller, dryRun, changes, problems, items);
   }
 
   private reporter(operationId: string): ProgressReporter {
@@ -286,14 +296,17 @@ export class MigrationService implements OnApplicationShutdown {
     dryRun: boolean,
     changes: MigrationChange[],
     problems: OperationProblem[],
+    items: MigrationItem[] = [],
   ): void {
-    const failed = problems.some((p) => p.severity === 'ERROR');
+    const status = outcomeOf(problems, items);
+    const failed = status === 'failed';
     if (!failed) reporter.report(1);
     const result: OperationResult = {
-      resultHtml: resultHtml(kind, dryRun, changes, problems),
+      resultHtml: resultHtml(kind, dryRun, status, changes, problems, items),
       problems,
+      ...(kind === 'import' ? { status, items } : {}),
     };
-    const summary = { dryRun, changes, problems };
+    const summary = { dryRun, changes, problems, ...(kind === 'import' ? { items } : {}) };
     this.track(
       (async () => {
         await reporter.settled();
@@ -307,13 +320,13 @@ export class MigrationService implements OnApplicationShutdown {
           );
         }
         if (this.leave(operationId))
-          await this.store.end(operationId, failed ? 'failed' : 'succeeded', {
+          await this.store.end(operationId, status, {
             ...summary,
             resultDelivered: delivered,
           });
         this.audit.record({
-          event: `spi.${kind}.${failed ? 'failed' : 'succeeded'}`,
-          outcome: failed ? 'failure' : 'success',
+          event: `spi.${kind}.${status}`,
+          outcome: status === 'succeeded' ? 'success' : 'failure',
           actor: caller.principal.username,
           authMethod: caller.principal.authMethod,
           credentialId: caller.principal.credentialId,
@@ -323,6 +336,7 @@ export class MigrationService implements OnApplicationShutdown {
             operationId,
             dryRun,
             changes: changes.length,
+            failedItems: items.filter((i) => i.outcome === 'failed').length,
             problems: problems.map((p) => `${p.severity}: ${p.message}`).slice(0, 20),
             resultDelivered: delivered,
           },
@@ -356,6 +370,30 @@ export class MigrationService implements OnApplicationShutdown {
 }
 
 export class DocumentError extends Error {}
+
+/**
+ * `failed` when an error left nothing applied, `partial` when some items were applied (or, in a
+ * dry run, would be) and others failed: CMJ's operator must not read a half-applied import as
+ * one that changed nothing.
+ */
+export function outcomeOf(
+  problems: OperationProblem[],
+  items: MigrationItem[],
+): Exclude<OperationStatus, 'running'> {
+  if (!problems.some((p) => p.severity === 'ERROR')) return 'succeeded';
+  return items.some((i) => i.outcome === 'created' || i.outcome === 'updated')
+    ? 'partial'
+    : 'failed';
+}
+
+/** A handler that reports only its changes: each one an item created or updated. */
+function itemOf(change: MigrationChange): MigrationItem {
+  return {
+    target: change.target,
+    key: change.key,
+    outcome: change.action === 'create' ? 'created' : 'updated',
+  };
+}
 
 function parseDocument(text: string): ExportDocument {
   let value: unknown;
@@ -395,15 +433,17 @@ async function validated<T extends object>(type: new () => T, body: unknown): Pr
 function resultHtml(
   kind: 'export' | 'import',
   dryRun: boolean,
+  status: OperationStatus,
   changes: MigrationChange[],
   problems: OperationProblem[],
+  items: MigrationItem[],
 ): string {
   const title =
     kind === 'export' ? 'Warden export' : dryRun ? 'Warden import (dry run)' : 'Warden import';
-  const rows = changes
+  const rows = items
     .map(
-      (c) =>
-        `<tr><td>${escape(c.target)}</td><td>${escape(c.key)}</td><td>${escape(c.action)}</td></tr>`,
+      (i) =>
+        `<tr><td>${escape(i.target)}</td><td>${escape(i.key)}</td><td>${escape(dryRun && i.outcome !== 'failed' && i.outcome !== 'skipped' ? `would be ${i.outcome}` : i.outcome)}</td><td>${escape(i.reason ?? '')}</td></tr>`,
     )
     .join('');
   const issues = problems
@@ -412,8 +452,12 @@ function resultHtml(
   const verb = dryRun ? 'would change' : 'changed';
   return (
     `<!doctype html><meta charset=utf-8><title>${title}</title><h1>${title}</h1>` +
-    (kind === 'import' ? `<p>${changes.length} item(s) ${verb}.</p>` : '<p>Exported.</p>') +
-    (rows ? `<table><tr><th>What</th><th>Which</th><th>Change</th></tr>${rows}</table>` : '') +
+    (kind === 'import'
+      ? `<p>${escape(status)}: ${changes.length} change(s) ${verb}; users come without passwords or API tokens.</p>`
+      : '<p>Exported.</p>') +
+    (rows
+      ? `<table><tr><th>What</th><th>Which</th><th>Outcome</th><th>Reason</th></tr>${rows}</table>`
+      : '') +
     (issues ? `<ul>${issues}</ul>` : '')
   );
 }

@@ -21,6 +21,8 @@ export interface Settings {
     rotateRefreshTokens: boolean;
     reuseGraceSeconds: number;
   };
+  /** Signing-key rotation: how long a new key is published before it signs, and how often. */
+  keys: { prePublishSeconds: number; rotateEveryDays: number };
   /** The upstream's own browser users (UPSTREAM_BASE_URL's session cookie) at the decision endpoint. */
   upstreamSessions: {
     /** Judge a request that carries the session cookie and no Authorization; only with UPSTREAM_BASE_URL. */
@@ -84,6 +86,7 @@ export const DEFAULT_SETTINGS: Settings = {
     rotateRefreshTokens: false,
     reuseGraceSeconds: 30,
   },
+  keys: { prePublishSeconds: 600, rotateEveryDays: 90 },
   upstreamSessions: { decision: true, cacheSeconds: 30 },
   externalJwt: {
     enabled: false,
@@ -105,6 +108,17 @@ export const DEFAULT_SETTINGS: Settings = {
     allowAdminMapping: false,
   },
 };
+
+/**
+ * Paths (dotted) of settings that are lists of local group names: a group renamed is renamed
+ * in them, and a group named in any of them cannot be deleted. A new setting that names groups
+ * belongs here.
+ */
+export const GROUP_SETTINGS = [
+  'groups.apiAccess',
+  'groups.readOnly',
+  'groups.tokenCreators',
+] as const;
 
 /** Paths (dotted) of settings that are secrets: masked when read, kept when written back masked. */
 export const SECRET_SETTINGS = ['externalJwt.clientSecret'] as const;

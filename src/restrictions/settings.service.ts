@@ -103,6 +103,15 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     return this.write(document, write);
   }
 
+  /**
+   * Takes up a document another repository changed in its own transaction (a group renamed in
+   * the lists that name it) and tells the other instances, as a change made here would.
+   */
+  async storedChanged(): Promise<void> {
+    await this.reload();
+    this.bus.publish('settings', String(this.version));
+  }
+
   /** Validates a whole document as `replace` would, without saving it (a dry run). */
   async check(document: unknown): Promise<Settings> {
     return this.validated(this.unmask(document));

@@ -3,6 +3,8 @@ import { ADMIN_USERNAME } from '../support/config';
 import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
+import { auditEvents } from '../support/audit';
+import { patchSettings } from '../support/settings';
 
 describe.each(DATABASES)('admin API for users and groups (%s)', (database) => {
   let t: TestApp;
@@ -251,5 +253,134 @@ describe.each(DATABASES)('admin API for users and groups (%s)', (database) => {
     expect(page.body.items).toHaveLength(2);
     expect(page.body.total).toBeGreaterThan(2);
     expect((await admin('/admin/users?limit=100000')).status).toBe(400);
+  });
+
+  describe('renaming and deleting groups', () => {
+    const settings = async () => {
+      const res = await admin('/admin/settings');
+      return { etag: res.headers.get('etag')!, groups: res.body.groups };
+    };
+    const groupsOf = async (username: string): Promise<string[]> =>
+      (await admin(`/admin/users/${username}`)).body.groups;
+
+    maybe(
+      'a rename reaches the members, every settings list that names the group, and the rules, in one step',
+      async () => {
+        const name = await newGroup(t);
+        const other = await newGroup(t);
+        const member = await newUser(t, { groups: [name] });
+        await patchSettings(t, {
+          groups: { readOnly: [name.toUpperCase()], tokenCreators: [other, name] },
+        });
+        const access = (await login(t, member)).authentication;
+        const me = () =>
+          http(`${t.url}/system/whoami`, { headers: { authorization: bearer(access) } });
+        expect((await me()).body.groups).toEqual([name]);
+        const before = await settings();
+
+        const renamed = `${name}-renamed`;
+        const res = await admin(`/admin/groups/${name}`, {
+          method: 'PATCH',
+          json: { name: renamed },
+        });
+        expect(res.status).toBe(200);
+        expect(res.body.name).toBe(renamed);
+
+        expect(await groupsOf(member.username)).toEqual([renamed]);
+        const after = await settings();
+        expect(after.groups).toMatchObject({
+          readOnly: [renamed],
+          tokenCreators: [other, renamed],
+        });
+        expect(Number(JSON.parse(after.etag))).toBe(Number(JSON.parse(before.etag)) + 1);
+        // The member's cached principal follows at once, and the read-only rule still holds.
+        expect((await me()).body.groups).toEqual([renamed]);
+        const write = await http(`${t.url}/authz/decision`, {
+          headers: {
+            authorization: bearer(access),
+            'x-original-method': 'POST',
+            'x-original-uri': '/rest/api/2/issue',
+          },
+        });
+        expect(write.status).toBe(403);
+        expect(
+          (await admin('/admin/groups')).body.map((g: { name: string }) => g.name),
+        ).not.toContain(name);
+        const [event] = await auditEvents(t, { event: 'group.renamed' });
+        expect(event).toMatchObject({
+          actor: ADMIN_USERNAME,
+          details: expect.objectContaining({
+            from: name,
+            to: renamed,
+            settings: ['groups.readOnly', 'groups.tokenCreators'],
+          }),
+        });
+        await patchSettings(t, { groups: { readOnly: [], tokenCreators: [] } });
+      },
+    );
+
+    maybe(
+      'a rename is 404 for an unknown group, 409 onto an existing name, 400 for a bad name',
+      async () => {
+        const name = await newGroup(t);
+        const taken = await newGroup(t);
+        const rename = (from: string, body: unknown) =>
+          admin(`/admin/groups/${encodeURIComponent(from)}`, { method: 'PATCH', json: body });
+        expect((await rename('no-such-group', { name: 'x' })).body).toMatchObject({
+          status: 404,
+          code: 'group_not_found',
+        });
+        expect((await rename(name, { name: taken.toUpperCase() })).body).toMatchObject({
+          status: 409,
+          code: 'group_exists',
+        });
+        for (const body of [
+          { name: 'bad/name' },
+          { name: '' },
+          { name: 42 },
+          {},
+          { name: 'x'.repeat(256) },
+        ]) {
+          const res = await rename(name, body);
+          expect(res.status).toBe(400);
+          expect(res.body.code).toBe('validation_failed');
+        }
+        // A change of case only is a rename of the same group.
+        expect((await rename(name, { name: name.toUpperCase() })).status).toBe(200);
+      },
+    );
+
+    maybe('warden-admins can be neither renamed nor deleted', async () => {
+      for (const res of [
+        await admin('/admin/groups/warden-admins', { method: 'PATCH', json: { name: 'admins' } }),
+        await admin('/admin/groups/WARDEN-ADMINS', { method: 'DELETE' }),
+      ]) {
+        expect(res.status).toBe(409);
+        expect(res.body.code).toBe('admin_group_protected');
+      }
+      expect(await groupsOf(ADMIN_USERNAME)).toContain('warden-admins');
+    });
+
+    maybe(
+      'a delete is refused, naming the lists, while a setting names the group; then it goes with its memberships',
+      async () => {
+        const name = await newGroup(t);
+        const member = await newUser(t, { groups: [name] });
+        await patchSettings(t, { groups: { readOnly: [name], apiAccess: [] } });
+
+        const refused = await admin(`/admin/groups/${name}`, { method: 'DELETE' });
+        expect(refused.status).toBe(409);
+        expect(refused.body).toMatchObject({ code: 'group_in_use', settings: ['groups.readOnly'] });
+        expect(refused.body.detail).toContain('groups.readOnly');
+        expect(await groupsOf(member.username)).toEqual([name]);
+
+        await patchSettings(t, { groups: { readOnly: [] } });
+        expect((await admin(`/admin/groups/${name}`, { method: 'DELETE' })).status).toBe(204);
+        expect(await groupsOf(member.username)).toEqual([]);
+        expect((await admin(`/admin/groups/${name}`, { method: 'DELETE' })).status).toBe(404);
+        const [event] = await auditEvents(t, { event: 'group.deleted' });
+        expect(event.details).toMatchObject({ group: name, members: 1 });
+      },
+    );
   });
 });

@@ -9,11 +9,11 @@ import { databaseReady, startApp, TestApp } from '../support/app';
 import { FakeAtlassian, newTenant } from '../support/atlassian';
 import { auditEvents } from '../support/audit';
 import { FakeCmj, newCmjKey } from '../support/cmj';
-import { adminAuth, login, newGroup } from '../support/factories';
+import { adminAuth, login, newGroup, newUser, TestUser } from '../support/factories';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { createRootLogger } from '../../src/common/logging';
 import { Writable } from 'node:stream';
-import { bearer, http } from '../support/http';
+import { basic, bearer, http } from '../support/http';
 import { operatorPatch } from '../support/settings';
 
 const BASE_URL = 'https://warden.example.test';
@@ -136,10 +136,26 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
   describe('a full migration', () => {
     let link: string;
     let tenantKey: string;
+    let migrant: TestUser;
+
+    const usersOf = async (t: TestApp) =>
+      (await exportFrom(t)).document.data['warden.configuration'].users;
 
     beforeAll(async () => {
       await newGroup(source, 'api-users');
       await newGroup(source, 'auditors');
+      migrant = await newUser(source, { username: 'migrant', groups: ['api-users', 'auditors'] });
+      await http(`${source.url}/admin/users/migrant`, {
+        method: 'PATCH',
+        headers: { authorization: adminAuth() },
+        json: { displayName: 'Mig Rant', email: 'migrant@example.com' },
+      });
+      await newUser(source, { username: 'leaver', groups: ['api-users'] });
+      await http(`${source.url}/admin/users/leaver`, {
+        method: 'PATCH',
+        headers: { authorization: adminAuth() },
+        json: { disabled: true },
+      });
       await operatorPatch(source, {
         groups: { apiAccess: ['api-users'], readOnly: ['auditors'] },
         publicApis: { paths: ['/rest/api/2/serverInfo'], requireAuthentication: false },
@@ -162,7 +178,21 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
       expect(data.tenants).toEqual([
         expect.objectContaining({ clientKey: tenantKey, enabled: true }),
       ]);
+      expect(data.users).toEqual(
+        expect.arrayContaining([
+          {
+            username: 'migrant',
+            displayName: 'Mig Rant',
+            email: 'migrant@example.com',
+            disabled: false,
+            groups: ['api-users', 'auditors'],
+          },
+          expect.objectContaining({ username: 'leaver', disabled: true, groups: ['api-users'] }),
+        ]),
+      );
       const text = JSON.stringify(document);
+      // Users travel without passwords or API tokens.
+      expect(text).not.toMatch(/argon2|password|wdn_/i);
       expect(text).not.toContain('source-introspection-secret');
       expect(text).not.toMatch(/sharedSecret/);
       const progress = cmj.callsFor(id, 'progress').map((c) => c.body.progress);
@@ -199,9 +229,26 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         expect.arrayContaining([
           expect.objectContaining({ target: 'group', key: 'api-users', action: 'create' }),
           expect.objectContaining({ target: 'settings', key: 'groups.apiAccess' }),
+          expect.objectContaining({ target: 'user', key: 'migrant', action: 'create' }),
+        ]),
+      );
+      expect(result.body.status).toBe('succeeded');
+      expect(result.body.items).toEqual(
+        expect.arrayContaining([
+          { target: 'user', key: 'migrant', outcome: 'created' },
+          { target: 'group', key: 'api-users', outcome: 'created' },
+          {
+            target: 'tenant',
+            key: tenantKey,
+            outcome: 'skipped',
+            reason: 'not installed on this instance',
+          },
         ]),
       );
       expect(await configurationOf(target)).toEqual(before);
+      expect((await usersOf(target)).map((u: { username: string }) => u.username)).not.toContain(
+        'migrant',
+      );
     });
 
     it('the import makes the target\u2019s configuration equal the source\u2019s (the target keeps its own secrets)', async () => {
@@ -217,6 +264,19 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         'WARNING',
       ]);
       expect(await configurationOf(target)).toEqual(await configurationOf(source));
+      expect(await usersOf(target)).toEqual(await usersOf(source));
+      // Without a password: the source's one does not sign in here.
+      const [row] = await target.dataSource.query(
+        `SELECT password_hash FROM users WHERE username_key = 'migrant'`,
+      );
+      expect(row.password_hash).toBeNull();
+      expect(
+        (
+          await http(`${target.url}/system/auth`, {
+            headers: { authorization: basic(migrant.username, migrant.password) },
+          })
+        ).status,
+      ).toBe(401);
       const stored = await target.dataSource.query(`SELECT document FROM settings`);
       expect(stored[0].document).not.toContain('source-introspection-secret');
       expect(target.app.get(SettingsService).get().externalJwt.clientSecret).toBe(
@@ -374,7 +434,20 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
       ]);
       expect(problems(real.id)).toEqual(problems(dry.id));
       const op = await operation(target, real.id);
-      expect(op.status).toBe('failed');
+      // The good group was created: part of the import was applied.
+      expect(op.status).toBe('partial');
+      expect(cmj.callsFor(real.id, 'result')[0].body).toMatchObject({
+        status: 'partial',
+        items: expect.arrayContaining([
+          { target: 'group', key: good, outcome: 'created' },
+          {
+            target: 'group',
+            key: bad,
+            outcome: 'failed',
+            reason: expect.stringMatching(/^A group name/),
+          },
+        ]),
+      });
       expect(op.summary.changes).toEqual(
         expect.arrayContaining([{ target: 'group', key: good, action: 'create' }]),
       );
@@ -388,6 +461,61 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         `SELECT COUNT(*) AS count FROM groups WHERE name LIKE 'bad%'`,
       );
       expect(Number(count)).toBe(0);
+    });
+
+    it('a partly failed import of users is partial, with every item\u2019s outcome in the result CMJ receives', async () => {
+      const group = await newGroup(source);
+      const { document } = await exportFrom(source);
+      const data = document.data['warden.configuration'];
+      const fresh = `fresh-${n}`;
+      const orphan = `orphan-${n}`;
+      data.users.push(
+        { username: fresh, displayName: null, email: null, disabled: false, groups: [group] },
+        { username: 'no/slashes', displayName: null, email: null, disabled: false, groups: [] },
+        {
+          username: orphan,
+          displayName: null,
+          email: null,
+          disabled: false,
+          groups: ['nowhere'],
+        },
+      );
+      const { id } = await importInto(target, cmj.link(JSON.stringify(document)));
+      const [result] = cmj.callsFor(id, 'result');
+      expect(result.body.status).toBe('partial');
+      const users = result.body.items.filter((i: { target: string }) => i.target === 'user');
+      expect(users).toEqual(
+        expect.arrayContaining([
+          { target: 'user', key: fresh, outcome: 'created' },
+          {
+            target: 'user',
+            key: 'no/slashes',
+            outcome: 'failed',
+            reason: expect.stringContaining('username'),
+          },
+          {
+            target: 'user',
+            key: orphan,
+            outcome: 'failed',
+            reason: expect.stringContaining('"nowhere"'),
+          },
+        ]),
+      );
+      expect(
+        result.body.problems.filter((p: { severity: string }) => p.severity === 'ERROR'),
+      ).toHaveLength(2);
+      expect(result.body.resultHtml).toContain('partial');
+      expect(result.body.resultHtml).toContain('no/slashes');
+      expect((await operation(target, id)).status).toBe('partial');
+      expect(
+        (
+          await http(`${target.url}/admin/users/${fresh}`, {
+            headers: { authorization: adminAuth() },
+          })
+        ).body.groups,
+      ).toEqual([group]);
+      const events = await auditEvents(target, { event: 'spi.*' });
+      expect(events.map((e) => e.event)).toContain('spi.import.partial');
     });
 
     it('an expired download link ends the operation with a clear problem reported to CMJ', async () => {

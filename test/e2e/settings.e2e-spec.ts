@@ -58,6 +58,7 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
         'externalJwt',
         'groups',
         'ip',
+        'keys',
         'nativeOAuthTokens',
         'publicApis',
         'rateLimit',

@@ -47,14 +47,15 @@ function newSession(userId: string, jtiHash: string, at = new Date()): RefreshSe
   });
 }
 
-/** An active signing key row (its key material is never read by these tests). */
-function signingKey(kid: string, createdAt: Date): SigningKeyEntity {
+/** A signing key row that activates at `activatesAt` (its key material is never read by these tests). */
+function signingKey(kid: string, activatesAt: Date): SigningKeyEntity {
   return Object.assign(new SigningKeyEntity(), {
     kid,
     algorithm: 'RS256',
     publicJwk: '{}',
     privateKeySealed: 'v1.x',
-    createdAt,
+    createdAt: activatesAt,
+    activatesAt,
     retiredAt: null,
     publishUntil: null,
   });
@@ -181,7 +182,7 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
     const now = new Date();
     await keys.insert(signingKey('k-old', new Date(now.getTime() - 1000)));
     await keys.insert(signingKey('k-new', now));
-    await keys.retireOlderThan({ kid: 'k-new', createdAt: now }, new Date(now.getTime() + 60_000));
+    await keys.retireBefore({ kid: 'k-new', activatesAt: now }, new Date(now.getTime() + 60_000));
     expect((await keys.findPublished(now)).map((k) => k.kid).sort()).toEqual(['k-new', 'k-old']);
     expect((await keys.findPublished(new Date(now.getTime() + 120_000))).map((k) => k.kid)).toEqual(
       ['k-new'],
@@ -189,6 +190,25 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
     expect(await keys.countActive()).toBe(1);
     expect(await keys.removeUnpublishedBefore(new Date(now.getTime() + 120_000))).toBe(1);
   });
+
+  maybe(
+    'signing keys: a key published before it signs is the latest, and retires the one before it at its activation',
+    async () => {
+      const now = new Date();
+      const activation = new Date(now.getTime() + 600_000);
+      await keys.insert(signingKey('k-current', now));
+      await keys.insert(signingKey('k-next', activation));
+      await keys.retireBefore(
+        { kid: 'k-next', activatesAt: activation },
+        new Date(activation.getTime() + 60_000),
+      );
+      expect((await keys.findLatest())?.kid).toBe('k-next');
+      const published = await keys.findPublished(now);
+      const current = published.find((k) => k.kid === 'k-current')!;
+      expect(current.retiredAt?.getTime()).toBe(activation.getTime());
+      expect(published.map((k) => k.kid).slice(-2)).toEqual(['k-current', 'k-next']);
+    },
+  );
 
   maybe(
     'signing keys: rotations at once leave exactly one active key, whatever the order',
@@ -199,13 +219,13 @@ describe.each(DATABASES)('repositories on %s', (kind) => {
       // retirement first, which retired both keys when each retired "all but mine".
       await keys.insert(signingKey('k-first', at));
       await keys.insert(signingKey('k-second', new Date(at.getTime() + 1)));
-      await keys.retireOlderThan({ kid: 'k-second', createdAt: new Date(at.getTime() + 1) }, until);
-      await keys.retireOlderThan({ kid: 'k-first', createdAt: at }, until);
+      await keys.retireBefore({ kid: 'k-second', activatesAt: new Date(at.getTime() + 1) }, until);
+      await keys.retireBefore({ kid: 'k-first', activatesAt: at }, until);
       // The same instant: the kid decides.
       await keys.insert(signingKey('k-x', new Date(at.getTime() + 2)));
       await keys.insert(signingKey('k-y', new Date(at.getTime() + 2)));
-      await keys.retireOlderThan({ kid: 'k-y', createdAt: new Date(at.getTime() + 2) }, until);
-      await keys.retireOlderThan({ kid: 'k-x', createdAt: new Date(at.getTime() + 2) }, until);
+      await keys.retireBefore({ kid: 'k-y', activatesAt: new Date(at.getTime() + 2) }, until);
+      await keys.retireBefore({ kid: 'k-x', activatesAt: new Date(at.getTime() + 2) }, until);
       const active = (await keys.findPublished(at)).filter((k) => k.retiredAt === null);
       expect(active.map((k) => k.kid)).toEqual(['k-y']);
     },

@@ -10,6 +10,7 @@ import {
   CreateGroupDto,
   CreateUserDto,
   GroupView,
+  MigratedUserDto,
   UpdateUserDto,
   UserView,
 } from './dto/directory.dto';
@@ -19,6 +20,9 @@ import { PasswordHasher } from './password-hasher';
 import { UserCache } from './user-cache';
 import { UserEntity } from './user.entity';
 import { GroupsRepository, UsersRepository } from './users.repository';
+
+/** Users read per query when the whole directory is exported. */
+const EXPORT_PAGE = 500;
 
 export interface Actor {
   username: string;
@@ -193,6 +197,90 @@ export class DirectoryService {
     return (await this.groups.list()).map(toGroupView);
   }
 
+  /** Every user, as a migration exports them: no password, no token. */
+  async exportUsers(): Promise<MigratedUserDto[]> {
+    const all: MigratedUserDto[] = [];
+    for (let offset = 0; ; offset += EXPORT_PAGE) {
+      const [users] = await this.users.list(offset, EXPORT_PAGE);
+      all.push(
+        ...users.map((u) => ({
+          username: u.username,
+          displayName: u.displayName,
+          email: u.email,
+          disabled: u.disabled,
+          groups: (u.groups ?? []).map((g) => g.name).sort(),
+        })),
+      );
+      if (users.length < EXPORT_PAGE) return all;
+    }
+  }
+
+  /**
+   * Creates or updates a user from another instance's export (a validated MigratedUserDto), or
+   * in a dry run only says what it would do. The user's password and tokens stay as they are
+   * here (a new user has none). Membership of the administrators' group is never migrated,
+   * either way: an import must neither lock this instance's administrators out nor make
+   * someone an administrator here; the reason says so when the source differs.
+   */
+  async applyMigratedUser(
+    source: MigratedUserDto,
+    dryRun: boolean,
+    actor: Actor,
+  ): Promise<{ outcome: 'created' | 'updated' | 'skipped'; changed: string[]; reason?: string }> {
+    const isAdmin = (name: string) => name.toLowerCase() === ADMIN_GROUP.toLowerCase();
+    const wanted = [
+      ...new Set(source.groups.filter((g) => !isAdmin(g)).map((g) => g.toLowerCase())),
+    ];
+    // A dry run has not created the groups the import creates before its users: the names
+    // decide there, the rows only when the import is real.
+    const groups = dryRun ? [] : await this.resolveGroups(wanted);
+    const existing = await this.users.findByUsername(source.username);
+    const kept = (existing?.groups ?? []).filter((g) => isAdmin(g.name));
+    const reason =
+      source.groups.some(isAdmin) !== kept.length > 0
+        ? `${ADMIN_GROUP} membership is not migrated; grant or withdraw it on this instance`
+        : undefined;
+    if (!existing) {
+      if (!dryRun) {
+        const user = newUser(source.username, null, groups, {
+          displayName: source.displayName ?? undefined,
+          email: source.email ?? undefined,
+        });
+        user.disabled = source.disabled;
+        await this.users.save(user);
+        this.record('user.created', actor, {
+          username: user.username,
+          groups: wanted,
+          migrated: true,
+        });
+      }
+      return { outcome: 'created', changed: [], reason };
+    }
+    const here = existing.groups.filter((g) => !isAdmin(g.name)).map((g) => g.nameKey);
+    const changed = [
+      existing.displayName !== source.displayName ? 'displayName' : null,
+      existing.email !== source.email ? 'email' : null,
+      existing.disabled !== source.disabled ? 'disabled' : null,
+      [...here].sort().join('\n') !== [...wanted].sort().join('\n') ? 'groups' : null,
+    ].filter((c): c is string => c !== null);
+    if (changed.length === 0) return { outcome: 'skipped', changed, reason: reason ?? 'unchanged' };
+    if (!dryRun) {
+      const disabling = source.disabled && !existing.disabled;
+      Object.assign(existing, {
+        displayName: source.displayName,
+        email: source.email,
+        disabled: source.disabled,
+        groups: [...groups, ...kept],
+        updatedAt: new Date(),
+      });
+      await this.users.save(existing);
+      this.cache.invalidate(existing.id);
+      if (disabling) await this.sessions.revokeAllForUser(existing.id, 'user_disabled');
+      this.record('user.updated', actor, { username: existing.username, changed, migrated: true });
+    }
+    return { outcome: 'updated', changed, reason };
+  }
+
   /**
    * Creates the admin group and, when no member of it exists, the bootstrap admin. Returns the
    * generated password when one had to be made up (printed once by the caller).
@@ -314,6 +402,6 @@ function toUserView(user: UserEntity): UserView {
   };
 }
 
-function toGroupView(group: GroupEntity): GroupView {
+export function toGroupView(group: GroupEntity): GroupView {
   return { id: group.id, name: group.name, createdAt: group.createdAt.toISOString() };
 }

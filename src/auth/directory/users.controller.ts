@@ -11,6 +11,7 @@ import {
   Req,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
@@ -24,10 +25,12 @@ import type { FastifyRequest } from 'fastify';
 import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
 import { Principal } from '../../common/principal';
 import { Actor, DirectoryService } from './directory.service';
+import { GroupAdminService } from './group-admin.service';
 import {
   CreateGroupDto,
   CreateUserDto,
   GroupView,
+  RenameGroupDto,
   UpdateUserDto,
   UserPage,
   UserView,
@@ -42,7 +45,10 @@ function actor(principal: Principal, request: FastifyRequest): Actor {
 @AdminOnly()
 @Controller('admin')
 export class UsersController {
-  constructor(private readonly directory: DirectoryService) {}
+  constructor(
+    private readonly directory: DirectoryService,
+    private readonly groupAdmin: GroupAdminService,
+  ) {}
 
   @Post('users')
   @ApiOperation({ summary: 'Create a user (usernames are unique regardless of case)' })
@@ -116,5 +122,43 @@ export class UsersController {
   @ApiOkResponse({ type: [GroupView] })
   listGroups(): Promise<GroupView[]> {
     return this.directory.listGroups();
+  }
+
+  @Patch('groups/:name')
+  @ApiOperation({
+    summary:
+      'Rename a group: its members keep it, and every settings list that names it (groups.apiAccess, groups.readOnly, groups.tokenCreators) follows, in one transaction',
+  })
+  @ApiOkResponse({ type: GroupView })
+  @ApiBadRequestResponse({ description: 'The new name is not a valid group name' })
+  @ApiNotFoundResponse({ description: 'No such group (group_not_found)' })
+  @ApiConflictResponse({
+    description:
+      'Another group has the new name (group_exists), or the group is warden-admins (admin_group_protected)',
+  })
+  renameGroup(
+    @Param('name') name: string,
+    @Body() dto: RenameGroupDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<GroupView> {
+    return this.groupAdmin.renameGroup(name, dto, actor(principal, request));
+  }
+
+  @Delete('groups/:name')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a group and its memberships, unless a settings list names it' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ description: 'No such group (group_not_found)' })
+  @ApiConflictResponse({
+    description:
+      'A settings list names the group (group_in_use; `settings` lists the paths), or the group is warden-admins (admin_group_protected)',
+  })
+  async deleteGroup(
+    @Param('name') name: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    await this.groupAdmin.deleteGroup(name, actor(principal, request));
   }
 }

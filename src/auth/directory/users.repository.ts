@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, LessThan, MoreThan, Repository } from 'typeorm';
+import { EntityManager, In, LessThan, MoreThan, Repository } from 'typeorm';
+import { SettingsEntity } from '../../restrictions/settings.entity';
+import { SETTINGS_ROW } from '../../restrictions/settings.repository';
 import { GroupEntity } from './group.entity';
 import { UserTombstoneEntity } from './user-tombstone.entity';
 import { UserEntity } from './user.entity';
@@ -101,4 +103,102 @@ export class GroupsRepository {
   save(group: GroupEntity): Promise<GroupEntity> {
     return this.groups.save(group);
   }
+
+  /**
+   * Renames a group and, in the same transaction, every settings list that names it: the new
+   * settings document comes from `rewrite` (null: unchanged) and takes the next version. The
+   * members' `updated_at` moves, so other instances' directory polls drop their cached groups.
+   * Throws the unique violation when another group has the new name.
+   */
+  async renameWithSettings(
+    group: GroupEntity,
+    name: string,
+    at: Date,
+    rewrite: (document: Record<string, unknown>) => boolean,
+  ): Promise<{ memberIds: string[]; settingsVersion: number | null }> {
+    return this.groups.manager.transaction(async (manager) => {
+      await manager.update(GroupEntity, { id: group.id }, { name, nameKey: name.toLowerCase() });
+      const memberIds = await touchMembers(manager, group.id, at);
+      const settingsVersion = await rewriteSettings(manager, at, rewrite);
+      return { memberIds, settingsVersion };
+    });
+  }
+
+  /**
+   * Deletes a group and its memberships unless a settings list names it, judged in the same
+   * transaction as the deletion (a settings change racing it cannot slip the name in between).
+   */
+  async removeUnlessNamed(
+    group: GroupEntity,
+    at: Date,
+    namedIn: (document: Record<string, unknown>) => string[],
+  ): Promise<{ removed: true; memberIds: string[] } | { removed: false; namedIn: string[] }> {
+    return this.groups.manager.transaction(async (manager) => {
+      const row = await lockedSettings(manager);
+      const paths = row ? namedIn(JSON.parse(row.document) as Record<string, unknown>) : [];
+      if (paths.length > 0) return { removed: false as const, namedIn: paths };
+      const memberIds = await touchMembers(manager, group.id, at);
+      await manager.query(`DELETE FROM user_groups WHERE group_id = ${param(manager, 1)}`, [
+        group.id,
+      ]);
+      await manager.delete(GroupEntity, { id: group.id });
+      return { removed: true as const, memberIds };
+    });
+  }
+}
+
+function param(manager: EntityManager, n: number): string {
+  return manager.connection.options.type === 'postgres' ? `$${n}` : '?';
+}
+
+/** The members' ids; their `updated_at` set to `at`, which other instances' polls look for. */
+async function touchMembers(manager: EntityManager, groupId: string, at: Date): Promise<string[]> {
+  const rows = (await manager.query(
+    `SELECT user_id FROM user_groups WHERE group_id = ${param(manager, 1)}`,
+    [groupId],
+  )) as { user_id: string }[];
+  const ids = rows.map((r) => r.user_id);
+  if (ids.length > 0)
+    await manager
+      .createQueryBuilder()
+      .update(UserEntity)
+      .set({ updatedAt: at })
+      .where('id IN (SELECT user_id FROM user_groups WHERE group_id = :groupId)', { groupId })
+      .execute();
+  return ids;
+}
+
+/** The settings row, locked against concurrent writers until the transaction ends (PostgreSQL). */
+function lockedSettings(manager: EntityManager): Promise<SettingsEntity | null> {
+  const query = manager
+    .createQueryBuilder(SettingsEntity, 's')
+    .where('s.id = :id', { id: SETTINGS_ROW });
+  if (manager.connection.options.type === 'postgres') query.setLock('pessimistic_write');
+  return query.getOne();
+}
+
+/** Applies `rewrite` to the stored settings document; the new version, or null when unchanged. */
+async function rewriteSettings(
+  manager: EntityManager,
+  at: Date,
+  rewrite: (document: Record<string, unknown>) => boolean,
+): Promise<number | null> {
+  const row = await lockedSettings(manager);
+  if (!row) return null;
+  const document = JSON.parse(row.document) as Record<string, unknown>;
+  if (!rewrite(document)) return null;
+  const result = await manager
+    .createQueryBuilder()
+    .update(SettingsEntity)
+    .set({
+      document: JSON.stringify(document),
+      version: () => 'version + 1',
+      updatedAt: at,
+      updatedBy: 'directory',
+    })
+    .where('id = :id AND version = :version', { id: SETTINGS_ROW, version: row.version })
+    .execute();
+  // SQLite runs one writer at a time, PostgreSQL holds the row's lock: nobody wrote in between.
+  if ((result.affected ?? 0) !== 1) throw new Error('The settings changed during the transaction');
+  return row.version + 1;
 }

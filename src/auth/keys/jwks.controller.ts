@@ -2,6 +2,7 @@ import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public } from '../../common/decorators/auth-policy.decorator';
 import { Jwks, KeyRingService } from './key-ring.service';
+import { JWKS_MAX_AGE_SECONDS } from './key-timing';
 
 @ApiTags('keys')
 @Controller('.well-known')
@@ -10,10 +11,10 @@ export class JwksController {
 
   @Get('jwks.json')
   @Public()
-  @Header('Cache-Control', 'public, max-age=300')
+  @Header('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`)
   @ApiOperation({
     summary:
-      "Public keys of Warden's token signing keys (RFC 7517), current and still-valid retired ones",
+      "Public keys of Warden's token signing keys (RFC 7517): the next one (published before it signs), the active one, and retired ones until their last token has expired",
   })
   @ApiOkResponse({
     schema: {

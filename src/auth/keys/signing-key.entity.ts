@@ -19,7 +19,17 @@ export class SigningKeyEntity {
   @Column({ name: 'created_at', type: Date })
   createdAt!: Date;
 
-  /** Set when a newer key took over; the key is still published until `publishUntil`. */
+  /**
+   * When the key starts signing. Until then it is only published (state `next`), so that
+   * verifiers holding a cached JWKS know it before they meet a token it signed.
+   */
+  @Column({ name: 'activates_at', type: Date })
+  activatesAt!: Date;
+
+  /**
+   * When it stops signing: the activation of the key that follows it (set at that key's
+   * rotation, so it may lie ahead). Still published until `publishUntil`.
+   */
   @Column({ name: 'retired_at', type: Date, nullable: true })
   retiredAt!: Date | null;
 

@@ -9,13 +9,26 @@ export class SigningKeysRepository {
     @InjectRepository(SigningKeyEntity) private readonly keys: Repository<SigningKeyEntity>,
   ) {}
 
-  /** The active key and every retired key still inside its publication window. */
+  /**
+   * Every key in the JWKS at `now`: the next one, the active one and every retired key still
+   * inside its publication window; in the order they sign (activation, then kid).
+   */
   findPublished(now: Date): Promise<SigningKeyEntity[]> {
     return this.keys
       .createQueryBuilder('k')
       .where('k.publish_until IS NULL OR k.publish_until > :now', { now })
-      .orderBy('k.created_at', 'DESC')
+      .orderBy('k.activates_at', 'ASC')
+      .addOrderBy('k.kid', 'ASC')
       .getMany();
+  }
+
+  /** The key that signs last: the pending one when there is one, else the active one. */
+  findLatest(): Promise<SigningKeyEntity | null> {
+    return this.keys
+      .createQueryBuilder('k')
+      .orderBy('k.activates_at', 'DESC')
+      .addOrderBy('k.kid', 'DESC')
+      .getOne();
   }
 
   insert(key: SigningKeyEntity): Promise<SigningKeyEntity> {
@@ -23,22 +36,23 @@ export class SigningKeysRepository {
   }
 
   /**
-   * Retires every active key older than `newest` (by creation, then kid); they stay published
-   * until `publishUntil`. Only older ones: instances rotating at once (several starting on an
-   * empty database) each retire the keys before their own, so the newest of them stays active
-   * whatever order the statements run in, where "all but mine" could retire every one.
+   * Retires, at `newest`'s activation, every key not yet retired that activates before it (by
+   * activation, then kid); they stay published until `publishUntil`. Only earlier ones:
+   * instances rotating at once (several starting on an empty database) each retire the keys
+   * before their own, so the latest of them stays whatever order the statements run in, where
+   * "all but mine" could retire every one.
    */
-  async retireOlderThan(
-    newest: { kid: string; createdAt: Date },
+  async retireBefore(
+    newest: { kid: string; activatesAt: Date },
     publishUntil: Date,
   ): Promise<void> {
     await this.keys
       .createQueryBuilder()
       .update()
-      .set({ retiredAt: newest.createdAt, publishUntil })
+      .set({ retiredAt: newest.activatesAt, publishUntil })
       .where('retired_at IS NULL')
-      .andWhere('(created_at < :createdAt OR (created_at = :createdAt AND kid < :kid))', {
-        createdAt: newest.createdAt,
+      .andWhere('(activates_at < :activatesAt OR (activates_at = :activatesAt AND kid < :kid))', {
+        activatesAt: newest.activatesAt,
         kid: newest.kid,
       })
       .execute();
@@ -49,6 +63,7 @@ export class SigningKeysRepository {
     return result.affected ?? 0;
   }
 
+  /** Keys with no retirement set: the one that signs last (one, unless rotations raced). */
   countActive(): Promise<number> {
     return this.keys.count({ where: { retiredAt: IsNull() } });
   }

@@ -9,7 +9,7 @@ export abstract class InvalidationBus {
 }
 
 export type InvalidationChannel =
-  'settings' | 'credential-revoked' | 'user-changed' | 'connect-tenant-changed';
+  'settings' | 'credential-revoked' | 'user-changed' | 'connect-tenant-changed' | 'signing-keys';
 
 /** One process only: messages reach this instance's own subscribers (the embedded shape). */
 export class LocalInvalidationBus extends InvalidationBus {

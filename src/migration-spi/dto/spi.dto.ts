@@ -110,7 +110,12 @@ export class ExportDocumentView {
 export class OperationView {
   @ApiProperty({ example: 'op-7f3c2a' }) id!: string;
   @ApiProperty({ enum: ['export', 'import'], example: 'import' }) kind!: string;
-  @ApiProperty({ enum: ['running', 'succeeded', 'failed'], example: 'failed' }) status!: string;
+  @ApiProperty({
+    enum: ['running', 'succeeded', 'partial', 'failed'],
+    example: 'partial',
+    description: 'partial: an import that applied some items and failed others',
+  })
+  status!: string;
   @ApiProperty({ example: false }) dryRun!: boolean;
   @ApiProperty({ description: 'Whether the operation still holds its token', example: false })
   holdsToken!: boolean;

@@ -11,9 +11,24 @@ export interface MigrationChange {
   to?: unknown;
 }
 
+/** What became of one item of the export (in a dry run: what would). */
+export interface MigrationItem {
+  /** `settings`, `group`, `user`, `tenant`, or an app's own kinds. */
+  target: string;
+  key: string;
+  outcome: 'created' | 'updated' | 'skipped' | 'failed';
+  /** Why it was skipped or failed, or what was left out of it. */
+  reason?: string;
+}
+
 export interface ImportReport {
   changes: MigrationChange[];
   problems: OperationProblem[];
+  /**
+   * Every item's outcome. A handler that leaves it out is reported by its changes alone (each a
+   * created or updated item).
+   */
+  items?: MigrationItem[];
 }
 
 export interface ImportContext {

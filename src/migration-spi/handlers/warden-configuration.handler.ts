@@ -1,4 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { MigratedUserDto } from '../../auth/directory/dto/directory.dto';
+import { flattenValidationErrors } from '../../common/validation-errors';
 import { DirectoryService } from '../../auth/directory/directory.service';
 import { assertValidGroupName } from '../../auth/directory/group-name';
 import { DomainError } from '../../common/problem/domain-error';
@@ -12,7 +16,10 @@ import {
   ImportReport,
   MigrationChange,
   MigrationHandler,
+  MigrationItem,
 } from './migration-handler';
+
+type Report = { changes: MigrationChange[]; problems: OperationProblem[]; items: MigrationItem[] };
 
 export const WARDEN_CONFIGURATION = 'warden.configuration';
 
@@ -20,6 +27,8 @@ export const WARDEN_CONFIGURATION = 'warden.configuration';
 export interface WardenConfigurationData {
   settings: Record<string, unknown>;
   groups: string[];
+  /** Users and their groups (the groups' members), without passwords or tokens; absent in older exports. */
+  users?: MigratedUserDto[];
   tenants: {
     clientKey: string;
     baseUrl: string;
@@ -57,6 +66,7 @@ export class WardenConfigurationHandler extends MigrationHandler {
     return {
       settings: this.settings.masked() as unknown as Record<string, unknown>,
       groups: (await this.directory.listGroups()).map((g) => g.name).sort(),
+      users: await this.directory.exportUsers(),
       tenants: (await this.tenants.all()).map((t) => ({
         clientKey: t.clientKey,
         baseUrl: t.baseUrl,
@@ -69,67 +79,74 @@ export class WardenConfigurationHandler extends MigrationHandler {
   }
 
   async importData(data: unknown, context: ImportContext): Promise<ImportReport> {
-    const problems: OperationProblem[] = [];
-    const changes: MigrationChange[] = [];
+    const report: Report = { changes: [], problems: [], items: [] };
     if (!isConfiguration(data)) {
-      problems.push({
+      report.problems.push({
         message: 'The Warden configuration in the export is not valid; nothing was imported',
         severity: 'ERROR',
       });
-      return { changes, problems };
+      return report;
     }
-    await this.importSettings(data.settings, context.dryRun, changes, problems);
-    context.progress(1 / 3);
-    await this.importGroups(data.groups, context.dryRun, changes, problems);
-    context.progress(2 / 3);
-    await this.importTenants(data.tenants, context.dryRun, changes, problems);
+    await this.importSettings(data.settings, context.dryRun, report);
+    context.progress(1 / 4);
+    const groupsHere = await this.importGroups(data.groups, context.dryRun, report);
+    context.progress(2 / 4);
+    // After the groups: a user's memberships name groups the import has just created.
+    await this.importUsers(data.users ?? [], groupsHere, context.dryRun, report);
+    context.progress(3 / 4);
+    await this.importTenants(data.tenants, context.dryRun, report);
     context.progress(1);
-    return { changes, problems };
+    return report;
   }
 
   private async importSettings(
     incoming: Record<string, unknown>,
     dryRun: boolean,
-    changes: MigrationChange[],
-    problems: OperationProblem[],
+    { changes, problems, items }: Report,
   ): Promise<void> {
     const changed = diff(this.settings.masked(), incoming);
     const entries = Object.entries(changed);
-    if (entries.length === 0) return;
+    if (entries.length === 0) {
+      items.push({ target: 'settings', key: 'settings', outcome: 'skipped', reason: 'unchanged' });
+      return;
+    }
     try {
       if (dryRun) await this.settings.check(incoming);
       else await this.settings.replace(incoming, { ifMatch: '*', force: true, actor: ACTOR });
       for (const [key, { from, to }] of entries)
         changes.push({ target: 'settings', key, action: 'update', from, to });
+      items.push({ target: 'settings', key: 'settings', outcome: 'updated' });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
       const fields =
         (err.extras.fields?.errors as { field: string; messages: string[] }[] | undefined) ?? [];
-      problems.push({
-        message: `The settings were not imported: ${err.detail}${
-          fields.length
-            ? ` (${fields.map((f) => `${f.field}: ${f.messages.join(', ')}`).join('; ')})`
-            : ''
-        }`,
-        severity: 'ERROR',
-      });
+      const reason = `${err.detail}${
+        fields.length
+          ? ` (${fields.map((f) => `${f.field}: ${f.messages.join(', ')}`).join('; ')})`
+          : ''
+      }`;
+      problems.push({ message: `The settings were not imported: ${reason}`, severity: 'ERROR' });
+      items.push({ target: 'settings', key: 'settings', outcome: 'failed', reason });
     }
   }
 
   private async importGroups(
     groups: string[],
     dryRun: boolean,
-    changes: MigrationChange[],
-    problems: OperationProblem[],
-  ): Promise<void> {
+    { changes, problems, items }: Report,
+  ): Promise<Set<string>> {
     const existing = new Set((await this.directory.listGroups()).map((g) => g.name.toLowerCase()));
     for (const name of groups) {
-      if (existing.has(name.toLowerCase())) continue;
+      if (existing.has(name.toLowerCase())) {
+        items.push({ target: 'group', key: name, outcome: 'skipped', reason: 'exists' });
+        continue;
+      }
       try {
         // The directory checks the name itself; a dry run asks the same rule.
         if (dryRun) assertValidGroupName(name);
         else await this.directory.createGroup({ name }, ACTOR);
         changes.push({ target: 'group', key: name, action: 'create' });
+        items.push({ target: 'group', key: name, outcome: 'created' });
         existing.add(name.toLowerCase());
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
@@ -138,6 +155,66 @@ export class WardenConfigurationHandler extends MigrationHandler {
           message: `Group ${JSON.stringify(name)} was not created: ${err.detail}`,
           severity: 'ERROR',
         });
+        items.push({ target: 'group', key: name, outcome: 'failed', reason: err.detail });
+      }
+    }
+    // The group names here once the groups are imported (in a dry run: would be), lower case.
+    return existing;
+  }
+
+  /**
+   * Users with their display name, e-mail, state and groups; never a password or a token (the
+   * export has none). In a dry run the groups the import would create count as there.
+   */
+  private async importUsers(
+    users: unknown[],
+    groupsHere: Set<string>,
+    dryRun: boolean,
+    { changes, problems, items }: Report,
+  ): Promise<void> {
+    for (const raw of users) {
+      const key =
+        typeof (raw as { username?: unknown })?.username === 'string'
+          ? (raw as { username: string }).username
+          : (JSON.stringify(raw)?.slice(0, 100) ?? 'unnamed');
+      const fail = (reason: string) => {
+        problems.push({
+          message: `User ${JSON.stringify(key)} was not imported: ${reason}`,
+          severity: 'ERROR',
+        });
+        items.push({ target: 'user', key, outcome: 'failed', reason });
+      };
+      const user = plainToInstance(MigratedUserDto, raw);
+      const errors = flattenValidationErrors(
+        await validate(user, { whitelist: true, forbidUnknownValues: true }),
+      );
+      if (typeof raw !== 'object' || raw === null || errors.length > 0) {
+        fail(errors.map((e) => `${e.field}: ${e.messages.join(', ')}`).join('; ') || 'not a user');
+        continue;
+      }
+      const missing = user.groups.filter((g) => !groupsHere.has(g.toLowerCase()));
+      if (missing.length > 0) {
+        fail(`its groups ${missing.map((g) => JSON.stringify(g)).join(', ')} are not here`);
+        continue;
+      }
+      try {
+        const done = await this.directory.applyMigratedUser(user, dryRun, ACTOR);
+        items.push({ target: 'user', key, outcome: done.outcome, reason: done.reason });
+        if (done.outcome !== 'skipped')
+          changes.push({
+            target: 'user',
+            key,
+            action: done.outcome === 'created' ? 'create' : 'update',
+            to: {
+              displayName: user.displayName,
+              email: user.email,
+              disabled: user.disabled,
+              groups: user.groups,
+            },
+          });
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        fail(err.detail);
       }
     }
   }
@@ -145,8 +222,7 @@ export class WardenConfigurationHandler extends MigrationHandler {
   private async importTenants(
     tenants: WardenConfigurationData['tenants'],
     dryRun: boolean,
-    changes: MigrationChange[],
-    problems: OperationProblem[],
+    { changes, problems, items }: Report,
   ): Promise<void> {
     for (const tenant of tenants) {
       const here = await this.tenants.find(tenant.clientKey);
@@ -155,9 +231,24 @@ export class WardenConfigurationHandler extends MigrationHandler {
           message: `Connect tenant ${tenant.clientKey} (${tenant.baseUrl}) has not installed the app on this instance; install it there, its settings cannot be carried over`,
           severity: 'WARNING',
         });
+        items.push({
+          target: 'tenant',
+          key: tenant.clientKey,
+          outcome: 'skipped',
+          reason: 'not installed on this instance',
+        });
         continue;
       }
-      if (here.enabled === tenant.enabled) continue;
+      if (here.enabled === tenant.enabled) {
+        items.push({
+          target: 'tenant',
+          key: tenant.clientKey,
+          outcome: 'skipped',
+          reason: 'unchanged',
+        });
+        continue;
+      }
+      items.push({ target: 'tenant', key: tenant.clientKey, outcome: 'updated' });
       changes.push({
         target: 'tenant',
         key: tenant.clientKey,
@@ -186,6 +277,7 @@ function isConfiguration(data: unknown): data is WardenConfigurationData {
     !Array.isArray(d.settings) &&
     Array.isArray(d.groups) &&
     d.groups.every((g) => typeof g === 'string') &&
+    (d.users === undefined || Array.isArray(d.users)) &&
     Array.isArray(d.tenants) &&
     d.tenants.every(
       (t) =>

@@ -1,7 +1,8 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 export type OperationKind = 'export' | 'import';
-export type OperationStatus = 'running' | 'succeeded' | 'failed';
+/** `partial`: an import that applied some items and failed others (each item's outcome is in the summary). */
+export type OperationStatus = 'running' | 'succeeded' | 'partial' | 'failed';
 
 /**
  * One CMJ operation (an export on a source instance, an import on a target). The operation

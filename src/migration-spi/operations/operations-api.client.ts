@@ -14,6 +14,10 @@ export interface OperationResult {
   resultHtml?: string;
   resultLink?: string;
   problems: OperationProblem[];
+  /** An import's outcome: succeeded, partial (some items applied, some failed) or failed. */
+  status?: 'succeeded' | 'partial' | 'failed';
+  /** An import's every item: created, updated, skipped or failed, with the reason. */
+  items?: { target: string; key: string; outcome: string; reason?: string }[];
 }
 
 export interface ObjectMapping {

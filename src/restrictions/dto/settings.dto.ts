@@ -26,6 +26,7 @@ import {
 import { isSchedulableCron } from '../../common/cron';
 import { isValidIpOrCidr } from '../../common/ip';
 import { isValidPathPattern } from '../path-pattern';
+import { MIN_PRE_PUBLISH_SECONDS } from '../../auth/keys/key-timing';
 import { MAX_SESSION_CACHE_SECONDS } from '../settings.defaults';
 
 /** A field that must be present and may be null. */
@@ -193,6 +194,27 @@ class TokensDto {
   refreshTtlSeconds!: number;
   @ApiProperty() @IsDefined() @IsBoolean() rotateRefreshTokens!: boolean;
   @ApiProperty({ example: 30 }) @IsDefined() @IsInt() @Min(0) @Max(300) reuseGraceSeconds!: number;
+}
+
+class KeysDto {
+  // Longer than verifiers may cache the JWKS, or one holding the set fetched just before a
+  // rotation meets tokens signed with a key it does not know.
+  @ApiProperty({
+    example: 600,
+    minimum: MIN_PRE_PUBLISH_SECONDS,
+    description: 'Seconds a new signing key is published in the JWKS before it signs',
+  })
+  @IsDefined()
+  @IsInt()
+  @Min(MIN_PRE_PUBLISH_SECONDS)
+  @Max(7 * 86_400)
+  prePublishSeconds!: number;
+  @ApiProperty({ example: 90, description: 'Days between scheduled rotations; 0: never' })
+  @IsDefined()
+  @IsInt()
+  @Min(0)
+  @Max(3650)
+  rotateEveryDays!: number;
 }
 
 class UpstreamSessionsDto {
@@ -386,6 +408,12 @@ export class SettingsDto {
   @ValidateNested()
   @Type(() => TokensDto)
   tokens!: TokensDto;
+  @ApiProperty({ type: KeysDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => KeysDto)
+  keys!: KeysDto;
   @ApiProperty({ type: UpstreamSessionsDto })
   @IsDefined()
   @IsObject()

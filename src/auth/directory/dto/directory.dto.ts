@@ -5,6 +5,7 @@ import {
   IsBoolean,
   IsEmail,
   IsOptional,
+  ValidateIf,
   IsString,
   Length,
   Matches,
@@ -104,6 +105,47 @@ export class CreateGroupDto {
   })
   @IsGroupName()
   name!: string;
+}
+
+export class RenameGroupDto {
+  @ApiProperty({
+    example: 'api-consumers',
+    minLength: 1,
+    maxLength: 255,
+    description: 'The new name: letters, digits, spaces and . _ @ + -',
+  })
+  @IsGroupName()
+  name!: string;
+}
+
+/**
+ * A user as a migration between instances carries it: no password, no API token. The same rules
+ * as the API's; a migrated user signs in once an administrator gives them a password (or through
+ * the upstream product or an identity provider).
+ */
+export class MigratedUserDto {
+  @IsString()
+  @Length(1, 255)
+  @Matches(USERNAME, { message: 'username may contain letters, digits and . _ @ + - only' })
+  username!: string;
+
+  @ValidateIf((o: MigratedUserDto) => o.displayName !== null)
+  @IsString()
+  @MaxLength(255)
+  displayName!: string | null;
+
+  @ValidateIf((o: MigratedUserDto) => o.email !== null)
+  @IsEmail()
+  @MaxLength(320)
+  email!: string | null;
+
+  @IsBoolean()
+  disabled!: boolean;
+
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  groups!: string[];
 }
 
 export class UserView {

@@ -1,0 +1,48 @@
+import { Body, Controller, Get, Post, Req } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
+import { Principal } from '../../common/principal';
+import { KeyView, RotateKeysDto } from './dto/keys.dto';
+import { KeyRingService } from './key-ring.service';
+
+@ApiTags('admin: signing keys')
+@AdminOnly()
+@Controller('admin/keys')
+export class KeysController {
+  constructor(private readonly keyRing: KeyRingService) {}
+
+  @Get()
+  @ApiOperation({
+    summary: "Warden's signing keys in the JWKS, in signing order, with their state and dates",
+  })
+  @ApiOkResponse({ type: [KeyView] })
+  list(): Promise<KeyView[]> {
+    return this.keyRing.list();
+  }
+
+  @Post('rotate')
+  @ApiOperation({
+    summary:
+      'Create a new signing key: published at once as `next`, it signs after keys.prePublishSeconds; the key before it stays published until its last token has expired',
+  })
+  @ApiCreatedResponse({ type: KeyView })
+  @ApiBadRequestResponse({ description: 'Unknown algorithm' })
+  rotate(
+    @Body() dto: RotateKeysDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<KeyView> {
+    return this.keyRing.rotate(dto.algorithm, {
+      username: principal.username,
+      requestId: String(request.id),
+      ip: request.ip,
+    });
+  }
+}
