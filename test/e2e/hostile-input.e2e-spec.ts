@@ -73,6 +73,12 @@ function collector(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
+/**
+ * Classes validated on what no route's body carries, each with hostile-text cases of its own:
+ * MigratedUserDto, the users of a CMJ configuration download (warden-configuration.handler.spec).
+ */
+const VALIDATED_ELSEWHERE = ['MigratedUserDto'];
+
 describe('hostile input on every route', () => {
   let t: TestApp;
   let operations: Operation[] = [];
@@ -314,13 +320,11 @@ describe('hostile text in every field of every DTO', () => {
   };
   const cases = () =>
     routes.flatMap((route) =>
-      fieldsOf
-        .get(route.dto)!
-        .map((field) => ({
-          route,
-          field,
-          at: `${route.method} ${route.path} ${route.in}.${field.path}`,
-        })),
+      fieldsOf.get(route.dto)!.map((field) => ({
+        route,
+        field,
+        at: `${route.method} ${route.path} ${route.in}.${field.path}`,
+      })),
     );
 
   it('finds the routes that take DTOs, and every validated class is reached from one', () => {
@@ -339,7 +343,9 @@ describe('hostile text in every field of every DTO', () => {
     // A DTO no route takes is either dead or taken in a way this test does not see: both are
     // worth a look. A base class counts as reached through the classes that extend it.
     const unreached = validatedClasses().filter(
-      (c) => ![...reached].some((r) => r === c || r.prototype instanceof c),
+      (c) =>
+        !VALIDATED_ELSEWHERE.includes(c.name) &&
+        ![...reached].some((r) => r === c || r.prototype instanceof c),
     );
     expect(unreached.map((c) => c.name)).toEqual([]);
     expect(cases().length).toBeGreaterThan(50);

@@ -118,7 +118,8 @@ describe(WardenConfigurationHandler.name, () => {
         target: 'user',
         key: 'dave',
         outcome: 'failed',
-        reason: expect.stringContaining('not here'),
+        // Its group's name holds a NUL: refused before anything else is looked at.
+        reason: expect.stringContaining('NUL'),
       },
       { target: 'user', key: '"not a user"', outcome: 'failed', reason: expect.any(String) },
     ]);
@@ -129,6 +130,20 @@ describe(WardenConfigurationHandler.name, () => {
       ['alice', null, false, ['api-users']],
       ['bob', null, true, ['api-users', 'auditors']],
     ]);
+  });
+
+  it('a migrated user with hostile text in any field fails as an item, never the import', async () => {
+    const fields = ['username', 'displayName', 'email'] as const;
+    const hostile = ['\uD800', 'a\u0000b', `x${'\uDFFF'}@example.com`];
+    const input = fields.flatMap((field, f) =>
+      hostile.map((text, h) => migrated(`user${f}${h}`, { [field]: text })),
+    );
+    input.push(migrated('grouped', { groups: ['api-users', '\uDBFF'] }));
+    const report = await importUsers(['api-users'], input, false);
+    const outcomes = report.items!.filter((i) => i.target === 'user');
+    expect(outcomes).toHaveLength(input.length);
+    for (const outcome of outcomes) expect(outcome.outcome).toBe('failed');
+    expect(users).toEqual([]);
   });
 
   it('a second import updates what differs, skips what is equal, and never moves warden-admins membership', async () => {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { MigratedUserDto } from '../../auth/directory/dto/directory.dto';
+import { illFormedTextAt } from '../../common/text';
 import { flattenValidationErrors } from '../../common/validation-errors';
 import { DirectoryService } from '../../auth/directory/directory.service';
 import { assertValidGroupName } from '../../auth/directory/group-name';
@@ -184,6 +185,13 @@ export class WardenConfigurationHandler extends MigrationHandler {
         });
         items.push({ target: 'user', key, outcome: 'failed', reason });
       };
+      // Text no database keeps (NUL, half a surrogate pair) is this item's failure, never a 500:
+      // the document comes from a download, not through the HTTP body checks.
+      const illFormed = illFormedTextAt(raw);
+      if (illFormed !== null) {
+        fail(`${illFormed || 'the user'} holds a NUL or a lone surrogate`);
+        continue;
+      }
       const user = plainToInstance(MigratedUserDto, raw);
       const errors = flattenValidationErrors(
         await validate(user, { whitelist: true, forbidUnknownValues: true }),
