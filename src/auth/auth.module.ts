@@ -28,6 +28,9 @@ import { StrategyRunner } from './strategies/strategy-runner';
 import { ExternalJwtStrategy } from './strategies/external-jwt.strategy';
 import { ExternalJwtService } from './external/external-jwt.service';
 import { ExternalJwtController } from './external/external-jwt.controller';
+import { IdentityProvidersController } from './external/identity-providers.controller';
+import { IdentityProvidersService } from './external/identity-providers.service';
+import { ExternalIntrospectionStrategy } from './strategies/external-introspection.strategy';
 import { UpstreamSessionStrategy } from './strategies/upstream-session.strategy';
 import { UpstreamSessionCache } from './upstream-session.cache';
 import { UpstreamSessionClient } from './upstream-session.client';
@@ -45,7 +48,13 @@ import { WardenTokens } from './warden-tokens.service';
       RefreshSessionEntity,
     ]),
   ],
-  controllers: [AuthController, UsersController, JwksController, ExternalJwtController],
+  controllers: [
+    AuthController,
+    UsersController,
+    JwksController,
+    IdentityProvidersController,
+    ExternalJwtController,
+  ],
   providers: [
     UsersRepository,
     GroupsRepository,
@@ -67,7 +76,9 @@ import { WardenTokens } from './warden-tokens.service';
     BasicStrategy,
     UpstreamSessionStrategy,
     ExternalJwtStrategy,
+    ExternalIntrospectionStrategy,
     ExternalJwtService,
+    IdentityProvidersService,
     StrategyRunner,
   ],
   exports: [
@@ -88,6 +99,7 @@ export class AuthModule implements OnModuleInit {
     private readonly basic: BasicStrategy,
     private readonly session: UpstreamSessionStrategy,
     private readonly external: ExternalJwtStrategy,
+    private readonly introspection: ExternalIntrospectionStrategy,
   ) {}
 
   onModuleInit(): void {
@@ -96,5 +108,6 @@ export class AuthModule implements OnModuleInit {
     this.strategies.register('basic', this.basic);
     this.strategies.register('session', this.session);
     this.strategies.register('external', this.external);
+    this.strategies.register('external-introspection', this.introspection);
   }
 }

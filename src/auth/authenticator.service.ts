@@ -28,7 +28,9 @@ import {
   adminMappingRefused,
   ExternalIdentity,
   ExternalJwtService,
+  ExternalStrategyName,
 } from './external/external-jwt.service';
+import type { StrategyName } from '../common/passport/local-strategy';
 import { denyingPrincipal } from '../restrictions/access-audit';
 
 /** Bound on remembered verified tokens; an entry (digest, subject, credential) is about 200 bytes. */
@@ -43,6 +45,8 @@ interface Verified {
   credentialId: string;
   scopes: readonly string[];
   principal?: Principal;
+  /** The identity provider that judged an external token (its settings say whether an admin may be named). */
+  provider?: string;
 }
 
 /** Scopes of an external caller not mapped to a local user: it may read and write, not administer. */
@@ -243,8 +247,8 @@ export class AuthenticatorService {
     )
       return this.principalFor(verified, kinds);
     // Only Warden's own access token goes without a scheme; an IdP's token is a Bearer token.
-    if (kind === 'access' && !bare && this.external.claims(token))
-      return this.verifyExternal(request, key, kinds);
+    const external = kind === 'access' && !bare ? this.external.claims(token) : null;
+    if (external) return this.verifyExternal(request, key, kinds, external);
     return this.verifyAndRemember(request, kind, key, now, kinds);
   }
 
@@ -283,9 +287,10 @@ export class AuthenticatorService {
     request: AuthRequest,
     key: string,
     kinds: readonly CredentialKind[],
+    strategy: ExternalStrategyName,
   ): Promise<Principal> {
     const generation = this.external.generation;
-    const identity = await this.run<ExternalIdentity>('external', request, kinds);
+    const identity = await this.run<ExternalIdentity>(strategy, request, kinds);
     const verified: Verified = identity.localUserId
       ? {
           kind: 'external',
@@ -293,6 +298,7 @@ export class AuthenticatorService {
           credentialId: identity.credentialId,
           // Local groups apply, administration does not: a name match is not a sign-in.
           scopes: EXTERNAL_SCOPES,
+          provider: identity.provider,
         }
       : {
           kind: 'external',
@@ -338,15 +344,15 @@ export class AuthenticatorService {
 
   /**
    * An IdP token mapped to a local user who is (or has since become) an administrator is refused
-   * unless externalJwt.allowAdminMapping: checked on every use, not only when first mapped.
+   * unless its provider's allowAdminMapping: checked on every use, not only when first mapped.
    */
   private checked(principal: Principal, verified: Verified): Principal {
     if (
       verified.kind === 'external' &&
       principal.groups.includes(ADMIN_GROUP) &&
-      !this.settings.get().externalJwt.allowAdminMapping
+      !this.external.allowsAdminMapping(verified.provider)
     ) {
-      const refused = adminMappingRefused();
+      const refused = adminMappingRefused(verified.provider ?? '');
       // The audit row names the administrator the token would have been.
       denyingPrincipal(refused, principal);
       throw refused;
@@ -403,7 +409,7 @@ export class AuthenticatorService {
   }
 
   private async run<T>(
-    kind: CredentialKind,
+    kind: StrategyName,
     request: AuthRequest,
     kinds: readonly CredentialKind[],
   ): Promise<T> {

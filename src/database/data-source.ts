@@ -18,6 +18,7 @@ import { OperationEntity } from '../migration-spi/operations/operation.entity';
 import { AuditAtMilliseconds1764300000000 } from './migrations/1764300000000-audit-at-milliseconds';
 import { UserTombstones1764400000000 } from './migrations/1764400000000-user-tombstones';
 import { RefreshRotationOptIn1764500000000 } from './migrations/1764500000000-refresh-rotation-opt-in';
+import { IdentityProviders1764600000000 } from './migrations/1764600000000-identity-providers';
 import { prepareSqliteFiles, tightenOpenedSqliteFile } from './sqlite-files';
 
 export const ENTITIES = [
@@ -41,6 +42,7 @@ export const MIGRATIONS = [
   AuditAtMilliseconds1764300000000,
   UserTombstones1764400000000,
   RefreshRotationOptIn1764500000000,
+  IdentityProviders1764600000000,
 ];
 
 /**

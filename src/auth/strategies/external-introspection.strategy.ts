@@ -1,0 +1,28 @@
+import { Injectable } from '@nestjs/common';
+import { Strategy } from 'passport-custom';
+import type { StrategyRequest } from './strategy-runner';
+import { bearerToken } from '../../common/credentials';
+import { JwtError } from '../../common/jwt/jws';
+import { LocalPassportStrategy } from '../../common/passport/local-strategy';
+import { ExternalIdentity, ExternalJwtService } from '../external/external-jwt.service';
+
+/**
+ * `external`, asked rather than verified: a bearer token routed to an introspection provider (an
+ * opaque token its `opaqueTokens` pattern claims, or a JWT naming its issuer) is sent to that
+ * provider's RFC 7662 endpoint; nothing of it is a signature Warden could check.
+ */
+@Injectable()
+export class ExternalIntrospectionStrategy extends LocalPassportStrategy(
+  Strategy,
+  'external-introspection',
+) {
+  constructor(private readonly external: ExternalJwtService) {
+    super();
+  }
+
+  validate(request: StrategyRequest): Promise<ExternalIdentity> {
+    const token = bearerToken(request);
+    if (!token) throw new JwtError('malformed', 'Expected a bearer token');
+    return this.external.introspect(token);
+  }
+}
