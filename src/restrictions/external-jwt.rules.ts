@@ -2,7 +2,7 @@ import { createPublicKey, KeyObject, X509Certificate } from 'node:crypto';
 import { assertKeyFits, JwsAlgorithm } from '../common/jwt/jws';
 import type { FieldError } from '../common/validation-errors';
 import { opaqueTokensOverlap } from './opaque-token-overlap';
-import { IdentityProvider, MASK, Settings } from './settings.defaults';
+import { IdentityProvider, Settings } from './settings.defaults';
 
 /**
  * What must hold of `identityProviders` when the settings are saved (the per-field checks are
@@ -70,11 +70,6 @@ function providerProblems(
 ): void {
   if (s.issuer !== null && s.issuer === context.wardenIssuer)
     problem('issuer', "issuer must not be Warden's own issuer");
-  if (s.clientSecret === MASK)
-    problem(
-      'clientSecret',
-      `clientSecret is the mask, and no stored provider "${s.name}" has a secret`,
-    );
   if (!s.enabled) return;
   const url = (field: 'jwksUrl' | 'introspectionUrl') => {
     const value = s[field];

@@ -204,7 +204,8 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * A secret sent back as the mask keeps its stored value: a list entry's, that of the stored
-   * entry of the same name. A mask with no stored secret behind it stays, and is refused.
+   * entry of the same name. A mask with no stored secret behind it (a new entry, an export from
+   * another instance) is no secret: null.
    */
   private unmask(candidate: unknown): unknown {
     if (!isObject(candidate)) return candidate;
@@ -212,7 +213,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     const stored = new Map(secretSlots(this.current).map((slot) => [slot.key, slot.get()]));
     for (const slot of secretSlots(copy)) {
       const value = stored.get(slot.key);
-      if (slot.get() === MASK && typeof value === 'string') slot.set(value);
+      if (slot.get() === MASK) slot.set(typeof value === 'string' ? value : null);
     }
     return copy;
   }
