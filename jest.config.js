@@ -12,12 +12,13 @@ const swc = [
 ];
 
 // A few dependencies ship ES modules only; Node requires them natively, Jest needs them compiled.
-const ESM_DEPENDENCIES = ['content-disposition'];
+// jose is jwks-rsa's own (nested under it): the last node_modules segment of a path decides.
+const ESM_DEPENDENCIES = ['content-disposition', 'jose'];
 
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': swc, '^.+\\.js$': swc },
-  transformIgnorePatterns: [`/node_modules/(?!(${ESM_DEPENDENCIES.join('|')})/)`],
+  transformIgnorePatterns: [`/node_modules/(?!.*/node_modules/)(?!(${ESM_DEPENDENCIES.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 

@@ -38,6 +38,9 @@ import {
   UpstreamSessionStrategy,
 } from './strategies/upstream-session.strategy';
 import { CredentialKinds } from './kinds/credential-kinds';
+import { IdentityProvidersController } from './external/identity-providers.controller';
+import { IdentityProvidersService } from './external/identity-providers.service';
+import { ExternalIntrospectionStrategy } from './strategies/external-introspection.strategy';
 import { UpstreamSessionCache } from './upstream-session.cache';
 import { UpstreamSessionClient } from './upstream-session.client';
 import { WardenTokens } from './warden-tokens.service';
@@ -60,6 +63,7 @@ import { WardenTokens } from './warden-tokens.service';
     AdminSessionsController,
     JwksController,
     KeysController,
+    IdentityProvidersController,
     ExternalJwtController,
   ],
   providers: [
@@ -92,7 +96,9 @@ import { WardenTokens } from './warden-tokens.service';
     UpstreamSessionKind,
     ExternalJwtKind,
     CredentialKinds,
+    ExternalIntrospectionStrategy,
     ExternalJwtService,
+    IdentityProvidersService,
     StrategyRunner,
   ],
   exports: [

@@ -5,6 +5,7 @@ import { Clock } from '../common/clock';
 import { apiTokenOf, parseAuthorization, PresentedCredential } from '../common/credentials';
 import { JwtError } from '../common/jwt/jws';
 import { Challenge, DomainError, Problems } from '../common/problem/domain-error';
+import type { StrategyName } from '../common/passport/local-strategy';
 import { CredentialKind, Principal } from '../common/principal';
 import { SettingsService } from '../restrictions/settings.service';
 import { CachedUser, UserCache } from './directory/user-cache';
@@ -65,7 +66,12 @@ export class AuthenticatorService {
         // A remembered token comes back as a value: awaiting only promises saves a microtask turn.
         const found = this.principalOf(known, rules.kinds);
         return {
-          principal: this.used(handler, found instanceof Promise ? await found : found, input),
+          principal: this.used(
+            handler,
+            found instanceof Promise ? await found : found,
+            input,
+            known,
+          ),
         };
       }
     }
@@ -73,7 +79,8 @@ export class AuthenticatorService {
       .all()
       .find((kind) => kind.takenBy(rules.kinds) && kind.recognises(input));
     if (!handler) throw this.unauthenticated(presented, rules);
-    const verified = await this.run(handler.kind, request, rules);
+    const strategy = (handler.strategyFor?.(input) ?? handler.kind) as StrategyName;
+    const verified = await this.run(strategy, handler.kind, request, rules);
     const resolution = await handler.resolve(verified, input, this.toolsFor(rules.kinds));
     if ('authenticated' in resolution) {
       this.used(handler, resolution.authenticated.principal, input);
@@ -82,7 +89,7 @@ export class AuthenticatorService {
     if (key !== undefined && resolution.keep !== false)
       this.remembered.set(key, resolution.remember, resolution.until);
     const principal = await this.principalOf(resolution.remember, rules.kinds);
-    return { principal: this.used(handler, principal, input) };
+    return { principal: this.used(handler, principal, input, resolution.remember) };
   }
 
   /** Forgets every remembered verification (a settings change elsewhere, tests). */
@@ -90,8 +97,13 @@ export class AuthenticatorService {
     this.remembered.clear();
   }
 
-  private used(handler: CredentialKindHandler, principal: Principal, input: PresentedRequest) {
-    handler.onUse?.(principal, input, this.toolsFor(input.rules.kinds));
+  private used(
+    handler: CredentialKindHandler,
+    principal: Principal,
+    input: PresentedRequest,
+    remembered?: Remembered,
+  ): Principal {
+    handler.onUse?.(principal, input, this.toolsFor(input.rules.kinds), remembered);
     return principal;
   }
 
@@ -140,6 +152,7 @@ export class AuthenticatorService {
   }
 
   private async run<T>(
+    strategy: StrategyName,
     kind: CredentialKind,
     request: AuthRequest,
     rules: AuthenticationRules,
@@ -149,7 +162,7 @@ export class AuthenticatorService {
         ? { ...request, connectContext: rules.connectContext, exchangesForTokens: rules.login }
         : request;
     try {
-      return await this.kinds.run<T>(kind, view);
+      return await this.kinds.run<T>(strategy, view);
     } catch (err) {
       if (err instanceof JwtError) {
         const expired = err.reason === 'expired';

@@ -18,6 +18,7 @@ import { OperationEntity } from '../migration-spi/operations/operation.entity';
 import { AuditAtMilliseconds1764300000000 } from './migrations/1764300000000-audit-at-milliseconds';
 import { UserTombstones1764400000000 } from './migrations/1764400000000-user-tombstones';
 import { RefreshRotationOptIn1764500000000 } from './migrations/1764500000000-refresh-rotation-opt-in';
+import { IdentityProviders1764700000000 } from './migrations/1764700000000-identity-providers';
 import { prepareSqliteFiles, tightenOpenedSqliteFile } from './sqlite-files';
 import { SigningKeyActivation1764600000000 } from './migrations/1764600000000-signing-key-activation';
 
@@ -43,6 +44,7 @@ export const MIGRATIONS = [
   UserTombstones1764400000000,
   RefreshRotationOptIn1764500000000,
   SigningKeyActivation1764600000000,
+  IdentityProviders1764700000000,
 ];
 
 /**

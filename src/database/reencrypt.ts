@@ -6,7 +6,7 @@ import { secretContext } from '../connect/tenants/tenant-directory.service';
 import { TenantEntity } from '../connect/tenants/tenant.entity';
 import { OperationEntity } from '../migration-spi/operations/operation.entity';
 import { tokenContext } from '../migration-spi/operations/operation-store.service';
-import { SECRET_SETTINGS } from '../restrictions/settings.defaults';
+import { SEALED_SETTINGS_PATHS, secretSlots } from '../restrictions/settings-secrets';
 import { SettingsEntity } from '../restrictions/settings.entity';
 
 /**
@@ -89,24 +89,14 @@ export async function reencryptSecrets(
     const settings = manager.getRepository(SettingsEntity);
     for (const row of await settings.find()) {
       const document = JSON.parse(row.document) as Record<string, unknown>;
-      for (const path of SECRET_SETTINGS) {
-        const parts = path.split('.');
-        const parent = parts
-          .slice(0, -1)
-          .reduce<Record<string, unknown> | undefined>(
-            (node, part) => node?.[part] as Record<string, unknown> | undefined,
-            document,
-          );
-        const leaf = parts[parts.length - 1];
-        if (parent && typeof parent[leaf] === 'string') {
-          parent[leaf] = again(
-            parent[leaf] as string,
-            `settings:${path}`,
-            tableOf(SettingsEntity),
-            `id=${row.id} (${path})`,
-          );
-          counts.settingsSecrets++;
-        }
+      // The legacy path too: a document not yet upgraded by an instance (its sealed secret).
+      for (const slot of secretSlots(document, SEALED_SETTINGS_PATHS)) {
+        const sealed = slot.get();
+        if (typeof sealed !== 'string') continue;
+        slot.set(
+          again(sealed, slot.context, tableOf(SettingsEntity), `id=${row.id} (${slot.key})`),
+        );
+        counts.settingsSecrets++;
       }
       await settings.update({ id: row.id }, { document: JSON.stringify(document) });
     }

@@ -3,7 +3,12 @@ import { KeyRingService } from '../auth/keys/key-ring.service';
 import { signJws } from '../common/jwt/jws';
 import { WardenConfig } from '../config/warden-config';
 import { NativeTokenRule } from './native-token.rule';
-import { DEFAULT_SETTINGS, Settings } from './settings.defaults';
+import {
+  DEFAULT_SETTINGS,
+  IDENTITY_PROVIDER_DEFAULTS,
+  IdentityProvider,
+  Settings,
+} from './settings.defaults';
 import { SettingsService } from './settings.service';
 
 const ISSUER = 'https://warden.example.test';
@@ -31,20 +36,28 @@ const foreign = signJws(
 /** A Jira / Confluence Data Center personal access token looks like this. */
 const JIRA_PAT = 'NjQ1MjE3NTk0MjQ3OmWq9xkZ0zQbRnUe7V2cKx3Lh0sPqYtM';
 
+const SECOND_ISSUER = 'https://second.example.test/';
+
 type Tweak = (settings: Settings) => void;
 const withProvider =
-  (extra: Partial<Settings['externalJwt']> = {}): Tweak =>
+  (extra: Partial<IdentityProvider> = {}): Tweak =>
   (settings) => {
-    settings.externalJwt = {
-      ...settings.externalJwt,
+    settings.identityProviders.push({
+      ...IDENTITY_PROVIDER_DEFAULTS,
+      name: `idp-${settings.identityProviders.length}`,
       enabled: true,
       mode: 'introspection',
       introspectionUrl: 'https://idp.example.test/introspect',
       issuer: IDP_ISSUER,
       opaqueTokens: '^idp_[A-Za-z0-9]{20}$',
       ...extra,
-    };
+    });
   };
+/** Two providers: the one above, and a JWKS provider of another issuer. */
+const withTwoProviders: Tweak = (settings) => {
+  withProvider()(settings);
+  withProvider({ mode: 'jwks', issuer: SECOND_ISSUER, opaqueTokens: null })(settings);
+};
 
 describe(NativeTokenRule.name, () => {
   function ruleWith(tweak?: Tweak): NativeTokenRule {
@@ -134,6 +147,16 @@ describe(NativeTokenRule.name, () => {
         "an opaque token the provider's pattern claims (it refused it)",
         'idp_abcdefghij0123456789',
         withProvider(),
+      ],
+      [
+        "the second provider's issuer, with two configured",
+        `${b64({ alg: 'RS256', kid: 'idp-2' })}.${b64({ iss: SECOND_ISSUER })}.${s}`,
+        withTwoProviders,
+      ],
+      [
+        "the first provider's opaque token, with two configured",
+        'idp_abcdefghij0123456789',
+        withTwoProviders,
       ],
     ])('%s', (...[, token, tweak]) => {
       expect(ruleWith(tweak).passes(`Bearer ${token}`)).toBe(false);

@@ -12,10 +12,10 @@ import { namesAny } from './token-readings';
  * endpoint lets it through for the upstream to judge.
  *
  * Asked only once every strategy has refused the token, so a token is native only when it is
- * none of Warden's by every reading: not a `wdn_` token, not an opaque token the identity
+ * none of Warden's by every reading: not a `wdn_` token, not an opaque token an enabled identity
  * provider's opaqueTokens pattern claims, and nothing in any lenient reading of it
- * (token-readings) names Warden's issuer, one of Warden's signing keys (retired ones too) or the
- * provider's issuer. Such a token failed verification and is refused, however it is spelt: an
+ * (token-readings) names Warden's issuer, one of Warden's signing keys (retired ones too) or any
+ * enabled provider's issuer. Such a token failed verification and is refused, however it is spelt: an
  * `alg: none` token with Warden's issuer, a revoked access token with `=` appended.
  */
 @Injectable()
@@ -33,13 +33,13 @@ export class NativeTokenRule {
     const credential = parseAuthorization(authorization);
     if (credential.scheme !== 'bearer' || credential.token.startsWith(API_TOKEN_MARK)) return false;
     const token = credential.token;
-    const provider = settings.externalJwt;
-    if (matchesOpaqueTokens(provider, token)) return false;
+    const providers = settings.identityProviders.filter((p) => p.enabled);
+    if (providers.some((provider) => matchesOpaqueTokens(provider, token))) return false;
     const marks = [
       this.config.issuer,
       ...this.keys.publishedKeys().keys.map((k) => String(k.kid ?? '')),
+      ...providers.map((provider) => provider.issuer ?? ''),
     ];
-    if (provider.enabled && provider.issuer) marks.push(provider.issuer);
     return !namesAny(token, marks);
   }
 }

@@ -30,35 +30,46 @@ export interface Settings {
     /** How long the upstream's answer about one cookie is reused (a "no session" answer: 5 s at most). */
     cacheSeconds: number;
   };
-  externalJwt: {
-    enabled: boolean;
-    mode: 'publicKey' | 'jwks' | 'introspection';
-    publicKey: string | null;
-    jwksUrl: string | null;
-    introspectionUrl: string | null;
-    clientId: string | null;
-    clientSecret: string | null;
-    issuer: string | null;
-    audience: string | null;
-    algorithms: string[];
-    usernameClaim: string;
-    usernameRegex: string | null;
-    groupsClaim: string | null;
-    /** Seconds an introspection answer is reused (never past the token's exp); 0: ask every time. */
-    introspectionCacheSeconds: number;
-    /**
-     * Introspection mode: the opaque tokens that are this provider's (an anchored regex); no
-     * other opaque token is sent to it. Required while nativeOAuthTokens.allowed is on.
-     */
-    opaqueTokens: string | null;
-    /** Take the local user of the same name (and its groups) when there is one. */
-    mapToLocalUser: boolean;
-    /**
-     * Let mapToLocalUser name a member of warden-admins. Off, such a token is refused: whoever
-     * controls the IdP's usernames would otherwise be named as an administrator downstream.
-     */
-    allowAdminMapping: boolean;
-  };
+  /** The identity providers whose tokens are accepted (kind `external`), at most one per issuer. */
+  identityProviders: IdentityProvider[];
+}
+
+/**
+ * One identity provider: a JWT goes to the provider whose `issuer` is the token's `iss`; an
+ * opaque token to the introspection provider whose `opaqueTokens` pattern it matches.
+ */
+export interface IdentityProvider {
+  /** Unique in the list: names the provider in answers, caches and the audit. */
+  name: string;
+  enabled: boolean;
+  mode: 'publicKey' | 'jwks' | 'introspection';
+  /** Unique in the list; never Warden's own. Required in publicKey and jwks modes. */
+  issuer: string | null;
+  audience: string | null;
+  /** RS*, PS*, ES* only: an identity provider signs with a key pair. */
+  algorithms: string[];
+  publicKey: string | null;
+  jwksUrl: string | null;
+  introspectionUrl: string | null;
+  clientId: string | null;
+  clientSecret: string | null;
+  /** Seconds an introspection answer is reused (never past the token's exp); 0: ask every time. */
+  introspectionCacheSeconds: number;
+  /**
+   * Introspection mode: the opaque tokens that are this provider's (an anchored regex); no
+   * other opaque token is sent to it. Required while nativeOAuthTokens.allowed is on.
+   */
+  opaqueTokens: string | null;
+  usernameClaim: string;
+  usernameRegex: string | null;
+  groupsClaim: string | null;
+  /** Take the local user of the same name (and its groups) when there is one. */
+  mapToLocalUser: boolean;
+  /**
+   * Let mapToLocalUser name a member of warden-admins. Off, such a token is refused: whoever
+   * controls the IdP's usernames would otherwise be named as an administrator downstream.
+   */
+  allowAdminMapping: boolean;
 }
 
 /** The longest life `tokens.accessTtlSeconds` may give an access token. */
@@ -88,25 +99,7 @@ export const DEFAULT_SETTINGS: Settings = {
   },
   keys: { prePublishSeconds: 600, rotateEveryDays: 90 },
   upstreamSessions: { decision: true, cacheSeconds: 30 },
-  externalJwt: {
-    enabled: false,
-    mode: 'publicKey',
-    publicKey: null,
-    jwksUrl: null,
-    introspectionUrl: null,
-    clientId: null,
-    clientSecret: null,
-    issuer: null,
-    audience: null,
-    algorithms: ['RS256'],
-    usernameClaim: 'sub',
-    usernameRegex: null,
-    groupsClaim: null,
-    introspectionCacheSeconds: 60,
-    opaqueTokens: null,
-    mapToLocalUser: false,
-    allowAdminMapping: false,
-  },
+  identityProviders: [],
 };
 
 /**
@@ -120,6 +113,34 @@ export const GROUP_SETTINGS = [
   'groups.tokenCreators',
 ] as const;
 
-/** Paths (dotted) of settings that are secrets: masked when read, kept when written back masked. */
-export const SECRET_SETTINGS = ['externalJwt.clientSecret'] as const;
+/** What an entry holds for every field it does not name (a preset, an upgraded document). */
+export const IDENTITY_PROVIDER_DEFAULTS: Omit<IdentityProvider, 'name'> = {
+  enabled: false,
+  mode: 'publicKey',
+  issuer: null,
+  audience: null,
+  algorithms: ['RS256'],
+  publicKey: null,
+  jwksUrl: null,
+  introspectionUrl: null,
+  clientId: null,
+  clientSecret: null,
+  introspectionCacheSeconds: 60,
+  opaqueTokens: null,
+  usernameClaim: 'sub',
+  usernameRegex: null,
+  groupsClaim: null,
+  mapToLocalUser: false,
+  allowAdminMapping: false,
+};
+
+/** The name an upgraded `externalJwt` block gets, and the provider the old routes act on. */
+export const LEGACY_PROVIDER_NAME = 'default';
+
+/**
+ * Paths of settings that are secrets: masked when read, sealed at rest (context
+ * `settings:<path>`), kept when written back masked. `list[].field` is that field of every entry
+ * of a list; a masked entry keeps the secret of the stored entry of the same `name`.
+ */
+export const SECRET_SETTINGS = ['identityProviders[].clientSecret'] as const;
 export const MASK = '********';

@@ -2,14 +2,16 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { AuditSink } from '../audit/audit.port';
-import { externalJwtProblems, settingsWarnings, SettingsWarning } from './external-jwt.rules';
+import { identityProviderProblems, settingsWarnings, SettingsWarning } from './external-jwt.rules';
+import { completeProviders, upgradeExternalJwt } from './legacy-external-jwt';
+import { isSecretKey, maskedWithin, SEALED_SETTINGS_PATHS, secretSlots } from './settings-secrets';
 import { SecretBox } from '../common/crypto/secret-box';
 import { InvalidationBus } from '../common/invalidation/invalidation-bus';
 import { DomainError, Problems } from '../common/problem/domain-error';
 import { flattenValidationErrors } from '../common/validation-errors';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { SettingsDto } from './dto/settings.dto';
-import { DEFAULT_SETTINGS, MASK, SECRET_SETTINGS, Settings } from './settings.defaults';
+import { DEFAULT_SETTINGS, MASK, Settings } from './settings.defaults';
 import { SettingsRepository } from './settings.repository';
 
 /** How often the stored version is compared, in case a pub/sub message was lost or Redis is absent. */
@@ -93,9 +95,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   /** The document for display: secrets replaced by a mask. */
   masked(settings: Settings = this.current): Settings {
     const copy = structuredClone(settings);
-    for (const path of SECRET_SETTINGS) {
-      if (getPath(copy, path) !== null) setPath(copy, path, MASK);
-    }
+    for (const slot of secretSlots(copy)) if (slot.get() !== null) slot.set(MASK);
     return copy;
   }
 
@@ -114,7 +114,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
 
   /** Validates a whole document as `replace` would, without saving it (a dry run). */
   async check(document: unknown): Promise<Settings> {
-    return this.validated(this.unmask(document));
+    return this.validated(this.unmask(upgraded(document)));
   }
 
   /** JSON merge patch (RFC 7396) over the current document; arrays are replaced, `null` is a value. */
@@ -126,7 +126,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
 
   private async write(candidate: unknown, write: SettingsWrite): Promise<Settings> {
     const expected = this.expectedVersion(write.ifMatch);
-    const next = await this.validated(this.unmask(candidate));
+    const next = await this.validated(this.unmask(upgraded(candidate)));
     const lockout = write.lockout?.(next, write.actor) ?? [];
     if (lockout.length > 0 && !write.force) {
       throw new DomainError(
@@ -190,7 +190,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     }
     if (errors.length === 0) {
       errors.push(
-        ...externalJwtProblems(next, {
+        ...identityProviderProblems(next, {
           wardenIssuer: this.config.issuer,
           allowHttp: this.config.idpAllowHttp,
         }),
@@ -211,12 +211,18 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     return structuredClone(next);
   }
 
-  /** A secret sent back as the mask keeps its stored value. */
+  /**
+   * A secret sent back as the mask keeps its stored value: a list entry's, that of the stored
+   * entry of the same name. A mask with no stored secret behind it (a new entry, an export from
+   * another instance) is no secret: null.
+   */
   private unmask(candidate: unknown): unknown {
     if (!isObject(candidate)) return candidate;
-    const copy = structuredClone(candidate) as Record<string, unknown>;
-    for (const path of SECRET_SETTINGS) {
-      if (getPath(copy, path) === MASK) setPath(copy, path, getPath(this.current, path));
+    const copy = structuredClone(candidate);
+    const stored = new Map(secretSlots(this.current).map((slot) => [slot.key, slot.get()]));
+    for (const slot of secretSlots(copy)) {
+      const value = stored.get(slot.key);
+      if (slot.get() === MASK) slot.set(typeof value === 'string' ? value : null);
     }
     return copy;
   }
@@ -233,18 +239,21 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   private async reload(): Promise<void> {
     const row = await this.repository.load();
     if (!row || row.version === this.version) return;
-    const stored = JSON.parse(row.document) as Settings;
-    for (const path of SECRET_SETTINGS) {
-      const sealed = getPath(stored, path);
-      if (typeof sealed === 'string')
-        setPath(stored, path, this.box.openText(sealed, `settings:${path}`));
+    const stored = JSON.parse(row.document) as Record<string, unknown>;
+    for (const slot of secretSlots(stored, SEALED_SETTINGS_PATHS)) {
+      const sealed = slot.get();
+      if (typeof sealed === 'string') slot.set(this.box.openText(sealed, slot.context));
     }
     // Fields added by newer versions of the document get their defaults.
-    this.current = mergePatch(
-      DEFAULT_SETTINGS,
-      stored as unknown as Record<string, unknown>,
-    ) as unknown as Settings;
+    const document = mergePatch(DEFAULT_SETTINGS, stored);
+    const legacy = upgradeExternalJwt(document);
+    completeProviders(document);
+    this.current = document as unknown as Settings;
     this.version = row.version;
+    // Left by the upgrade (its client secret is re-sealed under the new path, which takes the
+    // key migrations do not have), or written around the API by an older version: stored in
+    // the new shape once, by whichever instance gets there first.
+    if (legacy) await this.storeUpgraded(row.version);
     this.warn(settingsWarnings(this.current));
     for (const listener of this.listeners) {
       try {
@@ -252,6 +261,24 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
       } catch (err) {
         this.logger.error({ err }, 'Settings listener failed');
       }
+    }
+  }
+
+  private async storeUpgraded(version: number): Promise<void> {
+    try {
+      const stored = await this.repository.replace(
+        version,
+        this.serialize(this.current),
+        'upgrade',
+      );
+      if (!stored) return;
+      this.version = version + 1;
+      this.logger.warn(
+        'Settings: the externalJwt block was moved into identityProviders as the provider named "default"',
+      );
+    } catch (err) {
+      // Served in the new shape all the same; the next start tries again.
+      this.logger.warn({ err }, 'Settings: the upgraded document could not be stored');
     }
   }
 
@@ -266,9 +293,9 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
 
   private serialize(settings: Settings): string {
     const copy = structuredClone(settings);
-    for (const path of SECRET_SETTINGS) {
-      const value = getPath(copy, path);
-      if (typeof value === 'string') setPath(copy, path, this.box.seal(value, `settings:${path}`));
+    for (const slot of secretSlots(copy)) {
+      const value = slot.get();
+      if (typeof value === 'string') slot.set(this.box.seal(value, slot.context));
     }
     return JSON.stringify(copy);
   }
@@ -302,16 +329,13 @@ export function mergePatch(
   return base;
 }
 
-function getPath(object: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), object);
-}
-
-function setPath(object: unknown, path: string, value: unknown): void {
-  const keys = path.split('.');
-  const parent = keys
-    .slice(0, -1)
-    .reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), object);
-  if (isObject(parent)) parent[keys[keys.length - 1]] = value;
+/** A candidate document in today's shape: an `externalJwt` block moved, entries completed. */
+function upgraded(candidate: unknown): unknown {
+  if (!isObject(candidate)) return candidate;
+  const copy = structuredClone(candidate);
+  upgradeExternalJwt(copy);
+  completeProviders(copy);
+  return copy;
 }
 
 /**
@@ -320,24 +344,31 @@ function setPath(object: unknown, path: string, value: unknown): void {
  */
 function maskedDiff(before: Settings, after: Settings): ReturnType<typeof diff> {
   const changes = diff(before, after);
-  for (const path of SECRET_SETTINGS) {
-    const change = changes[path];
-    if (change)
-      changes[path] = {
-        from: change.from === null ? null : MASK,
-        to: change.to === null ? null : MASK,
-      };
+  for (const [key, change] of Object.entries(changes)) {
+    changes[key] = isSecretKey(key)
+      ? { from: change.from == null ? null : MASK, to: change.to == null ? null : MASK }
+      : { from: maskedWithin(key, change.from), to: maskedWithin(key, change.to) };
   }
   return changes;
 }
 
-/** Changed leaves as `path: {from, to}`; arrays compare whole. */
+/**
+ * Changed leaves as `path: {from, to}`. Arrays compare whole, except lists of named entries
+ * (identityProviders), compared entry by entry as `list[name].field`.
+ */
 export function diff(
   before: unknown,
   after: unknown,
   prefix = '',
 ): Record<string, { from: unknown; to: unknown }> {
   const out: Record<string, { from: unknown; to: unknown }> = {};
+  if (namedList(before) && namedList(after)) {
+    const was = new Map(before.map((e) => [e.name, e]));
+    const is = new Map(after.map((e) => [e.name, e]));
+    for (const name of new Set([...was.keys(), ...is.keys()]))
+      Object.assign(out, diff(was.get(name), is.get(name), `${prefix}[${name}]`));
+    return out;
+  }
   if (isObject(before) && isObject(after)) {
     for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
       Object.assign(out, diff(before[key], after[key], prefix ? `${prefix}.${key}` : key));
@@ -346,4 +377,10 @@ export function diff(
   }
   if (JSON.stringify(before) !== JSON.stringify(after)) out[prefix] = { from: before, to: after };
   return out;
+}
+
+function namedList(value: unknown): value is { name: string }[] {
+  if (!Array.isArray(value)) return false;
+  const names = value.map((e) => (isObject(e) && typeof e.name === 'string' ? e.name : null));
+  return !names.includes(null) && new Set(names).size === names.length;
 }

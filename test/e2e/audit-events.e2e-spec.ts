@@ -1,5 +1,6 @@
 import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { AuditWriter } from '../../src/audit/audit-writer.service';
+import { SettingsService } from '../../src/restrictions/settings.service';
 import { auditEvents, rawAuditTable } from '../support/audit';
 import { adminAuth, login, newGroup, newUser, Pair, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
@@ -234,25 +235,32 @@ describe.each(DATABASES)('audit events (%s)', (database) => {
     const clientSecret = 'idp-client-secret-never-in-the-audit';
     secrets.push(clientSecret);
     await patchSettings(t, {
-      externalJwt: {
-        clientSecret,
-        clientId: 'warden',
-        introspectionUrl: 'https://idp.example/introspect',
-      },
+      identityProviders: [{ name: 'corp' }],
+    });
+    await patchSettings(t, {
+      identityProviders: [
+        {
+          name: 'corp',
+          clientSecret,
+          clientId: 'warden',
+          introspectionUrl: 'https://idp.example/introspect',
+        },
+      ],
     });
     const change = await one({ event: 'settings.changed' });
     expect(change).toMatchObject({ actor: 'admin', outcome: 'success' });
     const changes = JSON.stringify(change.details);
-    expect(changes).toContain('externalJwt.clientId');
-    expect(changes).toContain('externalJwt.clientSecret');
+    expect(changes).toContain('identityProviders[corp].clientId');
+    expect(changes).toContain('identityProviders[corp].clientSecret');
     expect(changes).not.toContain(clientSecret);
     // Replaced by another secret: still on record as a change, neither value shown.
     const rotated = 'idp-client-secret-rotated-never-shown';
     secrets.push(rotated);
-    await patchSettings(t, { externalJwt: { clientSecret: rotated } });
+    const [corp] = t.app.get(SettingsService).get().identityProviders;
+    await patchSettings(t, { identityProviders: [{ ...corp, clientSecret: rotated }] });
     const rotation = await one({ event: 'settings.changed' });
     expect(rotation.details?.changes).toEqual({
-      'externalJwt.clientSecret': { from: '********', to: '********' },
+      'identityProviders[corp].clientSecret': { from: '********', to: '********' },
     });
     expect(JSON.stringify(rotation.details)).not.toContain(rotated);
   });

@@ -8,14 +8,21 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../src/common/clock';
 import { DomainError } from '../../src/common/problem/domain-error';
-import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
+import {
+  DEFAULT_SETTINGS,
+  IDENTITY_PROVIDER_DEFAULTS,
+} from '../../src/restrictions/settings.defaults';
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { startApp, TestApp } from '../support/app';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';
 import { bearer, http } from '../support/http';
 import { FakeIdp, newRsaKey } from '../support/idp';
 import { auditEvents } from '../support/audit';
-import { operatorPatch } from '../support/settings';
+import { operatorPatch, storeSettingsDocument } from '../support/settings';
+import { eventually } from '../support/eventually';
+import { SecretBox } from '../../src/common/crypto/secret-box';
+import { SettingsEntity } from '../../src/restrictions/settings.entity';
+import { SETTINGS_ROW } from '../../src/restrictions/settings.repository';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -35,21 +42,23 @@ describe('external identity provider tokens', () => {
 
   const whoami = (token: string) =>
     http(`${t.url}/system/whoami`, { headers: { authorization: bearer(token) } });
-  const useJwks = (extra: Record<string, unknown> = {}) =>
-    operatorPatch(t, {
-      externalJwt: {
-        enabled: true,
-        mode: 'jwks',
-        jwksUrl: `${idp.url}/jwks`,
-        issuer: idp.issuer,
-        audience: 'warden-api',
-        algorithms: ['RS256'],
-        usernameClaim: 'sub',
-        usernameRegex: null,
-        groupsClaim: 'groups',
-        ...extra,
-      },
-    });
+  /** The test's IdP as the only provider, named `corp`, in jwks mode. */
+  const jwksProvider = (extra: Record<string, unknown> = {}) => ({
+    name: 'corp',
+    enabled: true,
+    mode: 'jwks',
+    jwksUrl: `${idp.url}/jwks`,
+    issuer: idp.issuer,
+    audience: 'warden-api',
+    algorithms: ['RS256'],
+    usernameClaim: 'sub',
+    usernameRegex: null,
+    groupsClaim: 'groups',
+    ...extra,
+  });
+  const useProviders = (...identityProviders: Record<string, unknown>[]) =>
+    operatorPatch(t, { identityProviders });
+  const useJwks = (extra: Record<string, unknown> = {}) => useProviders(jwksProvider(extra));
 
   describe('jwks mode', () => {
     beforeAll(() => useJwks());
@@ -232,19 +241,19 @@ describe('external identity provider tokens', () => {
         const settings = await http(`${t.url}/admin/settings`, {
           headers: { authorization: adminAuth() },
         });
-        expect(settings.body.externalJwt.allowAdminMapping).toBe(false);
-        expect(DEFAULT_SETTINGS.externalJwt.allowAdminMapping).toBe(false);
+        expect(settings.body.identityProviders[0].allowAdminMapping).toBe(false);
+        expect(IDENTITY_PROVIDER_DEFAULTS.allowAdminMapping).toBe(false);
         const wrong = await http(`${t.url}/admin/settings`, {
           method: 'PATCH',
           headers: {
             authorization: adminAuth(),
             'if-match': settings.headers.get('etag')!,
           },
-          json: { externalJwt: { allowAdminMapping: 'yes' } },
+          json: { identityProviders: [jwksProvider({ allowAdminMapping: 'yes' })] },
         });
         expect(wrong.status).toBe(400);
         expect(wrong.body.errors.map((e: { field: string }) => e.field)).toEqual([
-          'externalJwt.allowAdminMapping',
+          'identityProviders[0].allowAdminMapping',
         ]);
       });
 
@@ -257,12 +266,16 @@ describe('external identity provider tokens', () => {
         expect(res.body.code).toBe('admin_mapping_refused');
         expect(res.headers.get('x-warden-user')).toBeNull();
         expect((await whoami(token)).body.code).toBe('admin_mapping_refused');
-        const test = await http(`${t.url}/admin/external-jwt/test`, {
+        const test = await http(`${t.url}/admin/identity-providers/test`, {
           method: 'POST',
           headers: { authorization: adminAuth() },
           json: { token },
         });
-        expect(test.body).toMatchObject({ valid: false, reason: 'admin_mapping_refused' });
+        expect(test.body).toMatchObject({
+          provider: 'corp',
+          valid: false,
+          reason: 'admin_mapping_refused',
+        });
         const rows = await auditEvents(t, { event: 'decision.denied' });
         expect(rows).toContainEqual(
           expect.objectContaining({
@@ -420,19 +433,11 @@ describe('external identity provider tokens', () => {
         const res = await http(`${strict.url}/admin/settings`, {
           method: 'PATCH',
           headers: { authorization: adminAuth(), 'if-match': current.headers.get('etag')! },
-          json: {
-            externalJwt: {
-              enabled: true,
-              mode: 'jwks',
-              jwksUrl: `${idp.url}/jwks`,
-              issuer: idp.issuer,
-              audience: 'warden-api',
-            },
-          },
+          json: { identityProviders: [jwksProvider()] },
         });
         expect(res.status).toBe(400);
         expect(res.body.errors).toEqual([
-          expect.objectContaining({ field: 'externalJwt.jwksUrl' }),
+          expect.objectContaining({ field: 'identityProviders[0].jwksUrl' }),
         ]);
       } finally {
         await strict.close();
@@ -441,13 +446,13 @@ describe('external identity provider tokens', () => {
   });
 
   describe('the settings refuse an unusable or too-open configuration when saved', () => {
-    const save = (externalJwt: Record<string, unknown>) =>
+    const save = (...identityProviders: Record<string, unknown>[]) =>
       t.app
         .get(SettingsService)
-        .patch({ externalJwt }, { ifMatch: '*', force: true, actor: { username: 'test' } });
-    const fieldsOf = async (externalJwt: Record<string, unknown>) => {
+        .patch({ identityProviders }, { ifMatch: '*', force: true, actor: { username: 'test' } });
+    const fieldsOf = async (...entries: Record<string, unknown>[]) => {
       try {
-        await save(externalJwt);
+        await save(...entries.map((entry, i) => ({ name: `idp-${i}`, ...entry })));
         return [];
       } catch (err) {
         return ((err as DomainError).extras.fields?.errors as { field: string }[]).map(
@@ -466,12 +471,12 @@ describe('external identity provider tokens', () => {
           issuer: null,
           audience: null,
         }),
-      ).toEqual(['externalJwt.issuer', 'externalJwt.audience']);
+      ).toEqual(['identityProviders[0].issuer', 'identityProviders[0].audience']);
     });
 
     it("the issuer is never Warden's own", async () => {
       expect(await fieldsOf({ enabled: false, issuer: t.config.issuer })).toEqual([
-        'externalJwt.issuer',
+        'identityProviders[0].issuer',
       ]);
     });
 
@@ -479,7 +484,7 @@ describe('external identity provider tokens', () => {
       const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       const base = { enabled: true, mode: 'publicKey', issuer: idp.issuer, audience: 'warden-api' };
       expect(await fieldsOf({ ...base, publicKey: 'not a key' })).toEqual([
-        'externalJwt.publicKey',
+        'identityProviders[0].publicKey',
       ]);
       expect(
         await fieldsOf({
@@ -487,24 +492,54 @@ describe('external identity provider tokens', () => {
           algorithms: ['RS256'],
           publicKey: ec.publicKey.export({ type: 'spki', format: 'pem' }),
         }),
-      ).toEqual(['externalJwt.publicKey']);
+      ).toEqual(['identityProviders[0].publicKey']);
+    });
+
+    it('names and issuers are unique; EdDSA, HS256 and bad names are refused by field', async () => {
+      const base = jwksProvider();
+      expect(
+        await fieldsOf(base, { ...base, name: 'corp', issuer: 'https://other.example/' }),
+      ).toEqual(['identityProviders[1].name']);
+      expect(await fieldsOf(base, { ...base, name: 'second' })).toEqual([
+        'identityProviders[1].issuer',
+      ]);
+      expect(await fieldsOf(base, { ...base, issuer: 'x', algorithms: ['EdDSA'] })).toEqual([
+        'identityProviders[1].algorithms',
+      ]);
+      expect(await fieldsOf({ ...base, algorithms: ['HS256'] })).toEqual([
+        'identityProviders[0].algorithms',
+      ]);
+      expect(
+        await fieldsOf({ ...base, name: 'no spaces' }, { ...base, name: 'x'.repeat(65) }),
+      ).toEqual(['identityProviders[0].name', 'identityProviders[1].name']);
+    });
+
+    it('two introspection providers whose opaqueTokens could claim one token are refused', async () => {
+      const asked = (opaqueTokens: string, issuer: string) => ({
+        enabled: true,
+        mode: 'introspection',
+        introspectionUrl: `${idp.url}/introspect`,
+        issuer,
+        opaqueTokens,
+      });
+      const a = asked('^idp_[A-Za-z0-9]{40}$', 'https://a.example/');
+      expect(await fieldsOf(a, asked('^idp_[A-Za-z0-9]{40}$', 'https://b.example/'))).toEqual([
+        'identityProviders[1].opaqueTokens',
+      ]);
+      expect(await fieldsOf(a, asked('^[A-Za-z0-9_]{44}$', 'https://b.example/'))).toEqual([
+        'identityProviders[1].opaqueTokens',
+      ]);
+      expect(await fieldsOf(a, asked('^oth_[A-Za-z0-9]{40}$', 'https://b.example/'))).toEqual([]);
     });
   });
 
   describe('publicKey mode', () => {
     it('verifies with a PEM public key; ES256 is refused while only RS256 is allowed', async () => {
       const key = newRsaKey('pem');
-      await operatorPatch(t, {
-        externalJwt: {
-          enabled: true,
-          mode: 'publicKey',
-          publicKey: key.publicKey.export({ type: 'spki', format: 'pem' }),
-          issuer: idp.issuer,
-          audience: 'warden-api',
-          algorithms: ['RS256'],
-          usernameClaim: 'sub',
-          usernameRegex: null,
-        },
+      await useJwks({
+        mode: 'publicKey',
+        jwksUrl: null,
+        publicKey: key.publicKey.export({ type: 'spki', format: 'pem' }),
       });
       expect((await whoami(idp.sign({ sub: 'erin' }, key))).body.username).toBe('erin');
       const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -535,18 +570,7 @@ describe('external identity provider tokens', () => {
         expect(made.status).toBe(0);
         const privateKey = createPrivateKey(readFileSync(join(dir, 'key.pem')));
         const certificate = readFileSync(join(dir, 'cert.pem'), 'utf8');
-        await operatorPatch(t, {
-          externalJwt: {
-            enabled: true,
-            mode: 'publicKey',
-            publicKey: certificate,
-            issuer: idp.issuer,
-            audience: 'warden-api',
-            algorithms: ['RS256'],
-            usernameClaim: 'sub',
-            usernameRegex: null,
-          },
-        });
+        await useJwks({ mode: 'publicKey', jwksUrl: null, publicKey: certificate });
         const key = {
           kid: 'cert',
           alg: 'RS256' as const,
@@ -569,12 +593,12 @@ describe('external identity provider tokens', () => {
             { alg: 'RS256', key: privateKey },
           );
           expect((await whoami(token)).status).toBe(401);
-          const why = await http(`${t.url}/admin/external-jwt/test`, {
+          const why = await http(`${t.url}/admin/identity-providers/test`, {
             method: 'POST',
             headers: { authorization: adminAuth() },
             json: { token },
           });
-          expect(why.body).toMatchObject({ valid: false, reason: 'unknown_key' });
+          expect(why.body).toMatchObject({ provider: 'corp', valid: false, reason: 'unknown_key' });
           expect(why.body.detail).toContain('validity period');
         } finally {
           clock.mockRestore();
@@ -588,21 +612,20 @@ describe('external identity provider tokens', () => {
   describe('introspection mode', () => {
     // Native tokens are allowed (the default): only tokens matching the pattern go to the IdP.
     const useIntrospection = (seconds: number) =>
-      operatorPatch(t, {
-        externalJwt: {
-          enabled: true,
-          mode: 'introspection',
-          introspectionUrl: `${idp.url}/introspect`,
-          clientId: idp.client.id,
-          clientSecret: idp.client.secret,
-          issuer: idp.issuer,
-          audience: null,
-          usernameClaim: 'username',
-          usernameRegex: null,
-          groupsClaim: 'groups',
-          introspectionCacheSeconds: seconds,
-          opaqueTokens: '^(?:opaque|made-up)-[A-Za-z0-9-]+$',
-        },
+      useProviders({
+        name: 'asked',
+        enabled: true,
+        mode: 'introspection',
+        introspectionUrl: `${idp.url}/introspect`,
+        clientId: idp.client.id,
+        clientSecret: idp.client.secret,
+        issuer: idp.issuer,
+        audience: null,
+        usernameClaim: 'username',
+        usernameRegex: null,
+        groupsClaim: 'groups',
+        introspectionCacheSeconds: seconds,
+        opaqueTokens: '^(?:opaque|made-up)-[A-Za-z0-9-]+$',
       });
     const exp = () => Math.floor(Date.now() / 1000) + 300;
 
@@ -667,7 +690,7 @@ describe('external identity provider tokens', () => {
         const before = idp.introspectionRequests;
         const first = whoami('opaque-5');
         await new Promise((r) => setTimeout(r, 100));
-        await useIntrospection(60); // saved while the IdP is being asked
+        await useIntrospection(61); // the provider changed while its IdP is being asked
         expect((await first).status).toBe(200);
         idp.introspectionDelayMs = 0;
         expect((await whoami('opaque-5')).status).toBe(200);
@@ -709,19 +732,25 @@ describe('external identity provider tokens', () => {
         principal: '557058:f58131cb-b67d-43c7-b30d-6b58d40bd077',
         ...claims,
       });
-    const preset = (body: Record<string, unknown>) =>
-      http(`${t.url}/admin/external-jwt/presets/forge-remote`, {
+    const preset = (body: Record<string, unknown>, path = 'identity-providers') =>
+      http(`${t.url}/admin/${path}/presets/forge-remote`, {
         method: 'POST',
         headers: { authorization: adminAuth() },
         json: body,
       });
     afterAll(() => useJwks());
 
-    it("the preset fills Atlassian's JWK set, issuer and the app as audience", async () => {
+    it("the preset adds a provider with Atlassian's JWK set, issuer and the app as audience, and leaves the others", async () => {
+      await useJwks();
       expect((await preset({ appId: 'not-an-ari' })).status).toBe(400);
+      expect((await preset({ appId, name: 'not a name' })).status).toBe(400);
       const res = await preset({ appId });
       expect(res.status).toBe(200);
-      expect(res.body.externalJwt).toMatchObject({
+      expect(res.body.identityProviders.map((p: { name: string }) => p.name)).toEqual([
+        'corp',
+        'forge-remote',
+      ]);
+      expect(res.body.identityProviders[1]).toMatchObject({
         enabled: true,
         mode: 'jwks',
         jwksUrl: 'https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json',
@@ -732,10 +761,29 @@ describe('external identity provider tokens', () => {
       });
     });
 
+    it('the preset replaces a provider of the same name; the old route acts on "default"', async () => {
+      await useJwks();
+      const replaced = await preset({ appId, name: 'corp' });
+      expect(replaced.status).toBe(200);
+      expect(replaced.body.identityProviders).toEqual([
+        expect.objectContaining({ name: 'corp', issuer: 'forge/invocation-token' }),
+      ]);
+      await useJwks();
+      const old = await preset({ appId, caller: 'account' }, 'external-jwt');
+      expect(old.status).toBe(200);
+      expect(old.body.identityProviders.map((p: { name: string }) => p.name)).toEqual([
+        'corp',
+        'default',
+      ]);
+      expect(old.body.identityProviders[1]).toMatchObject({ usernameClaim: 'principal' });
+    });
+
     it('an invocation token names the installation, with the app and account as context', async () => {
+      await useProviders();
       await preset({ appId });
       // The test's own IdP stands in for Atlassian's key CDN.
-      await operatorPatch(t, { externalJwt: { jwksUrl: `${idp.url}/jwks?forge` } });
+      const [forge] = t.app.get(SettingsService).get().identityProviders;
+      await useProviders({ ...forge, jwksUrl: `${idp.url}/jwks?forge` });
       const res = await whoami(fit());
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
@@ -754,10 +802,153 @@ describe('external identity provider tokens', () => {
     });
   });
 
-  describe('POST /admin/external-jwt/test', () => {
+  describe('several providers at once', () => {
+    const partner = new FakeIdp('https://partner.example.test/');
+    beforeAll(() => partner.start());
+    afterAll(() => partner.stop());
+    const partnerProvider = (extra: Record<string, unknown> = {}) =>
+      jwksProvider({
+        name: 'partner',
+        issuer: partner.issuer,
+        jwksUrl: `${partner.url}/jwks`,
+        audience: 'warden-partner',
+        usernameRegex: null,
+        ...extra,
+      });
+
+    it("routes each token to the provider of its issuer, and one provider's change keeps the other's keys", async () => {
+      await useProviders(jwksProvider({ jwksUrl: `${idp.url}/jwks?several` }), partnerProvider());
+      const corpBefore = idp.jwksRequests;
+      const partnerBefore = partner.jwksRequests;
+      const corp = await whoami(idp.sign({ sub: 'from-corp' }));
+      expect(corp.body).toMatchObject({ username: 'from-corp', authMethod: 'external' });
+      const other = await whoami(partner.sign({ sub: 'from-partner', aud: 'warden-partner' }));
+      expect(other.body).toMatchObject({ username: 'from-partner', authMethod: 'external' });
+      expect([idp.jwksRequests, partner.jwksRequests]).toEqual([corpBefore + 1, partnerBefore + 1]);
+      // Each provider's audience is its own: the corporate audience does not pass for the partner.
+      expect((await whoami(partner.sign({ sub: 'p', aud: 'warden-api' }))).status).toBe(401);
+      // A token signed by the partner's key but naming the corporate issuer is the corporate IdP's.
+      const crossed = partner.sign({ iss: idp.issuer, aud: 'warden-api' });
+      expect((await whoami(crossed)).status).toBe(401);
+
+      // The partner's mapping changes: its key source is kept, the corporate one too.
+      await useProviders(
+        jwksProvider({ jwksUrl: `${idp.url}/jwks?several` }),
+        partnerProvider({ usernameRegex: 'p-(.+)' }),
+      );
+      expect(
+        (await whoami(partner.sign({ sub: 'p-lee', aud: 'warden-partner' }))).body,
+      ).toMatchObject({
+        username: 'lee',
+      });
+      expect((await whoami(idp.sign({ sub: 'again' }))).status).toBe(200);
+      expect([idp.jwksRequests, partner.jwksRequests]).toEqual([corpBefore + 1, partnerBefore + 1]);
+      // Its JWKS URL changes: only its keys are fetched anew.
+      await useProviders(
+        jwksProvider({ jwksUrl: `${idp.url}/jwks?several` }),
+        partnerProvider({ jwksUrl: `${partner.url}/jwks?moved` }),
+      );
+      expect((await whoami(partner.sign({ sub: 'moved', aud: 'warden-partner' }))).status).toBe(
+        200,
+      );
+      expect((await whoami(idp.sign({ sub: 'still' }))).status).toBe(200);
+      expect([idp.jwksRequests, partner.jwksRequests]).toEqual([corpBefore + 1, partnerBefore + 2]);
+      // Switched off, its tokens are no provider's.
+      await useProviders(jwksProvider(), partnerProvider({ enabled: false }));
+      expect((await whoami(partner.sign({ sub: 'off', aud: 'warden-partner' }))).status).toBe(401);
+    });
+  });
+
+  describe('documents of the single-provider era', () => {
+    afterAll(() => useJwks());
+
+    it('a PATCH of externalJwt acts on the provider named "default" and leaves the others', async () => {
+      await useJwks();
+      await operatorPatch(t, {
+        externalJwt: {
+          enabled: true,
+          mode: 'jwks',
+          jwksUrl: `${idp.url}/jwks?legacy`,
+          issuer: 'https://legacy.example.test/',
+          audience: 'legacy-api',
+        },
+      });
+      const settings = t.app.get(SettingsService).get();
+      expect(settings.identityProviders.map((p) => p.name)).toEqual(['corp', 'default']);
+      expect(settings.identityProviders[1]).toEqual({
+        ...IDENTITY_PROVIDER_DEFAULTS,
+        name: 'default',
+        enabled: true,
+        mode: 'jwks',
+        jwksUrl: `${idp.url}/jwks?legacy`,
+        issuer: 'https://legacy.example.test/',
+        audience: 'legacy-api',
+      });
+      await operatorPatch(t, { externalJwt: { enabled: false } });
+      expect(t.app.get(SettingsService).get().identityProviders[1].enabled).toBe(false);
+      await operatorPatch(t, { externalJwt: null });
+      expect(
+        t.app
+          .get(SettingsService)
+          .get()
+          .identityProviders.map((p) => p.name),
+      ).toEqual(['corp']);
+    });
+
+    it('a stored externalJwt block with a sealed secret is moved, re-sealed and stored by the instance that loads it', async () => {
+      const settings = t.app.get(SettingsService);
+      const versionBefore = Number(settings.etag().replace(/"/g, ''));
+      await storeSettingsDocument(t, {
+        ...structuredClone(DEFAULT_SETTINGS),
+        identityProviders: undefined,
+        externalJwt: {
+          enabled: true,
+          mode: 'introspection',
+          introspectionUrl: `${idp.url}/introspect`,
+          clientId: idp.client.id,
+          clientSecret: idp.client.secret,
+          issuer: idp.issuer,
+          audience: null,
+          algorithms: ['RS256'],
+          usernameClaim: 'username',
+          usernameRegex: null,
+          groupsClaim: null,
+          introspectionCacheSeconds: 60,
+          opaqueTokens: '^legacy-[a-z0-9]+$',
+          mapToLocalUser: false,
+        },
+      });
+      // Picked up by polling the version, upgraded, and stored once more (version + 2 in all).
+      const etag = await eventually(
+        async () => settings.etag(),
+        (value) => value === `"${versionBefore + 2}"`,
+      );
+      expect(etag).toBe(`"${versionBefore + 2}"`);
+      expect(settings.get().identityProviders).toEqual([
+        expect.objectContaining({ name: 'default', clientSecret: idp.client.secret }),
+      ]);
+      const row = await t.dataSource
+        .getRepository(SettingsEntity)
+        .findOneByOrFail({ id: SETTINGS_ROW });
+      const stored = JSON.parse(row.document);
+      expect(stored.externalJwt).toBeUndefined();
+      expect(stored.identityProviders[0].clientSecret).toMatch(/^v1\./);
+      expect(
+        new SecretBox(t.config.encryptionKey.key).openText(
+          stored.identityProviders[0].clientSecret,
+          'settings:identityProviders[].clientSecret',
+        ),
+      ).toBe(idp.client.secret);
+      // And the secret works: the IdP checks the client's credentials.
+      idp.active.set('legacy-1', { active: true, username: 'old-timer' });
+      expect((await whoami('legacy-1')).body).toMatchObject({ username: 'old-timer' });
+    });
+  });
+
+  describe('POST /admin/identity-providers/test', () => {
     beforeAll(() => useJwks());
-    const check = (token: string) =>
-      http(`${t.url}/admin/external-jwt/test`, {
+    const check = (token: string, path = 'identity-providers') =>
+      http(`${t.url}/admin/${path}/test`, {
         method: 'POST',
         headers: { authorization: adminAuth() },
         json: { token },
@@ -767,16 +958,36 @@ describe('external identity provider tokens', () => {
       const good = idp.sign({ sub: 'jack', groups: ['ops'] });
       const ok = await check(good);
       expect(ok.status).toBe(200);
-      expect(ok.body).toMatchObject({ valid: true, username: 'jack', groups: ['ops'] });
+      expect(ok.body).toMatchObject({
+        provider: 'corp',
+        valid: true,
+        username: 'jack',
+        groups: ['ops'],
+      });
       expect(ok.text).not.toContain(good);
+      // The route of the single-provider era answers the same.
+      expect((await check(good, 'external-jwt')).body).toEqual(ok.body);
       const expired = idp.sign({ exp: Math.floor(Date.now() / 1000) - 600 });
-      expect((await check(expired)).body).toMatchObject({ valid: false, reason: 'expired' });
+      const late = await check(expired);
+      expect(late.body).toMatchObject({ provider: 'corp', valid: false, reason: 'expired' });
+      expect(late.body.detail).toEqual(expect.any(String));
+      expect((await check(idp.sign({ aud: 'someone-else' }))).body).toMatchObject({
+        provider: 'corp',
+        valid: false,
+        reason: 'wrong_audience',
+      });
       expect((await check(idp.sign({ iss: 'https://evil.example/' }))).body).toMatchObject({
+        provider: null,
         valid: false,
         reason: 'wrong_issuer',
       });
+      expect((await check('not-any-providers-opaque-token')).body).toMatchObject({
+        provider: null,
+        valid: false,
+        reason: 'no_provider',
+      });
       const user = await newUser(t);
-      const forbidden = await http(`${t.url}/admin/external-jwt/test`, {
+      const forbidden = await http(`${t.url}/admin/identity-providers/test`, {
         method: 'POST',
         headers: {
           authorization: `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`,

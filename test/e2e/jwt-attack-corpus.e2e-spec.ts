@@ -595,23 +595,26 @@ describe('JWT attack corpus against every credential kind', () => {
       'cmj-spi': CMJ_WRONG_AUDIENCE,
     },
     connect: {
-      // Not Warden's issuer: the IdP's verification takes it, and its allow-list refuses HS256.
-      access: /^Algorithm HS256 is not accepted$/,
-      external: /^Algorithm HS256 is not accepted$/,
+      // Its issuer (the tenant) is no identity provider's: Warden's own verification takes it,
+      // and finds no key of its own under that kid.
+      access: /^Token was not signed by a known key$/,
+      external: /^Token was not signed by a known key$/,
       refresh: /^Token was not signed by a known key$/,
       'connect-install': /^Lifecycle callbacks must be signed with RS256$/,
       'cmj-spi': /^CMJ SPI tokens must be signed with RS256$/,
     },
     'connect-install': {
-      access: /^Signature does not verify$/,
-      external: /^Signature does not verify$/,
+      // No provider's issuer: Warden's own verification, which knows no such kid.
+      access: /^Token was not signed by a known key$/,
+      external: /^Token was not signed by a known key$/,
       refresh: /^Token was not signed by a known key$/,
       connect: /^Algorithm RS256 is not accepted$/,
       'cmj-spi': REMOTE_KEY_UNKNOWN,
     },
     'cmj-spi': {
-      access: /^Signature does not verify$/,
-      external: /^Signature does not verify$/,
+      // No provider's issuer: Warden's own verification, which knows no such kid.
+      access: /^Token was not signed by a known key$/,
+      external: /^Token was not signed by a known key$/,
       refresh: /^Token was not signed by a known key$/,
       connect: /^The token names no installed tenant$/,
       'connect-install': /^Claim qsh is required$/,

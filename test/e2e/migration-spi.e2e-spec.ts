@@ -160,9 +160,11 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
         groups: { apiAccess: ['api-users'], readOnly: ['auditors'] },
         publicApis: { paths: ['/rest/api/2/serverInfo'], requireAuthentication: false },
         bypass: { paths: ['/status'] },
-        externalJwt: { clientSecret: 'source-introspection-secret' },
+        identityProviders: [{ name: 'corp', clientSecret: 'source-introspection-secret' }],
       });
-      await operatorPatch(target, { externalJwt: { clientSecret: 'target-introspection-secret' } });
+      await operatorPatch(target, {
+        identityProviders: [{ name: 'corp', clientSecret: 'target-introspection-secret' }],
+      });
       const tenant = newTenant();
       tenantKey = tenant.clientKey;
       const install = await atlassian.install(source.url, BASE_URL, tenant);
@@ -279,7 +281,7 @@ describe('CMJ migration SPI: export on one instance, import on another', () => {
       ).toBe(401);
       const stored = await target.dataSource.query(`SELECT document FROM settings`);
       expect(stored[0].document).not.toContain('source-introspection-secret');
-      expect(target.app.get(SettingsService).get().externalJwt.clientSecret).toBe(
+      expect(target.app.get(SettingsService).get().identityProviders[0].clientSecret).toBe(
         'target-introspection-secret',
       );
       const events = await auditEvents(target, { event: 'spi.*' });

@@ -1,6 +1,9 @@
 import { Writable } from 'node:stream';
 import { createRootLogger } from '../../src/common/logging';
-import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
+import {
+  DEFAULT_SETTINGS,
+  IDENTITY_PROVIDER_DEFAULTS,
+} from '../../src/restrictions/settings.defaults';
 import { SettingsService } from '../../src/restrictions/settings.service';
 import { startApp, TestApp } from '../support/app';
 import { PROPAGATION_MS, within } from '../support/eventually';
@@ -75,8 +78,9 @@ describe('upstream-native bearer tokens (nativeOAuthTokens)', () => {
     }
   });
 
-  describe('externalJwt.opaqueTokens', () => {
+  describe('identityProviders[].opaqueTokens', () => {
     const introspection = {
+      name: 'idp',
       enabled: true,
       mode: 'introspection',
       introspectionUrl: `${'http://127.0.0.1:9'}/introspect`,
@@ -100,28 +104,34 @@ describe('upstream-native bearer tokens (nativeOAuthTokens)', () => {
       (body.errors ?? []).map((e) => e.field);
 
     it('an introspection provider needs a pattern while native tokens are allowed (400 naming it)', async () => {
-      const missing = await save({ externalJwt: { ...introspection, opaqueTokens: null } });
+      const missing = await save({
+        identityProviders: [
+          { ...introspection, opaqueTokens: '^x_[0-9]{8}$', name: 'other' },
+          { ...introspection, issuer: null, opaqueTokens: null },
+        ],
+      });
       expect(missing.status).toBe(400);
-      expect(fieldsOf(missing.body)).toEqual(['externalJwt.opaqueTokens']);
+      expect(fieldsOf(missing.body)).toEqual(['identityProviders[1].opaqueTokens']);
 
       // Native tokens off: no upstream token is expected, the provider may have every opaque one.
       const off = await save({
         nativeOAuthTokens: { allowed: false },
-        externalJwt: { ...introspection, opaqueTokens: null },
+        identityProviders: [{ ...introspection, opaqueTokens: null }],
       });
       expect(off.status).toBe(200);
       expect(off.headers.get('warning')).toBeNull();
       const nativeBack = await save({ nativeOAuthTokens: { allowed: true } });
       expect(nativeBack.status).toBe(400);
-      expect(fieldsOf(nativeBack.body)).toEqual(['externalJwt.opaqueTokens']);
+      expect(fieldsOf(nativeBack.body)).toEqual(['identityProviders[0].opaqueTokens']);
 
       const good = await save({
         nativeOAuthTokens: { allowed: true },
-        externalJwt: { ...introspection, opaqueTokens: '^idp_[A-Za-z0-9]{40}$' },
+        identityProviders: [{ ...introspection, opaqueTokens: '^idp_[A-Za-z0-9]{40}$' }],
       });
       expect(good.status).toBe(200);
-      expect(good.body.externalJwt.opaqueTokens).toBe('^idp_[A-Za-z0-9]{40}$');
-      await operatorPatch(t, { externalJwt: DEFAULT_SETTINGS.externalJwt });
+      expect(good.body.identityProviders[0].opaqueTokens).toBe('^idp_[A-Za-z0-9]{40}$');
+      expect(good.body.identityProviders[0].clientSecret).toBe('********');
+      await operatorPatch(t, { identityProviders: [] });
     });
 
     it.each([
@@ -132,16 +142,16 @@ describe('upstream-native bearer tokens (nativeOAuthTokens)', () => {
       ['nested quantifiers', '^(a+)+$'],
       ['not a string', 42],
     ])('refuses a pattern that is %s (400, never a 500)', async (_, pattern) => {
-      const res = await save({ externalJwt: { ...introspection, opaqueTokens: pattern } });
+      const res = await save({ identityProviders: [{ ...introspection, opaqueTokens: pattern }] });
       expect(res.status).toBe(400);
-      expect(fieldsOf(res.body)).toContain('externalJwt.opaqueTokens');
+      expect(fieldsOf(res.body)).toContain('identityProviders[0].opaqueTokens');
     });
   });
 
-  describe('a document stored before opaqueTokens existed', () => {
+  describe('a document stored before opaqueTokens (and identityProviders) existed', () => {
     it('sends no opaque token to the provider until a pattern is set, and says so at start and on GET', async () => {
       const { opaqueTokens: _, ...withoutPattern } = {
-        ...DEFAULT_SETTINGS.externalJwt,
+        ...IDENTITY_PROVIDER_DEFAULTS,
         enabled: true,
         mode: 'introspection' as const,
         introspectionUrl: `${idp.url}/introspect`,
@@ -150,7 +160,12 @@ describe('upstream-native bearer tokens (nativeOAuthTokens)', () => {
         issuer: idp.issuer,
         usernameClaim: 'username',
       };
-      await storeSettingsDocument(t, { ...DEFAULT_SETTINGS, externalJwt: withoutPattern });
+      // An `externalJwt` block of that time, upgraded to the provider `default` when loaded.
+      await storeSettingsDocument(t, {
+        ...DEFAULT_SETTINGS,
+        identityProviders: undefined,
+        externalJwt: withoutPattern,
+      });
       const lines: string[] = [];
       const sink = new Writable({
         write(chunk, _enc, done) {
@@ -165,15 +180,23 @@ describe('upstream-native bearer tokens (nativeOAuthTokens)', () => {
       try {
         const warned = lines
           .map((line) => JSON.parse(line) as { level: number; msg: string })
-          .filter((entry) => entry.level === 40 && entry.msg.includes('externalJwt.opaqueTokens'));
+          .filter(
+            (entry) =>
+              entry.level === 40 && entry.msg.includes('identityProviders[0].opaqueTokens'),
+          );
         expect(warned).toHaveLength(1);
 
         const read = await http(`${b.url}/admin/settings`, {
           headers: { authorization: adminAuth() },
         });
         expect(read.status).toBe(200);
-        expect(read.headers.get('warning')).toMatch(/^299 - "externalJwt\.opaqueTokens: .+"$/);
-        expect(read.body.externalJwt.opaqueTokens).toBeNull();
+        expect(read.headers.get('warning')).toMatch(
+          /^299 - "identityProviders\[0\]\.opaqueTokens: .+"$/,
+        );
+        expect(read.body.identityProviders[0]).toMatchObject({
+          name: 'default',
+          opaqueTokens: null,
+        });
 
         idp.active.set('idp-opaque-1', { active: true, username: 'olga', iss: idp.issuer });
         const before = idp.introspectionRequests;
@@ -211,7 +234,7 @@ describe('upstream-native bearer tokens (nativeOAuthTokens)', () => {
           5 * PROPAGATION_MS,
         );
         expect(result).toBe(version);
-        await operatorPatch(t, { externalJwt: DEFAULT_SETTINGS.externalJwt });
+        await operatorPatch(t, { identityProviders: [] });
       }
     });
   });

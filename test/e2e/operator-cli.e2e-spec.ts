@@ -56,7 +56,9 @@ describe('operator CLI: re-encrypting secrets under a new key', () => {
     let access: string;
     try {
       env = before.env;
-      await operatorPatch(before, { externalJwt: { clientSecret: 'idp-client-secret' } });
+      await operatorPatch(before, {
+        identityProviders: [{ name: 'corp', clientSecret: 'idp-client-secret' }],
+      });
       const installed = await http(`${before.url}/connect/installed`, {
         method: 'POST',
         headers: {
@@ -84,7 +86,7 @@ describe('operator CLI: re-encrypting secrets under a new key', () => {
 
     const after = await start(newKey);
     try {
-      expect(after.app.get(SettingsService).get().externalJwt.clientSecret).toBe(
+      expect(after.app.get(SettingsService).get().identityProviders[0].clientSecret).toBe(
         'idp-client-secret',
       );
       const whoami = await http(`${after.url}/connect/whoami`, {
@@ -152,7 +154,9 @@ describe('operator CLI: re-encryption stops at a secret the current key does not
     });
     const env = t.env;
     try {
-      await operatorPatch(t, { externalJwt: { clientSecret: 'idp-client-secret' } });
+      await operatorPatch(t, {
+        identityProviders: [{ name: 'corp', clientSecret: 'idp-client-secret' }],
+      });
     } finally {
       await t.close();
     }
@@ -160,7 +164,7 @@ describe('operator CLI: re-encryption stops at a secret the current key does not
     // run, so the run has re-sealed those when it meets this value and must undo them.
     const foreign = new SecretBox(randomBytes(32)).seal(
       'sealed-under-another-key',
-      'settings:externalJwt.clientSecret',
+      'settings:identityProviders[].clientSecret',
     );
     const db = new Database(file);
     try {
@@ -168,8 +172,8 @@ describe('operator CLI: re-encryption stops at a secret the current key does not
         document: string;
       };
       const document = JSON.parse(row.document);
-      expect(document.externalJwt.clientSecret).toMatch(/^v1\./);
-      document.externalJwt.clientSecret = foreign;
+      expect(document.identityProviders[0].clientSecret).toMatch(/^v1\./);
+      document.identityProviders[0].clientSecret = foreign;
       db.prepare("UPDATE settings SET document = ? WHERE id = 'global'").run(
         JSON.stringify(document),
       );
@@ -190,7 +194,7 @@ describe('operator CLI: re-encryption stops at a secret the current key does not
 
     expect(code).toBe(1);
     const report = err.join('');
-    expect(report).toContain('settings id=global (externalJwt.clientSecret)');
+    expect(report).toContain('settings id=global (identityProviders[corp].clientSecret)');
     expect(report).toContain('nothing was changed');
     expect(report).not.toContain('idp-client-secret');
     expect(report).not.toContain(foreign);

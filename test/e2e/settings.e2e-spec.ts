@@ -2,6 +2,7 @@ import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { adminAuth, login, newUser, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
+import { SettingsService } from '../../src/restrictions/settings.service';
 
 async function waitFor(condition: () => Promise<boolean>, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
@@ -55,8 +56,8 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
         'audit',
         'basicAuth',
         'bypass',
-        'externalJwt',
         'groups',
+        'identityProviders',
         'ip',
         'keys',
         'nativeOAuthTokens',
@@ -131,7 +132,10 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
         bypass: { paths: ['no-leading-slash', 'FETCH /x'] },
         audit: { purgeCron: 'every hour' },
         tokens: { accessTtlSeconds: 5 },
-        externalJwt: { algorithms: ['none'], usernameRegex: '(' },
+        identityProviders: [
+          { name: 'corp', algorithms: ['none'] },
+          { name: 'bad name', usernameRegex: '(' },
+        ],
         unknownSection: { x: 1 },
       },
       before.headers.get('etag'),
@@ -146,8 +150,9 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
       'bypass.paths',
       'audit.purgeCron',
       'tokens.accessTtlSeconds',
-      'externalJwt.algorithms',
-      'externalJwt.usernameRegex',
+      'identityProviders[0].algorithms',
+      'identityProviders[1].name',
+      'identityProviders[1].usernameRegex',
       'unknownSection',
     ]) {
       expect(fields).toContain(field);
@@ -189,13 +194,24 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
 
   maybe('a section sent as an array is a 400 naming it, and nothing is stored', async () => {
     const before = await read();
-    for (const section of Object.keys(before.body)) {
+    // identityProviders is the one list: an object or a list of non-objects is refused there.
+    const sections = Object.keys(before.body).filter((key) => key !== 'identityProviders');
+    for (const section of sections) {
       for (const value of [[], [{ enabled: false }]]) {
         const res = await write('PATCH', { [section]: value }, before.headers.get('etag'));
         expect(res.status).toBe(400);
         expect(res.body.code).toBe('validation_failed');
         expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(section);
       }
+    }
+    for (const [value, field] of [
+      [{ name: 'corp' }, 'identityProviders'],
+      [['corp'], 'identityProviders'],
+      [[{ name: 'corp' }, 42], 'identityProviders'],
+    ] as const) {
+      const res = await write('PATCH', { identityProviders: value }, before.headers.get('etag'));
+      expect(res.status).toBe(400);
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
     }
     const after = await read();
     expect(after.headers.get('etag')).toBe(before.headers.get('etag'));
@@ -223,18 +239,38 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
   maybe(
     'secrets are masked when read and kept when the mask is written back; sealed at rest',
     async () => {
-      await patch({ externalJwt: { clientSecret: 's3cr3t-value-of-the-idp' } });
+      await patch({
+        identityProviders: [
+          { name: 'corp', clientSecret: 's3cr3t-value-of-the-idp' },
+          { name: 'partner', clientSecret: 'other-s3cr3t-of-the-partner' },
+        ],
+      });
       const res = await read();
-      expect(res.body.externalJwt.clientSecret).toBe('********');
+      expect(
+        res.body.identityProviders.map((p: { clientSecret: string }) => p.clientSecret),
+      ).toEqual(['********', '********']);
       expect(res.text).not.toContain('s3cr3t');
+      // Written back masked, in another order: each entry keeps its own secret, by name.
+      res.body.identityProviders.reverse();
       const put = await write('PUT', res.body, res.headers.get('etag'));
       expect(put.status).toBe(200);
+      expect(
+        t.app
+          .get(SettingsService)
+          .get()
+          .identityProviders.map((p) => [p.name, p.clientSecret]),
+      ).toEqual([
+        ['partner', 'other-s3cr3t-of-the-partner'],
+        ['corp', 's3cr3t-value-of-the-idp'],
+      ]);
       const [row] = await t.dataSource.query(`SELECT document FROM settings WHERE id = 'global'`);
       expect(row.document).not.toContain('s3cr3t');
       const doc = JSON.parse(row.document);
-      expect(doc.externalJwt.clientSecret).toMatch(/^v1\./);
-      await patch({ externalJwt: { clientSecret: null } });
-      expect((await read()).body.externalJwt.clientSecret).toBeNull();
+      expect(doc.identityProviders[0].clientSecret).toMatch(/^v1\./);
+      expect(doc.identityProviders[1].clientSecret).toMatch(/^v1\./);
+      await patch({ identityProviders: [{ name: 'corp', clientSecret: null }] });
+      expect((await read()).body.identityProviders[0].clientSecret).toBeNull();
+      await patch({ identityProviders: [] });
     },
   );
 
@@ -422,7 +458,7 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
     try {
       await patch({
         rateLimit: { requests: 777 },
-        externalJwt: { clientSecret: 'another-secret-123' },
+        identityProviders: [{ name: 'corp', clientSecret: 'another-secret-123' }],
       });
     } finally {
       spy.mockRestore();
@@ -434,6 +470,11 @@ describe.each(DATABASES)('settings document (%s)', (database) => {
     expect(event.actor).toBe(ADMIN_USERNAME);
     expect(event.details.changes['rateLimit.requests'].to).toBe(777);
     expect(JSON.stringify(event)).not.toContain('another-secret-123');
-    expect(event.details.changes['externalJwt.clientSecret'].to).toBe('********');
+    // A provider added whole: its secret masked inside it.
+    expect(event.details.changes['identityProviders[corp]'].to).toMatchObject({
+      name: 'corp',
+      clientSecret: '********',
+    });
+    await patch({ identityProviders: [] });
   });
 });

@@ -1,7 +1,8 @@
 import { createHash, createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { decodeJws, signJws, verifyJwsSignature } from '../../src/common/jwt/jws';
+import { decodeJws, signJws } from '../../src/common/jwt/jws';
+import { verifyJwsSignature } from './jws-verifier';
 import { qshOf } from '../../src/connect/qsh';
 import { IdpKey, newRsaKey } from './idp';
 

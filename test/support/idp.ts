@@ -21,7 +21,8 @@ export function newRsaKey(kid: string = randomUUID()): IdpKey {
  * credentials), counting the requests each receives.
  */
 export class FakeIdp {
-  readonly issuer = 'https://idp.example.test/';
+  constructor(readonly issuer = 'https://idp.example.test/') {}
+
   keys: IdpKey[] = [newRsaKey()];
   jwksDelayMs = 0;
   /** Bytes of padding added to the JWK set (an oversized answer). */

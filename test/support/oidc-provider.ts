@@ -5,17 +5,28 @@ import { join } from 'node:path';
 /**
  * panva's oidc-provider, a certified OpenID provider, in a process of its own (test/support/
  * oidc-provider.mjs): one confidential client (client_credentials, client_secret_basic), opaque
- * access tokens, RFC 7662 introspection and RFC 7009 revocation, counting the introspection
- * requests it receives.
+ * access tokens and, for its resource `jwtAudience`, JWT access tokens (RFC 9068) signed with
+ * keys it publishes at `jwksUrl`; RFC 7662 introspection and RFC 7009 revocation; counting the
+ * introspection and JWK set requests it receives.
  */
 export class OidcProvider {
-  readonly client = { id: 'warden', secret: 'oidc-provider-client-secret' };
   issuer = '';
   private child?: ChildProcess;
   private output = '';
 
+  constructor(readonly client = { id: 'warden', secret: 'oidc-provider-client-secret' }) {}
+
   get introspectionUrl(): string {
     return `${this.issuer}/token/introspection`;
+  }
+
+  get jwksUrl(): string {
+    return `${this.issuer}/jwks`;
+  }
+
+  /** The resource (and audience) its JWT access tokens are for. */
+  get jwtAudience(): string {
+    return `${this.issuer}/api/jwt`;
   }
 
   async start(): Promise<void> {
@@ -49,20 +60,37 @@ export class OidcProvider {
 
   /** Introspection requests received so far (asked over IPC, so every earlier one is counted). */
   async introspections(): Promise<number> {
+    return (await this.ask<{ count: number }>('count')).count;
+  }
+
+  /** JWK set requests received so far. */
+  async jwksRequests(): Promise<number> {
+    return (await this.ask<{ jwks: number }>('count')).jwks;
+  }
+
+  /** A new signing key: published (beside the old one) and signing every token from now on. */
+  async rotateKey(): Promise<string> {
+    return (await this.ask<{ kid: string }>('rotate')).kid;
+  }
+
+  private ask<T>(message: string): Promise<T> {
     const child = this.child!;
-    const answer = new Promise<number>((resolve) =>
-      child.once('message', (m) => resolve((m as { count: number }).count)),
-    );
-    child.send('count');
+    const answer = new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T)));
+    child.send(message);
     return answer;
   }
 
-  /** A fresh opaque access token from the token endpoint (client_credentials grant). */
-  async accessToken(): Promise<string> {
+  /**
+   * A fresh access token from the token endpoint (client_credentials grant): opaque, or a JWT
+   * for `jwtAudience` when `format` is 'jwt'.
+   */
+  async accessToken(format: 'opaque' | 'jwt' = 'opaque'): Promise<string> {
+    const form: Record<string, string> = { grant_type: 'client_credentials' };
+    if (format === 'jwt') form.resource = this.jwtAudience;
     const res = await fetch(`${this.issuer}/token`, {
       method: 'POST',
       headers: { authorization: this.basic(), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials' }),
+      body: new URLSearchParams(form),
     });
     const body = (await res.json()) as { access_token?: string };
     if (res.status !== 200 || !body.access_token)

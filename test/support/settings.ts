@@ -1,5 +1,5 @@
 import { SecretBox } from '../../src/common/crypto/secret-box';
-import { SECRET_SETTINGS } from '../../src/restrictions/settings.defaults';
+import { SEALED_SETTINGS_PATHS, secretSlots } from '../../src/restrictions/settings-secrets';
 import { SettingsEntity } from '../../src/restrictions/settings.entity';
 import { SETTINGS_ROW } from '../../src/restrictions/settings.repository';
 import { SettingsService } from '../../src/restrictions/settings.service';
@@ -43,11 +43,10 @@ export async function storeSettingsDocument(
 ): Promise<void> {
   const copy = structuredClone(document);
   const box = new SecretBox(t.config.encryptionKey.key);
-  for (const path of SECRET_SETTINGS) {
-    const [section, field] = path.split('.');
-    const holder = copy[section] as Record<string, unknown> | undefined;
-    if (typeof holder?.[field] === 'string')
-      holder[field] = box.seal(holder[field] as string, `settings:${path}`);
+  // The legacy `externalJwt` block too: what an earlier version stored.
+  for (const slot of secretSlots(copy, SEALED_SETTINGS_PATHS)) {
+    const value = slot.get();
+    if (typeof value === 'string') slot.set(box.seal(value, slot.context));
   }
   await t.dataSource
     .getRepository(SettingsEntity)

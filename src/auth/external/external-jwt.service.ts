@@ -1,91 +1,54 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { hash } from 'node:crypto';
-import { BoundedCache } from '../../common/bounded-cache';
+import type { KeyObject } from 'node:crypto';
 import { Clock } from '../../common/clock';
 import { RemoteCallError } from '../../common/http/fetch-json';
 import { checkClaims } from '../../common/jwt/claims';
-import { decodeJws, JwtError, verifyJwsSignature } from '../../common/jwt/jws';
-import { DomainError, Problems } from '../../common/problem/domain-error';
-import { ADMIN_GROUP, ForgeInvocation } from '../../common/principal';
+import { EXTERNAL_ALGORITHMS } from '../../common/jwt/external-algorithms';
+import { DecodedJws, JwtError } from '../../common/jwt/jws';
+import { Problems } from '../../common/problem/domain-error';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
-import { Settings } from '../../restrictions/settings.defaults';
+import { IdentityProvider, Settings } from '../../restrictions/settings.defaults';
 import { SettingsService } from '../../restrictions/settings.service';
 import { UsersRepository } from '../directory/users.repository';
-import { JwksKeySource, KeySource, StaticKeySource } from './external-keys';
-import { introspect } from './introspection.client';
-import { sentToProvider } from './provider-routing';
+import { ExternalIdentity, identityOf } from './external-identity';
+import { JwksProviderKeys, ProviderKeys, StaticProviderKey } from './identity-provider-keys';
+import { ProviderIntrospection } from './provider-introspection';
+import { ProviderRoute, routeToken } from './provider-routing';
 
-type ExternalSettings = Settings['externalJwt'];
+export { adminMappingRefused, FORGE_ISSUER, FORGE_JWKS_URL } from './external-identity';
+export type { ExternalIdentity } from './external-identity';
 
-/** Bounds on what a token's claims can make Warden hold. */
-const MAX_USERNAME = 255;
-const MAX_GROUPS = 200;
-const MAX_GROUP_NAME = 255;
-const MAX_INTROSPECTION_ENTRIES = 50_000;
-/** Introspection calls in flight at most; beyond, a 503 rather than a queue at the IdP. */
-const MAX_INTROSPECTIONS_IN_FLIGHT = 32;
-/** How long an inactive answer is believed (never longer than introspectionCacheSeconds). */
-const INACTIVE_CACHE_MS = 10_000;
-/**
- * Local usernames' alphabet (directory DTO) plus `:` and `/`, which identifiers such as Atlassian
- * account ids and ARIs carry: nothing a header refuses, no control characters.
- */
-const USERNAME = /^[\p{L}\p{N}._@+:/-]+$/u;
-/** A jti is named in headers and audit rows only when it is short and plain. */
-const CREDENTIAL_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** RFC 8725 §3.10: clocks differ; the IdP's by at most this much (the DESIGN cap). */
 const EXTERNAL_SKEW_SECONDS = 60;
-
-/** Who an external token stands for, once verified and mapped. */
-export interface ExternalIdentity {
-  username: string;
-  groups: string[];
-  subject: string | null;
-  issuer: string | null;
-  /** When Warden may stop trusting this answer (ms): the token's exp, or the introspection TTL. */
-  trustUntil: number;
-  /** What the audit names: the token's jti, else a digest prefix (never the token). */
-  credentialId: string;
-  /** The local user of the same name, when mapToLocalUser found one. */
-  localUserId?: string;
-  /** Set for a Forge invocation token. */
-  invocation?: ForgeInvocation;
-  /** The settings' generation the answer was begun under (set by the strategy). */
-  generation?: number;
-}
-
-/** While the IdP cannot be asked, one log line per this period says why. */
+/** While an IdP cannot be asked, one log line per this period says why. */
 const IDP_DOWN_LOG_EVERY_MS = 10_000;
 
-/**
- * Forge Remote (Atlassian, "Verifying remote requests"): a Forge invocation token is an RS256 JWT
- * from this issuer, its keys in this JWK set, its audience the app's id
- * (`ari:cloud:ecosystem::app/<uuid>`); `app.installationId` names the installation and
- * `principal` the account that triggered the call.
- */
-export const FORGE_ISSUER = 'forge/invocation-token';
-export const FORGE_JWKS_URL = 'https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json';
+/** The strategies external tokens run through: signed JWTs, and what an IdP is asked about. */
+export type ExternalStrategyName = 'external' | 'external-introspection';
 
 /**
- * The `external` credential kind: a bearer token from the configured identity provider,
- * verified by a PEM key or certificate, a JWK set, or RFC 7662 introspection, then mapped to a
- * username (a claim, narrowed by an anchored regex) and groups (a claim).
+ * The `external` credential kind: a bearer token from one of the configured identity
+ * providers — a JWT routed by its `iss` and verified with that provider's PEM key or
+ * certificate or JWK set (by passport-jwt, ExternalJwtStrategy), or a token its introspection
+ * endpoint is asked about (ExternalIntrospectionStrategy) — then mapped to a username and groups
+ * by that provider's rules.
+ *
+ * Each provider's key source and introspection caches are its own, kept under a signature of
+ * the settings they depend on: a change to one provider leaves the others' caches as they are.
  */
 @Injectable()
 export class ExternalJwtService {
   private readonly logger = new Logger('external-jwt');
-  /** When the IdP's unavailability was last logged (once per IDP_DOWN_LOG_EVERY_MS at most). */
-  private idpDownLoggedAt = -Infinity;
-  private source: { for: string; source: KeySource } | null = null;
-  private usernamePattern: { for: string; pattern: RegExp } | null = null;
-  /** Introspection answers, mapped (small), until the time they may be trusted to. */
-  private readonly introspected = new BoundedCache<string, ExternalIdentity>(
-    MAX_INTROSPECTION_ENTRIES,
-  );
+  private readonly keySources = new Map<string, { signature: string; keys: ProviderKeys }>();
+  private readonly introspections = new Map<
+    string,
+    { signature: string; introspection: ProviderIntrospection }
+  >();
+  /** When each provider's unavailability was last logged (once per IDP_DOWN_LOG_EVERY_MS at most). */
+  private readonly downLoggedAt = new Map<string, number>();
 
-  /** Tokens the IdP called inactive, briefly, so that repeating one costs it nothing. */
-  private readonly inactive = new BoundedCache<string, true>(MAX_INTROSPECTION_ENTRIES);
-  private readonly pendingIntrospections = new Map<string, Promise<ExternalIdentity>>();
+  /** Bumped on every settings change: an answer begun under older settings is not kept. */
+  generation = 0;
 
   constructor(
     private readonly settings: SettingsService,
@@ -93,144 +56,113 @@ export class ExternalJwtService {
     private readonly clock: Clock,
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {
-    // A new document may name another key, URL or endpoint: nothing learnt before is kept.
-    settings.onChange(() => {
+    settings.onChange((next) => {
       this.generation++;
-      this.source = null;
-      this.introspected.clear();
-      this.inactive.clear();
+      this.forgetChanged(next);
     });
   }
 
-  /** Bumped on every settings change: an answer begun under older settings is not kept. */
-  generation = 0;
-
   get enabled(): boolean {
-    return this.settings.get().externalJwt.enabled;
+    return this.settings.get().identityProviders.some((p) => p.enabled);
   }
 
   /**
-   * Whether a bearer token that is not an API token goes to the IdP rather than to Warden's own
-   * verification (sentToProvider): Warden's own issuer never goes out, and in introspection mode
-   * only what the provider's opaqueTokens pattern or issuer recognises does.
+   * Whether a bearer token that is not an API token goes to an IdP rather than to Warden's own
+   * verification (routeToken), and through which strategy: null when none of the providers
+   * takes it. Warden's own issuer never goes out; an opaque token only to the provider whose
+   * opaqueTokens pattern claims it.
    */
-  claims(token: string): boolean {
+  claims(token: string): ExternalStrategyName | null {
+    const route = this.route(token);
+    if (!route) return null;
+    return route.by === 'signature' ? 'external' : 'external-introspection';
+  }
+
+  /** The provider that would judge this token, and how (the admin tester names it). */
+  route(token: string): ProviderRoute | null {
     const settings = this.settings.get();
-    return sentToProvider(settings.externalJwt, token, {
+    return routeToken(settings.identityProviders, token, {
       nativeAllowed: settings.nativeOAuthTokens.allowed,
       wardenIssuer: this.config.issuer,
     });
   }
 
-  /** Verifies and maps; JwtError (401) when the token is not good, 503 when the IdP is away. */
-  async verify(token: string): Promise<ExternalIdentity> {
-    const s = this.settings.get().externalJwt;
-    if (!s.enabled) throw new JwtError('unknown_key', 'External tokens are switched off');
-    const now = this.clock.now();
-    try {
-      if (s.mode !== 'introspection') {
-        const { claims, trustUntil } = await this.verifySignature(token, s, now);
-        return await this.identity(token, claims, trustUntil, s);
-      }
-      const digest = hash('sha256', token, 'base64');
-      const cached = this.introspected.get(digest, now);
-      if (cached) return cached;
-      if (this.inactive.get(digest, now)) throw inactiveToken();
-      // One call per token however many requests carry it at once, and a bounded number in all:
-      // tokens made up by the thousand cost the IdP a bounded load, not one call each.
-      let pending = this.pendingIntrospections.get(digest);
-      if (!pending) {
-        if (this.pendingIntrospections.size >= MAX_INTROSPECTIONS_IN_FLIGHT) {
-          throw Problems.unavailable(
-            'The identity provider is being asked too much at once; retry shortly',
-            'idp_busy',
-          );
-        }
-        pending = this.introspectAndMap(token, digest, s, now).finally(() =>
-          this.pendingIntrospections.delete(digest),
-        );
-        this.pendingIntrospections.set(digest, pending);
-      }
-      return await pending;
-    } catch (err) {
-      if (err instanceof RemoteCallError) {
-        // The caller may be anyone: told what went wrong, not where. The operator gets the
-        // address and the error in the log.
-        if (now - this.idpDownLoggedAt >= IDP_DOWN_LOG_EVERY_MS) {
-          this.idpDownLoggedAt = now;
-          this.logger.warn(`The identity provider could not be asked: ${err.message}`);
-        }
-        throw Problems.unavailable(
-          `The identity provider could not be asked: ${err.withoutParty()}`,
-          'idp_unavailable',
-        );
-      }
-      throw err;
-    }
+  /** Whether the named provider lets mapToLocalUser name an administrator (checked on every use). */
+  allowsAdminMapping(provider: string | undefined): boolean {
+    return this.provider(provider)?.allowAdminMapping === true;
   }
 
-  private async verifySignature(
-    token: string,
-    s: ExternalSettings,
-    now: number,
-  ): Promise<{ claims: Record<string, unknown>; trustUntil: number }> {
-    const decoded = decodeJws(token);
+  /**
+   * passport-jwt's key look-up: the provider the token's (not yet trusted) `iss` names, the
+   * algorithm its header names only if that provider allows it, and the key from that provider's
+   * source, fitted to the algorithm by the key's own classification. The claims are judged first
+   * (checkClaims), so that a token that cannot pass costs no JWKS fetch.
+   */
+  keyFor(decoded: DecodedJws): KeyObject | Promise<KeyObject> {
+    const provider = this.signer(decoded.payload.iss);
     const alg = decoded.header.alg;
-    // The allow-list is the settings'; the token's header only names which entry it claims.
-    if (!s.algorithms.includes(alg) || alg === 'none' || alg.startsWith('HS')) {
+    if (
+      !provider.algorithms.includes(alg) ||
+      !(EXTERNAL_ALGORITHMS as readonly string[]).includes(alg)
+    )
       throw new JwtError('unsupported_algorithm', `Algorithm ${alg} is not accepted`);
+    const now = this.clock.now();
+    this.checkClaims(decoded.payload, provider, now, true);
+    const found = this.keys(provider).key(decoded, now);
+    return found instanceof Promise ? found.catch((err) => this.unavailable(err, provider)) : found;
+  }
+
+  /** What passport-jwt verified, judged by the provider its `iss` names, and mapped. */
+  async verified(token: string, payload: Record<string, unknown>): Promise<ExternalIdentity> {
+    const provider = this.signer(payload.iss);
+    const now = this.clock.now();
+    this.checkClaims(payload, provider, now, true);
+    return identityOf(token, payload, (payload.exp as number) * 1000, provider, this.users);
+  }
+
+  /** An opaque token (or a JWT of an introspection provider's issuer), asked about at its provider. */
+  async introspect(token: string): Promise<ExternalIdentity> {
+    const route = this.route(token);
+    if (route?.by !== 'introspection')
+      throw new JwtError('unknown_key', 'No identity provider takes this token');
+    const provider = route.provider;
+    const entry = this.introspectionFor(provider);
+    try {
+      return await entry.judge(token, this.clock.now(), {
+        check: (claims, now) => this.checkClaims(claims, provider, now, false),
+        map: (claims, trustUntil) => identityOf(token, claims, trustUntil, provider, this.users),
+        current: () => this.introspections.get(provider.name)?.introspection === entry,
+      });
+    } catch (err) {
+      return this.unavailable(err, provider);
     }
-    const key = await this.keySource(s).key(decoded.header.kid, alg, now);
-    if (!key) throw new JwtError('unknown_key', 'Token was not signed by a key of the IdP');
-    verifyJwsSignature(decoded, key);
-    this.checkCommon(decoded.payload, s, now);
-    return { claims: decoded.payload, trustUntil: (decoded.payload.exp as number) * 1000 };
   }
 
-  private async introspectAndMap(
-    token: string,
-    digest: string,
-    s: ExternalSettings,
-    now: number,
-  ): Promise<ExternalIdentity> {
-    if (!s.introspectionUrl) throw new JwtError('unknown_key', 'No introspection URL is set');
-    const generation = this.generation;
-    const claims = await introspect(token, {
-      url: s.introspectionUrl,
-      clientId: s.clientId,
-      clientSecret: s.clientSecret,
-      allowHttp: this.config.idpAllowHttp,
-    });
-    if (!claims) {
-      const forMs = Math.min(s.introspectionCacheSeconds * 1000, INACTIVE_CACHE_MS);
-      if (forMs > 0 && generation === this.generation) this.inactive.set(digest, true, now + forMs);
-      throw inactiveToken();
-    }
-    this.checkCommon(claims, s, now, false);
-    const trustUntil = this.trustUntil(claims, s, now);
-    const identity = await this.identity(token, claims, trustUntil, s);
-    // Kept only if no settings change came while the IdP was asked.
-    if (trustUntil > now && generation === this.generation)
-      this.introspected.set(digest, identity, trustUntil);
-    return identity;
+  private provider(name: string | undefined): IdentityProvider | undefined {
+    return this.settings.get().identityProviders.find((p) => p.name === name);
   }
 
-  /** An introspection answer is reused for the configured TTL, never past the token's exp. */
-  private trustUntil(claims: Record<string, unknown>, s: ExternalSettings, now: number): number {
-    const ttl = now + s.introspectionCacheSeconds * 1000;
-    return typeof claims.exp === 'number' ? Math.min(claims.exp * 1000, ttl) : ttl;
+  /** The enabled signature-mode provider whose issuer the token names. */
+  private signer(iss: unknown): IdentityProvider {
+    const provider = this.settings
+      .get()
+      .identityProviders.find(
+        (p) => p.enabled && p.mode !== 'introspection' && p.issuer !== null && p.issuer === iss,
+      );
+    if (!provider) throw new JwtError('wrong_issuer', 'No identity provider has this issuer');
+    return provider;
   }
 
-  private checkCommon(
+  private checkClaims(
     claims: Record<string, unknown>,
-    s: ExternalSettings,
+    provider: IdentityProvider,
     now: number,
-    requireExp = true,
+    requireExp: boolean,
   ): void {
     checkClaims(claims, {
       // RFC 7662 §2.2 makes iss optional in an introspection answer; when given it must match.
-      issuer: requireExp || claims.iss !== undefined ? (s.issuer ?? undefined) : undefined,
-      audience: s.audience ?? undefined,
+      issuer: requireExp || claims.iss !== undefined ? (provider.issuer ?? undefined) : undefined,
+      audience: provider.audience ?? undefined,
       requireExp,
       nowSeconds: Math.floor(now / 1000),
       skewSeconds: EXTERNAL_SKEW_SECONDS,
@@ -240,150 +172,67 @@ export class ExternalJwtService {
     }
   }
 
-  private async identity(
-    token: string,
-    claims: Record<string, unknown>,
-    trustUntil: number,
-    s: ExternalSettings,
-  ): Promise<ExternalIdentity> {
-    const raw = claimAt(claims, s.usernameClaim);
-    if (typeof raw !== 'string' || raw === '') {
-      throw new JwtError('bad_claim', `Claim ${s.usernameClaim} (the username) is missing`);
-    }
-    let username = raw.slice(0, 4 * MAX_USERNAME);
-    if (s.usernameRegex) {
-      const match = this.pattern(s.usernameRegex).exec(username);
-      if (!match) {
-        throw new JwtError('bad_claim', `Claim ${s.usernameClaim} does not match usernameRegex`);
+  private keys(provider: IdentityProvider): ProviderKeys {
+    const signature = JSON.stringify([provider.mode, provider.publicKey, provider.jwksUrl]);
+    const known = this.keySources.get(provider.name);
+    if (known?.signature === signature) return known.keys;
+    let keys: ProviderKeys;
+    if (provider.mode === 'jwks') {
+      if (!provider.jwksUrl) throw new JwtError('unknown_key', 'No JWKS URL is set');
+      keys = new JwksProviderKeys(provider.jwksUrl, this.config.idpAllowHttp);
+    } else {
+      if (!provider.publicKey) throw new JwtError('unknown_key', 'No public key is set');
+      try {
+        keys = new StaticProviderKey(provider.publicKey);
+      } catch (err) {
+        throw new JwtError(
+          'unknown_key',
+          `The configured public key is unusable: ${(err as Error).message}`,
+        );
       }
-      username = match[1] ?? match[0];
     }
-    // The same alphabet as local usernames: no control characters, nothing a header refuses.
-    if (username.length > MAX_USERNAME || !USERNAME.test(username)) {
-      throw new JwtError(
-        'bad_claim',
-        'The username must be 1 to 255 letters, digits and . _ @ + - : / characters',
-      );
-    }
-    const identity: ExternalIdentity = {
-      username,
-      groups: groupsOf(s.groupsClaim ? claimAt(claims, s.groupsClaim) : undefined),
-      subject: typeof claims.sub === 'string' ? claims.sub : null,
-      issuer: typeof claims.iss === 'string' ? claims.iss : null,
-      trustUntil,
-      credentialId:
-        typeof claims.jti === 'string' && CREDENTIAL_ID.test(claims.jti)
-          ? claims.jti
-          : `sha256:${hash('sha256', token, 'hex').slice(0, 16)}`,
-    };
-    const invocation = forgeInvocation(claims);
-    if (invocation) identity.invocation = invocation;
-    if (s.mapToLocalUser) {
-      const local = await this.users.findByUsername(username);
-      if (local && !s.allowAdminMapping && local.groups?.some((g) => g.name === ADMIN_GROUP))
-        throw adminMappingRefused();
-      if (local) identity.localUserId = local.id;
-    }
-    return identity;
+    this.keySources.set(provider.name, { signature, keys });
+    return keys;
   }
 
-  private keySource(s: ExternalSettings): KeySource {
-    const signature = JSON.stringify([s.mode, s.publicKey, s.jwksUrl, s.algorithms]);
-    if (this.source?.for !== signature) {
-      let source: KeySource;
-      if (s.mode === 'jwks') {
-        if (!s.jwksUrl) throw new JwtError('unknown_key', 'No JWKS URL is set');
-        source = new JwksKeySource(s.jwksUrl, s.algorithms, this.config.idpAllowHttp);
-      } else {
-        if (!s.publicKey) throw new JwtError('unknown_key', 'No public key is set');
-        try {
-          source = new StaticKeySource(s.publicKey, s.algorithms);
-        } catch (err) {
-          throw new JwtError(
-            'unknown_key',
-            `The configured public key is unusable: ${(err as Error).message}`,
-          );
-        }
-      }
-      this.source = { for: signature, source };
+  private introspectionFor(provider: IdentityProvider): ProviderIntrospection {
+    // The cache holds mapped identities: any change to the provider makes them stale.
+    const signature = JSON.stringify(provider);
+    const known = this.introspections.get(provider.name);
+    if (known?.signature === signature) return known.introspection;
+    const introspection = new ProviderIntrospection(provider, this.config.idpAllowHttp);
+    this.introspections.set(provider.name, { signature, introspection });
+    return introspection;
+  }
+
+  /** Providers removed or changed lose what was learnt of them; the others keep it. */
+  private forgetChanged(next: Settings): void {
+    const byName = new Map(next.identityProviders.map((p) => [p.name, p]));
+    for (const [name, { signature }] of this.keySources) {
+      const p = byName.get(name);
+      if (!p || signature !== JSON.stringify([p.mode, p.publicKey, p.jwksUrl]))
+        this.keySources.delete(name);
     }
-    return this.source.source;
-  }
-
-  private pattern(source: string): RegExp {
-    if (this.usernamePattern?.for !== source) {
-      // Anchored whatever the operator wrote: a partial match must not pass.
-      this.usernamePattern = { for: source, pattern: new RegExp(`^(?:${source})$`) };
+    for (const [name, { signature }] of this.introspections) {
+      const p = byName.get(name);
+      if (!p || signature !== JSON.stringify(p)) this.introspections.delete(name);
     }
-    return this.usernamePattern.pattern;
   }
-}
 
-function forgeInvocation(claims: Record<string, unknown>): ForgeInvocation | undefined {
-  if (claims.iss !== FORGE_ISSUER) return undefined;
-  const app = claims.app as Record<string, unknown> | undefined;
-  if (!app || typeof app.id !== 'string' || typeof app.installationId !== 'string')
-    return undefined;
-  const environment = (app.environment as Record<string, unknown> | undefined)?.type;
-  return {
-    app: app.id.slice(0, 255),
-    installation: app.installationId.slice(0, 255),
-    ...(typeof claims.principal === 'string' ? { account: claims.principal.slice(0, 255) } : {}),
-    ...(typeof environment === 'string' ? { environment: environment.slice(0, 32) } : {}),
-  };
-}
-
-/**
- * An IdP token whose username is a local administrator's: refused unless the operator said
- * otherwise (externalJwt.allowAdminMapping). Whoever controls usernames at the IdP would
- * otherwise be named as that administrator to the upstream behind the decision endpoint.
- */
-export function adminMappingRefused(): DomainError {
-  return Problems.forbidden(
-    'admin_mapping_refused',
-    "The token's user is a Warden administrator, and identity provider tokens are not mapped to administrators (externalJwt.allowAdminMapping is off)",
-  );
-}
-
-function inactiveToken(): JwtError {
-  return new JwtError('bad_claim', 'The identity provider says the token is not active');
-}
-
-/** `a.b.c` into nested objects; own properties only. */
-function claimAt(claims: Record<string, unknown>, path: string): unknown {
-  let value: unknown = claims;
-  for (const part of path.split('.')) {
-    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part))
-      return undefined;
-    value = (value as Record<string, unknown>)[part];
+  /**
+   * An IdP that could not be asked is a 503: the caller may be anyone, so it is told what went
+   * wrong, not where; the operator gets the address and the error in the log.
+   */
+  private unavailable(err: unknown, provider: IdentityProvider): never {
+    if (!(err instanceof RemoteCallError)) throw err;
+    const now = this.clock.now();
+    if (now - (this.downLoggedAt.get(provider.name) ?? -Infinity) >= IDP_DOWN_LOG_EVERY_MS) {
+      this.downLoggedAt.set(provider.name, now);
+      this.logger.warn(`Identity provider "${provider.name}" could not be asked: ${err.message}`);
+    }
+    throw Problems.unavailable(
+      `The identity provider could not be asked: ${err.withoutParty()}`,
+      'idp_unavailable',
+    );
   }
-  return value;
-}
-
-/**
- * Half of a UTF-16 surrogate pair on its own (a JSON `\ud800`): no character, so no group name a
- * setting could hold, and text that cannot be encoded for a header.
- */
-const ILL_FORMED = /\p{Cs}/u;
-
-/**
- * Groups from an array of strings or a space- or comma-separated string; names that are not
- * well-formed text are dropped. warden-admins is never taken from an IdP: administration is
- * granted in Warden's own directory only.
- */
-function groupsOf(value: unknown): string[] {
-  const names = Array.isArray(value)
-    ? value.filter((g): g is string => typeof g === 'string')
-    : typeof value === 'string'
-      ? value.split(/[\s,]+/)
-      : [];
-  return [
-    ...new Set(
-      names.filter(
-        (g) => g !== '' && g.length <= MAX_GROUP_NAME && g !== ADMIN_GROUP && !ILL_FORMED.test(g),
-      ),
-    ),
-  ]
-    .slice(0, MAX_GROUPS)
-    .sort();
 }

@@ -1,7 +1,7 @@
-import type { Settings } from '../../restrictions/settings.defaults';
+import type { IdentityProvider } from '../../restrictions/settings.defaults';
 
-/** One identity provider's settings (today the single `externalJwt` block). */
-export type ProviderSettings = Settings['externalJwt'];
+/** One identity provider's settings. */
+export type ProviderSettings = IdentityProvider;
 
 export interface RoutingContext {
   /** nativeOAuthTokens.allowed: bearer tokens Warden does not know may be the upstream's own. */
@@ -9,62 +9,78 @@ export interface RoutingContext {
   wardenIssuer: string;
 }
 
+/** How a token routed to a provider is judged: its signature here, or the provider's answer. */
+export type ProviderRoute = { provider: ProviderSettings; by: 'signature' | 'introspection' };
+
 /**
- * Whether a bearer token (not an API token) goes to this provider rather than to Warden's own
- * verification.
+ * Which provider, if any, judges a bearer token that is not an API token (Warden's own
+ * verification takes what none does).
  *
  * - A JWT naming Warden's issuer never goes out.
- * - A signature-mode provider (publicKey, jwks) takes every other JWT: it is verified here, and
- *   nothing of it leaves Warden.
- * - An introspection provider sends the token to a third party, so it takes what is
- *   recognisably its own: a token matching its `opaqueTokens` pattern, or a JWT naming its
- *   issuer. An upstream's personal access token must never reach the identity provider.
- * - What neither recognises goes out only while native tokens are off and, for an opaque token,
- *   no pattern is set: the behaviour before `opaqueTokens` existed, when nothing else could
- *   accept such a token. With native tokens on and no pattern (a document stored before the field
- *   existed; a save refuses it), no opaque token goes out until an administrator sets one.
+ * - A JWT goes to the enabled provider whose `issuer` is its unverified `iss` (issuers are unique
+ *   in the list): a signature-mode provider verifies it here; an introspection provider is asked.
+ * - An opaque token goes to the one enabled introspection provider whose `opaqueTokens` pattern
+ *   it matches. Overlapping patterns are refused at save; should a stored document still hold
+ *   two that both match, the token goes to neither.
+ * - While native tokens are off, an opaque token no pattern claims goes to the one enabled
+ *   introspection provider without a pattern, if there is exactly one: the behaviour before
+ *   `opaqueTokens` existed, when nothing else could accept such a token. With native tokens on,
+ *   nothing unrecognised goes out: an upstream's personal access token must never reach a
+ *   third party.
  */
-export function sentToProvider(
-  provider: ProviderSettings,
+export function routeToken(
+  providers: readonly ProviderSettings[],
   token: string,
   context: RoutingContext,
-): boolean {
-  if (!provider.enabled) return false;
+): ProviderRoute | null {
   const iss = unverifiedIssuer(token);
-  if (iss === context.wardenIssuer) return false;
-  if (provider.mode !== 'introspection') return iss !== undefined;
-  if (matchesOpaqueTokens(provider, token)) return true;
-  if (iss !== undefined && provider.issuer !== null) return iss === provider.issuer;
-  if (context.nativeAllowed) return false;
-  return iss !== undefined || provider.opaqueTokens === null;
+  if (iss !== undefined) {
+    if (iss === context.wardenIssuer || iss === '') return null;
+    const named = providers.find((p) => p.enabled && p.issuer === iss);
+    return named ? route(named) : null;
+  }
+  const claimed = providers.filter((p) => matchesOpaqueTokens(p, token));
+  if (claimed.length === 1) return route(claimed[0]);
+  if (claimed.length > 1 || context.nativeAllowed) return null;
+  const catchAll = providers.filter(
+    (p) => p.enabled && p.mode === 'introspection' && p.opaqueTokens === null,
+  );
+  return catchAll.length === 1 ? route(catchAll[0]) : null;
+}
+
+function route(provider: ProviderSettings): ProviderRoute {
+  return { provider, by: provider.mode === 'introspection' ? 'introspection' : 'signature' };
 }
 
 /** Whether an opaque token is one this introspection provider claims by its pattern. */
 export function matchesOpaqueTokens(provider: ProviderSettings, token: string): boolean {
   if (!provider.enabled || provider.mode !== 'introspection' || provider.opaqueTokens === null)
     return false;
-  const pattern = compiled(provider.opaqueTokens);
+  const pattern = anchored(provider.opaqueTokens);
   return pattern !== null && pattern.test(token);
 }
 
-let last: { source: string; pattern: RegExp | null } | null = null;
+const compiled = new Map<string, RegExp | null>();
+/** Patterns remembered at most; a settings document holds a few. */
+const MAX_COMPILED = 256;
 
 /**
  * Anchored whatever was stored (`^a|b$` would otherwise match any token ending in b); a pattern
  * that does not compile (only a document written around the API can hold one) matches nothing,
  * so that nothing is sent out by mistake.
  */
-function compiled(source: string): RegExp | null {
-  if (last?.source !== source) {
-    let pattern: RegExp | null;
+export function anchored(source: string): RegExp | null {
+  let pattern = compiled.get(source);
+  if (pattern === undefined) {
     try {
       pattern = new RegExp(`^(?:${source})$`);
     } catch {
       pattern = null;
     }
-    last = { source, pattern };
+    if (compiled.size >= MAX_COMPILED) compiled.clear();
+    compiled.set(source, pattern);
   }
-  return last.pattern;
+  return pattern;
 }
 
 /**

@@ -43,6 +43,8 @@ export interface Remembered {
   credentialId: string;
   scopes: readonly string[];
   principal?: Principal;
+  /** The identity provider that judged an IdP's token (its settings say whether an admin may be named). */
+  provider?: string;
 }
 
 /** What a kind makes of what its strategy verified. */
@@ -70,6 +72,8 @@ export abstract class CredentialKindHandler<Verified = unknown> {
   abstract readonly kind: CredentialKind;
   /** The passport strategy registered under `kind`. */
   abstract readonly strategy: object;
+  /** Further strategies of this kind, by name (an IdP's opaque tokens are asked, not verified). */
+  readonly otherStrategies?: Readonly<Record<string, object>>;
   /** RFC 7235 challenge scheme of a route that takes this kind. */
   abstract readonly challenge: Challenge['scheme'];
   /** The OpenAPI security scheme routes taking this kind refer to. */
@@ -90,8 +94,16 @@ export abstract class CredentialKindHandler<Verified = unknown> {
     tools: KindTools,
   ): Resolution | Promise<Resolution>;
 
+  /** The strategy that verifies this request's credential: `kind`'s own unless one of the others. */
+  strategyFor?(input: PresentedRequest): string;
+
   /** Checked on every use, remembered or not; may refuse. */
-  onUse?(principal: Principal, input: PresentedRequest, tools: KindTools): void;
+  onUse?(
+    principal: Principal,
+    input: PresentedRequest,
+    tools: KindTools,
+    remembered?: Remembered,
+  ): void;
 
   /** Whether a route taking `kinds` takes this kind. */
   takenBy(kinds: readonly CredentialKind[]): boolean {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { StrategyName } from '../../common/passport/local-strategy';
 import type { CredentialKind } from '../../common/principal';
 import { StrategyRunner } from '../strategies/strategy-runner';
 import { CredentialKindHandler, KIND_PRECEDENCE } from './credential-kind';
@@ -18,6 +19,8 @@ export class CredentialKinds {
     for (const handler of handlers) {
       this.byKind.set(handler.kind, handler);
       this.runner.register(handler.kind, handler.strategy);
+      for (const [name, strategy] of Object.entries(handler.otherStrategies ?? {}))
+        this.runner.register(name as StrategyName, strategy);
     }
     this.ordered = KIND_PRECEDENCE.map((kind) => this.byKind.get(kind)).filter(
       (h): h is CredentialKindHandler => h !== undefined,
@@ -34,7 +37,7 @@ export class CredentialKinds {
   }
 
   /** Runs the kind's passport strategy on the request. */
-  run<T>(kind: CredentialKind, request: Parameters<StrategyRunner['run']>[1]): Promise<T> {
-    return this.runner.run<T>(kind, request);
+  run<T>(strategy: StrategyName, request: Parameters<StrategyRunner['run']>[1]): Promise<T> {
+    return this.runner.run<T>(strategy, request);
   }
 }

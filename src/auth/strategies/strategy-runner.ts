@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { Authenticator, Strategy } from 'passport';
 import { asJwtError } from '../../common/jwt/passport-jwt';
-import { CredentialKind } from '../../common/principal';
+import type { StrategyName } from '../../common/passport/local-strategy';
 
 /**
  * What a strategy may read of the request: its headers, the client address, and (for Connect,
@@ -29,7 +29,7 @@ export class StrategyRunner {
   private readonly passport = new Authenticator();
 
   /** Each module that owns a credential kind registers its strategy here when it starts. */
-  register(kind: CredentialKind, strategy: unknown): void {
+  register(kind: StrategyName, strategy: unknown): void {
     this.passport.use(kind, strategy as Strategy);
   }
 
@@ -38,7 +38,7 @@ export class StrategyRunner {
    * Passport decorates the request it is given with its own properties (logIn, logOut, …); it
    * gets a view holding the headers instead, so Fastify's request objects keep one shape.
    */
-  run<T>(kind: CredentialKind, request: StrategyRequest): Promise<T> {
+  run<T>(kind: StrategyName, request: StrategyRequest): Promise<T> {
     const view: StrategyRequest = {
       headers: request.headers,
       ip: request.ip,

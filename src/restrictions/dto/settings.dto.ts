@@ -1,5 +1,5 @@
 import safeRegex from 'safe-regex2';
-import { JWS_ALGORITHMS } from '../../common/jwt/jws';
+import { EXTERNAL_ALGORITHMS } from '../../common/jwt/external-algorithms';
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -231,10 +231,20 @@ class UpstreamSessionsDto {
   cacheSeconds!: number;
 }
 
-/** An identity provider signs with a key pair: every algorithm Warden verifies except HMAC. */
-const EXTERNAL_ALGORITHMS = JWS_ALGORITHMS.filter((alg) => !alg.startsWith('HS'));
+/** Most providers a document lists: each has its own key source and caches. */
+export const MAX_IDENTITY_PROVIDERS = 20;
 
-class ExternalJwtDto {
+class IdentityProviderDto {
+  @ApiProperty({
+    example: 'corporate',
+    description: 'Unique in the list; 1 to 64 of A-Z a-z 0-9 . _ -',
+  })
+  @IsDefined()
+  @IsString()
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/, {
+    message: '$property must be 1 to 64 letters, digits, dots, underscores or hyphens',
+  })
+  name!: string;
   @ApiProperty() @IsDefined() @IsBoolean() enabled!: boolean;
   @ApiProperty({ enum: ['publicKey', 'jwks', 'introspection'] })
   @IsDefined()
@@ -269,9 +279,15 @@ class ExternalJwtDto {
   @IsString()
   @MaxLength(2000)
   clientSecret!: string | null;
-  @ApiProperty({ nullable: true, type: String })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      "Unique in the list: a JWT goes to the provider its `iss` names. Never Warden's own",
+  })
   @Nullable('issuer')
   @IsString()
+  @MinLength(1)
   @MaxLength(2000)
   issuer!: string | null;
   @ApiProperty({ nullable: true, type: String })
@@ -279,7 +295,7 @@ class ExternalJwtDto {
   @IsString()
   @MaxLength(2000)
   audience!: string | null;
-  @ApiProperty({ type: [String], example: ['RS256'] })
+  @ApiProperty({ type: [String], example: ['RS256'], enum: EXTERNAL_ALGORITHMS })
   @IsDefined()
   @IsArray()
   @ArrayMaxSize(10)
@@ -420,10 +436,16 @@ export class SettingsDto {
   @ValidateNested()
   @Type(() => UpstreamSessionsDto)
   upstreamSessions!: UpstreamSessionsDto;
-  @ApiProperty({ type: ExternalJwtDto })
+  @ApiProperty({
+    type: [IdentityProviderDto],
+    description:
+      'Identity providers whose tokens are accepted. An entry may leave out fields that keep their defaults',
+  })
   @IsDefined()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => ExternalJwtDto)
-  externalJwt!: ExternalJwtDto;
+  @IsArray()
+  @ArrayMaxSize(MAX_IDENTITY_PROVIDERS)
+  @IsObject({ each: true })
+  @ValidateNested({ each: true })
+  @Type(() => IdentityProviderDto)
+  identityProviders!: IdentityProviderDto[];
 }

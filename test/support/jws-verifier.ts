@@ -1,0 +1,78 @@
+import { constants, createHmac, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { DecodedJws, JwsAlgorithm, JwsKey, JwtError } from '../../src/common/jwt/jws';
+
+/**
+ * A compact JWS signature check over node:crypto, for the tests' simulators (the Atlassian
+ * authorization server, the round trip of signJws). Warden itself verifies with jsonwebtoken.
+ */
+const DIGEST: Record<Exclude<JwsAlgorithm, 'EdDSA' | 'HS256'>, string> = {
+  RS256: 'sha256',
+  RS384: 'sha384',
+  RS512: 'sha512',
+  PS256: 'sha256',
+  PS384: 'sha384',
+  PS512: 'sha512',
+  ES256: 'sha256',
+  ES384: 'sha384',
+};
+/** ECDSA signatures are raw r||s of twice the curve's size (RFC 7518 §3.4). */
+const ECDSA_SIGNATURE_BYTES: Partial<Record<JwsAlgorithm, number>> = { ES256: 64, ES384: 96 };
+
+/** Checks the signature with the given key; the header must name exactly the key's algorithm. */
+export function verifyJwsSignature(decoded: DecodedJws, key: JwsKey): void {
+  if (decoded.header.alg !== key.alg) {
+    throw new JwtError('unsupported_algorithm', `Algorithm ${decoded.header.alg} is not accepted`);
+  }
+  const input = Buffer.from(decoded.signingInput, 'ascii');
+  let valid = false;
+  try {
+    switch (key.alg) {
+      case 'RS256':
+      case 'RS384':
+      case 'RS512':
+        valid = cryptoVerify(DIGEST[key.alg], input, key.key, decoded.signature);
+        break;
+      case 'PS256':
+      case 'PS384':
+      case 'PS512':
+        // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
+        valid = cryptoVerify(
+          DIGEST[key.alg],
+          input,
+          {
+            key: key.key,
+            padding: constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+          },
+          decoded.signature,
+        );
+        break;
+      case 'ES256':
+      case 'ES384':
+        // JWS carries the raw r||s form (RFC 7518 §3.4), not DER.
+        valid =
+          decoded.signature.length === ECDSA_SIGNATURE_BYTES[key.alg] &&
+          cryptoVerify(
+            DIGEST[key.alg],
+            input,
+            { key: key.key, dsaEncoding: 'ieee-p1363' },
+            decoded.signature,
+          );
+        break;
+      case 'EdDSA':
+        valid = cryptoVerify(null, input, key.key, decoded.signature);
+        break;
+      case 'HS256': {
+        const expected = createHmac('sha256', key.key).update(input).digest();
+        valid =
+          expected.length === decoded.signature.length &&
+          timingSafeEqual(expected, decoded.signature);
+        break;
+      }
+    }
+  } catch {
+    // A key restricted to other parameters (an RSA-PSS key's hash) makes node:crypto throw.
+    valid = false;
+  }
+  if (!valid) throw new JwtError('bad_signature', 'Signature does not verify');
+}
