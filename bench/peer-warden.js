@@ -80,7 +80,8 @@ const running = new Set();
 function git(root, args) {
   const res = spawnSync('git', ['-C', root, ...args], { encoding: 'utf8' });
   if (res.error || res.status !== 0) {
-    throw new Error(`git ${args.join(' ')} failed: ${(res.stderr || String(res.error)).trim()}`);
+    const why = res.error ? res.error.message : res.stderr.trim();
+    throw new Error(`git ${args.join(' ')} failed: ${why}`);
   }
   return res.stdout.trim();
 }
@@ -167,7 +168,17 @@ function lockDifferences(lockText, root) {
  * @param {{ root: string, ref: string, logDir: string, log: (line: string) => void }} options
  */
 async function preparePeer({ root, ref, logDir, log }) {
-  const commit = git(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  const resolved = spawnSync(
+    'git',
+    ['-C', root, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (resolved.status !== 0) {
+    throw new Error(`BENCH_PEER_REF: ${ref} names no commit of the repository at ${root}`);
+  }
+  const commit = resolved.stdout.trim();
   const subject = git(root, ['log', '-1', '--format=%s', commit]);
   const head = git(root, ['rev-parse', 'HEAD']);
   const dirty = git(root, ['status', '--porcelain', '--untracked-files=no']) !== '';
