@@ -4,7 +4,9 @@
 // request) with an access token, and a Connect-authenticated route (GET /connect/whoami) with a
 // fresh Atlassian Connect JWT per request, against a bare Fastify server answering the same
 // routes with the same bodies; Warden with all its restrictions configured. The Connect route is
-// also measured on atlassian-connect-express (bench/ace-peer.js) in the same run. See
+// also measured on atlassian-connect-express (bench/ace-peer.js) in the same run, the protected
+// route on Nest's documented passport-jwt set-up (bench/nest-passport-jwt.js), and with
+// BENCH_PEER_REF the Warden scenarios on Warden at that git ref too (bench/peer-warden.js). See
 // bench/README.md.
 //
 //   node scripts/ensure-build.js && node bench/run.js      (npm run bench)
@@ -22,6 +24,18 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { runSoak } = require('./soak');
+const {
+  peerRef,
+  peerName,
+  isPeer,
+  currentOf,
+  withPeerScenarios,
+  preparePeer,
+  removePeerSync,
+  startPeer,
+  comparePeers,
+  printPeerComparison,
+} = require('./peer-warden');
 
 const ROOT = path.join(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -41,11 +55,23 @@ const CONNECT_ENABLED = process.env.BENCH_CONNECT !== '0';
 // Each round runs these in this order. `credential`: none, one access token sent on every
 // request (`seen`, one per scenario), the API token, a never-seen access token per request
 // (`fresh`, each scenario and round with its own tokens), or a never-seen Connect JWT per
-// request (`connect`, `Authorization: JWT …`, minted here for each run).
-const SCENARIO_SPECS = {
+// request (`connect`, `Authorization: JWT …`, minted here for each run), or one HS256 token
+// sent on every request to the passport-jwt Nest route (`nest-jwt`).
+// BENCH_PEER_REF: Warden at that git ref (bench/peer-warden.js) runs the Warden scenarios too,
+// as `peer:<scenario>`, each right after the current build's.
+const PEER_REF = peerRef();
+const OWN_SCENARIO_SPECS = {
   bare: { server: 'bare', path: WHOAMI_PATH, credential: 'none' },
   // NestJS on Fastify with nothing of Warden's (bench/bare-nest.js): the framework's own floor.
   'bare-nest': { server: 'nest', path: WHOAMI_PATH, credential: 'none' },
+  // The NestJS guide's JWT set-up (bench/nest-passport-jwt.js): AuthGuard('jwt') and a
+  // passport-jwt strategy with the HS256 secret as a string, as documented, and as a KeyObject.
+  'nest-passport-jwt': { server: 'nestJwt', path: WHOAMI_PATH, credential: 'nest-jwt' },
+  'nest-passport-jwt-keyobject': {
+    server: 'nestJwtKeyObject',
+    path: WHOAMI_PATH,
+    credential: 'nest-jwt',
+  },
   'access-token-seen': { server: 'warden', path: WHOAMI_PATH, credential: 'seen' },
   // The same with settings.audit.enabled false for the run: the difference is the audit's cost.
   'access-token-seen-no-audit': {
@@ -85,6 +111,7 @@ const SCENARIO_SPECS = {
       }
     : {}),
 };
+const SCENARIO_SPECS = withPeerScenarios(OWN_SCENARIO_SPECS, PEER_REF);
 const TARGETS = {
   'access-token-seen': 0.5,
   'api-token-seen': 0.5,
@@ -98,6 +125,8 @@ const TARGETS = {
 // The bare-Fastify run each Warden scenario is compared with (same route, same body).
 const BASELINES = {
   'bare-nest': 'bare',
+  'nest-passport-jwt': 'bare',
+  'nest-passport-jwt-keyobject': 'bare',
   'access-token-seen': 'bare',
   'access-token-seen-no-audit': 'bare',
   'api-token-seen': 'bare',
@@ -108,20 +137,39 @@ const BASELINES = {
   'connect-new': 'bare-connect',
   'ace-connect-new': 'bare-connect',
 };
+// A peer scenario is compared with the same baseline as the current build's.
+for (const scenario of Object.keys(SCENARIO_SPECS))
+  if (isPeer(scenario)) BASELINES[scenario] = BASELINES[currentOf(scenario)];
 // Warden's Connect route against atlassian-connect-express's, same run, same tokens' shape.
 const CONNECT_VS_ACE = { scenario: 'connect-new', peer: 'ace-connect-new', target: 5 };
-// BENCH_SCENARIOS narrows a run to the scenarios named (with their baselines and peers), for
-// working on one path; the full run, and its targets, take them all.
+// BENCH_SCENARIOS narrows a run to the scenarios named (with their baselines and peers: the ACE
+// peer, and with BENCH_PEER_REF each one's `peer:` twin), for working on one path; the full run,
+// and its targets, take them all.
 const ONLY = (process.env.BENCH_SCENARIOS || '')
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
+const named = (s) => ONLY.includes(s) || ONLY.includes(currentOf(s)) || ONLY.includes(peerName(s));
 const SCENARIOS = Object.keys(SCENARIO_SPECS).filter(
   (s) =>
     ONLY.length === 0 ||
-    ONLY.includes(s) ||
-    ONLY.some((o) => BASELINES[o] === s || (o === 'connect-new' && s === 'ace-connect-new')),
+    named(s) ||
+    ONLY.some(
+      (o) =>
+        BASELINES[o] === s ||
+        BASELINES[currentOf(o)] === s ||
+        (currentOf(o) === 'connect-new' && s === 'ace-connect-new'),
+    ),
 );
+{
+  const unknown = ONLY.filter((o) => !SCENARIO_SPECS[o]);
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `BENCH_SCENARIOS: no scenario ${unknown.join(', ')} (known: ${Object.keys(SCENARIO_SPECS).join(', ')})\n`,
+    );
+    process.exit(2);
+  }
+}
 const FRESH_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'fresh');
 const CONNECT_SCENARIOS = SCENARIOS.filter((s) => SCENARIO_SPECS[s].credential === 'connect');
 // Scenarios that send a never-seen token per request, from a file of tokens each used once.
@@ -342,6 +390,7 @@ function cleanup() {
       .then(() => {
         killAllSync();
         removeTmpSync();
+        removePeerSync();
       });
   }
   return cleaningUp;
@@ -350,6 +399,7 @@ function cleanup() {
 process.on('exit', () => {
   killAllSync();
   removeTmpSync();
+  removePeerSync();
 });
 for (const [signal, code] of [
   ['SIGINT', 130],
@@ -429,12 +479,12 @@ function pinningPlan() {
   };
 }
 
-function spawnChild(name, cpu, args, { env, logFile, stdin = 'ignore', stdout } = {}) {
+function spawnChild(name, cpu, args, { env, logFile, stdin = 'ignore', stdout, cwd = ROOT } = {}) {
   const logFd = logFile ? fs.openSync(logFile, 'a') : 'ignore';
   const command = plan.pinned ? 'taskset' : process.execPath;
   const argv = plan.pinned ? ['-c', String(cpu), process.execPath, ...args] : args;
   const child = spawn(command, argv, {
-    cwd: ROOT,
+    cwd,
     env: env || process.env,
     stdio: [stdin, stdout || logFd, logFd],
   });
@@ -538,8 +588,11 @@ function tokenExpiry(token) {
 
 let plan;
 
-/** `extraEnv(base)`: more environment for this Warden, given its base URL (http://127.0.0.1:port). */
-async function startWarden({ name = 'warden', databaseUrl, extraEnv } = {}) {
+/**
+ * `extraEnv(base)`: more environment for this Warden, given its base URL (http://127.0.0.1:port);
+ * `root`: the checkout whose dist/ is started (another one for the peer, bench/peer-warden.js).
+ */
+async function startWarden({ name = 'warden', databaseUrl, extraEnv, root = ROOT } = {}) {
   const dataDir = path.join(tmpDir, `${name}-data`);
   fs.mkdirSync(dataDir);
   const port = await freePort();
@@ -580,10 +633,11 @@ async function startWarden({ name = 'warden', databaseUrl, extraEnv } = {}) {
   const child = spawnChild(
     name,
     plan.serverCpu,
-    [...nodeArgs, path.join(ROOT, 'dist', 'main.js')],
+    [...nodeArgs, path.join(root, 'dist', 'main.js')],
     {
       env,
       logFile,
+      cwd: root,
     },
   );
   const base = `http://127.0.0.1:${port}`;
@@ -631,6 +685,56 @@ async function startBare(whoamiBody, decisionBody, connectBody, kind = 'fastify'
     }
   }
   return { child, base, logFile };
+}
+
+/**
+ * The NestJS guide's JWT route (bench/nest-passport-jwt.js), the HS256 secret given as a string
+ * or as a KeyObject (`keyKind`), answering Warden's whoami body. Answers the server and the one
+ * token sent on every request (signed with jsonwebtoken, as @nestjs/jwt's JwtService does, with
+ * the guide's claims), after checking that the route refuses no token and a bad signature.
+ */
+async function startNestJwt(whoamiBody, keyKind) {
+  const jwt = require('jsonwebtoken');
+  const port = await freePort();
+  const name = `nest-passport-jwt-${keyKind}`;
+  const logFile = path.join(tmpDir, `${name}.log`);
+  const secret = randomBytes(32).toString('base64url');
+  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1' };
+  delete env.NODE_OPTIONS;
+  Object.assign(env, {
+    BARE_WHOAMI: whoamiBody,
+    NEST_JWT_SECRET: secret,
+    NEST_JWT_KEY: keyKind,
+    BARE_EXIT_ON_STDIN_END: '1',
+  });
+  const child = spawnChild(name, plan.serverCpu, [path.join(__dirname, 'nest-passport-jwt.js')], {
+    env,
+    logFile,
+    stdin: 'pipe',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  // Up once it refuses a request without a token.
+  await waitForStatus(`${base}${WHOAMI_PATH}`, 401, child, logFile);
+  const sign = (key) =>
+    jwt.sign({ sub: randomUUID(), username: 'admin' }, key, {
+      algorithm: 'HS256',
+      expiresIn: '4h',
+    });
+  const token = sign(secret);
+  const res = await call('GET', `${base}${WHOAMI_PATH}`, { authorization: `Bearer ${token}` });
+  if (res.status !== 200 || res.text !== whoamiBody) {
+    throw new Error(
+      `${name} GET ${WHOAMI_PATH} answered ${res.status} ${res.text.slice(0, 300)}, not Warden's ` +
+        `${whoamiBody}\nIts last output:\n${tail(logFile)}`,
+    );
+  }
+  const forged = await call('GET', `${base}${WHOAMI_PATH}`, {
+    authorization: `Bearer ${sign(randomBytes(32).toString('base64url'))}`,
+  });
+  if (forged.status !== 401) {
+    throw new Error(`${name} took a token signed with another secret (${forged.status})`);
+  }
+  return { child, base, logFile, token };
 }
 
 /**
@@ -1264,12 +1368,22 @@ function describeRefusals(refused) {
 }
 
 function printTable(rows) {
-  const header = ['scenario', 'req/s (median)', 'p50 ms', 'p99 ms', 'vs bare', 'target', 'result'];
+  const header = [
+    'scenario',
+    'req/s (median)',
+    'p50 ms',
+    'p99 ms',
+    'CPU µs/req',
+    'vs bare',
+    'target',
+    'result',
+  ];
   const body = rows.map((r) => [
     r.scenario,
     fmt(r.rps),
     fmt(r.p50Ms, 2),
     fmt(r.p99Ms, 2),
+    fmt(r.cpuUs, 1),
     fmt(r.ratio, 3),
     r.target === null ? '-' : `>= ${r.target.toFixed(2)}`,
     r.result,
@@ -1277,7 +1391,7 @@ function printTable(rows) {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells) =>
     cells
-      .map((c, i) => (i === 0 || i === 6 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .map((c, i) => (i === 0 || i === 7 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
       .join('  ');
   log('');
   log(line(header));
@@ -1307,11 +1421,22 @@ async function main() {
       `(+${WARMUP_SECONDS} s warm-up), ${config.connections} connections, pipelining ${config.pipelining}`,
   );
   log(`Pinning: ${plan.note}`);
+  // Warden at BENCH_PEER_REF, checked out and built before anything is measured (a failed build
+  // ends the run here); started beside the current one below.
+  const peerBuild =
+    PEER_REF && SOAK.minutes === 0
+      ? await preparePeer({ root: ROOT, ref: PEER_REF, logDir: tmpDir, log })
+      : null;
+  if (!PEER_REF)
+    log(
+      'Peer: none. BENCH_PEER_REF=<git ref> (e.g. HEAD~1, the commit before a change) also ' +
+        'measures Warden at that ref in the same rounds (bench/README.md)',
+    );
 
   // The Connect part: Warden is the Connect app (its base URL the tokens' audience) and fetches
   // the signed install's public key from a keys server started here.
   const keys = CONNECT_ENABLED ? await startKeysServer() : null;
-  const warden = await startWarden({
+  const wardenOptions = {
     extraEnv: keys
       ? (base) => ({
           WARDEN_BASE_URL: base,
@@ -1319,7 +1444,8 @@ async function main() {
           CONNECT_KEYS_URL: keys.url,
         })
       : undefined,
-  });
+  };
+  const warden = await startWarden(wardenOptions);
   log(`Warden is up on ${warden.base}`);
   const settings = await configureSettings(warden);
   const describeLimit = (l) =>
@@ -1342,12 +1468,17 @@ async function main() {
   );
   // Every access token comes from the minter (logins are few: they may have a budget of their own).
   const minter = new Minter(warden, config.mintChains);
+  // The peer's scenarios take their credentials from the peer Warden (started below), the
+  // others from the current one.
+  let peer = null;
+  const credentialsOf = (scenario) => (isPeer(scenario) ? peer : { minter, apiToken, connect });
   // One seen token per `seen` scenario: each sent on every request of its own scenario only.
   const seenTokens = {};
   // (The two set-up checks below use the seen tokens of access-token-seen and decision-seen,
   // minted even when BENCH_SCENARIOS leaves those scenarios out.)
   for (const s of new Set([...SCENARIOS, 'access-token-seen', 'decision-seen'])) {
-    if (SCENARIO_SPECS[s].credential === 'seen') seenTokens[s] = (await minter.mint(1)).tokens[0];
+    if (SCENARIO_SPECS[s].credential === 'seen' && !isPeer(s))
+      seenTokens[s] = (await minter.mint(1)).tokens[0];
   }
   const whoami = await call('GET', `${warden.base}${WHOAMI_PATH}`, {
     authorization: `Bearer ${seenTokens['access-token-seen']}`,
@@ -1376,13 +1507,35 @@ async function main() {
       external.whoamiBody,
   );
   let connect = null;
+  try {
+    if (keys) connect = await installConnect(warden, keys);
+    if (peerBuild)
+      peer = await startPeer(
+        {
+          startWarden,
+          wardenOptions,
+          configureSettings,
+          checkDecision,
+          createApiToken,
+          installConnect: CONNECT_ENABLED ? installConnect : null,
+          Minter,
+          mintChains: config.mintChains,
+          call,
+          log,
+          whoamiPath: WHOAMI_PATH,
+        },
+        peerBuild,
+        keys,
+      );
+  } finally {
+    // Needed for the installs only (Warden keeps the key).
+    if (keys) await new Promise((resolve) => keys.server.close(resolve));
+  }
+  for (const s of SCENARIOS.filter(isPeer)) {
+    if (SCENARIO_SPECS[s].credential === 'seen')
+      seenTokens[s] = (await peer.minter.mint(1)).tokens[0];
+  }
   if (keys) {
-    try {
-      connect = await installConnect(warden, keys);
-    } finally {
-      // Needed for the install only (Warden keeps the key).
-      await new Promise((resolve) => keys.server.close(resolve));
-    }
     log(
       `Connect: tenant ${connect.tenant.clientKey} installed (POST /connect/installed, signed ` +
         `install, ${connect.install.status}; the keys server answered ` +
@@ -1421,6 +1574,22 @@ async function main() {
     ? await startBare(whoamiBody, decisionBody, connect && connect.body, 'nest')
     : null;
   if (bareNest) log(`Bare NestJS (Fastify adapter) is up on ${bareNest.base}; same bodies`);
+  const nestJwt = SCENARIOS.includes('nest-passport-jwt')
+    ? await startNestJwt(whoamiBody, 'string')
+    : null;
+  const nestJwtKeyObject = SCENARIOS.includes('nest-passport-jwt-keyobject')
+    ? await startNestJwt(whoamiBody, 'keyobject')
+    : null;
+  for (const [server, secret] of [
+    [nestJwt, 'a string'],
+    [nestJwtKeyObject, 'a KeyObject'],
+  ]) {
+    if (!server) continue;
+    log(
+      `NestJS passport-jwt (AuthGuard('jwt'), HS256 secret as ${secret}) is up on ${server.base}; ` +
+        `${WHOAMI_PATH} answers Warden's body with its token, refuses none and a forged one (401)`,
+    );
+  }
   const acePeer = connect ? await startAce(connect) : null;
   if (acePeer) {
     log(
@@ -1441,7 +1610,15 @@ async function main() {
   const problems = [];
   const mints = [];
 
-  const servers = { warden, bare, nest: bareNest, ace: acePeer };
+  const servers = {
+    warden,
+    bare,
+    nest: bareNest,
+    nestJwt,
+    nestJwtKeyObject,
+    ace: acePeer,
+    peer: peer && peer.warden,
+  };
 
   /** Load spec of a scenario; `tokens` ({ file, warm }) for the fresh-token ones. */
   const specFor = (scenario, tokens) => {
@@ -1449,7 +1626,9 @@ async function main() {
     const server = servers[def.server];
     const spec = { ...common, url: `${server.base}${def.path}`, headers: { ...def.headers } };
     if (def.credential === 'seen') spec.headers.authorization = `Bearer ${seenTokens[scenario]}`;
-    if (def.credential === 'api-token') spec.headers.authorization = `Bearer ${apiToken.token}`;
+    if (def.credential === 'api-token')
+      spec.headers.authorization = `Bearer ${credentialsOf(scenario).apiToken.token}`;
+    if (def.credential === 'nest-jwt') spec.headers.authorization = `Bearer ${server.token}`;
     if (def.credential === 'external') spec.headers.authorization = `Bearer ${external.token}`;
     if (def.credential === 'fresh' || def.credential === 'connect') {
       spec.tokensFile = tokens.file;
@@ -1492,7 +1671,7 @@ async function main() {
     // Same token for a whole run; replaced (between runs) only if it would expire mid-run.
     const margin = (WARMUP_SECONDS + config.duration + 60) * 1000;
     if (tokenExpiry(seenTokens[scenario]) - Date.now() < margin) {
-      seenTokens[scenario] = (await minter.mint(1)).tokens[0];
+      seenTokens[scenario] = (await credentialsOf(scenario).minter.mint(1)).tokens[0];
     }
   };
 
@@ -1526,7 +1705,8 @@ async function main() {
     const count = warm + measured;
     const t0 = process.hrtime.bigint();
     const tokens = new Array(count);
-    for (let i = 0; i < count; i++) tokens[i] = connect.mint();
+    const { mint } = credentialsOf(scenario).connect;
+    for (let i = 0; i < count; i++) tokens[i] = mint();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const file = path.join(tmpDir, `tokens-${scenario}-${label}.txt`);
     fs.writeFileSync(file, tokens.join('\n') + '\n');
@@ -1534,13 +1714,14 @@ async function main() {
     return { file, count, warm };
   };
 
-  const mintTokens = async (count) => {
+  /** `from`: the minter of the Warden that takes them (the current one or the peer). */
+  const mintTokens = async (count, from = minter) => {
     const t0 = Date.now();
-    const minted = await minter.mint(count);
+    const minted = await from.mint(count);
     return { ...minted, seconds: (Date.now() - t0) / 1000 };
   };
 
-  const recordMint = (purpose, rounds, tokens, seconds, calibration = false) => {
+  const recordMint = (purpose, rounds, tokens, seconds, calibration = false, from = minter) => {
     const entry = {
       purpose,
       calibration,
@@ -1548,9 +1729,10 @@ async function main() {
       tokens,
       seconds,
       perSecond: tokens / seconds,
-      signaturesPerToken: minter.rotating ? 2 : 1,
-      chains: minter.rotating ? minter.sessions.length : config.mintChains,
-      sessions: minter.sessions.length,
+      signaturesPerToken: from.rotating ? 2 : 1,
+      chains: from.rotating ? from.sessions.length : config.mintChains,
+      sessions: from.sessions.length,
+      ...(from === minter ? {} : { peer: true }),
     };
     mints.push(entry);
     mintRate = entry.perSecond;
@@ -1574,7 +1756,10 @@ async function main() {
   /** Mints one run's tokens for `scenario` (sized on its estimate) into its own file. */
   const mintBatch = async (scenario, round, suffix = '') => {
     const budget = budgetFor(estimates[scenario]);
-    const { tokens, minExpiry, seconds } = await mintTokens(budget.warm + budget.measured);
+    const { tokens, minExpiry, seconds } = await mintTokens(
+      budget.warm + budget.measured,
+      credentialsOf(scenario).minter,
+    );
     const file = path.join(tmpDir, `tokens-${scenario}-${round}${suffix}.txt`);
     fs.writeFileSync(file, tokens.join('\n') + '\n');
     batches.set(batchKey(scenario, round), {
@@ -1630,8 +1815,9 @@ async function main() {
   }
   for (const scenario of FRESH_SCENARIOS) {
     const calibrationCount = Math.min(config.maxTokens, config.connections * 300);
-    const cal = await mintTokens(calibrationCount);
-    recordMint(`calibration of ${scenario}`, [], cal.tokens.length, cal.seconds, true);
+    const from = credentialsOf(scenario).minter;
+    const cal = await mintTokens(calibrationCount, from);
+    recordMint(`calibration of ${scenario}`, [], cal.tokens.length, cal.seconds, true, from);
     const file = path.join(tmpDir, `tokens-calibration-${scenario}.txt`);
     fs.writeFileSync(file, cal.tokens.join('\n') + '\n');
     log(
@@ -1678,11 +1864,12 @@ async function main() {
   }
 
   // Fresh tokens for as many rounds as their lifetime allows (all of them, normally), at once.
-  await mintRounds(1);
+  if (FRESH_SCENARIOS.length > 0) await mintRounds(1);
 
   for (let round = 1; round <= config.rounds; round++) {
     log(`Round ${round}/${config.rounds}`);
-    if (!batches.has(batchKey(FRESH_SCENARIOS[0], round))) await mintRounds(round);
+    if (FRESH_SCENARIOS.length > 0 && !batches.has(batchKey(FRESH_SCENARIOS[0], round)))
+      await mintRounds(round);
 
     for (const scenario of SCENARIOS) {
       const credential = SCENARIO_SPECS[scenario].credential;
@@ -1698,7 +1885,14 @@ async function main() {
           fs.rmSync(batch.file, { force: true });
           batches.delete(batchKey(scenario, round));
           const minted = await mintBatch(scenario, round, '-again');
-          recordMint(`${scenario} round ${round} (again)`, [round], minted.count, minted.seconds);
+          recordMint(
+            `${scenario} round ${round} (again)`,
+            [round],
+            minted.count,
+            minted.seconds,
+            false,
+            credentialsOf(scenario).minter,
+          );
           batch = batches.get(batchKey(scenario, round));
         }
       }
@@ -1718,15 +1912,23 @@ async function main() {
       checkServerAlive(warden, 'Warden');
       checkServerAlive(bare, 'bare Fastify');
       if (acePeer) checkServerAlive(acePeer, 'the ACE peer');
+      if (peer) checkServerAlive(peer.warden, `the peer Warden (${PEER_REF})`);
+      for (const [server, name] of [
+        [bareNest, 'bare NestJS'],
+        [nestJwt, 'nest-passport-jwt'],
+        [nestJwtKeyObject, 'nest-passport-jwt-keyobject'],
+      ])
+        if (server) checkServerAlive(server, name);
       const m = result.measured;
       runs[scenario].push({ round, ...m, warmup: result.warmup });
       let note = '';
       if (m.tokensExhausted)
         note = `  (tokens ran out: ${m.tokensAvailable} requests in ${m.elapsedSeconds} s)`;
       log(
-        `  ${scenario.padEnd(18)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.latencyMs.p50, 2)} ms` +
+        `  ${scenario.padEnd(28)} ${fmt(m.rps).padStart(7)} req/s  p50 ${fmt(m.latencyMs.p50, 2)} ms` +
           `  p99 ${fmt(m.latencyMs.p99, 2)} ms  ${m.requests} requests` +
-          `  CPU server ${fmt(m.cpuPercent.server)}% / load ${fmt(m.cpuPercent.loadGenerator)}%${note}`,
+          `  CPU server ${fmt(m.cpuPercent.server)}% (${fmt(cpuUsPerRequest(m), 1)} µs/request)` +
+          ` / load ${fmt(m.cpuPercent.loadGenerator)}%${note}`,
       );
       checkRun(`${scenario} round ${round}`, result);
       if (usesTokenFile(scenario)) estimates[scenario] = m.rps;
@@ -1806,6 +2008,8 @@ async function main() {
       rps,
       p50Ms: median(runs[scenario].map((r) => r.latencyMs.p50)),
       p99Ms: median(runs[scenario].map((r) => r.latencyMs.p99)),
+      // Server CPU per request (µs), median over the rounds: steadier than req/s on a busy machine.
+      cpuUs: median(runs[scenario].map(cpuUsPerRequest)),
       baseline,
       ratio,
       target,
@@ -1836,7 +2040,7 @@ async function main() {
     sessions: minter.sessions.length,
     batches: roundMints.length,
     calibrationTokens: mints.filter((m) => m.calibration).reduce((a, m) => a + m.tokens, 0),
-    allTokens: minter.jtis.size,
+    allTokens: minter.jtis.size + (peer ? peer.minter.jtis.size : 0),
   };
 
   log(
@@ -1846,6 +2050,8 @@ async function main() {
         .join(', ')}.`,
   );
   printTable(summary);
+  const peerComparison = peer ? comparePeers(summary, runs) : null;
+  if (peerComparison) printPeerComparison(peerComparison, peerBuild, log);
   const connectVsAce =
     connect && SCENARIOS.includes(CONNECT_VS_ACE.scenario) ? compareWithAce(summary, runs) : null;
   if (connectVsAce) {
@@ -1882,13 +2088,14 @@ async function main() {
         `dropped ${audit.dropped}.`,
     );
   const purge = process.env.BENCH_PURGE === '0' ? { skipped: 'BENCH_PURGE=0' } : await purgeBench();
-  log(
-    `Minting for ${FRESH_SCENARIOS.join(' and ')}: ${minting.tokens} tokens in ` +
-      `${minting.seconds} s = ${minting.perSecond}/s (GET /system/reauth, rotation ` +
-      `${minting.rotation ? 'on' : 'off'}, ${minting.signaturesPerToken} signature(s) per token, ` +
-      `${minting.chains} chains on ${minting.sessions} sessions, ${minting.batches} batch(es)); ` +
-      `${minting.allTokens} access tokens minted in all, calibration and seen tokens included`,
-  );
+  if (FRESH_SCENARIOS.length > 0)
+    log(
+      `Minting for ${FRESH_SCENARIOS.join(' and ')}: ${minting.tokens} tokens in ` +
+        `${minting.seconds} s = ${minting.perSecond}/s (GET /system/reauth, rotation ` +
+        `${minting.rotation ? 'on' : 'off'}, ${minting.signaturesPerToken} signature(s) per token, ` +
+        `${minting.chains} chains on ${minting.sessions} sessions, ${minting.batches} batch(es)); ` +
+        `${minting.allTokens} access tokens minted in all, calibration and seen tokens included`,
+    );
   const connectMinting = connect
     ? {
         scenarios: CONNECT_SCENARIOS,
@@ -1898,7 +2105,7 @@ async function main() {
         batches: connectMints,
       }
     : null;
-  if (connectMinting) {
+  if (connectMinting && CONNECT_SCENARIOS.length > 0) {
     log(
       `Connect tokens for ${CONNECT_SCENARIOS.join(' and ')}: ${connectMinting.tokens} minted ` +
         `here in ${fmt(connectMinting.seconds, 2)} s (HS256 over the tenant's secret, a new jti ` +
@@ -1920,6 +2127,8 @@ async function main() {
     if (wardenLog) log(`Warden's last output:\n${wardenLog}`);
     if (acePeer && problems.some((p) => p.startsWith('ace-') || p.includes('(ace-')))
       log(`The ACE peer's last output:\n${tail(acePeer.logFile, 15)}`);
+    if (peer && problems.some((p) => p.includes('peer:')))
+      log(`The peer Warden's last output:\n${tail(peer.warden.logFile, 15)}`);
     process.exitCode = 1;
   }
 
@@ -1951,6 +2160,8 @@ async function main() {
       node: process.version,
       fastify: require('fastify/package.json').version,
       autocannon: require('autocannon/package.json').version,
+      nestjsPassport: require('@nestjs/passport/package.json').version,
+      passportJwt: require('passport-jwt/package.json').version,
       ...(CONNECT_ENABLED
         ? {
             atlassianConnectExpress: require('atlassian-connect-express/package.json').version,
@@ -1997,6 +2208,24 @@ async function main() {
           aceRefused: acePeer.refused,
           minting: connectMinting,
           vsAce: connectVsAce,
+        }
+      : null,
+    // BENCH_PEER_REF: the ref, how it was built, and each scenario against it.
+    peer: peerBuild
+      ? {
+          ref: peerBuild.ref,
+          commit: peerBuild.commit,
+          subject: peerBuild.subject,
+          current: peerBuild.current,
+          nodeModules: peerBuild.nodeModules,
+          buildSeconds: peerBuild.buildSeconds,
+          whoamiBody: peer.whoamiBody,
+          decision: { body: peer.decision.body, wardenHeaders: peer.decision.wardenHeaders },
+          apiToken: peer.apiToken.info,
+          connect: peer.connect
+            ? { clientKey: peer.connect.tenant.clientKey, refused: peer.connect.refused }
+            : null,
+          comparison: peerComparison,
         }
       : null,
     calibrations,
