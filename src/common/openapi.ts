@@ -10,6 +10,16 @@ const DESCRIPTION = `Warden authenticates every caller of an Atlassian app's or 
 When it expires (401, \`WWW-Authenticate: Bearer error="invalid_token"\`), call \`GET /system/reauth\`
 with the refresh token. Every error is \`application/problem+json\` (RFC 9457).`;
 
+const SCHEME_ORDER = [
+  'basic',
+  'bearer',
+  'refreshToken',
+  'apiToken',
+  'connectJwt',
+  'cmjSpiJwt',
+  'upstreamSession',
+];
+
 /** OpenAPI document at /docs/openapi.json, explorer at /docs. */
 export function setupOpenApi(app: INestApplication, config: WardenConfig): void {
   const builder = new DocumentBuilder()
@@ -23,8 +33,15 @@ export function setupOpenApi(app: INestApplication, config: WardenConfig): void 
   // Every credential kind brings its own security scheme; two kinds may share one (an IdP's token
   // rides on `bearer`, Warden's access token's scheme, which describes it).
   const named = new Set<string>();
+  // Listed in the order an operator meets them in the explorer's Authorize dialog.
+  const order = (name: string) => {
+    const at = SCHEME_ORDER.indexOf(name);
+    return at === -1 ? SCHEME_ORDER.length : at;
+  };
   const kinds = [...app.get(CredentialKinds).all()].sort(
-    (a, b) => Number(a.takenAs !== undefined) - Number(b.takenAs !== undefined),
+    (a, b) =>
+      order(a.securityScheme.name) - order(b.securityScheme.name) ||
+      Number(a.takenAs !== undefined) - Number(b.takenAs !== undefined),
   );
   for (const kind of kinds) {
     const { name, definition } = kind.securityScheme;
