@@ -92,18 +92,15 @@ export class AuthenticatorService {
     return { principal: this.used(handler, principal, input, resolution.remember) };
   }
 
-  /** Forgets every remembered verification (a settings change elsewhere, tests). */
-  forgetAll(): void {
-    this.remembered.clear();
-  }
-
   private used(
     handler: CredentialKindHandler,
     principal: Principal,
     input: PresentedRequest,
     remembered?: Remembered,
   ): Principal {
-    handler.onUse?.(principal, input, this.toolsFor(input.rules.kinds), remembered);
+    // Most kinds check nothing on use: no tools are made for them on the hot path.
+    if (handler.onUse)
+      handler.onUse(principal, input, this.toolsFor(input.rules.kinds), remembered);
     return principal;
   }
 

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { KeyRingService } from '../auth/keys/key-ring.service';
-import { signJws } from '../common/jwt/jws';
+import { signJws } from '../../test/support/jws';
 import { WardenConfig } from '../config/warden-config';
 import { NativeTokenRule } from './native-token.rule';
 import {

@@ -1,5 +1,5 @@
 import { createSecretKey } from 'node:crypto';
-import { signJws } from '../../src/common/jwt/jws';
+import { signJws } from '../support/jws';
 import { CONTEXT_QSH, qshOf } from '../../src/connect/qsh';
 import { DATABASES, databaseReady, itWhen, startApp, TestApp } from '../support/app';
 import { FakeAtlassian, newTenant, SimTenant } from '../support/atlassian';

@@ -3,7 +3,7 @@ import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync } fr
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signJws } from '../../src/common/jwt/jws';
+import { signJws } from '../support/jws';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../src/common/clock';

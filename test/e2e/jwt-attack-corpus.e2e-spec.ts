@@ -7,7 +7,8 @@ import {
 } from 'node:crypto';
 import { AuthService } from '../../src/auth/auth.service';
 import { KeyRingService } from '../../src/auth/keys/key-ring.service';
-import { JwsKey, signJws } from '../../src/common/jwt/jws';
+import { JwsKey } from '../../src/common/jwt/jws';
+import { signJws } from '../support/jws';
 import { qshOf } from '../../src/connect/qsh';
 import { startApp, TestApp } from '../support/app';
 import { FakeAtlassian, newTenant, SimTenant } from '../support/atlassian';

@@ -1,5 +1,5 @@
 import { createSecretKey, generateKeyPairSync } from 'node:crypto';
-import { signJws } from '../../src/common/jwt/jws';
+import { signJws } from '../support/jws';
 import { MigrationService } from '../../src/migration-spi/migration.service';
 import { OperationsApiClient } from '../../src/migration-spi/operations/operations-api.client';
 import { OperationStore } from '../../src/migration-spi/operations/operation-store.service';

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { Clock } from '../../src/common/clock';
-import { signJws } from '../../src/common/jwt/jws';
+import { signJws } from '../support/jws';
 import { startApp, TestApp } from '../support/app';
 import { adminAuth } from '../support/factories';
 import { bearer, http } from '../support/http';

@@ -1,6 +1,6 @@
 import { createHmac, createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { KeyRingService } from '../../src/auth/keys/key-ring.service';
-import { signJws } from '../../src/common/jwt/jws';
+import { signJws } from '../support/jws';
 import { startApp, TestApp } from '../support/app';
 import { login, newUser, Pair, TestUser } from '../support/factories';
 import { bearer, http } from '../support/http';

@@ -1,8 +1,9 @@
 import { createHash, createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { decodeJws, signJws } from '../../src/common/jwt/jws';
-import { verifyJwsSignature } from './jws-verifier';
+import { decodeJws } from '../../src/common/jwt/jws';
+import { signJws } from './jws';
+import { verifyJwsSignature } from './jws';
 import { qshOf } from '../../src/connect/qsh';
 import { IdpKey, newRsaKey } from './idp';
 

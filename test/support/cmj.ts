@@ -8,7 +8,8 @@ import {
 } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { JwsAlgorithm, signJws } from '../../src/common/jwt/jws';
+import { JwsAlgorithm } from '../../src/common/jwt/jws';
+import { signJws } from './jws';
 
 export interface CmjKey {
   kid: string;

@@ -1,7 +1,8 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
-import { JwsAlgorithm, signJws } from '../../src/common/jwt/jws';
+import { JwsAlgorithm } from '../../src/common/jwt/jws';
+import { signJws } from './jws';
 
 export interface IdpKey {
   kid: string;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { Authenticator, Strategy } from 'passport';
+import type { Strategy } from 'passport';
 import { asJwtError } from '../../common/jwt/passport-jwt';
 import type { StrategyName } from '../../common/passport/local-strategy';
 
@@ -20,25 +20,30 @@ export type StrategyRequest = Pick<FastifyRequest, 'headers' | 'ip'> & {
 };
 
 /**
- * Runs this application's strategy instances through a passport Authenticator of its own.
- * Passport's default instance is process-wide: with two Warden instances in one process (tests,
- * the CLI next to a server) the last one constructed would answer for both.
+ * Runs this application's passport strategies the way passport's Authenticator does (a fresh
+ * object on the strategy's prototype per attempt, with success / fail / error), without its
+ * per-request middleware and request decoration: a never-seen token pays for its strategy alone.
+ * The strategies are this application's own (passport's process-wide instance answers for
+ * whichever application registered last when two run in one process: tests, the CLI).
  */
 @Injectable()
 export class StrategyRunner {
-  private readonly passport = new Authenticator();
+  private readonly strategies = new Map<StrategyName, Strategy>();
 
   /** Each module that owns a credential kind registers its strategy here when it starts. */
   register(kind: StrategyName, strategy: unknown): void {
-    this.passport.use(kind, strategy as Strategy);
+    this.strategies.set(kind, strategy as Strategy);
   }
 
   /**
-   * Settles with what the strategy authenticated; rejects with its error or failure info.
-   * Passport decorates the request it is given with its own properties (logIn, logOut, …); it
-   * gets a view holding the headers instead, so Fastify's request objects keep one shape.
+   * Settles with what the strategy authenticated; rejects with its error or failure info
+   * (passport-jwt reports what was wrong with a token as a failure, jsonwebtoken's own error as
+   * the info: both come out as the typed JwtError the answer is made from). The strategy gets a
+   * view holding what it may read, so Fastify's request objects keep one shape.
    */
   run<T>(kind: StrategyName, request: StrategyRequest): Promise<T> {
+    const strategy = this.strategies.get(kind);
+    if (!strategy) return Promise.reject(new Error(`No strategy is registered for ${kind}`));
     const view: StrategyRequest = {
       headers: request.headers,
       ip: request.ip,
@@ -47,18 +52,28 @@ export class StrategyRunner {
       exchangesForTokens: request.exchangesForTokens,
     };
     return new Promise<T>((resolve, reject) => {
-      const middleware = this.passport.authenticate(
-        kind,
-        { session: false },
-        (err: unknown, user: T | false, info: unknown) => {
-          // passport-jwt reports what was wrong with a token as a failure, jsonwebtoken's own
-          // error as the info: both come out as the typed JwtError the answer is made from.
-          if (err) return reject(asJwtError(err));
-          if (!user) return reject(asJwtError(info ?? new Error('Authentication failed')));
-          resolve(user);
-        },
-      );
-      middleware(view, {}, reject);
+      const attempt = Object.create(strategy) as PassportAttempt<T>;
+      attempt.success = (user) => resolve(user);
+      attempt.fail = (challenge) =>
+        reject(asJwtError(challenge ?? new Error('Authentication failed')));
+      attempt.error = (err) => reject(asJwtError(err));
+      attempt.pass = () => reject(new Error(`The ${kind} strategy passed the request on`));
+      attempt.redirect = () => reject(new Error(`The ${kind} strategy asked for a redirect`));
+      try {
+        attempt.authenticate(view, { session: false });
+      } catch (err) {
+        reject(asJwtError(err));
+      }
     });
   }
+}
+
+/** A strategy's attempt, with what passport gives it to report with. */
+interface PassportAttempt<T> {
+  authenticate(request: unknown, options: { session: false }): void;
+  success(user: T, info?: unknown): void;
+  fail(challenge?: unknown, status?: number): void;
+  error(err: unknown): void;
+  pass(): void;
+  redirect(url: string, status?: number): void;
 }

@@ -15,10 +15,9 @@ import {
   JwtError,
   JwtFailure,
   MAX_TOKEN_LENGTH,
-  signJws,
 } from './jws';
 // Warden verifies with jsonwebtoken; signJws's round trip is checked with the tests' own verifier.
-import { verifyJwsSignature } from '../../../test/support/jws-verifier';
+import { signJws, verifyJwsSignature } from '../../../test/support/jws';
 
 /** The reason of the JwtError thrown by `fn`, or undefined when it does not throw. */
 function failureOf(fn: () => unknown): JwtFailure | undefined {

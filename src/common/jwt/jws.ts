@@ -1,18 +1,16 @@
-import { constants, createHmac, KeyObject, sign as cryptoSign } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { BoundedCache } from '../bounded-cache';
 
 /**
- * Compact JWS (RFC 7515) over node:crypto KeyObjects.
- *
- * The algorithm always comes from the key entry, never from the token: a token whose header
- * names any other algorithm is refused before a signature is checked (RFC 8725 §3.1, §2.1 —
- * this is what defeats `alg: none` and RS256→HS256 key confusion). Keys are KeyObjects built once,
- * so verification never parses PEM on the hot path.
+ * Compact JWS (RFC 7515): the strict decoding every JWT flavor applies before jsonwebtoken
+ * verifies it (see passport-jwt.ts), the typed failures, and the check that a key fits its
+ * algorithm by the KeyObject's own classification. Keys are KeyObjects built once, so
+ * verification never parses PEM on the hot path.
  */
 export type JwsAlgorithm =
   'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'EdDSA' | 'HS256';
 
-/** Every algorithm signJws knows. */
+/** Every JWS algorithm a key may be checked against (assertKeyFits). */
 export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = [
   'RS256',
   'RS384',
@@ -25,18 +23,6 @@ export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = [
   'EdDSA',
   'HS256',
 ];
-
-/** Digest per algorithm (RFC 7518 §3.1); EdDSA hashes internally, HMAC is handled apart. */
-const DIGEST: Record<Exclude<JwsAlgorithm, 'EdDSA' | 'HS256'>, string> = {
-  RS256: 'sha256',
-  RS384: 'sha384',
-  RS512: 'sha512',
-  PS256: 'sha256',
-  PS384: 'sha384',
-  PS512: 'sha512',
-  ES256: 'sha256',
-  ES384: 'sha384',
-};
 
 export interface JwsKey {
   alg: JwsAlgorithm;
@@ -168,44 +154,6 @@ function parseObject(segment: string): Record<string, unknown> {
     throw new JwtError('malformed', 'Token segment is not a JSON object');
   }
   return value as Record<string, unknown>;
-}
-
-/** Signs a compact JWS; `alg` (and `kid` when the key has one) are set from the key. */
-export function signJws(header: Record<string, unknown>, payload: object, key: JwsKey): string {
-  const fullHeader = { ...header, alg: key.alg, ...(key.kid ? { kid: key.kid } : {}) };
-  const input =
-    Buffer.from(JSON.stringify(fullHeader)).toString('base64url') +
-    '.' +
-    Buffer.from(JSON.stringify(payload)).toString('base64url');
-  const data = Buffer.from(input, 'ascii');
-  let signature: Buffer;
-  switch (key.alg) {
-    case 'RS256':
-    case 'RS384':
-    case 'RS512':
-      signature = cryptoSign(DIGEST[key.alg], data, key.key);
-      break;
-    case 'PS256':
-    case 'PS384':
-    case 'PS512':
-      signature = cryptoSign(DIGEST[key.alg], data, {
-        key: key.key,
-        padding: constants.RSA_PKCS1_PSS_PADDING,
-        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
-      });
-      break;
-    case 'ES256':
-    case 'ES384':
-      signature = cryptoSign(DIGEST[key.alg], data, { key: key.key, dsaEncoding: 'ieee-p1363' });
-      break;
-    case 'EdDSA':
-      signature = cryptoSign(null, data, key.key);
-      break;
-    case 'HS256':
-      signature = createHmac('sha256', key.key).update(data).digest();
-      break;
-  }
-  return `${input}.${signature.toString('base64url')}`;
 }
 
 /**

@@ -1,9 +1,16 @@
-import { constants, createHmac, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import {
+  constants,
+  createHmac,
+  sign as cryptoSign,
+  timingSafeEqual,
+  verify as cryptoVerify,
+} from 'node:crypto';
 import { DecodedJws, JwsAlgorithm, JwsKey, JwtError } from '../../src/common/jwt/jws';
 
 /**
- * A compact JWS signature check over node:crypto, for the tests' simulators (the Atlassian
- * authorization server, the round trip of signJws). Warden itself verifies with jsonwebtoken.
+ * Compact JWS signing and checking over node:crypto, for the tests: the simulated parties
+ * (Atlassian, CMJ, identity providers) and the attack corpus, which needs tokens no library
+ * would make. Warden itself signs and verifies with jsonwebtoken.
  */
 const DIGEST: Record<Exclude<JwsAlgorithm, 'EdDSA' | 'HS256'>, string> = {
   RS256: 'sha256',
@@ -75,4 +82,42 @@ export function verifyJwsSignature(decoded: DecodedJws, key: JwsKey): void {
     valid = false;
   }
   if (!valid) throw new JwtError('bad_signature', 'Signature does not verify');
+}
+
+/** Signs a compact JWS; `alg` (and `kid` when the key has one) are set from the key. */
+export function signJws(header: Record<string, unknown>, payload: object, key: JwsKey): string {
+  const fullHeader = { ...header, alg: key.alg, ...(key.kid ? { kid: key.kid } : {}) };
+  const input =
+    Buffer.from(JSON.stringify(fullHeader)).toString('base64url') +
+    '.' +
+    Buffer.from(JSON.stringify(payload)).toString('base64url');
+  const data = Buffer.from(input, 'ascii');
+  let signature: Buffer;
+  switch (key.alg) {
+    case 'RS256':
+    case 'RS384':
+    case 'RS512':
+      signature = cryptoSign(DIGEST[key.alg], data, key.key);
+      break;
+    case 'PS256':
+    case 'PS384':
+    case 'PS512':
+      signature = cryptoSign(DIGEST[key.alg], data, {
+        key: key.key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      });
+      break;
+    case 'ES256':
+    case 'ES384':
+      signature = cryptoSign(DIGEST[key.alg], data, { key: key.key, dsaEncoding: 'ieee-p1363' });
+      break;
+    case 'EdDSA':
+      signature = cryptoSign(null, data, key.key);
+      break;
+    case 'HS256':
+      signature = createHmac('sha256', key.key).update(data).digest();
+      break;
+  }
+  return `${input}.${signature.toString('base64url')}`;
 }
