@@ -5,24 +5,22 @@ import { Field, Notice, ProblemView, Section, TextField, useAction } from '../ui
 type Row = Record<string, unknown>;
 
 /**
- * The identity provider settings as this instance has them (a single `externalJwt` block today,
- * a list `identityProviders` later), the Forge Remote preset and the token tester. Editing is
- * in Settings, section by section.
+ * The identity providers (the `identityProviders` list), the Forge Remote preset (adds or
+ * replaces its one entry) and the token tester (which provider judged a token, and why). Editing
+ * is in Settings.
  */
 export function IdentityProvidersPage() {
   const [providers, setProviders] = useState<Row[] | null>(null);
   const load = () =>
     call<Row>('GET', '/admin/settings').then((r) => {
-      const list = r.body.identityProviders as Row[] | undefined;
-      const single = r.body.externalJwt as Row | undefined;
-      setProviders(list ?? (single ? [{ name: 'default', ...single }] : []));
+      setProviders((r.body.identityProviders as Row[] | undefined) ?? []);
     });
   const listing = useAction(load);
   useEffect(() => void listing.run(), []);
   const [appId, setAppId] = useState('');
   const [caller, setCaller] = useState('installation');
   const preset = useAction(async () => {
-    await call('POST', '/admin/external-jwt/presets/forge-remote', { appId, caller });
+    await call('POST', '/admin/identity-providers/presets/forge-remote', { appId, caller });
     setApplied(true);
     await load();
   });
@@ -30,7 +28,7 @@ export function IdentityProvidersPage() {
   const [token, setToken] = useState('');
   const [verdict, setVerdict] = useState<Row | null>(null);
   const test = useAction(async () => {
-    setVerdict((await call<Row>('POST', '/admin/external-jwt/test', { token })).body);
+    setVerdict((await call<Row>('POST', '/admin/identity-providers/test', { token })).body);
   });
   return (
     <div class="grid">

@@ -40,7 +40,6 @@ const SECTION_TITLES: Record<string, string> = {
   tokens: 'Token lifetimes and rotation',
   keys: 'Signing keys',
   upstreamSessions: 'Upstream sessions',
-  externalJwt: 'External JWT (identity provider)',
   identityProviders: 'Identity providers',
 };
 
