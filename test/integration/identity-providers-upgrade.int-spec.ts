@@ -1,12 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource, DataSourceOptions } from 'typeorm';
-import { buildDataSourceOptions, MIGRATIONS } from '../../src/database/data-source';
-import { runMigrations } from '../../src/database/migrate';
 import { IdentityProviders1764700000000 } from '../../src/database/migrations/1764700000000-identity-providers';
-import { DATABASES, databaseReady, itWhen } from '../support/app';
-import { createTestDatabase } from '../support/postgres';
+import { DATABASES, itWhen } from '../support/app';
+import { settingsUpgradeDatabase } from '../support/settings-upgrade';
 
 /** A stored document as the release before identityProviders wrote it (externalJwt in full). */
 function legacyDocument(externalJwt: Record<string, unknown>): Record<string, any> {
@@ -42,55 +36,8 @@ function legacyDocument(externalJwt: Record<string, unknown>): Record<string, an
  * the key to seal it anew).
  */
 describe.each(DATABASES)('settings upgrade: externalJwt → identityProviders (%s)', (database) => {
-  let options: DataSourceOptions;
-  let cleanup: () => Promise<void> = async () => undefined;
-  let dataSource: DataSource | undefined;
-
-  beforeEach(async () => {
-    if (!(await databaseReady(database))) return;
-    if (database === 'postgres') {
-      const db = await createTestDatabase();
-      options = buildDataSourceOptions({ database: { kind: 'postgres', url: db.url } });
-      cleanup = db.drop;
-    } else {
-      const dir = mkdtempSync(join(tmpdir(), 'warden-idp-upgrade-'));
-      const sqlitePath = join(dir, 'warden.sqlite');
-      options = buildDataSourceOptions({
-        database: { kind: 'sqlite', url: `sqlite:${sqlitePath}`, sqlitePath },
-      });
-      cleanup = async () => rmSync(dir, { recursive: true, force: true });
-    }
-  });
-  afterEach(async () => {
-    await dataSource?.destroy();
-    dataSource = undefined;
-    await cleanup();
-  });
-
+  const { upgradeFrom } = settingsUpgradeDatabase(database, IdentityProviders1764700000000, 4);
   const maybe = itWhen(database);
-
-  async function upgradeFrom(document: unknown): Promise<{ version: number; document: any }> {
-    const before = await new DataSource({
-      ...options,
-      migrations: MIGRATIONS.filter((m) => m !== IdentityProviders1764700000000),
-    }).initialize();
-    await runMigrations(before);
-    const p = (n: number) => (database === 'postgres' ? `$${n}` : '?');
-    await before.query(
-      `INSERT INTO settings (id, version, document, updated_at, updated_by)
-       VALUES (${p(1)}, ${p(2)}, ${p(3)}, CURRENT_TIMESTAMP, ${p(4)})`,
-      ['global', 4, JSON.stringify(document), 'admin'],
-    );
-    await before.destroy();
-    dataSource = await new DataSource(options).initialize();
-    await runMigrations(dataSource);
-    const [row] = await dataSource
-      .createQueryBuilder()
-      .select(['version', 'document'])
-      .from('settings', 's')
-      .getRawMany();
-    return { version: Number(row.version), document: JSON.parse(row.document) };
-  }
 
   maybe('a configured block becomes the provider "default", the rest untouched', async () => {
     const stored = legacyDocument({
