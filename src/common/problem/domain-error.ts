@@ -51,15 +51,17 @@ export const Problems = {
     new DomainError(401, code, 'Unauthorized', detail, {
       headers: { 'WWW-Authenticate': challengeHeader(challenges) },
     }),
-  forbidden: (code: ProblemCodeFor<403>, detail: string) => new DomainError(403, code, 'Forbidden', detail),
-  notFound: (detail: string, code: ProblemCodeFor<404> = 'not_found') => new DomainError(404, code, 'Not Found', detail),
-  conflict: (detail: string, code: ProblemCodeFor<409> = 'conflict') => new DomainError(409, code, 'Conflict', detail),
+  forbidden: (code: ProblemCodeFor<403>, detail: string) =>
+    new DomainError(403, code, 'Forbidden', detail),
+  notFound: (detail: string, code: ProblemCodeFor<404> = 'not_found') =>
+    new DomainError(404, code, 'Not Found', detail),
+  conflict: (detail: string, code: ProblemCodeFor<409> = 'conflict') =>
+    new DomainError(409, code, 'Conflict', detail),
   badRequest: (
     detail: string,
     code: ProblemCodeFor<400> = 'bad_request',
     fields?: Record<string, unknown>,
-  ) =>
-    new DomainError(400, code, 'Bad Request', detail, { fields }),
+  ) => new DomainError(400, code, 'Bad Request', detail, { fields }),
   unavailable: (detail: string, code: ProblemCodeFor<503> = 'service_unavailable') =>
     new DomainError(503, code, 'Service Unavailable', detail, { headers: { 'Retry-After': '5' } }),
 };
