@@ -1,5 +1,9 @@
+import type { Type } from '@nestjs/common';
+import type { MetadataStorage as TransformerStorage } from 'class-transformer/types/MetadataStorage';
+import { getMetadataStorage } from 'class-validator';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SettingsDto } from '../../src/restrictions/dto/settings.dto';
 import {
   DEFAULT_SETTINGS,
   IDENTITY_PROVIDER_DEFAULTS,
@@ -33,6 +37,25 @@ function defaults(): Map<string, unknown> {
   return out;
 }
 
+// class-transformer keeps its `@Type` records here; the package exports no type for the path.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as {
+  defaultMetadataStorage: TransformerStorage;
+};
+
+/** Every field the settings DTO validates, by dotted path (`list[].field` inside a list). */
+function validated(dto: Type, prefix = ''): string[] {
+  const rules = getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false);
+  const names = [...new Set(rules.map((rule) => rule.propertyName))];
+  return names.flatMap((name) => {
+    const nested = defaultMetadataStorage.findTypeMetadata(dto, name)?.typeFunction() as
+      Type | undefined;
+    if (!nested) return [prefix + name];
+    const list = rules.some((rule) => rule.propertyName === name && rule.each);
+    return validated(nested, `${prefix}${name}${list ? '[]' : ''}.`);
+  });
+}
+
 function documented(doc: string): Map<string, string> {
   const rows = new Map<string, string>();
   for (const match of doc.matchAll(/^\| `([A-Za-z]+(?:\[\])?(?:\.[A-Za-z]+)+)` \| ([^|]+?) \|/gm)) {
@@ -57,6 +80,12 @@ describe('docs/settings.md: every settings field, with its default', () => {
   it.each([...fields.keys()].map((path) => [path]))('%s is documented with its default', (path) => {
     expect(rows.has(path)).toBe(true);
     expect(stated(rows.get(path)!)).toEqual(fields.get(path));
+  });
+
+  it('documents every field the settings DTO validates', () => {
+    const fields = validated(SettingsDto);
+    expect(fields).toContain('identityProviders[].clientSecret');
+    expect(fields.filter((path) => !rows.has(path))).toEqual([]);
   });
 
   it("an identity provider's name is documented as required", () => {
