@@ -1,4 +1,7 @@
-/** Unit specs beside the code (src, *.spec.ts); integration and e2e specs under test/. */
+/**
+ * Unit specs beside the code (src, *.spec.ts); integration and e2e specs under test/; specs that
+ * keep docs/ in step with the code under test/docs.
+ */
 const swc = [
   '@swc/jest',
   {
@@ -31,5 +34,6 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    { ...common, displayName: 'docs', testMatch: ['<rootDir>/test/docs/**/*.spec.ts'] },
   ],
 };

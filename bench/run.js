@@ -181,8 +181,8 @@ const usesTokenFile = (scenario) =>
 const CONNECT_APP_KEY = 'warden';
 const CONNECT_TENANT_BASE_URL = 'https://warden-bench.atlassian.net';
 const CONNECT_TOKEN_TTL_SECONDS = 180;
-// Audit rows may cost at most this share of request CPU (DESIGN section 13, issue: "bench with
-// audit on and off in the same run").
+// Audit rows may cost at most this share of request CPU (docs/architecture.md#performance-targets,
+// issue: "bench with audit on and off in the same run").
 const AUDIT_COST_TARGET = 0.1;
 // The purge benchmark (PostgreSQL): rows seeded past their retention, the share of Warden's
 // measured capacity the fixed-rate load asks for, and the bound on p99 during the purge.

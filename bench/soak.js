@@ -1,7 +1,7 @@
 'use strict';
-// The memory soak of DESIGN section 13 ("memory flat under a 10-minute load: no growth beyond
-// the caches' bounds"), run by bench/run.js when BENCH_SOAK_MINUTES is set (npm run
-// bench:soak): Warden, set up as for the throughput runs, takes a mixed load for that many
+// The memory soak of docs/architecture.md#performance-targets ("memory flat under a 10-minute load:
+// no growth beyond the caches' bounds"), run by bench/run.js when BENCH_SOAK_MINUTES is set (npm
+// run bench:soak): Warden, set up as for the throughput runs, takes a mixed load for that many
 // minutes from bench/soak-load.js, built so that every bounded cache keeps taking new keys and
 // evicting (see there), while its memory is sampled every few seconds.
 //

@@ -17,8 +17,8 @@ export const AUDIT_LIMITS = {
 } as const;
 
 /**
- * One decision or security event (DESIGN section 9). Rows are only ever inserted in batches and
- * deleted by the retention job; the entity describes them for queries.
+ * One decision or security event (docs/operations.md#the-audit-log). Rows are only ever inserted in
+ * batches and deleted by the retention job; the entity describes them for queries.
  */
 @Entity('audit_log')
 export class AuditEntryEntity {

@@ -7,10 +7,11 @@ import { AuditEvent, AuditSink } from './audit.port';
 import { AuditRepository, AuditRowInput } from './audit.repository';
 
 /**
- * DESIGN section 9: a batch goes every 100 ms, or as soon as 500 rows are waiting. The 100 ms are
- * counted from the first row a batch holds: no row waits longer, and a batch that went full is
- * not followed by a few-row batch on a fixed tick (a commit costs much the same for 50 rows as
- * for 500: such stragglers cost half again per row, measured).
+ * docs/architecture.md#why-the-audit-log-is-written-in-batches: a batch goes every 100 ms, or as
+ * soon as 500 rows are waiting. The 100 ms are counted from the first row a batch holds: no row
+ * waits longer, and a batch that went full is not followed by a few-row batch on a fixed tick (a
+ * commit costs much the same for 50 rows as for 500: such stragglers cost half again per row,
+ * measured).
  */
 export const AUDIT_FLUSH_INTERVAL_MS = 100;
 export const AUDIT_BATCH_ROWS = 500;

@@ -5,6 +5,7 @@ import { Clock } from '../common/clock';
 import { apiTokenOf, parseAuthorization, PresentedCredential } from '../common/credentials';
 import { JwtError } from '../common/jwt/jws';
 import { Challenge, DomainError, Problems } from '../common/problem/domain-error';
+import type { ProblemCodeFor } from '../common/problem/problem-codes';
 import type { StrategyName } from '../common/passport/local-strategy';
 import { CredentialKind, Principal } from '../common/principal';
 import { SettingsService } from '../restrictions/settings.service';
@@ -170,8 +171,9 @@ export class AuthenticatorService {
         );
       }
       // A strategy does not know the route: its 401 names the challenges of the route's kinds.
+      // A 401's code is one of the 401 codes: DomainError takes a code only with its status.
       if (err instanceof DomainError && err.status === 401)
-        throw this.toolsFor(rules.kinds).unauthorized(err.detail, err.code);
+        throw this.toolsFor(rules.kinds).unauthorized(err.detail, err.code as ProblemCodeFor<401>);
       throw err;
     }
   }
@@ -227,7 +229,7 @@ export class AuthenticatorService {
   private invalidToken(
     detail: string,
     kinds: readonly CredentialKind[],
-    code = 'invalid_token',
+    code: ProblemCodeFor<401> = 'invalid_token',
   ): DomainError {
     return Problems.unauthorized(detail, this.challenges(kinds, 'invalid_token', detail), code);
   }

@@ -15,7 +15,7 @@ import { TenantsController } from './tenants/tenants.controller';
 import { TenantsRepository } from './tenants/tenants.repository';
 
 /**
- * Warden as an Atlassian Connect app (DESIGN section 10): descriptor, signed lifecycle,
+ * Warden as an Atlassian Connect app (docs/integrations/connect.md): descriptor, signed lifecycle,
  * tenants, the `connect` and `connect-install` credential kinds, and calls back to a tenant.
  */
 @Module({

@@ -18,10 +18,10 @@ export const JOB_LOCKS = {
 const heldOnSqlite = new WeakMap<DataSource, Set<number>>();
 
 /**
- * DESIGN section 2: scheduled jobs run on one instance at a time. `runAlone` runs the work
- * only if no other instance runs the same job now: on PostgreSQL a session-level advisory lock,
- * held on one pooled connection for the whole of the work and released by it (or by the
- * connection's end, should the process die). A job that finds the lock taken is skipped, not
+ * Scheduled jobs run on one instance at a time (docs/operations.md#the-scaled-shape). `runAlone`
+ * runs the work only if no other instance runs the same job now: on PostgreSQL a session-level
+ * advisory lock, held on one pooled connection for the whole of the work and released by it (or by
+ * the connection's end, should the process die). A job that finds the lock taken is skipped, not
  * queued: the instance that holds it is doing that very work.
  */
 @Injectable()

@@ -3,9 +3,10 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { LabelledCounter, LabelledHistogram } from './labelled-metrics';
 
 /**
- * The Prometheus metrics of DESIGN section 12, on a registry of this application's own (two
- * applications in one process, as in the tests, keep separate counts). The two counted on every
- * request (decisions, latency) are labelled-metrics.ts's: a map lookup and an increment each.
+ * The Prometheus metrics of docs/operations.md#health-metrics-and-logs, on a registry of this
+ * application's own (two applications in one process, as in the tests, keep separate counts). The
+ * two counted on every request (decisions, latency) are labelled-metrics.ts's: a map lookup and an
+ * increment each.
  */
 @Injectable()
 export class MetricsService {

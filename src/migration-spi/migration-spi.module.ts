@@ -17,9 +17,9 @@ import { OperationsApiClient } from './operations/operations-api.client';
 import { CmjSpiKind, CmjSpiStrategy } from './strategies/cmj-spi.strategy';
 
 /**
- * The CMJ Cloud migration SPI (DESIGN section 11): the `cmj-spi` credential kind, the SPI
- * routes, operations with their sealed tokens, the Operations API client, signed downloads,
- * and the handler port with Warden's own configuration as its first handler.
+ * The CMJ Cloud migration SPI (docs/integrations/cmj.md): the `cmj-spi` credential kind, the SPI
+ * routes, operations with their sealed tokens, the Operations API client, signed downloads, and the
+ * handler port with Warden's own configuration as its first handler.
  */
 @Module({
   imports: [AuthModule, AuditModule, ConnectModule, TypeOrmModule.forFeature([OperationEntity])],

@@ -45,8 +45,8 @@ export interface Decision {
 }
 
 /**
- * The request pipeline of DESIGN section 3, the same for a protected route and for a question
- * put to the decision endpoint: route policy (bypass, public), address allow-list,
+ * The request pipeline of docs/architecture.md#a-requests-path, the same for a protected route and
+ * for a question put to the decision endpoint: route policy (bypass, public), address allow-list,
  * authentication, authorization (admin, scopes, groups), rate limit.
  */
 @Injectable()
@@ -97,8 +97,9 @@ export class AccessPipeline {
       ) {
         return this.open('native_token', clientIp);
       }
-      // Credentials presented and refused: counted by address (DESIGN section 3, step 5), so that
-      // guessing, whatever the username, meets a budget. A request without any is not.
+      // Credentials presented and refused: counted by address
+      // (docs/architecture.md#a-requests-path, step 5), so that guessing, whatever the username,
+      // meets a budget. A request without any is not.
       if (
         err instanceof DomainError &&
         err.status === 401 &&
@@ -150,11 +151,11 @@ export class AccessPipeline {
 }
 
 /**
- * Whose budget a request spends (DESIGN section 3, step 5): the credential's (token id, session
- * id, Connect clientKey), but an external caller's subject, not its token: an IdP issues a new
- * token at will, and each would otherwise come with a budget of its own. The same holds for an
- * upstream browser session (a new sign-in to the upstream, or any cookie of the browser that
- * changes, makes a new credential): it spends its user's budget.
+ * Whose budget a request spends (docs/architecture.md#a-requests-path, step 5): the credential's
+ * (token id, session id, Connect clientKey), but an external caller's subject, not its token: an
+ * IdP issues a new token at will, and each would otherwise come with a budget of its own. The same
+ * holds for an upstream browser session (a new sign-in to the upstream, or any cookie of the
+ * browser that changes, makes a new credential): it spends its user's budget.
  */
 export function rateKeyOf(principal: Principal): string {
   switch (principal.authMethod) {

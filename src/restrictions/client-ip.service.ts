@@ -19,10 +19,10 @@ interface Peer {
 }
 
 /**
- * The client's address (DESIGN section 3, step 1): the socket peer, unless that peer is a
- * trusted proxy; then the forwarding header is walked from the right, skipping trusted
- * proxies, and the first untrusted entry is the client. The left-most entry is never believed
- * for its own sake: a client can write anything there.
+ * The client's address (docs/architecture.md#a-requests-path, step 1): the socket peer, unless that
+ * peer is a trusted proxy; then the forwarding header is walked from the right, skipping trusted
+ * proxies, and the first untrusted entry is the client. The left-most entry is never believed for
+ * its own sake: a client can write anything there.
  */
 @Injectable()
 export class ClientIpService {

@@ -12,7 +12,10 @@ import { RateLimiterService } from './rate-limit/rate-limiter.service';
 import { RestrictionsService } from './restrictions.service';
 import { SettingsService } from './settings.service';
 
-/** The steps of the pipeline (DESIGN section 3), in the order the decision endpoint runs them. */
+/**
+ * The steps of the pipeline (docs/architecture.md#a-requests-path), in the order the decision
+ * endpoint runs them.
+ */
 export type ExplainStepName =
   | 'client-address'
   | 'route-policy'

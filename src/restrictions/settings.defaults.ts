@@ -1,4 +1,4 @@
-/** The settings document of DESIGN section 7; every field has a default. */
+/** The settings document (docs/settings.md); every field has a default. */
 export interface Settings {
   restApiAuthentication: { enabled: boolean };
   basicAuth: { enabled: boolean };

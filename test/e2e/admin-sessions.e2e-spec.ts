@@ -3,7 +3,7 @@ import { auditEvents } from '../support/audit';
 import { adminAuth, login, newUser, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
 
-/** GET /admin/users/{username}/sessions and DELETE …/sessions[/{id}] (DESIGN section 5). */
+/** GET /admin/users/{username}/sessions and DELETE …/sessions[/{id}] (docs/api.md#sessions). */
 describe('an administrator ends anyone’s sessions', () => {
   let t: TestApp;
   let user: TestUser;

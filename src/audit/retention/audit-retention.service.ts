@@ -39,10 +39,10 @@ export interface PurgeRun {
 }
 
 /**
- * The retention rule of DESIGN section 9: rows older than `retentionDays` go, then the oldest
- * rows beyond the newest `maxEntries`. One instance at a time (AuditRepository.withPurgeLock),
- * and one run per cron firing however many instances fire; each run is recorded as an
- * `audit.purged` event with its counts.
+ * The retention rule of docs/operations.md#the-audit-log: rows older than `retentionDays` go, then
+ * the oldest rows beyond the newest `maxEntries`. One instance at a time
+ * (AuditRepository.withPurgeLock), and one run per cron firing however many instances fire; each
+ * run is recorded as an `audit.purged` event with its counts.
  */
 @Injectable()
 export class AuditRetentionService implements OnApplicationShutdown {

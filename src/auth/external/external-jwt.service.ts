@@ -18,7 +18,10 @@ import { ProviderRoute, routeToken } from './provider-routing';
 export { adminMappingRefused, FORGE_ISSUER, FORGE_JWKS_URL } from './external-identity';
 export type { ExternalIdentity } from './external-identity';
 
-/** RFC 8725 §3.10: clocks differ; the IdP's by at most this much (the DESIGN cap). */
+/**
+ * RFC 8725 §3.10: clocks differ; the IdP's by at most this much
+ * (docs/integrations/identity-providers.md#verification).
+ */
 const EXTERNAL_SKEW_SECONDS = 60;
 /** While an IdP cannot be asked, one log line per this period says why. */
 const IDP_DOWN_LOG_EVERY_MS = 10_000;

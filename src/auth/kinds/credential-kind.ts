@@ -1,6 +1,7 @@
 import type { SecuritySchemeObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import type { PresentedCredential } from '../../common/credentials';
 import type { Challenge } from '../../common/problem/domain-error';
+import type { ProblemCodeFor } from '../../common/problem/problem-codes';
 import type { CredentialKind, Principal } from '../../common/principal';
 import type { Settings } from '../../restrictions/settings.defaults';
 import type { StrategyRequest } from '../strategies/strategy-runner';
@@ -59,7 +60,7 @@ export interface KindTools {
   /** The principal a remembered credential stands for now: revocation, then the user's state. */
   principalOf(remembered: Remembered): Principal | Promise<Principal>;
   /** A 401 naming this route's challenges. */
-  unauthorized(detail: string, code?: string): Error;
+  unauthorized(detail: string, code?: ProblemCodeFor<401>): Error;
 }
 
 /**

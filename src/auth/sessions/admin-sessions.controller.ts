@@ -17,7 +17,7 @@ import { SessionViewDto } from '../dto/auth.dto';
 import { SessionsService } from './sessions.service';
 
 /**
- * An administrator's view of anyone's sessions (DESIGN section 5): list them, end one or all.
+ * An administrator's view of anyone's sessions (docs/api.md#sessions): list them, end one or all.
  * Ending is audited as `auth.sessions.revoked` with who ended whose sessions.
  */
 @ApiTags('admin: users')

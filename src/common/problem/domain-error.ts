@@ -1,11 +1,14 @@
+import type { ProblemCode, ProblemCodeFor, StatusOf } from './problem-codes';
+
 /**
- * Errors the domain raises, each with a stable `code` that clients can switch on. The
- * ProblemFilter turns them into RFC 9457 problem documents; nothing else decides a status.
+ * Errors the domain raises, each with a stable `code` that clients can switch on, taken from the
+ * catalogue (problem-codes.ts) with the status it goes with. The ProblemFilter turns them into
+ * RFC 9457 problem documents; nothing else decides a status.
  */
-export class DomainError extends Error {
+export class DomainError<C extends ProblemCode = ProblemCode> extends Error {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly status: StatusOf<C>,
+    readonly code: C,
     readonly title: string,
     readonly detail: string,
     readonly extras: {
@@ -40,15 +43,25 @@ export function challengeHeader(challenges: Challenge[]): string[] {
 }
 
 export const Problems = {
-  unauthorized: (detail: string, challenges: Challenge[], code = 'unauthorized') =>
+  unauthorized: (
+    detail: string,
+    challenges: Challenge[],
+    code: ProblemCodeFor<401> = 'unauthorized',
+  ) =>
     new DomainError(401, code, 'Unauthorized', detail, {
       headers: { 'WWW-Authenticate': challengeHeader(challenges) },
     }),
-  forbidden: (code: string, detail: string) => new DomainError(403, code, 'Forbidden', detail),
-  notFound: (detail: string, code = 'not_found') => new DomainError(404, code, 'Not Found', detail),
-  conflict: (detail: string, code = 'conflict') => new DomainError(409, code, 'Conflict', detail),
-  badRequest: (detail: string, code = 'bad_request', fields?: Record<string, unknown>) =>
-    new DomainError(400, code, 'Bad Request', detail, { fields }),
-  unavailable: (detail: string, code = 'service_unavailable') =>
+  forbidden: (code: ProblemCodeFor<403>, detail: string) =>
+    new DomainError(403, code, 'Forbidden', detail),
+  notFound: (detail: string, code: ProblemCodeFor<404> = 'not_found') =>
+    new DomainError(404, code, 'Not Found', detail),
+  conflict: (detail: string, code: ProblemCodeFor<409> = 'conflict') =>
+    new DomainError(409, code, 'Conflict', detail),
+  badRequest: (
+    detail: string,
+    code: ProblemCodeFor<400> = 'bad_request',
+    fields?: Record<string, unknown>,
+  ) => new DomainError(400, code, 'Bad Request', detail, { fields }),
+  unavailable: (detail: string, code: ProblemCodeFor<503> = 'service_unavailable') =>
     new DomainError(503, code, 'Service Unavailable', detail, { headers: { 'Retry-After': '5' } }),
 };

@@ -14,13 +14,14 @@ import {
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from './domain-error';
+import { isProblemCode, ProblemCode } from './problem-codes';
 
 export interface ProblemBody {
   type: string;
   title: string;
   status: number;
   detail: string;
-  code: string;
+  code: ProblemCode;
   requestId: string;
   instance?: string;
   [extra: string]: unknown;
@@ -29,7 +30,7 @@ export interface ProblemBody {
 const PROBLEM_TYPE_BASE = '/problems/';
 
 /** Codes for the statuses the framework raises on its own (unknown route, bad JSON, body too large…). */
-const CODE_BY_STATUS: Record<number, string> = {
+const CODE_BY_STATUS: Record<number, ProblemCode> = {
   400: 'bad_request',
   401: 'unauthorized',
   403: 'forbidden',
@@ -102,12 +103,11 @@ export function toProblem(
       typeof response === 'object' && response !== null && 'errors' in response
         ? { errors: (response as { errors: unknown }).errors }
         : undefined;
-    const code =
-      typeof response === 'object' &&
-      response !== null &&
-      typeof (response as { code?: unknown }).code === 'string'
-        ? (response as { code: string }).code
-        : (CODE_BY_STATUS[status] ?? 'error');
+    const given =
+      typeof response === 'object' && response !== null
+        ? (response as { code?: unknown }).code
+        : undefined;
+    const code = isProblemCode(given) ? given : (CODE_BY_STATUS[status] ?? 'error');
     return {
       body: problem(status, code, STATUS_CODES[status] ?? 'Error', detail, requestId, fields),
       headers: {},
@@ -186,7 +186,7 @@ function internal(requestId: string, status: number): ProblemBody {
 
 export function problem(
   status: number,
-  code: string,
+  code: ProblemCode,
   title: string,
   detail: string,
   requestId: string,
