@@ -10,6 +10,7 @@ import { serveConsole } from './console/console.static';
 import { recordAccess } from './http/access-record';
 import { createAdapter } from './http/adapter';
 import { parseJsonBodies } from './http/body-parsing';
+import { resolveClientIp } from './http/client-ip';
 import { allowCrossOrigin, validationPipe } from './http/nest-setup';
 import { addResponseHeaders } from './http/response-headers';
 import { shedWhileClosing, Shutdown } from './http/shutdown';
@@ -35,6 +36,7 @@ export async function createApp(
   shedWhileClosing(fastify, shutdown);
   addResponseHeaders(fastify, headers, shutdown);
   const bindAccessRecords = recordAccess(fastify, logger, shutdown);
+  const bindClientIp = resolveClientIp(fastify);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(logger),
     bufferLogs: false,
@@ -43,6 +45,7 @@ export async function createApp(
   });
   allowCrossOrigin(app, config.corsOrigins);
   bindAccessRecords(app);
+  bindClientIp(app);
   app.useGlobalPipes(validationPipe());
   app.enableShutdownHooks();
   setupOpenApi(app, config);

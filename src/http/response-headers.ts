@@ -5,7 +5,11 @@ import type { Shutdown } from './shutdown';
 export type SecurityHeaders = ReturnType<typeof securityHeaders>;
 
 /** The headers every answer carries besides the security set: its request id, and a close while shutting down. */
-export function stampAnswer(request: FastifyRequest, reply: FastifyReply, shutdown: Shutdown): void {
+export function stampAnswer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  shutdown: Shutdown,
+): void {
   reply.header('x-request-id', request.id);
   if (shutdown.closing) reply.header('connection', 'close');
 }
