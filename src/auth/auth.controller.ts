@@ -27,7 +27,7 @@ import {
 } from '../common/decorators/auth-policy.decorator';
 import { Problems } from '../common/problem/domain-error';
 import { Principal } from '../common/principal';
-import { requestMeta } from '../common/request-meta';
+import { RequestMeta } from '../common/request-meta';
 import { AuthService, TokenPair } from './auth.service';
 import { DirectoryService } from './directory/directory.service';
 import { LoginDto, SessionViewDto, TokenPairView, WhoAmIView } from './dto/auth.dto';
@@ -54,9 +54,9 @@ export class AuthController {
   @ApiOkResponse({ type: TokenPairView })
   login(
     @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<TokenPair> {
-    return this.auth.login(principal, principal.authMethod, requestMeta(request));
+    return this.auth.login(principal, principal.authMethod, meta);
   }
 
   @Post('auth')
@@ -66,8 +66,10 @@ export class AuthController {
   @ApiOperation({ summary: 'Get a token pair with a JSON username and password' })
   @ApiOkResponse({ type: TokenPairView })
   @ApiBadRequestResponse({ description: 'Body is not {username, password}' })
-  async loginWithBody(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<TokenPair> {
-    const meta = requestMeta(request);
+  async loginWithBody(
+    @Body() body: LoginDto,
+    @RequestMeta() meta: RequestMeta,
+  ): Promise<TokenPair> {
     const user = await this.directory.verifyPassword(body.username, body.password);
     if (!user) {
       this.auth.recordLoginFailure(body.username, 'basic', meta);
@@ -85,8 +87,8 @@ export class AuthController {
   @Authenticated(['refresh'])
   @ApiOperation({ summary: 'Renew the pair with the refresh token (Bearer, or the bare token)' })
   @ApiOkResponse({ type: TokenPairView, description: '`refresh` is present when rotation is on' })
-  reauth(@Req() request: ReauthRequest): Promise<TokenPair> {
-    return this.auth.reauth(request.refreshClaims, requestMeta(request));
+  reauth(@Req() request: ReauthRequest, @RequestMeta() meta: RequestMeta): Promise<TokenPair> {
+    return this.auth.reauth(request.refreshClaims, meta);
   }
 
   @Post('logout')
@@ -99,7 +101,7 @@ export class AuthController {
   })
   async logout(
     @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<void> {
     // An identity provider's token has no Warden session: a 204 would claim an end that is not.
     if (principal.authMethod === 'external')
@@ -107,7 +109,7 @@ export class AuthController {
         'external_token_not_allowed',
         "This token is the identity provider's: there is no Warden session to end; sign out there",
       );
-    await this.auth.logout(principal.username, principal.credentialId, requestMeta(request));
+    await this.auth.logout(principal.username, principal.credentialId, meta);
   }
 
   @Get('sessions')

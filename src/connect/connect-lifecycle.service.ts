@@ -5,10 +5,9 @@ import { AuditSink } from '../audit/audit.port';
 import { Clock } from '../common/clock';
 import { Principal } from '../common/principal';
 import { DomainError, Problems } from '../common/problem/domain-error';
-import { userAgentOf } from '../common/request-meta';
+import { madeBy, RequestMeta } from '../common/request-meta';
 import { flattenValidationErrors } from '../common/validation-errors';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
-import type { GuardedRequest } from '../restrictions/access.guard';
 import { LifecyclePayloadDto, TenantView } from './dto/connect.dto';
 import { TenantDirectory } from './tenants/tenant-directory.service';
 import { TenantEntity } from './tenants/tenant.entity';
@@ -36,7 +35,7 @@ export class ConnectLifecycleService {
     event: LifecycleEvent,
     principal: Principal,
     body: unknown,
-    request: GuardedRequest,
+    meta: RequestMeta,
   ): Promise<void> {
     try {
       const payload = await this.payload(event, body);
@@ -49,13 +48,13 @@ export class ConnectLifecycleService {
       }
       const row = await this.apply(event, principal, payload);
       this.directory.changed(row);
-      this.record(`connect.${event}`, 'success', principal, request, null, {
+      this.record(`connect.${event}`, 'success', principal, meta, null, {
         baseUrl: row.baseUrl,
         productType: row.productType,
       });
     } catch (err) {
       if (err instanceof DomainError)
-        this.record(`connect.${event}`, 'failure', principal, request, err.code, {});
+        this.record(`connect.${event}`, 'failure', principal, meta, err.code, {});
       throw err;
     }
   }
@@ -153,23 +152,16 @@ export class ConnectLifecycleService {
     event: string,
     outcome: 'success' | 'failure',
     principal: Principal,
-    request: GuardedRequest,
+    meta: RequestMeta,
     reason: string | null,
     details: Record<string, unknown>,
   ): void {
     this.audit.record({
       event,
       outcome,
-      actor: principal.username,
-      authMethod: principal.authMethod,
-      credentialId: principal.credentialId,
-      ip: request.clientIp ?? request.ip,
-      method: request.method,
-      path: request.url.split('?')[0],
+      ...madeBy(principal, meta),
       status: null,
       reason,
-      userAgent: userAgentOf(request.headers),
-      requestId: request.id,
       details,
     });
   }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -15,8 +15,8 @@ import {
 } from '../common/decorators/auth-policy.decorator';
 import { Principal } from '../common/principal';
 import { Problems } from '../common/problem/domain-error';
+import { RequestMeta } from '../common/request-meta';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
-import type { GuardedRequest } from '../restrictions/access.guard';
 import { ConnectLifecycleService } from './connect-lifecycle.service';
 import { ConnectDescriptorView, LifecyclePayloadDto, WhoamiView } from './dto/connect.dto';
 import { TenantDirectory } from './tenants/tenant-directory.service';
@@ -67,9 +67,9 @@ export class ConnectController {
   async installed(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
-    @Req() request: GuardedRequest,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<void> {
-    await this.lifecycle.handle('installed', principal, body, request);
+    await this.lifecycle.handle('installed', principal, body, meta);
   }
 
   @Post('connect/uninstalled')
@@ -81,9 +81,9 @@ export class ConnectController {
   async uninstalled(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
-    @Req() request: GuardedRequest,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<void> {
-    await this.lifecycle.handle('uninstalled', principal, body, request);
+    await this.lifecycle.handle('uninstalled', principal, body, meta);
   }
 
   @Get('connect/whoami')

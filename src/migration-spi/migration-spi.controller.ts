@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -17,8 +17,8 @@ import {
 } from '../common/decorators/auth-policy.decorator';
 import { Principal } from '../common/principal';
 import { Problems } from '../common/problem/domain-error';
+import { RequestMeta } from '../common/request-meta';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
-import type { GuardedRequest } from '../restrictions/access.guard';
 import {
   ExportDocumentView,
   OperationView,
@@ -34,8 +34,8 @@ import { OperationStore } from './operations/operation-store.service';
 export const SPI_EXPORT_PATH = '/cmjspi/configuration/export';
 export const SPI_IMPORT_PATH = '/cmjspi/configuration/import';
 
-function caller(principal: Principal, request: GuardedRequest): SpiCaller {
-  return { principal, ip: request.clientIp ?? request.ip, requestId: request.id };
+function caller(principal: Principal, meta: RequestMeta): SpiCaller {
+  return { principal, ip: meta.ip, requestId: meta.requestId };
 }
 
 /** The CMJ Cloud SPI: its descriptor and the routes CMJ calls (CMJ's JWT, and only that). */
@@ -81,9 +81,9 @@ export class MigrationSpiController {
   exportConfiguration(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
-    @Req() request: GuardedRequest,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<ExportDocument> {
-    return this.migration.exportConfiguration(body, caller(principal, request));
+    return this.migration.exportConfiguration(body, caller(principal, meta));
   }
 
   @Post('cmjspi/configuration/import')
@@ -99,9 +99,9 @@ export class MigrationSpiController {
   importConfiguration(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
-    @Req() request: GuardedRequest,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<SpiAcceptedView> {
-    return this.migration.importConfiguration(body, caller(principal, request));
+    return this.migration.importConfiguration(body, caller(principal, meta));
   }
 }
 

@@ -11,14 +11,12 @@ import {
 import { DomainError } from '../common/problem/domain-error';
 import { AccessAudit, JudgedRequest } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
-import { ClientIpService } from './client-ip.service';
 import { RateLimiterService, rateLimitHeaders } from './rate-limit/rate-limiter.service';
 
 const DEFAULT_POLICY: AuthPolicy = { kinds: DEFAULT_KINDS };
 
 export type GuardedRequest = AuthenticatedRequest & {
   refreshClaims?: unknown;
-  clientIp?: string;
   /** The allowed decision's audit row, recorded with the status once the response is sent. */
   pendingAudit?: AuditEvent;
 };
@@ -37,7 +35,6 @@ export class AccessGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly pipeline: AccessPipeline,
-    private readonly clientIp: ClientIpService,
     private readonly limiter: RateLimiterService,
     private readonly accessAudit: AccessAudit,
   ) {}
@@ -56,8 +53,7 @@ export class AccessGuard implements CanActivate {
     const http = context.switchToHttp();
     const request = http.getRequest<GuardedRequest>();
     if (policy.public && !policy.login) return true;
-    const clientIp = this.clientIp.resolve(request.ip, request.headers);
-    request.clientIp = clientIp;
+    const clientIp = request.clientIp;
     const q = request.url.indexOf('?');
     const judged: JudgedRequest = {
       ip: clientIp,

@@ -1,11 +1,9 @@
-import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
 import { AuditSink } from '../audit/audit.port';
 import { AdminOnly, CurrentPrincipal } from '../common/decorators/auth-policy.decorator';
 import { Principal } from '../common/principal';
-import { userAgentOf } from '../common/request-meta';
-import { ClientIpService } from './client-ip.service';
+import { madeBy, RequestMeta } from '../common/request-meta';
 import { DecisionExplainer, Explanation } from './decision-explainer.service';
 import { ExplainDecisionDto } from './dto/explain.dto';
 
@@ -15,7 +13,6 @@ import { ExplainDecisionDto } from './dto/explain.dto';
 export class DecisionExplainerController {
   constructor(
     private readonly explainer: DecisionExplainer,
-    private readonly clientIp: ClientIpService,
     private readonly audit: AuditSink,
   ) {}
 
@@ -48,23 +45,18 @@ export class DecisionExplainerController {
   async explain(
     @Body() body: ExplainDecisionDto,
     @CurrentPrincipal() operator: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<Explanation> {
-    const operatorIp = this.clientIp.resolve(request.ip, request.headers);
-    const explanation = await this.explainer.explain(body, operatorIp);
+    const explanation = await this.explainer.explain(body, meta.ip);
     this.audit.record({
       event: 'decision.explained',
       outcome: 'success',
-      actor: operator.username,
-      authMethod: operator.authMethod,
-      credentialId: operator.credentialId,
-      ip: operatorIp,
+      ...madeBy(operator, meta),
+      // The request explained, not the explaining one.
       method: explanation.method,
       path: explanation.path,
       status: explanation.status,
       reason: explanation.code ?? explanation.decision,
-      userAgent: userAgentOf(request.headers),
-      requestId: request.id,
       // What was asked and answered; the credential itself is never recorded.
       details: {
         clientIp: explanation.clientIp,

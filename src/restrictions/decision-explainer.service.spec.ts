@@ -1,7 +1,7 @@
 import { AuthenticatorService } from '../auth/authenticator.service';
 import { ADMIN_GROUP, Principal } from '../common/principal';
 import { DomainError, Problems } from '../common/problem/domain-error';
-import { DECISION_POLICY } from './decision.controller';
+import { DECISION_POLICY } from './decision.service';
 import { DecisionExplainer, Explanation } from './decision-explainer.service';
 import { NativeTokenRule } from './native-token.rule';
 import { RateLimiterService } from './rate-limit/rate-limiter.service';

@@ -1,4 +1,4 @@
-import { All, Controller, Req, Res } from '@nestjs/common';
+import { All, Controller, Headers, Res } from '@nestjs/common';
 import {
   ApiHeader,
   ApiOkResponse,
@@ -11,179 +11,16 @@ import {
   ApiBearerAuth,
   ApiSecurity,
 } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AuthPolicy, Public } from '../common/decorators/auth-policy.decorator';
-import { AuditSink } from '../audit/audit.port';
-import { DomainError, Problems } from '../common/problem/domain-error';
-import { CONTROL_CHARACTER } from '../common/text';
-import { AccessAudit, JudgedRequest } from './access-audit';
-import { AccessPipeline } from './access-pipeline.service';
-import { ClientIpService } from './client-ip.service';
-import { rateLimitHeaders } from './rate-limit/rate-limiter.service';
-
-/**
- * What the decision endpoint accepts: the credentials an upstream API's callers carry, and the
- * upstream's own session cookie (with UPSTREAM_BASE_URL set and upstreamSessions.decision on).
- */
-export const DECISION_POLICY: AuthPolicy = {
-  kinds: ['access', 'api-token', 'basic', 'connect', 'session'],
-  api: true,
-};
-const METHOD = /^[A-Z]{3,10}$/;
-const MAX_URI = 8192;
-
-export interface OriginalRequest {
-  method: string;
-  /** Normalised path: what the route rules judge. */
-  path: string;
-  /**
-   * Other paths an upstream may serve for the same target, when servers read it differently
-   * (see readingsOf); the route rules hold the request to the least open of them all.
-   */
-  otherReadings?: string[];
-  /** The request target as sent (path and query): what a Connect token's qsh is bound to. */
-  uri: string;
-}
-
-/**
- * The original request as a reverse proxy forwards it: Traefik ForwardAuth sends
- * X-Forwarded-Method / X-Forwarded-Uri, nginx auth_request X-Original-Method / X-Original-URI;
- * both pairs at once are refused (one of them came from the client).
- * The path is normalised the way the upstream will see it (dot segments resolved), so that
- * `/public/../admin` cannot pass for a public path; an encoded slash, a backslash, a `#` or a
- * control character is refused.
- */
-/** A segment's parameters: from a `;` to the end of the segment. */
-const PATH_PARAMETERS = /;[^/]*/g;
-/** A segment that is a dot segment only once its parameters are dropped: `..;x`, `.;`, `%2e;`. */
-const DOT_WITH_PARAMETERS = /(?:^|\/)(?:\.|%2e){1,2};/i;
-
-export function originalRequest(headers: FastifyRequest['headers']): OriginalRequest {
-  const traefik =
-    headers['x-forwarded-method'] !== undefined || headers['x-forwarded-uri'] !== undefined;
-  const nginx =
-    headers['x-original-method'] !== undefined || headers['x-original-uri'] !== undefined;
-  // A proxy sets its own pair; the other one can only have come from the client, which must not
-  // choose the request Warden judges.
-  if (traefik && nginx) {
-    throw Problems.badRequest(
-      'Send either X-Forwarded-Method / X-Forwarded-Uri or X-Original-Method / X-Original-URI, not both',
-      'ambiguous_original_request',
-    );
-  }
-  const method = single(headers['x-forwarded-method']) ?? single(headers['x-original-method']);
-  const uri = single(headers['x-forwarded-uri']) ?? single(headers['x-original-uri']);
-  if (!method || !uri) {
-    throw Problems.badRequest(
-      'The original request is missing: send X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI',
-      'missing_original_request',
-    );
-  }
-  // A URL parser drops TAB and newlines where it finds them (`/admin/..<TAB>/public/x` reads as
-  // `/public/x`), while the upstream may not: what is judged must be what is served, so a
-  // control character (C0, DEL, C1) anywhere in the method or the URI is refused.
-  if (CONTROL_CHARACTER.test(method) || CONTROL_CHARACTER.test(uri)) {
-    throw Problems.badRequest(
-      'The original method or URI holds a control character',
-      'invalid_original_request',
-    );
-  }
-  const upper = method.toUpperCase();
-  if (!METHOD.test(upper))
-    throw Problems.badRequest('The original method is not valid', 'invalid_original_request');
-  // `#`: no part of a request target (RFC 9112 section 3.2.1), and where a server accepts one it
-  // ends the path there (nginx), while the header carries what follows it.
-  if (
-    !uri.startsWith('/') ||
-    uri.length > MAX_URI ||
-    uri.includes('#') ||
-    /%2f|%5c|\\/i.test(uri.split('?')[0])
-  ) {
-    throw Problems.badRequest(
-      'The original URI is not a valid origin-form path',
-      'invalid_original_request',
-    );
-  }
-  const query = uri.indexOf('?');
-  const target = query === -1 ? uri : uri.slice(0, query);
-  // Path parameters (`;jsessionid=…`) are no part of the path to Tomcat, which serves Jira and
-  // Confluence: there `/public/..;/admin` is `/admin`. They are dropped before judging, so the
-  // path judged is the path served.
-  const raw = target.includes(';') ? target.replace(PATH_PARAMETERS, '') : target;
-  // Only a path that may hold dot segments (`/..`, `/./`, `%2e`) needs the URL parser's
-  // normalisation; any other path is judged as it is, and also as servers that merge `//` read
-  // it (a `*` matches an empty segment: `/*/health` takes in `//health`, served as `/health`).
-  if (!raw.includes('/.') && !/%2e/i.test(raw)) {
-    return raw.includes('//')
-      ? { method: upper, path: raw, otherReadings: [raw.replace(/\/{2,}/g, '/')], uri }
-      : { method: upper, path: raw, uri };
-  }
-  const [path, ...others] = readingsOf(target, raw);
-  const otherReadings = [...new Set(others)].filter((other) => other !== path);
-  return otherReadings.length > 0
-    ? { method: upper, path, otherReadings, uri }
-    : { method: upper, path, uri };
-}
-
-/**
- * The paths servers make of a target holding dot segments; the first drops the parameters, then
- * resolves the dot segments as a URL parser does. Servers part ways on two points, and a reading
- * is added for each the target touches:
- * - empty segments: nginx (merge_slashes, its default), Tomcat and Go merge `//` before resolving
- *   `..`, so `/public//../admin` is `/admin` to them and `/public/admin` to others;
- * - parameters: only Tomcat drops them, so to any other server `/admin/..;/public/x` is a path
- *   under `/admin/`, not `/public/x`.
- */
-function readingsOf(target: string, withoutParameters: string): string[] {
-  const sources = [withoutParameters];
-  if (DOT_WITH_PARAMETERS.test(target)) sources.push(target);
-  for (const source of [...sources])
-    if (source.includes('//')) sources.push(source.replace(/\/{2,}/g, '/'));
-  return sources.map(resolved);
-}
-
-function resolved(path: string): string {
-  try {
-    // Appended, not resolved against a base: `//admin/x` must stay a path (a base-relative parse
-    // would take `admin` for a host and judge `/x`).
-    return new URL(`http://upstream.invalid${path}`).pathname;
-  } catch {
-    throw Problems.badRequest(
-      'The original URI is not a valid origin-form path',
-      'invalid_original_request',
-    );
-  }
-}
-
-/**
- * Header values are Latin-1 (RFC 9110 §5.5): characters beyond printable ASCII are
- * percent-encoded (UTF-8), so a username such as 李雷 reaches the upstream as %E6%9D%8E%E9%9B%B7
- * instead of failing the answer; plain ASCII names are unchanged.
- */
-export function headerSafe(value: string): string {
-  return /^[\x21-\x7e]*$/.test(value)
-    ? value
-    : value.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(wellFormed(c)));
-}
-
-/** Half a surrogate pair alone (no character, and encodeURIComponent throws on it) as U+FFFD. */
-function wellFormed(c: string): string {
-  return /\p{Cs}/u.test(c) ? '\uFFFD' : c;
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? undefined : value || undefined;
-}
+import type { FastifyReply } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Public } from '../common/decorators/auth-policy.decorator';
+import { RequestMeta } from '../common/request-meta';
+import { DecisionBody, DecisionService } from './decision.service';
 
 @ApiTags('decision endpoint')
 @Controller('authz')
 export class DecisionController {
-  constructor(
-    private readonly pipeline: AccessPipeline,
-    private readonly clientIp: ClientIpService,
-    private readonly audit: AuditSink,
-    private readonly accessAudit: AccessAudit,
-  ) {}
+  constructor(private readonly decisions: DecisionService) {}
 
   // @Public: the endpoint judges the *original* request itself, through the same pipeline.
   @All('decision')
@@ -234,56 +71,17 @@ export class DecisionController {
     description: 'Over the rate limit; Retry-After says when to retry',
     schema: { $ref: '#/components/schemas/Problem' },
   })
-  async decide(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const original = originalRequest(request.headers);
-    const judged: JudgedRequest = {
-      ip: this.clientIp.resolve(request.ip, request.headers),
-      method: original.method,
-      path: original.path,
-      headers: request.headers,
-      requestId: request.id,
-    };
-    let decision;
-    try {
-      decision = await this.pipeline.judge({
-        method: original.method,
-        path: original.path,
-        otherPaths: original.otherReadings,
-        request: {
-          headers: request.headers,
-          ip: judged.ip,
-          target: { method: original.method, url: original.uri },
-        },
-        policy: DECISION_POLICY,
-        allowNative: true,
-      });
-    } catch (err) {
-      if (err instanceof DomainError) this.accessAudit.denied('decision', judged, err);
-      throw err;
-    }
-    const row = this.accessAudit.allowed('decision', judged, decision);
-    row.status = 200;
-    this.audit.record(row);
-    if (decision.rateLimit) reply.headers(rateLimitHeaders(decision.rateLimit));
-    if (decision.openBecause === 'native_token') {
-      // The upstream judges its own token: no user is named on its behalf.
-      reply.header('X-Warden-Auth-Method', 'native');
-      return { decision: 'allow', authMethod: 'native' };
-    }
-    const { principal } = decision;
-    if (decision.openBecause) {
-      // Let through without credentials: no user is named, so none can be mistaken for one.
-      reply.header('X-Warden-Auth-Method', 'anonymous');
-      return { decision: 'allow', authMethod: 'anonymous', reason: decision.openBecause };
-    }
-    reply.headers({
-      'X-Warden-User': headerSafe(principal.username),
-      // Group names are well-formed text: the directory's by its rules, an IdP's by groupsOf.
-      'X-Warden-Groups': principal.groups.map(encodeURIComponent).join(','),
-      'X-Warden-Auth-Method': principal.authMethod,
-      'X-Warden-Credential-Id': headerSafe(principal.credentialId),
+  async decide(
+    @Headers() headers: IncomingHttpHeaders,
+    @RequestMeta() meta: RequestMeta,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<DecisionBody> {
+    const verdict = await this.decisions.decide({
+      headers,
+      ip: meta.ip,
+      requestId: meta.requestId,
     });
-    if (principal.tenant) reply.header('X-Warden-Tenant', headerSafe(principal.tenant));
-    return { decision: 'allow', user: principal.username, authMethod: principal.authMethod };
+    reply.headers(verdict.headers);
+    return verdict.body;
   }
 }

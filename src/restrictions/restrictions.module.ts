@@ -10,6 +10,7 @@ import { AccessGuard } from './access.guard';
 import { DecisionController } from './decision.controller';
 import { DecisionExplainerController } from './decision-explainer.controller';
 import { DecisionExplainer } from './decision-explainer.service';
+import { DecisionService } from './decision.service';
 import { NativeTokenRule } from './native-token.rule';
 import { MemoryThrottlerStorage } from './rate-limit/memory-throttler.storage';
 import { RateLimiterService } from './rate-limit/rate-limiter.service';
@@ -27,6 +28,7 @@ import { RestrictionsService } from './restrictions.service';
     AccessPipeline,
     AccessAudit,
     DecisionExplainer,
+    DecisionService,
     {
       provide: ThrottlerStorage,
       inject: [WARDEN_CONFIG],

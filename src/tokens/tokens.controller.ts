@@ -8,7 +8,6 @@ import {
   Param,
   ParseUUIDPipe,
   Post,
-  Req,
 } from '@nestjs/common';
 import {
   ApiConflictResponse,
@@ -20,28 +19,20 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
 import {
   AdminOnly,
   Authenticated,
   CurrentPrincipal,
 } from '../common/decorators/auth-policy.decorator';
 import { Principal } from '../common/principal';
-import { ClientIpService } from '../restrictions/client-ip.service';
+import { RequestActor, RequestMeta } from '../common/request-meta';
 import { CreatedTokenView, CreateTokenDto, TokenView } from './dto/tokens.dto';
-import { RequestContext, TokensService } from './tokens.service';
-
-function contextOf(request: FastifyRequest, clientIp: ClientIpService): RequestContext {
-  return { requestId: String(request.id), ip: clientIp.resolve(request.ip, request.headers) };
-}
+import { TokensService } from './tokens.service';
 
 @ApiTags('personal API tokens')
 @Controller('tokens')
 export class TokensController {
-  constructor(
-    private readonly tokens: TokensService,
-    private readonly clientIp: ClientIpService,
-  ) {}
+  constructor(private readonly tokens: TokensService) {}
 
   // A token cannot mint more tokens: creating one needs the user in person.
   @Post()
@@ -54,9 +45,9 @@ export class TokensController {
   create(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateTokenDto,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<CreatedTokenView> {
-    return this.tokens.create(principal, dto, contextOf(request, this.clientIp));
+    return this.tokens.create(principal, dto, actor);
   }
 
   @Get()
@@ -76,14 +67,9 @@ export class TokensController {
   async revoke(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<void> {
-    await this.tokens.revoke(
-      principal.id,
-      id,
-      principal.username,
-      contextOf(request, this.clientIp),
-    );
+    await this.tokens.revoke(principal.id, id, principal.username, actor);
   }
 }
 
@@ -91,10 +77,7 @@ export class TokensController {
 @AdminOnly()
 @Controller('admin/users/:username/tokens')
 export class AdminTokensController {
-  constructor(
-    private readonly tokens: TokensService,
-    private readonly clientIp: ClientIpService,
-  ) {}
+  constructor(private readonly tokens: TokensService) {}
 
   @Get()
   @ApiOperation({ summary: "A user's tokens" })
@@ -111,14 +94,9 @@ export class AdminTokensController {
     @Param('username') username: string,
     @Param('id', new ParseUUIDPipe()) id: string,
     @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<void> {
-    await this.tokens.revokeForUsername(
-      username,
-      id,
-      principal.username,
-      contextOf(request, this.clientIp),
-    );
+    await this.tokens.revokeForUsername(username, id, principal.username, actor);
   }
 
   @Delete()
@@ -127,14 +105,10 @@ export class AdminTokensController {
   async revokeAll(
     @Param('username') username: string,
     @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<{ revoked: number }> {
     return {
-      revoked: await this.tokens.revokeAllForUsername(
-        username,
-        principal.username,
-        contextOf(request, this.clientIp),
-      ),
+      revoked: await this.tokens.revokeAllForUsername(username, principal.username, actor),
     };
   }
 }

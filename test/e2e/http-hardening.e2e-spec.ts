@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { CLOSING_RETRY_AFTER_SECONDS } from '../../src/app.factory';
+import { CLOSING_RETRY_AFTER_SECONDS } from '../../src/http/shutdown';
 import { loadConfig } from '../../src/config/load-config';
 import { startApp, TestApp } from '../support/app';
 import { eventually } from '../support/eventually';

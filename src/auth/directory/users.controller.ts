@@ -1,15 +1,4 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  Patch,
-  Post,
-  Query,
-  Req,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -21,10 +10,9 @@ import {
   ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
-import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
-import { Principal } from '../../common/principal';
-import { Actor, DirectoryService } from './directory.service';
+import { AdminOnly } from '../../common/decorators/auth-policy.decorator';
+import { RequestActor, RequestMeta } from '../../common/request-meta';
+import { DirectoryService } from './directory.service';
 import { GroupAdminService } from './group-admin.service';
 import {
   CreateGroupDto,
@@ -36,10 +24,6 @@ import {
   UserView,
 } from './dto/directory.dto';
 import { PageQuery } from './dto/page.query';
-
-function actor(principal: Principal, request: FastifyRequest): Actor {
-  return { username: principal.username, requestId: String(request.id), ip: request.ip };
-}
 
 @ApiTags('admin: users and groups')
 @AdminOnly()
@@ -56,10 +40,9 @@ export class UsersController {
   @ApiConflictResponse({ description: 'A user with this username exists' })
   createUser(
     @Body() dto: CreateUserDto,
-    @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<UserView> {
-    return this.directory.createUser(dto, actor(principal, request));
+    return this.directory.createUser(dto, actor);
   }
 
   @Get('users')
@@ -86,10 +69,9 @@ export class UsersController {
   updateUser(
     @Param('username') username: string,
     @Body() dto: UpdateUserDto,
-    @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<UserView> {
-    return this.directory.updateUser(username, dto, actor(principal, request));
+    return this.directory.updateUser(username, dto, actor);
   }
 
   @Delete('users/:username')
@@ -99,10 +81,9 @@ export class UsersController {
   @ApiNotFoundResponse()
   async deleteUser(
     @Param('username') username: string,
-    @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<void> {
-    await this.directory.deleteUser(username, actor(principal, request));
+    await this.directory.deleteUser(username, actor);
   }
 
   @Post('groups')
@@ -111,10 +92,9 @@ export class UsersController {
   @ApiConflictResponse({ description: 'A group with this name exists' })
   createGroup(
     @Body() dto: CreateGroupDto,
-    @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<GroupView> {
-    return this.directory.createGroup(dto, actor(principal, request));
+    return this.directory.createGroup(dto, actor);
   }
 
   @Get('groups')
@@ -139,10 +119,9 @@ export class UsersController {
   renameGroup(
     @Param('name') name: string,
     @Body() dto: RenameGroupDto,
-    @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<GroupView> {
-    return this.groupAdmin.renameGroup(name, dto, actor(principal, request));
+    return this.groupAdmin.renameGroup(name, dto, actor);
   }
 
   @Delete('groups/:name')
@@ -156,9 +135,8 @@ export class UsersController {
   })
   async deleteGroup(
     @Param('name') name: string,
-    @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<void> {
-    await this.groupAdmin.deleteGroup(name, actor(principal, request));
+    await this.groupAdmin.deleteGroup(name, actor);
   }
 }

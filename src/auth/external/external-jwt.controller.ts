@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
-import { Principal } from '../../common/principal';
+import { AdminOnly } from '../../common/decorators/auth-policy.decorator';
+import { RequestActor, RequestMeta } from '../../common/request-meta';
 import { LEGACY_PROVIDER_NAME, Settings } from '../../restrictions/settings.defaults';
 import { ForgeRemotePresetDto, TestTokenDto, TokenTestView } from './dto/identity-providers.dto';
 import { IdentityProvidersService } from './identity-providers.service';
@@ -27,11 +27,9 @@ export class ExternalJwtController {
   @ApiOkResponse({ description: 'The settings document as saved (secrets masked)' })
   forgeRemote(
     @Body() body: ForgeRemotePresetDto,
-    @CurrentPrincipal() principal: Principal,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<Settings> {
-    return this.providers.forgeRemote(LEGACY_PROVIDER_NAME, body, {
-      username: principal.username,
-    });
+    return this.providers.forgeRemote(LEGACY_PROVIDER_NAME, body, actor);
   }
 
   @Post('test')

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
-import { Principal } from '../../common/principal';
+import { AdminOnly } from '../../common/decorators/auth-policy.decorator';
+import { RequestActor, RequestMeta } from '../../common/request-meta';
 import { Settings } from '../../restrictions/settings.defaults';
 import {
   NamedForgeRemotePresetDto,
@@ -28,11 +28,9 @@ export class IdentityProvidersController {
   @ApiOkResponse({ description: 'The settings document as saved (secrets masked)' })
   forgeRemote(
     @Body() body: NamedForgeRemotePresetDto,
-    @CurrentPrincipal() principal: Principal,
+    @RequestMeta('actor') actor: RequestActor,
   ): Promise<Settings> {
-    return this.providers.forgeRemote(body.name ?? FORGE_REMOTE_NAME, body, {
-      username: principal.username,
-    });
+    return this.providers.forgeRemote(body.name ?? FORGE_REMOTE_NAME, body, actor);
   }
 
   // Never echoes the token: only what Warden made of it.

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiCreatedResponse,
@@ -6,9 +6,8 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
-import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
-import { Principal } from '../../common/principal';
+import { AdminOnly } from '../../common/decorators/auth-policy.decorator';
+import { RequestActor, RequestMeta } from '../../common/request-meta';
 import { KeyView, RotateKeysDto } from './dto/keys.dto';
 import { KeyRingService } from './key-ring.service';
 
@@ -34,15 +33,7 @@ export class KeysController {
   })
   @ApiCreatedResponse({ type: KeyView })
   @ApiBadRequestResponse({ description: 'Unknown algorithm' })
-  rotate(
-    @Body() dto: RotateKeysDto,
-    @CurrentPrincipal() principal: Principal,
-    @Req() request: FastifyRequest,
-  ): Promise<KeyView> {
-    return this.keyRing.rotate(dto.algorithm, {
-      username: principal.username,
-      requestId: String(request.id),
-      ip: request.ip,
-    });
+  rotate(@Body() dto: RotateKeysDto, @RequestMeta('actor') actor: RequestActor): Promise<KeyView> {
+    return this.keyRing.rotate(dto.algorithm, actor);
   }
 }

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Req } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe } from '@nestjs/common';
 import {
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -6,12 +6,11 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
 import { AuditSink } from '../../audit/audit.port';
 import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
 import { Principal } from '../../common/principal';
 import { Problems } from '../../common/problem/domain-error';
-import { requestMeta } from '../../common/request-meta';
+import { madeBy, RequestMeta } from '../../common/request-meta';
 import { DirectoryService } from '../directory/directory.service';
 import { SessionViewDto } from '../dto/auth.dto';
 import { SessionsService } from './sessions.service';
@@ -47,11 +46,11 @@ export class AdminSessionsController {
     @Param('username') username: string,
     @Param('id', new ParseUUIDPipe()) id: string,
     @CurrentPrincipal() admin: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<void> {
     const user = await this.userOf(username);
     await this.sessions.revokeOwn(user.id, id);
-    this.record(admin, request, user.username, { sessions: [id] });
+    this.record(admin, meta, user.username, { sessions: [id] });
   }
 
   @Delete()
@@ -62,11 +61,11 @@ export class AdminSessionsController {
   async endAll(
     @Param('username') username: string,
     @CurrentPrincipal() admin: Principal,
-    @Req() request: FastifyRequest,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<void> {
     const user = await this.userOf(username);
     const count = await this.sessions.revokeAllForUser(user.id, 'admin_revoked_all');
-    this.record(admin, request, user.username, { count });
+    this.record(admin, meta, user.username, { count });
   }
 
   private async userOf(username: string) {
@@ -77,22 +76,14 @@ export class AdminSessionsController {
 
   private record(
     admin: Principal,
-    request: FastifyRequest,
+    meta: RequestMeta,
     username: string,
     details: Record<string, unknown>,
   ): void {
-    const meta = requestMeta(request);
     this.audit.record({
       event: 'auth.sessions.revoked',
       outcome: 'success',
-      actor: admin.username,
-      authMethod: admin.authMethod,
-      credentialId: admin.credentialId,
-      ip: meta.ip,
-      method: meta.method,
-      path: meta.path,
-      userAgent: meta.userAgent,
-      requestId: meta.requestId,
+      ...madeBy(admin, meta),
       details: { user: username, ...details },
     });
   }

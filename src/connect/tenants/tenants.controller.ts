@@ -13,6 +13,7 @@ import { Clock } from '../../common/clock';
 import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
 import { Principal } from '../../common/principal';
 import { DomainError, Problems } from '../../common/problem/domain-error';
+import { madeBy, RequestMeta } from '../../common/request-meta';
 import { ConnectHostClient, HostCallError, HostResponse } from '../host-client.service';
 import { tenantView } from '../connect-lifecycle.service';
 import { HostCheckDto, HostCheckView, TenantPatchDto, TenantView } from '../dto/connect.dto';
@@ -57,6 +58,7 @@ export class TenantsController {
     @Param('clientKey') clientKey: string,
     @Body() body: TenantPatchDto,
     @CurrentPrincipal() principal: Principal,
+    @RequestMeta() meta: RequestMeta,
   ): Promise<TenantView> {
     const row = await this.repository.setEnabled(
       clientKey,
@@ -68,9 +70,7 @@ export class TenantsController {
     this.audit.record({
       event: body.enabled ? 'connect.tenant.enabled' : 'connect.tenant.disabled',
       outcome: 'success',
-      actor: principal.username,
-      authMethod: principal.authMethod,
-      credentialId: principal.credentialId,
+      ...madeBy(principal, meta),
       details: { clientKey },
     });
     return tenantView(row);

@@ -1,5 +1,5 @@
 import { DomainError } from '../common/problem/domain-error';
-import { headerSafe, originalRequest } from './decision.controller';
+import { originalRequest } from './original-request';
 
 const nginx = (uri: string) => ({ 'x-original-method': 'GET', 'x-original-uri': uri });
 
@@ -87,20 +87,5 @@ describe('originalRequest and control characters', () => {
     expect(originalRequest(nginx('/public/caf\u00e9\u00a0x?q=~')).path).toBe(
       '/public/caf\u00e9\u00a0x',
     );
-  });
-});
-
-describe('headerSafe', () => {
-  it('keeps printable ASCII and percent-encodes the rest as UTF-8', () => {
-    expect(headerSafe('alice@example.com')).toBe('alice@example.com');
-    expect(headerSafe('李雷')).toBe('%E6%9D%8E%E9%9B%B7');
-    expect(headerSafe('a b')).toBe('a%20b');
-  });
-
-  it('turns half a surrogate pair into U+FFFD instead of throwing', () => {
-    expect(headerSafe('x\ud800y')).toBe('x%EF%BF%BDy');
-    expect(headerSafe('\udfff')).toBe('%EF%BF%BD');
-    // A whole pair is one character.
-    expect(headerSafe('😀')).toBe('%F0%9F%98%80');
   });
 });
