@@ -155,12 +155,8 @@ export class AuthenticatorService {
     request: AuthRequest,
     rules: AuthenticationRules,
   ): Promise<T> {
-    const view: AuthRequest =
-      rules.connectContext || rules.login
-        ? { ...request, connectContext: rules.connectContext, exchangesForTokens: rules.login }
-        : request;
     try {
-      return await this.kinds.run<T>(strategy, view);
+      return await this.kinds.run<T>(strategy, request, rules);
     } catch (err) {
       if (err instanceof JwtError) {
         const expired = err.reason === 'expired';

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { StrategyName } from '../../common/passport/local-strategy';
 import type { CredentialKind } from '../../common/principal';
-import { StrategyRunner } from '../strategies/strategy-runner';
-import { CredentialKindHandler, KIND_PRECEDENCE } from './credential-kind';
+import { StrategyRequest, StrategyRunner } from '../strategies/strategy-runner';
+import { AuthenticationRules, CredentialKindHandler, KIND_PRECEDENCE } from './credential-kind';
 
 /**
  * The credential kinds of this application: each module that owns a kind registers it when it
@@ -36,8 +36,12 @@ export class CredentialKinds {
     return this.byKind.get(kind);
   }
 
-  /** Runs the kind's passport strategy on the request. */
-  run<T>(strategy: StrategyName, request: Parameters<StrategyRunner['run']>[1]): Promise<T> {
-    return this.runner.run<T>(strategy, request);
+  /** Runs the kind's passport strategy on the request, as the route's rules present it. */
+  run<T>(
+    strategy: StrategyName,
+    request: StrategyRequest,
+    rules: Pick<AuthenticationRules, 'connectContext' | 'login'>,
+  ): Promise<T> {
+    return this.runner.run<T>(strategy, request, rules);
   }
 }

@@ -39,17 +39,22 @@ export class StrategyRunner {
    * Settles with what the strategy authenticated; rejects with its error or failure info
    * (passport-jwt reports what was wrong with a token as a failure, jsonwebtoken's own error as
    * the info: both come out as the typed JwtError the answer is made from). The strategy gets a
-   * view holding what it may read, so Fastify's request objects keep one shape.
+   * view holding what it may read (the route's flags on it), so Fastify's request objects keep one
+   * shape and are never copied.
    */
-  run<T>(kind: StrategyName, request: StrategyRequest): Promise<T> {
+  run<T>(
+    kind: StrategyName,
+    request: StrategyRequest,
+    route: { connectContext?: boolean; login?: boolean } = {},
+  ): Promise<T> {
     const strategy = this.strategies.get(kind);
     if (!strategy) return Promise.reject(new Error(`No strategy is registered for ${kind}`));
     const view: StrategyRequest = {
       headers: request.headers,
       ip: request.ip,
       target: request.target,
-      connectContext: request.connectContext,
-      exchangesForTokens: request.exchangesForTokens,
+      connectContext: route.connectContext ?? request.connectContext,
+      exchangesForTokens: route.login ?? request.exchangesForTokens,
     };
     return new Promise<T>((resolve, reject) => {
       const attempt = Object.create(strategy) as PassportAttempt<T>;
