@@ -1,7 +1,7 @@
 import { databaseReady, startApp, TestApp } from './app';
 import { FakeAtlassian, SimTenant } from './atlassian';
 import { adminAuth } from './factories';
-import { http } from './http';
+import { http, HttpResult } from './http';
 
 /** The base URL Warden is told it has: the audience of lifecycle tokens, the descriptor's baseUrl. */
 export const CONNECT_BASE_URL = 'https://warden.example.test';
