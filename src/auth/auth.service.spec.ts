@@ -12,6 +12,7 @@ import { SessionsService } from './sessions/sessions.service';
 import { DEFAULT_SETTINGS, Settings } from '../restrictions/settings.defaults';
 import { SettingsService } from '../restrictions/settings.service';
 import { hashJti, WardenClaims, WardenTokens } from './warden-tokens.service';
+import { strict } from '../../test/support/strict-mock';
 
 const meta: RequestMeta = {
   ip: '203.0.113.9',
@@ -21,17 +22,6 @@ const meta: RequestMeta = {
   path: '/system/reauth',
 };
 const NOW = 1_800_000_000_000;
-
-/** Strict mocks: any call the test did not arrange fails loudly. */
-function strict<T extends object>(impl: Partial<Record<keyof T, jest.Mock>>): T {
-  return new Proxy(impl, {
-    get(target, prop) {
-      if (prop in target) return target[prop as keyof typeof target];
-      if (prop === 'then') return undefined;
-      throw new Error(`unexpected call to ${String(prop)}`);
-    },
-  }) as unknown as T;
-}
 
 describe(AuthService.name, () => {
   let sessions: { findById: jest.Mock; rotate: jest.Mock; touch: jest.Mock; insert: jest.Mock };
