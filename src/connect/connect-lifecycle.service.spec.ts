@@ -4,7 +4,7 @@ import { LocalInvalidationBus } from '../common/invalidation/invalidation-bus';
 import { DomainError } from '../common/problem/domain-error';
 import { Principal } from '../common/principal';
 import { WardenConfig } from '../config/warden-config';
-import type { GuardedRequest } from '../restrictions/access.guard';
+import type { RequestMeta } from '../common/request-meta';
 import { strict } from '../../test/support/strict-mock';
 import { ConnectLifecycleService, tenantView } from './connect-lifecycle.service';
 import { TenantDirectory } from './tenants/tenant-directory.service';
@@ -49,14 +49,13 @@ const payload = (overrides: Record<string, unknown> = {}) => ({
 const uninstallPayload = (overrides: Record<string, unknown> = {}) =>
   payload({ sharedSecret: undefined, eventType: 'uninstalled', ...overrides });
 
-const request = {
-  ip: '10.0.0.1',
-  clientIp: '203.0.113.7',
+const request: RequestMeta = {
+  ip: '203.0.113.7',
+  userAgent: 'Atlassian HttpClient',
+  requestId: 'req-1',
   method: 'POST',
-  url: '/connect/installed?user_key=x',
-  headers: { 'user-agent': 'Atlassian HttpClient' },
-  id: 'req-1',
-} as unknown as GuardedRequest;
+  path: '/connect/installed',
+};
 
 describe(ConnectLifecycleService.name, () => {
   let stored: TenantEntity | null;

@@ -2,6 +2,7 @@ import { AuditSink } from '../audit/audit.port';
 import { AuthenticatorService, AuthRequest } from '../auth/authenticator.service';
 import { AuthPolicy } from '../common/decorators/auth-policy.decorator';
 import { DomainError, Problems } from '../common/problem/domain-error';
+import type { ProblemCodeFor } from '../common/problem/problem-codes';
 import { ADMIN_GROUP, Principal } from '../common/principal';
 import { MetricsService } from '../metrics/metrics.service';
 import { strict } from '../../test/support/strict-mock';
@@ -38,7 +39,8 @@ function principal(overrides: Partial<Principal> = {}): Principal {
   };
 }
 
-const refused = (code: string) => Problems.unauthorized('refused', [{ scheme: 'Bearer' }], code);
+const refused = (code: ProblemCodeFor<401>) =>
+  Problems.unauthorized('refused', [{ scheme: 'Bearer' }], code);
 
 /** The error a promise rejects with; fails the test when it resolves. */
 async function rejection(promise: Promise<unknown>): Promise<DomainError> {
@@ -316,16 +318,18 @@ describe(AccessPipeline.name, () => {
       await expect(sut.judge(input())).rejects.toBe(spent);
     });
 
-    it.each(['invalid_token', 'invalid_credentials', 'token_expired', 'credential_not_accepted'])(
-      "counts credentials refused with %s against the address's budget",
-      async (code) => {
-        const err = refused(code);
-        authenticator.authenticate.mockRejectedValue(err);
-        await expect(sut.judge(input({ authorization: 'Bearer x.y.z' }))).rejects.toBe(err);
-        expect(limiter.countRefused).toHaveBeenCalledWith(IP);
-        expect(limiter.consume).not.toHaveBeenCalled();
-      },
-    );
+    it.each<ProblemCodeFor<401>>([
+      'invalid_token',
+      'invalid_credentials',
+      'token_expired',
+      'credential_not_accepted',
+    ])("counts credentials refused with %s against the address's budget", async (code) => {
+      const err = refused(code);
+      authenticator.authenticate.mockRejectedValue(err);
+      await expect(sut.judge(input({ authorization: 'Bearer x.y.z' }))).rejects.toBe(err);
+      expect(limiter.countRefused).toHaveBeenCalledWith(IP);
+      expect(limiter.consume).not.toHaveBeenCalled();
+    });
 
     it('does not count a request that presented no credentials', async () => {
       const err = refused('authentication_required');
