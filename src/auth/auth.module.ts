@@ -3,6 +3,7 @@ import { AdminSessionsController } from './sessions/admin-sessions.controller';
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { SettingsModule } from '../settings/settings.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { AuthenticatorService } from './authenticator.service';
@@ -47,6 +48,7 @@ import { WardenTokens } from './warden-tokens.service';
 
 @Module({
   imports: [
+    SettingsModule,
     AuditModule,
     PassportModule,
     TypeOrmModule.forFeature([

@@ -9,7 +9,7 @@ import { RateLimiterService, RateLimitState } from './rate-limit/rate-limiter.se
 import { denyingPrincipal } from './access-audit';
 import { NativeTokenRule } from './native-token.rule';
 import { RestrictionsService } from './restrictions.service';
-import { SettingsService } from './settings.service';
+import { SettingsService } from '../settings/settings.service';
 
 export const ANONYMOUS: Principal = Object.freeze({
   id: 'anonymous',

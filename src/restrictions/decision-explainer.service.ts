@@ -10,7 +10,7 @@ import { DECISION_POLICY, originalRequest } from './decision.controller';
 import { NativeTokenRule } from './native-token.rule';
 import { RateLimiterService } from './rate-limit/rate-limiter.service';
 import { RestrictionsService } from './restrictions.service';
-import { SettingsService } from './settings.service';
+import { SettingsService } from '../settings/settings.service';
 
 /** The steps of the pipeline (DESIGN section 3), in the order the decision endpoint runs them. */
 export type ExplainStepName =

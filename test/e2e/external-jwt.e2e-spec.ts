@@ -8,11 +8,8 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../src/common/clock';
 import { DomainError } from '../../src/common/problem/domain-error';
-import {
-  DEFAULT_SETTINGS,
-  IDENTITY_PROVIDER_DEFAULTS,
-} from '../../src/restrictions/settings.defaults';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { DEFAULT_SETTINGS, IDENTITY_PROVIDER_DEFAULTS } from '../../src/settings/settings.defaults';
+import { SettingsService } from '../../src/settings/settings.service';
 import { startApp, TestApp } from '../support/app';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';
 import { bearer, http } from '../support/http';
@@ -21,8 +18,8 @@ import { auditEvents } from '../support/audit';
 import { operatorPatch, storeSettingsDocument } from '../support/settings';
 import { eventually } from '../support/eventually';
 import { SecretBox } from '../../src/common/crypto/secret-box';
-import { SettingsEntity } from '../../src/restrictions/settings.entity';
-import { SETTINGS_ROW } from '../../src/restrictions/settings.repository';
+import { SettingsEntity } from '../../src/settings/settings.entity';
+import { SETTINGS_ROW } from '../../src/settings/settings.repository';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

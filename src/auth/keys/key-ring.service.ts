@@ -19,9 +19,9 @@ import {
   WardenConfig,
 } from '../../config/warden-config';
 import { JOB_LOCKS, JobLock } from '../../database/job-lock';
-import { SettingsService } from '../../restrictions/settings.service';
+import { SettingsService } from '../../settings/settings.service';
 import { KeyPhase, keyPhases, KeyState } from './key-phases';
-import { KEY_RELOAD_SECONDS } from './key-timing';
+import { KEY_RELOAD_SECONDS } from '../../settings/key-timing';
 import { SigningKeyEntity } from './signing-key.entity';
 import { SigningKeysRepository } from './signing-keys.repository';
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InvalidationBus } from '../../common/invalidation/invalidation-bus';
-import { MAX_ACCESS_TTL_SECONDS } from '../../restrictions/settings.defaults';
+import { MAX_ACCESS_TTL_SECONDS } from '../../settings/settings.defaults';
 import { SessionsRepository } from './sessions.repository';
 
 /** How often revocations made by another instance are picked up when no bus message came. */

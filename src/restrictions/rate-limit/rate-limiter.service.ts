@@ -4,8 +4,8 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { BoundedCache } from '../../common/bounded-cache';
 import { DomainError } from '../../common/problem/domain-error';
-import { Settings } from '../settings.defaults';
-import { SettingsService } from '../settings.service';
+import { Settings } from '../../settings/settings.defaults';
+import { SettingsService } from '../../settings/settings.service';
 import { MetricsService } from '../../metrics/metrics.service';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 

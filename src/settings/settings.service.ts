@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { AuditSink } from '../audit/audit.port';
 import { identityProviderProblems, settingsWarnings, SettingsWarning } from './external-jwt.rules';
 import { completeProviders, upgradeExternalJwt } from './legacy-external-jwt';
 import { isSecretKey, maskedWithin, SEALED_SETTINGS_PATHS, secretSlots } from './settings-secrets';
@@ -27,6 +26,15 @@ export interface SettingsActor {
 /** Decides whether a new document would lock out the admin who is saving it (lock-out rules live with the restrictions). */
 export type LockoutCheck = (next: Settings, actor: SettingsActor) => string[];
 
+/** A change saved through this instance: who made it, and what changed (secrets masked). */
+export interface SettingsSaved {
+  actor: SettingsActor;
+  version: number;
+  changes: Record<string, { from: unknown; to: unknown }>;
+  /** Saved over a lock-out warning. */
+  forced: boolean;
+}
+
 export interface SettingsWrite {
   ifMatch: string | undefined;
   actor: SettingsActor;
@@ -46,13 +54,13 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   private current: Settings = structuredClone(DEFAULT_SETTINGS);
   private version = 0;
   private listeners: ((settings: Settings) => void)[] = [];
+  private savedListeners: ((saved: SettingsSaved) => void)[] = [];
   private currentWarnings: SettingsWarning[] = [];
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly repository: SettingsRepository,
     private readonly bus: InvalidationBus,
-    private readonly audit: AuditSink,
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {
     this.box = new SecretBox(config.encryptionKey.key);
@@ -90,6 +98,14 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   /** Called after every change, on every instance (to reschedule jobs, rebuild matchers…). */
   onChange(listener: (settings: Settings) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Called after a change saved through this instance (not on the others), for the audit: the
+   * settings come before the audit, which depends on them, so they tell rather than record.
+   */
+  onSaved(listener: (saved: SettingsSaved) => void): void {
+    this.savedListeners.push(listener);
   }
 
   /** The document for display: secrets replaced by a mask. */
@@ -144,18 +160,13 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     if (!ok) throw preconditionFailed();
     await this.reload();
     this.bus.publish('settings', String(this.version));
-    this.audit.record({
-      event: 'settings.changed',
-      outcome: 'success',
-      actor: write.actor.username,
-      requestId: write.actor.requestId,
-      ip: write.actor.ip,
-      details: {
-        version: this.version,
-        changes: maskedDiff(before, next),
-        forced: lockout.length > 0,
-      },
-    });
+    const saved: SettingsSaved = {
+      actor: write.actor,
+      version: this.version,
+      changes: maskedDiff(before, next),
+      forced: lockout.length > 0,
+    };
+    for (const listener of this.savedListeners) listener(saved);
     return next;
   }
 

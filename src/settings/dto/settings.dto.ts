@@ -26,7 +26,7 @@ import {
 import { isSchedulableCron } from '../../common/cron';
 import { isValidIpOrCidr } from '../../common/ip';
 import { isValidPathPattern } from '../path-pattern';
-import { MIN_PRE_PUBLISH_SECONDS } from '../../auth/keys/key-timing';
+import { MIN_PRE_PUBLISH_SECONDS } from '../key-timing';
 import { MAX_SESSION_CACHE_SECONDS } from '../settings.defaults';
 
 /** A field that must be present and may be null. */
