@@ -17,7 +17,7 @@ import { AppModule } from './app.module';
 import { AuditSink } from './audit/audit.port';
 import { MetricsService } from './metrics/metrics.service';
 import type { GuardedRequest } from './restrictions/access.guard';
-import { setupOpenApi } from './common/openapi';
+import { setupOpenApi } from './openapi';
 import { Problems } from './common/problem/domain-error';
 import { problem, sendProblem, toProblem } from './common/problem/problem.filter';
 import { ILL_FORMED_TEXT_MESSAGE, illFormedTextAt } from './common/text';

@@ -1,4 +1,4 @@
-import { JobLock } from '../database/job-lock';
+import { JobLock } from '../common/database/job-lock';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SettingsModule } from '../settings/settings.module';

@@ -20,7 +20,7 @@ import { JwksController } from './keys/jwks.controller';
 import { KeyRingService } from './keys/key-ring.service';
 import { KeyRotationJob } from './keys/key-rotation.job';
 import { KeysController } from './keys/keys.controller';
-import { JobLock } from '../database/job-lock';
+import { JobLock } from '../common/database/job-lock';
 import { SigningKeyEntity } from './keys/signing-key.entity';
 import { SigningKeysRepository } from './keys/signing-keys.repository';
 import { RefreshSessionEntity } from './sessions/refresh-session.entity';

@@ -1,4 +1,4 @@
-import { JobLock } from '../database/job-lock';
+import { JobLock } from '../common/database/job-lock';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';

@@ -10,7 +10,7 @@ import { ApiTokenEntity } from './api-token.entity';
 import { ApiTokenKind, ApiTokenStrategy } from './api-token.strategy';
 import { ApiTokensRepository } from './api-tokens.repository';
 import { TokenCleanupJob } from './token-cleanup.job';
-import { JobLock } from '../database/job-lock';
+import { JobLock } from '../common/database/job-lock';
 import { AdminTokensController, TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
 

@@ -4,7 +4,7 @@ import { AuditSink } from '../../audit/audit.port';
 import { Problems } from '../../common/problem/domain-error';
 import { ADMIN_GROUP } from '../../common/principal';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
-import { isUniqueViolation } from '../../database/db-errors';
+import { isUniqueViolation } from '../../common/database/db-errors';
 import { SessionsService } from '../sessions/sessions.service';
 import {
   CreateGroupDto,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditSink } from '../../audit/audit.port';
 import { DomainError, Problems } from '../../common/problem/domain-error';
 import { ADMIN_GROUP } from '../../common/principal';
-import { isUniqueViolation } from '../../database/db-errors';
+import { isUniqueViolation } from '../../common/database/db-errors';
 import { renameGroupInSettings, settingsNamingGroup } from '../../settings/group-settings';
 import { SettingsService } from '../../settings/settings.service';
 import { Actor, toGroupView } from './directory.service';

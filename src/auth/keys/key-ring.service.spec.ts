@@ -4,7 +4,7 @@ import { AuditSink } from '../../audit/audit.port';
 import { Clock } from '../../common/clock';
 import { LocalInvalidationBus } from '../../common/invalidation/invalidation-bus';
 import { WardenConfig } from '../../config/warden-config';
-import { JobLock } from '../../database/job-lock';
+import { JobLock } from '../../common/database/job-lock';
 import { DEFAULT_SETTINGS, Settings } from '../../settings/settings.defaults';
 import { SettingsService } from '../../settings/settings.service';
 import { KeyRingService } from './key-ring.service';

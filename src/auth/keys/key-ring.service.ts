@@ -18,7 +18,7 @@ import {
   WARDEN_CONFIG,
   WardenConfig,
 } from '../../config/warden-config';
-import { JOB_LOCKS, JobLock } from '../../database/job-lock';
+import { JOB_LOCKS, JobLock } from '../../common/database/job-lock';
 import { SettingsService } from '../../settings/settings.service';
 import { KeyPhase, keyPhases, KeyState } from './key-phases';
 import { KEY_RELOAD_SECONDS } from '../../settings/key-timing';
