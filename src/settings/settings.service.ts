@@ -6,6 +6,7 @@ import { completeProviders, upgradeExternalJwt } from './legacy-external-jwt';
 import { isSecretKey, maskedWithin, SEALED_SETTINGS_PATHS, secretSlots } from './settings-secrets';
 import { SecretBox } from '../common/crypto/secret-box';
 import { InvalidationBus } from '../common/invalidation/invalidation-bus';
+import { RefreshedView } from '../common/invalidation/refreshed-view';
 import { DomainError, Problems } from '../common/problem/domain-error';
 import { flattenValidationErrors } from '../common/validation-errors';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
@@ -56,7 +57,7 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   private listeners: ((settings: Settings) => void)[] = [];
   private savedListeners: ((saved: SettingsSaved) => void)[] = [];
   private currentWarnings: SettingsWarning[] = [];
-  private timer?: NodeJS.Timeout;
+  private readonly view: RefreshedView;
 
   constructor(
     private readonly repository: SettingsRepository,
@@ -64,21 +65,23 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {
     this.box = new SecretBox(config.encryptionKey.key);
+    this.view = new RefreshedView({
+      bus,
+      channel: 'settings',
+      pollMs: SETTINGS_POLL_MS,
+      refresh: () => this.reloadIfChanged(),
+      onError: (err) => this.logger.warn({ err }, 'Settings reload failed; retrying'),
+    });
   }
 
   async onModuleInit(): Promise<void> {
     await this.repository.createIfMissing(this.serialize(DEFAULT_SETTINGS));
     await this.reload();
-    this.bus.subscribe(
-      'settings',
-      () => void this.reload().catch((err) => this.logger.warn({ err }, 'Settings reload failed')),
-    );
-    this.timer = setInterval(() => void this.pollVersion(), SETTINGS_POLL_MS);
-    this.timer.unref();
+    this.view.start();
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.view.stop();
   }
 
   /** The settings in force; never waits on the database. */
@@ -238,13 +241,10 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     return copy;
   }
 
-  private async pollVersion(): Promise<void> {
-    try {
-      const version = await this.repository.version();
-      if (version !== null && version !== this.version) await this.reload();
-    } catch (err) {
-      this.logger.warn({ err }, 'Settings poll failed; retrying');
-    }
+  /** Compares the stored version (a cheap read) before taking the whole document. */
+  private async reloadIfChanged(): Promise<void> {
+    const version = await this.repository.version();
+    if (version !== null && version !== this.version) await this.reload();
   }
 
   private async reload(): Promise<void> {
