@@ -24,7 +24,8 @@ import {
 import type { FastifyRequest } from 'fastify';
 import { AdminOnly, CurrentPrincipal } from '../../common/decorators/auth-policy.decorator';
 import { Principal } from '../../common/principal';
-import { Actor, DirectoryService } from './directory.service';
+import { Actor } from './directory-audit';
+import { DirectoryService } from './directory.service';
 import { GroupAdminService } from './group-admin.service';
 import {
   CreateGroupDto,
