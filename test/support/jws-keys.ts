@@ -75,20 +75,22 @@ export function jwsTestKeys(): JwsTestKeys {
         pair(alg, keys.privateKey, keys.publicKey),
       ]),
     );
-  const entries = {
-    ...rsaFamily(rsa),
-    ES256: pair('ES256', ec.privateKey, ec.publicKey),
-    ES384: pair('ES384', p384.privateKey, p384.publicKey),
-    EdDSA: pair('EdDSA', ed.privateKey, ed.publicKey),
-    HS256: pair('HS256', secret, secret),
-  } as Record<JwsAlgorithm, KeyPairEntry>;
-  const otherEntries = {
-    ...rsaFamily(otherRsa),
-    ES256: pair('ES256', otherEc.privateKey, otherEc.publicKey),
-    ES384: pair('ES384', otherP384.privateKey, otherP384.publicKey),
-    EdDSA: pair('EdDSA', otherEd.privateKey, otherEd.publicKey),
-    HS256: pair('HS256', otherSecret, otherSecret),
-  } as Record<JwsAlgorithm, KeyPairEntry>;
+  const entriesOf = (
+    rsaKeys: KeyPair,
+    es256: KeyPair,
+    es384: KeyPair,
+    eddsa: KeyPair,
+    hs: KeyObject,
+  ) =>
+    ({
+      ...rsaFamily(rsaKeys),
+      ES256: pair('ES256', es256.privateKey, es256.publicKey),
+      ES384: pair('ES384', es384.privateKey, es384.publicKey),
+      EdDSA: pair('EdDSA', eddsa.privateKey, eddsa.publicKey),
+      HS256: pair('HS256', hs, hs),
+    }) as Record<JwsAlgorithm, KeyPairEntry>;
+  const entries = entriesOf(rsa, ec, p384, ed, secret);
+  const otherEntries = entriesOf(otherRsa, otherEc, otherP384, otherEd, otherSecret);
   return {
     rsa,
     otherRsa,
