@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { securityHeaders } from './common/http/security-headers';
 import { createRootLogger, PinoNestLogger } from './common/logging';
-import { setupOpenApi } from './common/openapi';
+import { setupOpenApi } from './openapi';
 import { WardenConfig } from './config/warden-config';
 import { serveConsole } from './console/console.static';
 import { recordAccess } from './http/access-record';

@@ -6,7 +6,7 @@ import { AuditModule } from './audit/audit.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ClockModule } from './common/clock';
 import { InvalidationModule } from './common/invalidation/invalidation.module';
-import { SettingsModule } from './restrictions/settings.module';
+import { SettingsModule } from './settings/settings.module';
 import { AuthModule } from './auth/auth.module';
 import { ProblemFilter } from './common/problem/problem.filter';
 import { ConfigModule } from './config/config.module';

@@ -1,17 +1,29 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { SettingsService } from '../restrictions/settings.service';
+import { SettingsService } from '../settings/settings.service';
 import { AuditWriter } from './audit-writer.service';
 
 /**
- * Keeps the writer on `settings.audit.enabled`. A provider of its own because the settings
- * service itself writes to the audit (settings.changed): the writer cannot depend on it.
+ * Keeps the writer on `settings.audit.enabled` and records each change saved here as
+ * `settings.changed`. The settings tell rather than record: the audit depends on them, so
+ * they cannot depend on it.
  */
 @Injectable()
 export class AuditSettingsLink implements OnApplicationBootstrap {
   constructor(
     private readonly settings: SettingsService,
     private readonly writer: AuditWriter,
-  ) {}
+  ) {
+    settings.onSaved((saved) =>
+      writer.record({
+        event: 'settings.changed',
+        outcome: 'success',
+        actor: saved.actor.username,
+        requestId: saved.actor.requestId,
+        ip: saved.actor.ip,
+        details: { version: saved.version, changes: saved.changes, forced: saved.forced },
+      }),
+    );
+  }
 
   onApplicationBootstrap(): void {
     this.writer.setEnabled(this.settings.get().audit.enabled);

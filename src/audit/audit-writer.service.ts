@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Clock } from '../common/clock';
-import { isDatabaseUnavailable } from '../database/db-errors';
+import { isDatabaseUnavailable } from '../common/database/db-errors';
 import { MetricsService } from '../metrics/metrics.service';
 import { AUDIT_LIMITS } from './audit-entry.entity';
 import { AuditEvent, AuditSink } from './audit.port';

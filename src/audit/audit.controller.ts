@@ -14,7 +14,7 @@ import { AuditExportDto, AuditPageView, AuditQueryDto, RetentionView } from './d
 import { AuditRetentionJob, PURGE_TIME_ZONE } from './retention/audit-retention.job';
 import { AuditRetentionService, PurgeRun } from './retention/audit-retention.service';
 import { AuditRepository } from './audit.repository';
-import { SettingsService } from '../restrictions/settings.service';
+import { SettingsService } from '../settings/settings.service';
 
 const CONTENT_TYPES = { ndjson: 'application/x-ndjson', csv: 'text/csv; charset=utf-8' };
 

@@ -1,6 +1,7 @@
-import { JobLock } from '../database/job-lock';
+import { JobLock } from '../common/database/job-lock';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { SettingsModule } from '../settings/settings.module';
 import { AuditEntryEntity } from './audit-entry.entity';
 import { AuditController } from './audit.controller';
 import { AuditStatsController } from './audit-stats.controller';
@@ -19,7 +20,7 @@ import { AuditRetentionService } from './retention/audit-retention.service';
  * answered its last request) runs while TypeORM's connection, a global module's, is still open.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([AuditEntryEntity])],
+  imports: [SettingsModule, TypeOrmModule.forFeature([AuditEntryEntity])],
   controllers: [AuditController, AuditStatsController],
   providers: [
     JobLock,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
-import { JOB_LOCKS, JobLock } from '../database/job-lock';
+import { JOB_LOCKS, JobLock } from '../common/database/job-lock';
 import { AuditEntryEntity } from './audit-entry.entity';
 
 /** A row as the writer buffers it: every value already cut to its column's width. */

@@ -3,6 +3,7 @@ import { AdminSessionsController } from './sessions/admin-sessions.controller';
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { SettingsModule } from '../settings/settings.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { AuthenticatorService } from './authenticator.service';
@@ -19,7 +20,7 @@ import { JwksController } from './keys/jwks.controller';
 import { KeyRingService } from './keys/key-ring.service';
 import { KeyRotationJob } from './keys/key-rotation.job';
 import { KeysController } from './keys/keys.controller';
-import { JobLock } from '../database/job-lock';
+import { JobLock } from '../common/database/job-lock';
 import { SigningKeyEntity } from './keys/signing-key.entity';
 import { SigningKeysRepository } from './keys/signing-keys.repository';
 import { RefreshSessionEntity } from './sessions/refresh-session.entity';
@@ -47,6 +48,7 @@ import { WardenTokens } from './warden-tokens.service';
 
 @Module({
   imports: [
+    SettingsModule,
     AuditModule,
     PassportModule,
     TypeOrmModule.forFeature([

@@ -9,8 +9,8 @@ import { UserCache } from './directory/user-cache';
 import { RefreshSessionEntity } from './sessions/refresh-session.entity';
 import { SessionsRepository } from './sessions/sessions.repository';
 import { SessionsService } from './sessions/sessions.service';
-import { DEFAULT_SETTINGS, Settings } from '../restrictions/settings.defaults';
-import { SettingsService } from '../restrictions/settings.service';
+import { DEFAULT_SETTINGS, Settings } from '../settings/settings.defaults';
+import { SettingsService } from '../settings/settings.service';
 import { hashJti, WardenClaims, WardenTokens } from './warden-tokens.service';
 import { strict } from '../../test/support/strict-mock';
 

@@ -11,7 +11,7 @@ import { UserCache } from './directory/user-cache';
 import { RefreshSessionEntity } from './sessions/refresh-session.entity';
 import { SessionsRepository } from './sessions/sessions.repository';
 import { SessionsService } from './sessions/sessions.service';
-import { SettingsService } from '../restrictions/settings.service';
+import { SettingsService } from '../settings/settings.service';
 import { hashJti, WardenClaims, WardenTokens } from './warden-tokens.service';
 
 /** BigPicture's response shape: `refresh` is absent when a reauth does not rotate. */

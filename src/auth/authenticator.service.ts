@@ -8,7 +8,7 @@ import { Challenge, DomainError, Problems } from '../common/problem/domain-error
 import type { ProblemCodeFor } from '../common/problem/problem-codes';
 import type { StrategyName } from '../common/passport/local-strategy';
 import { CredentialKind, Principal } from '../common/principal';
-import { SettingsService } from '../restrictions/settings.service';
+import { SettingsService } from '../settings/settings.service';
 import { CachedUser, UserCache } from './directory/user-cache';
 import {
   Authenticated,

@@ -16,7 +16,7 @@ import { buildDataSourceOptions } from '../database/data-source';
 import { runMigrations } from '../database/migrate';
 import { reencryptSecrets } from '../database/reencrypt';
 import { MigrationService } from '../migration-spi/migration.service';
-import { SettingsService } from '../restrictions/settings.service';
+import { SettingsService } from '../settings/settings.service';
 
 /** sysexits(3): the command line was wrong / the configuration was. */
 export const EXIT_USAGE = 64;

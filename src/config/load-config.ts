@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { modeOf, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, tighten } from '../common/private-files';
+import { modeOf, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, tighten } from './private-files';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DatabaseKind, SIGNING_ALGORITHMS, SigningAlgorithm, WardenConfig } from './warden-config';
 

@@ -7,7 +7,7 @@ import { SigningKeyEntity } from '../auth/keys/signing-key.entity';
 import { RefreshSessionEntity } from '../auth/sessions/refresh-session.entity';
 import { DirectoryKeysSessions1763800000000 } from './migrations/1763800000000-directory-keys-sessions';
 import { SettingsApiTokens1763900000000 } from './migrations/1763900000000-settings-api-tokens';
-import { SettingsEntity } from '../restrictions/settings.entity';
+import { SettingsEntity } from '../settings/settings.entity';
 import { ApiTokenEntity } from '../tokens/api-token.entity';
 import { AuditEntryEntity } from '../audit/audit-entry.entity';
 import { AuditLog1764000000000 } from './migrations/1764000000000-audit-log';

@@ -6,8 +6,8 @@ import { secretContext } from '../connect/tenants/tenant-directory.service';
 import { TenantEntity } from '../connect/tenants/tenant.entity';
 import { OperationEntity } from '../migration-spi/operations/operation.entity';
 import { tokenContext } from '../migration-spi/operations/operation-store.service';
-import { SEALED_SETTINGS_PATHS, secretSlots } from '../restrictions/settings-secrets';
-import { SettingsEntity } from '../restrictions/settings.entity';
+import { SEALED_SETTINGS_PATHS, secretSlots } from '../settings/settings-secrets';
+import { SettingsEntity } from '../settings/settings.entity';
 
 /**
  * A stored value that does not open under the current key: names the row (table, primary key,

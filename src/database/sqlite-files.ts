@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { modeOf, OTHERS, PRIVATE_FOLDER_MODE, tighten } from '../common/private-files';
+import { modeOf, OTHERS, PRIVATE_FOLDER_MODE, tighten } from '../config/private-files';
 
 /** The database holds password hashes, token hashes and sealed secrets: its owner's only. */
 const logger = new Logger('database');

@@ -27,7 +27,8 @@ import {
   SpiDescriptorView,
   SpiImportDto,
 } from './dto/spi.dto';
-import { ExportDocument, MigrationService, SpiCaller } from './migration.service';
+import { ExportDocument } from './export-document';
+import { MigrationService, SpiCaller } from './migration.service';
 import { OperationEntity } from './operations/operation.entity';
 import { OperationStore } from './operations/operation-store.service';
 

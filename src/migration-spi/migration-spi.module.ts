@@ -1,10 +1,11 @@
-import { JobLock } from '../database/job-lock';
+import { JobLock } from '../common/database/job-lock';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { CredentialKinds } from '../auth/kinds/credential-kinds';
 import { ConnectModule } from '../connect/connect.module';
+import { SettingsModule } from '../settings/settings.module';
 import { CmjSpiJwtService } from './cmj-spi-jwt.service';
 import { DownloadClient } from './download.client';
 import { MigrationHandlers } from './handlers/migration-handlers.service';
@@ -22,7 +23,13 @@ import { CmjSpiKind, CmjSpiStrategy } from './strategies/cmj-spi.strategy';
  * handler port with Warden's own configuration as its first handler.
  */
 @Module({
-  imports: [AuthModule, AuditModule, ConnectModule, TypeOrmModule.forFeature([OperationEntity])],
+  imports: [
+    SettingsModule,
+    AuthModule,
+    AuditModule,
+    ConnectModule,
+    TypeOrmModule.forFeature([OperationEntity]),
+  ],
   controllers: [MigrationSpiController, MigrationOperationsController],
   providers: [
     JobLock,

@@ -11,13 +11,9 @@ import {
   MigrationItem,
 } from './handlers/migration-handler';
 import { MigrationHandlers } from './handlers/migration-handlers.service';
-import {
-  EXPORT_FORMAT,
-  EXPORT_VERSION,
-  MigrationService,
-  outcomeOf,
-  SpiCaller,
-} from './migration.service';
+import { EXPORT_FORMAT, EXPORT_VERSION } from './export-document';
+import { MigrationService, SpiCaller } from './migration.service';
+import { outcomeOf } from './operation-result';
 import { OperationStore } from './operations/operation-store.service';
 import { OperationProblem, OperationsApiClient } from './operations/operations-api.client';
 

@@ -14,7 +14,6 @@ import {
   MigrationChange,
   MigrationItem,
 } from './handlers/migration-handler';
-import { OperationStatus } from './operations/operation.entity';
 import { MigrationHandlers } from './handlers/migration-handlers.service';
 import { OperationStore } from './operations/operation-store.service';
 import {
@@ -22,67 +21,20 @@ import {
   OperationResult,
   OperationsApiClient,
 } from './operations/operations-api.client';
-
-export const EXPORT_FORMAT = 'warden-cmj-export';
-export const EXPORT_VERSION = 1;
-
-export interface ExportDocument {
-  format: typeof EXPORT_FORMAT;
-  version: number;
-  appKey: string;
-  source: string;
-  exportedAt: string;
-  /** One entry per data type (handler). */
-  data: Record<string, unknown>;
-}
+import {
+  DocumentError,
+  EXPORT_FORMAT,
+  EXPORT_VERSION,
+  ExportDocument,
+  parseDocument,
+} from './export-document';
+import { itemOf, outcomeOf, resultHtml } from './operation-result';
+import { ProgressReporter } from './progress-reporter';
 
 export interface SpiCaller {
   principal: Principal;
   ip: string;
   requestId: string;
-}
-
-/**
- * Reports one operation's progress to CMJ in order, without the work waiting for it: a slow or
- * failing Operations API costs the migration nothing. The result waits for the reports before it.
- */
-class ProgressReporter {
-  private latest = -1;
-  private sent = -1;
-  private sending: Promise<void> | null = null;
-  private gaveUp = false;
-
-  constructor(
-    private readonly send: (fraction: number) => Promise<void>,
-    private readonly logger: Logger,
-  ) {}
-
-  /** Only the latest value waiting is sent: a slow Operations API is not sent a backlog. */
-  report(fraction: number): void {
-    const value = Math.round(Math.min(1, Math.max(0, fraction)) * 1000) / 1000;
-    if (value <= this.latest || this.gaveUp) return;
-    this.latest = value;
-    this.sending ??= this.drain();
-  }
-
-  settled(): Promise<void> {
-    return this.sending ?? Promise.resolve();
-  }
-
-  private async drain(): Promise<void> {
-    while (this.sent < this.latest && !this.gaveUp) {
-      const value = this.latest;
-      try {
-        await this.send(value);
-        this.sent = value;
-      } catch (err) {
-        // The result still goes; progress is not worth more retries.
-        this.gaveUp = true;
-        this.logger.warn(`Progress reports stopped: ${(err as Error).message}`);
-      }
-    }
-    this.sending = null;
-  }
 }
 
 /** Background work is given this long to end on shutdown. */
@@ -369,56 +321,6 @@ export class MigrationService implements OnApplicationShutdown {
   }
 }
 
-export class DocumentError extends Error {}
-
-/**
- * `failed` when an error left nothing applied, `partial` when some items were applied (or, in a
- * dry run, would be) and others failed: CMJ's operator must not read a half-applied import as
- * one that changed nothing.
- */
-export function outcomeOf(
-  problems: OperationProblem[],
-  items: MigrationItem[],
-): Exclude<OperationStatus, 'running'> {
-  if (!problems.some((p) => p.severity === 'ERROR')) return 'succeeded';
-  return items.some((i) => i.outcome === 'created' || i.outcome === 'updated')
-    ? 'partial'
-    : 'failed';
-}
-
-/** A handler that reports only its changes: each one an item created or updated. */
-function itemOf(change: MigrationChange): MigrationItem {
-  return {
-    target: change.target,
-    key: change.key,
-    outcome: change.action === 'create' ? 'created' : 'updated',
-  };
-}
-
-function parseDocument(text: string): ExportDocument {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new DocumentError('The downloaded export is not JSON');
-  }
-  const doc = value as Partial<ExportDocument> | null;
-  if (
-    typeof doc !== 'object' ||
-    doc === null ||
-    doc.format !== EXPORT_FORMAT ||
-    typeof doc.data !== 'object' ||
-    doc.data === null ||
-    Array.isArray(doc.data)
-  )
-    throw new DocumentError('The downloaded file is not a Warden export');
-  if (doc.version !== EXPORT_VERSION)
-    throw new DocumentError(
-      `The export has version ${doc.version}; this instance reads ${EXPORT_VERSION}`,
-    );
-  return doc as ExportDocument;
-}
-
 async function validated<T extends object>(type: new () => T, body: unknown): Promise<T> {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw Problems.badRequest('The SPI call must be a JSON object', 'validation_failed');
@@ -428,40 +330,4 @@ async function validated<T extends object>(type: new () => T, body: unknown): Pr
   if (errors.length > 0)
     throw Problems.badRequest('The SPI call is not valid', 'validation_failed', { errors });
   return instance;
-}
-
-function resultHtml(
-  kind: 'export' | 'import',
-  dryRun: boolean,
-  status: OperationStatus,
-  changes: MigrationChange[],
-  problems: OperationProblem[],
-  items: MigrationItem[],
-): string {
-  const title =
-    kind === 'export' ? 'Warden export' : dryRun ? 'Warden import (dry run)' : 'Warden import';
-  const rows = items
-    .map(
-      (i) =>
-        `<tr><td>${escape(i.target)}</td><td>${escape(i.key)}</td><td>${escape(dryRun && i.outcome !== 'failed' && i.outcome !== 'skipped' ? `would be ${i.outcome}` : i.outcome)}</td><td>${escape(i.reason ?? '')}</td></tr>`,
-    )
-    .join('');
-  const issues = problems
-    .map((p) => `<li>${escape(p.severity)}: ${escape(p.message)}</li>`)
-    .join('');
-  const verb = dryRun ? 'would change' : 'changed';
-  return (
-    `<!doctype html><meta charset=utf-8><title>${title}</title><h1>${title}</h1>` +
-    (kind === 'import'
-      ? `<p>${escape(status)}: ${changes.length} change(s) ${verb}; users come without passwords or API tokens.</p>`
-      : '<p>Exported.</p>') +
-    (rows
-      ? `<table><tr><th>What</th><th>Which</th><th>Outcome</th><th>Reason</th></tr>${rows}</table>`
-      : '') +
-    (issues ? `<ul>${issues}</ul>` : '')
-  );
-}
-
-function escape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuditEvent, AuditSink } from '../audit/audit.port';
 import { parseAuthorization } from '../common/credentials';
+import { deniedPrincipal } from '../common/problem/denied-principal';
 import { DomainError } from '../common/problem/domain-error';
 import { userAgentOf } from '../common/request-meta';
-import { Principal } from '../common/principal';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Decision } from './access-pipeline.service';
 
@@ -22,14 +22,6 @@ export interface JudgedRequest {
 const RATE_LIMIT_CODES = new Set(['rate_limited', 'login_rate_limited']);
 /** Denials only the upstream session kind gives. */
 const SESSION_CODES = new Set(['invalid_session', 'upstream_unavailable']);
-/** Who a denial after authentication was about; the error itself carries no principal. */
-const deniedPrincipals = new WeakMap<DomainError, Principal>();
-
-/** Marks `err` as a denial of `principal` (a known caller refused by a rule after sign-in). */
-export function denyingPrincipal(err: unknown, principal: Principal): void {
-  if (err instanceof DomainError) deniedPrincipals.set(err, principal);
-}
-
 /**
  * Turns a decision into its audit row and its count in the decision metric: one row per decision,
  * allowed or denied, with the rule that decided as `reason`. Over-limit denials are recorded as
@@ -66,7 +58,7 @@ export class AccessAudit {
 
   /** Records the denial `err` of `request` at once (its status is the error's). */
   denied(source: DecisionSource, request: JudgedRequest, err: DomainError): void {
-    const principal = deniedPrincipals.get(err);
+    const principal = deniedPrincipal(err);
     const presented = principal ? null : presentedBy(request.headers);
     const actor = principal?.username ?? presented!.actor;
     // A refused upstream session cookie presents no Authorization (scheme `none`): name its kind.

@@ -18,8 +18,8 @@ import { AccessAudit } from './access-audit';
 import { NativeTokenRule } from './native-token.rule';
 import { RateLimiterService, RateLimitState } from './rate-limit/rate-limiter.service';
 import { RestrictionsService } from './restrictions.service';
-import { DEFAULT_SETTINGS, Settings } from './settings.defaults';
-import { SettingsService } from './settings.service';
+import { DEFAULT_SETTINGS, Settings } from '../settings/settings.defaults';
+import { SettingsService } from '../settings/settings.service';
 
 const IP = '203.0.113.7';
 const OTHER_NETWORK = '10.0.0.0/8';

@@ -6,10 +6,10 @@ import { AuthPolicy, DEFAULT_KINDS } from '../common/decorators/auth-policy.deco
 import { DomainError, Problems } from '../common/problem/domain-error';
 import { isAdmin, Principal, READ_METHODS } from '../common/principal';
 import { RateLimiterService, RateLimitState } from './rate-limit/rate-limiter.service';
-import { denyingPrincipal } from './access-audit';
+import { denyingPrincipal } from '../common/problem/denied-principal';
 import { NativeTokenRule } from './native-token.rule';
 import { RestrictionsService } from './restrictions.service';
-import { SettingsService } from './settings.service';
+import { SettingsService } from '../settings/settings.service';
 
 export const ANONYMOUS: Principal = Object.freeze({
   id: 'anonymous',

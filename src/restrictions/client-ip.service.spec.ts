@@ -1,7 +1,7 @@
 import { isValidIpOrCidr } from '../common/ip';
 import { ClientIpService } from './client-ip.service';
-import { DEFAULT_SETTINGS, Settings } from './settings.defaults';
-import { SettingsService } from './settings.service';
+import { DEFAULT_SETTINGS, Settings } from '../settings/settings.defaults';
+import { SettingsService } from '../settings/settings.service';
 
 /** The two methods ClientIpService uses, with a way to announce a change as SettingsService does. */
 class StubSettings {

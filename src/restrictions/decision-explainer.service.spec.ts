@@ -6,8 +6,8 @@ import { DecisionExplainer, Explanation } from './decision-explainer.service';
 import { NativeTokenRule } from './native-token.rule';
 import { RateLimiterService } from './rate-limit/rate-limiter.service';
 import { RestrictionsService } from './restrictions.service';
-import { DEFAULT_SETTINGS, Settings } from './settings.defaults';
-import { SettingsService } from './settings.service';
+import { DEFAULT_SETTINGS, Settings } from '../settings/settings.defaults';
+import { SettingsService } from '../settings/settings.service';
 
 const alice: Principal = {
   id: 'u1',

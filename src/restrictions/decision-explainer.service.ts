@@ -11,7 +11,7 @@ import { originalRequest } from './original-request';
 import { NativeTokenRule } from './native-token.rule';
 import { RateLimiterService } from './rate-limit/rate-limiter.service';
 import { RestrictionsService } from './restrictions.service';
-import { SettingsService } from './settings.service';
+import { SettingsService } from '../settings/settings.service';
 
 /**
  * The steps of the pipeline (docs/architecture.md#a-requests-path), in the order the decision

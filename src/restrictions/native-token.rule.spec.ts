@@ -8,8 +8,8 @@ import {
   IDENTITY_PROVIDER_DEFAULTS,
   IdentityProvider,
   Settings,
-} from './settings.defaults';
-import { SettingsService } from './settings.service';
+} from '../settings/settings.defaults';
+import { SettingsService } from '../settings/settings.service';
 
 const ISSUER = 'https://warden.example.test';
 const ACTIVE_KID = 'Q2bTx3X8mAKvS0hL4yYpZ9nF1dWcR7eUoIjG5tB6aMs';

@@ -3,7 +3,7 @@ import { matchesOpaqueTokens } from '../auth/external/provider-routing';
 import { KeyRingService } from '../auth/keys/key-ring.service';
 import { API_TOKEN_MARK, parseAuthorization } from '../common/credentials';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
-import { SettingsService } from './settings.service';
+import { SettingsService } from '../settings/settings.service';
 import { namesAny } from './token-readings';
 
 /**

@@ -4,9 +4,11 @@ import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { AuthModule } from '../auth/auth.module';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
+import { SettingsModule } from '../settings/settings.module';
 import { AccessAudit } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
 import { AccessGuard } from './access.guard';
+import { ClientIpService } from './client-ip.service';
 import { DecisionController } from './decision.controller';
 import { DecisionExplainerController } from './decision-explainer.controller';
 import { DecisionExplainer } from './decision-explainer.service';
@@ -19,10 +21,11 @@ import { RestrictionsService } from './restrictions.service';
 
 /** Restriction rules, rate limits, the shared access pipeline, the global guard and the decision endpoint. */
 @Module({
-  imports: [AuthModule, AuditModule],
+  imports: [SettingsModule, AuthModule, AuditModule],
   controllers: [DecisionController, DecisionExplainerController],
   providers: [
     RestrictionsService,
+    ClientIpService,
     NativeTokenRule,
     RateLimiterService,
     AccessPipeline,
@@ -53,6 +56,6 @@ import { RestrictionsService } from './restrictions.service';
     },
     { provide: APP_GUARD, useClass: AccessGuard },
   ],
-  exports: [AccessPipeline, RateLimiterService],
+  exports: [AccessPipeline, RateLimiterService, ClientIpService],
 })
 export class RestrictionsModule {}

@@ -2,8 +2,8 @@ import { ADMIN_GROUP, Principal } from '../common/principal';
 import { DomainError } from '../common/problem/domain-error';
 import { strict } from '../../test/support/strict-mock';
 import { RestrictionsService } from './restrictions.service';
-import { DEFAULT_SETTINGS, Settings } from './settings.defaults';
-import { SettingsService } from './settings.service';
+import { DEFAULT_SETTINGS, Settings } from '../settings/settings.defaults';
+import { SettingsService } from '../settings/settings.service';
 
 function principal(groups: string[]): Principal {
   return {

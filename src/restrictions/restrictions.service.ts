@@ -3,9 +3,9 @@ import { BoundedCache } from '../common/bounded-cache';
 import { inRanges, IpRange, parseAddress, parseRange } from '../common/ip';
 import { isAdmin, Principal, READ_METHODS } from '../common/principal';
 import { Problems } from '../common/problem/domain-error';
-import { compilePathPattern, matchesPath, PathPattern } from './path-pattern';
-import { Settings } from './settings.defaults';
-import { SettingsService } from './settings.service';
+import { compilePathPattern, matchesPath, PathPattern } from '../settings/path-pattern';
+import { Settings } from '../settings/settings.defaults';
+import { SettingsService } from '../settings/settings.service';
 
 export type Openness = 'bypass' | 'public' | 'protected';
 /** From the least open to the most. */

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
-import { JOB_LOCKS, JobLock } from '../database/job-lock';
+import { JOB_LOCKS, JobLock } from '../common/database/job-lock';
 import { TokensService } from './tokens.service';
 
 /** Revoked tokens stay listed this long (so their owners see what happened), then go. */

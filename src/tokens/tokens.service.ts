@@ -7,7 +7,7 @@ import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import { Problems } from '../common/problem/domain-error';
 import { isAdmin, Principal } from '../common/principal';
-import { SettingsService } from '../restrictions/settings.service';
+import { SettingsService } from '../settings/settings.service';
 import { ApiTokenEntity, scopesOf, TokenScope } from './api-token.entity';
 import { displayPrefix, generateApiToken, hashApiToken } from './api-token-format';
 import { ApiTokensRepository } from './api-tokens.repository';

@@ -3,11 +3,11 @@ import type { MetadataStorage as TransformerStorage } from 'class-transformer/ty
 import { getMetadataStorage } from 'class-validator';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SettingsDto } from '../../src/restrictions/dto/settings.dto';
+import { SettingsDto } from '../../src/settings/dto/settings.dto';
 import {
   DEFAULT_SETTINGS,
   IDENTITY_PROVIDER_DEFAULTS,
-} from '../../src/restrictions/settings.defaults';
+} from '../../src/settings/settings.defaults';
 
 /**
  * docs/settings.md documents every settings field with its default: each row of its tables is

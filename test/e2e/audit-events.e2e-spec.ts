@@ -1,6 +1,6 @@
 import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/app';
 import { AuditWriter } from '../../src/audit/audit-writer.service';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SettingsService } from '../../src/settings/settings.service';
 import { auditEvents, rawAuditTable } from '../support/audit';
 import { adminAuth, login, newGroup, newUser, Pair, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SettingsService } from '../../src/settings/settings.service';
 import { itWhen, startApp, TestApp } from '../support/app';
 import { auditEvents } from '../support/audit';
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { DomainError } from '../../src/common/problem/domain-error';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SettingsService } from '../../src/settings/settings.service';
 import { startApp, TestApp } from '../support/app';
 import { adminAuth } from '../support/factories';
 import { http } from '../support/http';

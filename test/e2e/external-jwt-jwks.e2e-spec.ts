@@ -5,7 +5,7 @@ import { Clock } from '../../src/common/clock';
 import {
   DEFAULT_SETTINGS,
   IDENTITY_PROVIDER_DEFAULTS,
-} from '../../src/restrictions/settings.defaults';
+} from '../../src/settings/settings.defaults';
 import { TestApp } from '../support/app';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';
 import { bearer, http } from '../support/http';

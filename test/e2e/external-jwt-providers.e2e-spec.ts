@@ -1,8 +1,8 @@
 import {
   DEFAULT_SETTINGS,
   IDENTITY_PROVIDER_DEFAULTS,
-} from '../../src/restrictions/settings.defaults';
-import { SettingsService } from '../../src/restrictions/settings.service';
+} from '../../src/settings/settings.defaults';
+import { SettingsService } from '../../src/settings/settings.service';
 import { TestApp } from '../support/app';
 import { adminAuth, newUser } from '../support/factories';
 import { http } from '../support/http';
@@ -10,8 +10,8 @@ import { FakeIdp } from '../support/idp';
 import { operatorPatch, storeSettingsDocument } from '../support/settings';
 import { eventually } from '../support/eventually';
 import { SecretBox } from '../../src/common/crypto/secret-box';
-import { SettingsEntity } from '../../src/restrictions/settings.entity';
-import { SETTINGS_ROW } from '../../src/restrictions/settings.repository';
+import { SettingsEntity } from '../../src/settings/settings.entity';
+import { SETTINGS_ROW } from '../../src/settings/settings.repository';
 import { useExternalIdpApp } from '../support/external-idp';
 
 /** Presets, several providers at once, documents of the single-provider era, and the admin's token tester. */

@@ -4,7 +4,7 @@ import { MigrationService } from '../../src/migration-spi/migration.service';
 import { OperationsApiClient } from '../../src/migration-spi/operations/operations-api.client';
 import { OperationStore } from '../../src/migration-spi/operations/operation-store.service';
 import { OperationEntity } from '../../src/migration-spi/operations/operation.entity';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SettingsService } from '../../src/settings/settings.service';
 import { databaseReady, startApp, TestApp } from '../support/app';
 import { FakeAtlassian, newTenant } from '../support/atlassian';
 import { auditEvents } from '../support/audit';

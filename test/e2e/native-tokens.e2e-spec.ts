@@ -1,10 +1,7 @@
 import { Writable } from 'node:stream';
 import { createRootLogger } from '../../src/common/logging';
-import {
-  DEFAULT_SETTINGS,
-  IDENTITY_PROVIDER_DEFAULTS,
-} from '../../src/restrictions/settings.defaults';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { DEFAULT_SETTINGS, IDENTITY_PROVIDER_DEFAULTS } from '../../src/settings/settings.defaults';
+import { SettingsService } from '../../src/settings/settings.service';
 import { startApp, TestApp } from '../support/app';
 import { PROPAGATION_MS, within } from '../support/eventually';
 import { adminAuth, login, newUser, TestUser, WardenAt } from '../support/factories';

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
-import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { DEFAULT_SETTINGS } from '../../src/settings/settings.defaults';
+import { SettingsService } from '../../src/settings/settings.service';
 import { itWhen, startApp, TestApp } from '../support/app';
 import { auditEvents } from '../support/audit';
 import { adminAuth, newUser } from '../support/factories';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { SettingsService } from '../../src/restrictions/settings.service';
-import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
+import { SettingsService } from '../../src/settings/settings.service';
+import { DEFAULT_SETTINGS } from '../../src/settings/settings.defaults';
 import { generateApiToken } from '../../src/tokens/api-token-format';
 import { startApp, TestApp, itWhen } from '../support/app';
 import { login, newGroup, newUser } from '../support/factories';

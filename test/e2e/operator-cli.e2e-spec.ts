@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { runCli, runCliAndReport } from '../../src/cli';
 import { SecretBox } from '../../src/common/crypto/secret-box';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SettingsService } from '../../src/settings/settings.service';
 import { startApp, TestApp } from '../support/app';
 import { FakeAtlassian, newTenant } from '../support/atlassian';
 import { auditRow, seedAudit } from '../support/audit';

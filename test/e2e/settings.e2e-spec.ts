@@ -2,7 +2,7 @@ import { DATABASES, databaseReady, startApp, TestApp, itWhen } from '../support/
 import { ADMIN_PASSWORD, ADMIN_USERNAME } from '../support/config';
 import { adminAuth, login, newUser, TestUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SettingsService } from '../../src/settings/settings.service';
 
 async function waitFor(condition: () => Promise<boolean>, ms = 3000): Promise<void> {
   const end = Date.now() + ms;

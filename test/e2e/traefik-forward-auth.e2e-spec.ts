@@ -1,6 +1,6 @@
 import { IncomingHttpHeaders, request as httpRequest } from 'node:http';
-import { SettingsService } from '../../src/restrictions/settings.service';
-import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
+import { SettingsService } from '../../src/settings/settings.service';
+import { DEFAULT_SETTINGS } from '../../src/settings/settings.defaults';
 import { startApp, TestApp } from '../support/app';
 import { login, newGroup, newUser, TestUser } from '../support/factories';
 import { basic, bearer, http, HttpResult } from '../support/http';

@@ -1,7 +1,7 @@
 import { KeyView } from '../../src/auth/keys/dto/keys.dto';
 import { InvalidationBus } from '../../src/common/invalidation/invalidation-bus';
 import { RedisInvalidationBus } from '../../src/common/invalidation/redis-invalidation-bus';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SettingsService } from '../../src/settings/settings.service';
 import { itWhen, startApp, TestApp } from '../support/app';
 import { within } from '../support/eventually';
 import { adminAuth, login, newGroup, newUser } from '../support/factories';

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { RateLimiterService } from '../../src/restrictions/rate-limit/rate-limiter.service';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SettingsService } from '../../src/settings/settings.service';
 import { InvalidationBus } from '../../src/common/invalidation/invalidation-bus';
 import { RedisInvalidationBus } from '../../src/common/invalidation/redis-invalidation-bus';
 import { startApp, TestApp, itWhen } from '../support/app';

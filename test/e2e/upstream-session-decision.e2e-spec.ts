@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../../src/common/clock';
-import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
+import { DEFAULT_SETTINGS } from '../../src/settings/settings.defaults';
 import { DATABASES, databaseReady, itWhen, startApp, TestApp } from '../support/app';
 import { auditEvents, rawAuditTable } from '../support/audit';
 import { adminAuth, newGroup, newUser } from '../support/factories';

@@ -5,7 +5,7 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { AuditEntryEntity } from '../../src/audit/audit-entry.entity';
 import { AuditRepository } from '../../src/audit/audit.repository';
 import { buildDataSourceOptions, MIGRATIONS } from '../../src/database/data-source';
-import { JobLock } from '../../src/database/job-lock';
+import { JobLock } from '../../src/common/database/job-lock';
 import { runMigrations } from '../../src/database/migrate';
 import { AuditAtMilliseconds1764300000000 } from '../../src/database/migrations/1764300000000-audit-at-milliseconds';
 import { auditRow } from '../support/audit';

@@ -1,6 +1,6 @@
 import { AuditEntryEntity } from '../../src/audit/audit-entry.entity';
 import { AuditRepository, AuditRow } from '../../src/audit/audit.repository';
-import { JobLock } from '../../src/database/job-lock';
+import { JobLock } from '../../src/common/database/job-lock';
 import { DATABASES, databaseReady, itWhen } from '../support/app';
 import { auditRow } from '../support/audit';
 import { openTestDatabase, TestDatabase } from '../support/database';

@@ -1,4 +1,4 @@
-import { JobLock } from '../../src/database/job-lock';
+import { JobLock } from '../../src/common/database/job-lock';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { AuditEntryEntity } from '../../src/audit/audit-entry.entity';

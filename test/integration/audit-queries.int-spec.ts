@@ -1,4 +1,4 @@
-import { JobLock } from '../../src/database/job-lock';
+import { JobLock } from '../../src/common/database/job-lock';
 import { AuditEntryEntity } from '../../src/audit/audit-entry.entity';
 import { AuditFilter, AuditRepository, AuditRow } from '../../src/audit/audit.repository';
 import { DATABASES, databaseReady, itWhen } from '../support/app';

@@ -1,4 +1,4 @@
-import { JobLock } from '../../src/database/job-lock';
+import { JobLock } from '../../src/common/database/job-lock';
 import { AuditEntryEntity } from '../../src/audit/audit-entry.entity';
 import { AuditRepository } from '../../src/audit/audit.repository';
 import { AuditStatsService } from '../../src/audit/audit-stats.service';

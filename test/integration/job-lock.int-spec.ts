@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { JOB_LOCKS, JobLock } from '../../src/database/job-lock';
+import { JOB_LOCKS, JobLock } from '../../src/common/database/job-lock';
 import { DATABASES, databaseReady, itWhen } from '../support/app';
 import { openTestDatabase, TestDatabase } from '../support/database';
 

@@ -8,7 +8,7 @@ import { SigningKeysRepository } from '../../src/auth/keys/signing-keys.reposito
 import { RefreshSessionEntity } from '../../src/auth/sessions/refresh-session.entity';
 import { SessionsRepository } from '../../src/auth/sessions/sessions.repository';
 import { MIGRATIONS } from '../../src/database/data-source';
-import { isUniqueViolation } from '../../src/database/db-errors';
+import { isUniqueViolation } from '../../src/common/database/db-errors';
 import { DATABASES, databaseReady, itWhen } from '../support/app';
 import { openTestDatabase, TestDatabase } from '../support/database';
 

@@ -1,5 +1,5 @@
 import { RefreshRotationOptIn1764500000000 } from '../../src/database/migrations/1764500000000-refresh-rotation-opt-in';
-import { DEFAULT_SETTINGS } from '../../src/restrictions/settings.defaults';
+import { DEFAULT_SETTINGS } from '../../src/settings/settings.defaults';
 import { DATABASES, itWhen } from '../support/app';
 import { settingsUpgradeDatabase } from '../support/settings-upgrade';
 

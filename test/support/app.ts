@@ -3,7 +3,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
 import { DirectoryService } from '../../src/auth/directory/directory.service';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SettingsService } from '../../src/settings/settings.service';
 import { WardenConfig } from '../../src/config/warden-config';
 import { testConfig } from './config';
 import { createTestDatabase, requirePostgres } from './postgres';

@@ -1,8 +1,8 @@
 import { SecretBox } from '../../src/common/crypto/secret-box';
-import { SEALED_SETTINGS_PATHS, secretSlots } from '../../src/restrictions/settings-secrets';
-import { SettingsEntity } from '../../src/restrictions/settings.entity';
-import { SETTINGS_ROW } from '../../src/restrictions/settings.repository';
-import { SettingsService } from '../../src/restrictions/settings.service';
+import { SEALED_SETTINGS_PATHS, secretSlots } from '../../src/settings/settings-secrets';
+import { SettingsEntity } from '../../src/settings/settings.entity';
+import { SETTINGS_ROW } from '../../src/settings/settings.repository';
+import { SettingsService } from '../../src/settings/settings.service';
 import { TestApp } from './app';
 import { adminAuth, WardenAt } from './factories';
 import { http } from './http';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { DEFAULT_SETTINGS, Settings } from '../../restrictions/settings.defaults';
-import { SettingsService } from '../../restrictions/settings.service';
+import { DEFAULT_SETTINGS, Settings } from '../../settings/settings.defaults';
+import { SettingsService } from '../../settings/settings.service';
 import { AuditRetentionJob, RETENTION_JOB_NAME } from './audit-retention.job';
 import { AuditRetentionService } from './audit-retention.service';
 

@@ -2,8 +2,8 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { CRON_TIME_ZONE } from '../../common/cron';
-import { DEFAULT_SETTINGS } from '../../restrictions/settings.defaults';
-import { SettingsService } from '../../restrictions/settings.service';
+import { DEFAULT_SETTINGS } from '../../settings/settings.defaults';
+import { SettingsService } from '../../settings/settings.service';
 import { AuditRetentionService } from './audit-retention.service';
 
 export const RETENTION_JOB_NAME = 'audit-retention';

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { Clock } from '../../common/clock';
 import { MetricsService } from '../../metrics/metrics.service';
-import { DEFAULT_SETTINGS, Settings } from '../../restrictions/settings.defaults';
-import { SettingsService } from '../../restrictions/settings.service';
+import { DEFAULT_SETTINGS, Settings } from '../../settings/settings.defaults';
+import { SettingsService } from '../../settings/settings.service';
 import { strict } from '../../../test/support/strict-mock';
 import { AuditSink } from '../audit.port';
 import { AuditRepository } from '../audit.repository';

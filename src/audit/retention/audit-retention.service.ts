@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Clock } from '../../common/clock';
 import { MetricsService } from '../../metrics/metrics.service';
-import { SettingsService } from '../../restrictions/settings.service';
+import { SettingsService } from '../../settings/settings.service';
 import { AuditSink } from '../audit.port';
 import { AuditRepository } from '../audit.repository';
 

@@ -4,7 +4,7 @@ import { AuditSink } from '../../audit/audit.port';
 import { Problems } from '../../common/problem/domain-error';
 import { ADMIN_GROUP } from '../../common/principal';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
-import { isUniqueViolation } from '../../database/db-errors';
+import { isUniqueViolation } from '../../common/database/db-errors';
 import { SessionsService } from '../sessions/sessions.service';
 import {
   CreateGroupDto,
@@ -14,6 +14,8 @@ import {
   UpdateUserDto,
   UserView,
 } from './dto/directory.dto';
+import { Actor, recordDirectoryChange } from './directory-audit';
+import { toGroupView, toUserView } from './directory-views';
 import { GroupEntity } from './group.entity';
 import { assertValidGroupName } from './group-name';
 import { PasswordHasher } from './password-hasher';
@@ -23,12 +25,6 @@ import { GroupsRepository, UsersRepository } from './users.repository';
 
 /** Users read per query when the whole directory is exported. */
 const EXPORT_PAGE = 500;
-
-export interface Actor {
-  username: string;
-  requestId?: string;
-  ip?: string;
-}
 
 /** The local directory: users, groups, passwords. Every change reaches the user cache at once. */
 @Injectable()
@@ -93,7 +89,7 @@ export class DirectoryService {
         throw Problems.conflict(`User ${dto.username} already exists`, 'user_exists');
       throw err;
     }
-    this.record('user.created', actor, {
+    recordDirectoryChange(this.audit, 'user.created', actor, {
       username: user.username,
       groups: groups.map((g) => g.name),
     });
@@ -155,7 +151,11 @@ export class DirectoryService {
         dto.disabled ? 'user_disabled' : 'password_changed',
       );
     }
-    this.record('user.updated', actor, { username: user.username, changed, groups: dto.groups });
+    recordDirectoryChange(this.audit, 'user.updated', actor, {
+      username: user.username,
+      changed,
+      groups: dto.groups,
+    });
     return toUserView(user);
   }
 
@@ -170,7 +170,7 @@ export class DirectoryService {
     await this.userRemoved(user.id, actor.username);
     await this.users.remove(user.id);
     this.cache.invalidate(user.id);
-    this.record('user.deleted', actor, { username: user.username });
+    recordDirectoryChange(this.audit, 'user.deleted', actor, { username: user.username });
   }
 
   async createGroup(dto: CreateGroupDto, actor: Actor): Promise<GroupView> {
@@ -189,7 +189,7 @@ export class DirectoryService {
         throw Problems.conflict(`Group ${dto.name} already exists`, 'group_exists');
       throw err;
     }
-    this.record('group.created', actor, { group: group.name });
+    recordDirectoryChange(this.audit, 'group.created', actor, { group: group.name });
     return toGroupView(group);
   }
 
@@ -248,7 +248,7 @@ export class DirectoryService {
         });
         user.disabled = source.disabled;
         await this.users.save(user);
-        this.record('user.created', actor, {
+        recordDirectoryChange(this.audit, 'user.created', actor, {
           username: user.username,
           groups: wanted,
           migrated: true,
@@ -276,7 +276,11 @@ export class DirectoryService {
       await this.users.save(existing);
       this.cache.invalidate(existing.id);
       if (disabling) await this.sessions.revokeAllForUser(existing.id, 'user_disabled');
-      this.record('user.updated', actor, { username: existing.username, changed, migrated: true });
+      recordDirectoryChange(this.audit, 'user.updated', actor, {
+        username: existing.username,
+        changed,
+        migrated: true,
+      });
     }
     return { outcome: 'updated', changed, reason };
   }
@@ -304,7 +308,7 @@ export class DirectoryService {
       throw err;
     }
     this.cache.invalidate(user.id);
-    this.record('user.bootstrap_admin', { username: 'system' }, { username });
+    recordDirectoryChange(this.audit, 'user.bootstrap_admin', { username: 'system' }, { username });
     return { username, generatedPassword: this.config.admin.password ? undefined : password };
   }
 
@@ -317,7 +321,7 @@ export class DirectoryService {
     await this.users.save(user);
     this.cache.invalidate(user.id);
     await this.sessions.revokeAllForUser(user.id, 'password_reset');
-    this.record('user.password_reset', { username: 'system' }, { username });
+    recordDirectoryChange(this.audit, 'user.password_reset', { username: 'system' }, { username });
   }
 
   private async ensureGroup(name: string): Promise<GroupEntity> {
@@ -355,17 +359,6 @@ export class DirectoryService {
     if (!user) throw Problems.notFound(`No user ${username}`, 'user_not_found');
     return user;
   }
-
-  private record(event: string, actor: Actor, details: Record<string, unknown>): void {
-    this.audit.record({
-      event,
-      outcome: 'success',
-      actor: actor.username,
-      requestId: actor.requestId,
-      ip: actor.ip,
-      details,
-    });
-  }
 }
 
 function newUser(
@@ -387,21 +380,4 @@ function newUser(
     updatedAt: now,
     groups,
   });
-}
-
-function toUserView(user: UserEntity): UserView {
-  return {
-    id: user.id,
-    username: user.username,
-    displayName: user.displayName,
-    email: user.email,
-    groups: (user.groups ?? []).map((g) => g.name).sort(),
-    disabled: user.disabled,
-    createdAt: user.createdAt.toISOString(),
-    updatedAt: user.updatedAt.toISOString(),
-  };
-}
-
-export function toGroupView(group: GroupEntity): GroupView {
-  return { id: group.id, name: group.name, createdAt: group.createdAt.toISOString() };
 }

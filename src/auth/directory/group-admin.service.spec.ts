@@ -1,6 +1,6 @@
 import { AuditSink } from '../../audit/audit.port';
 import { DomainError } from '../../common/problem/domain-error';
-import { SettingsService } from '../../restrictions/settings.service';
+import { SettingsService } from '../../settings/settings.service';
 import { GroupAdminService } from './group-admin.service';
 import { GroupEntity } from './group.entity';
 import { UserCache } from './user-cache';

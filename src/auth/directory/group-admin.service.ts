@@ -2,10 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { AuditSink } from '../../audit/audit.port';
 import { DomainError, Problems } from '../../common/problem/domain-error';
 import { ADMIN_GROUP } from '../../common/principal';
-import { isUniqueViolation } from '../../database/db-errors';
-import { renameGroupInSettings, settingsNamingGroup } from '../../restrictions/group-settings';
-import { SettingsService } from '../../restrictions/settings.service';
-import { Actor, toGroupView } from './directory.service';
+import { isUniqueViolation } from '../../common/database/db-errors';
+import { renameGroupInSettings, settingsNamingGroup } from '../../settings/group-settings';
+import { SettingsService } from '../../settings/settings.service';
+import { Actor, recordDirectoryChange } from './directory-audit';
+import { toGroupView } from './directory-views';
 import { GroupView, RenameGroupDto } from './dto/directory.dto';
 import { GroupEntity } from './group.entity';
 import { assertValidGroupName } from './group-name';
@@ -52,7 +53,7 @@ export class GroupAdminService {
     }
     if (result.settingsVersion !== null) await this.settings.storedChanged();
     for (const id of result.memberIds) this.cache.invalidate(id);
-    this.record('group.renamed', actor, {
+    recordDirectoryChange(this.audit, 'group.renamed', actor, {
       from,
       to: dto.name,
       members: result.memberIds.length,
@@ -79,24 +80,16 @@ export class GroupAdminService {
       );
     }
     for (const id of result.memberIds) this.cache.invalidate(id);
-    this.record('group.deleted', actor, { group: group.name, members: result.memberIds.length });
+    recordDirectoryChange(this.audit, 'group.deleted', actor, {
+      group: group.name,
+      members: result.memberIds.length,
+    });
   }
 
   private async requireGroup(name: string): Promise<GroupEntity> {
     const group = name.length <= 255 ? await this.groups.findByName(name) : null;
     if (!group) throw Problems.notFound(`No group ${name}`, 'group_not_found');
     return group;
-  }
-
-  private record(event: string, actor: Actor, details: Record<string, unknown>): void {
-    this.audit.record({
-      event,
-      outcome: 'success',
-      actor: actor.username,
-      requestId: actor.requestId,
-      ip: actor.ip,
-      details,
-    });
   }
 }
 

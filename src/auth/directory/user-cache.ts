@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { BoundedCache } from '../../common/bounded-cache';
 import { InvalidationBus } from '../../common/invalidation/invalidation-bus';
+import { RefreshedView } from '../../common/invalidation/refreshed-view';
 import { UserEntity } from './user.entity';
 import { UsersRepository } from './users.repository';
 
@@ -26,22 +27,30 @@ const POLL_OVERLAP_MS = 5000;
 export class UserCache implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(UserCache.name);
   private readonly cache = new BoundedCache<string, CachedUser | null>(MAX_CACHED_USERS);
-  private timer?: NodeJS.Timeout;
+  private readonly view: RefreshedView;
   private since = new Date();
 
   constructor(
     private readonly users: UsersRepository,
     private readonly bus: InvalidationBus,
-  ) {}
+  ) {
+    this.view = new RefreshedView({
+      bus,
+      channel: 'user-changed',
+      pollMs: DIRECTORY_POLL_MS,
+      refresh: () => this.poll(),
+      // The message names the user: forgotten here, read again when next needed.
+      onMessage: (id) => this.cache.delete(id),
+      onError: (err) => this.logger.warn({ err }, 'Directory change poll failed; retrying'),
+    });
+  }
 
   onModuleInit(): void {
-    this.bus.subscribe('user-changed', (id) => this.cache.delete(id));
-    this.timer = setInterval(() => void this.poll(), DIRECTORY_POLL_MS);
-    this.timer.unref();
+    this.view.start();
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.view.stop();
   }
 
   /** Synchronous look-up for the hot path; undefined means "not cached", null "no such user". */
@@ -65,16 +74,10 @@ export class UserCache implements OnModuleInit, OnModuleDestroy {
   }
 
   private async poll(): Promise<void> {
-    try {
-      const changed = await this.users.changedSince(
-        new Date(this.since.getTime() - POLL_OVERLAP_MS),
-      );
-      for (const { id, updatedAt } of changed) {
-        this.cache.delete(id);
-        if (updatedAt > this.since) this.since = updatedAt;
-      }
-    } catch (err) {
-      this.logger.warn({ err }, 'Directory change poll failed; retrying');
+    const changed = await this.users.changedSince(new Date(this.since.getTime() - POLL_OVERLAP_MS));
+    for (const { id, updatedAt } of changed) {
+      this.cache.delete(id);
+      if (updatedAt > this.since) this.since = updatedAt;
     }
   }
 }

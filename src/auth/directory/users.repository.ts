@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, LessThan, MoreThan, Repository } from 'typeorm';
-import { SettingsEntity } from '../../restrictions/settings.entity';
-import { SETTINGS_ROW } from '../../restrictions/settings.repository';
+import { SettingsEntity } from '../../settings/settings.entity';
+import { SETTINGS_ROW } from '../../settings/settings.repository';
 import { GroupEntity } from './group.entity';
 import { UserTombstoneEntity } from './user-tombstone.entity';
 import { UserEntity } from './user.entity';

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { JwtError } from '../../common/jwt/jws';
 import { DomainError, Problems } from '../../common/problem/domain-error';
 import { ADMIN_GROUP, ForgeInvocation } from '../../common/principal';
-import type { IdentityProvider } from '../../restrictions/settings.defaults';
+import type { IdentityProvider } from '../../settings/settings.defaults';
 import type { UsersRepository } from '../directory/users.repository';
 
 /** Bounds on what a token's claims can make Warden hold. */

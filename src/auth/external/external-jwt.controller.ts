@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../../common/decorators/auth-policy.decorator';
 import { RequestActor, RequestMeta } from '../../common/request-meta';
-import { LEGACY_PROVIDER_NAME, Settings } from '../../restrictions/settings.defaults';
+import { LEGACY_PROVIDER_NAME, Settings } from '../../settings/settings.defaults';
 import { ForgeRemotePresetDto, TestTokenDto, TokenTestView } from './dto/identity-providers.dto';
 import { IdentityProvidersService } from './identity-providers.service';
 

@@ -6,8 +6,8 @@ import {
   IDENTITY_PROVIDER_DEFAULTS,
   IdentityProvider,
   Settings,
-} from '../../restrictions/settings.defaults';
-import { SettingsService } from '../../restrictions/settings.service';
+} from '../../settings/settings.defaults';
+import { SettingsService } from '../../settings/settings.service';
 import { strict } from '../../../test/support/strict-mock';
 import { StrategyRequest, StrategyRunner } from '../strategies/strategy-runner';
 import {

@@ -6,8 +6,8 @@ import {
   IDENTITY_PROVIDER_DEFAULTS,
   IdentityProvider,
   Settings,
-} from '../../restrictions/settings.defaults';
-import { SettingsActor, SettingsService } from '../../restrictions/settings.service';
+} from '../../settings/settings.defaults';
+import { SettingsActor, SettingsService } from '../../settings/settings.service';
 import { StrategyRunner } from '../strategies/strategy-runner';
 import { TokenTestView } from './dto/identity-providers.dto';
 import {

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { BoundedCache } from '../../common/bounded-cache';
 import { JwtError } from '../../common/jwt/jws';
 import { Problems } from '../../common/problem/domain-error';
-import type { IdentityProvider } from '../../restrictions/settings.defaults';
+import type { IdentityProvider } from '../../settings/settings.defaults';
 import { ExternalIdentity, inactiveToken } from './external-identity';
 import { introspect } from './introspection.client';
 

@@ -1,4 +1,4 @@
-import { IDENTITY_PROVIDER_DEFAULTS } from '../../restrictions/settings.defaults';
+import { IDENTITY_PROVIDER_DEFAULTS } from '../../settings/settings.defaults';
 import { matchesOpaqueTokens, ProviderSettings, routeToken } from './provider-routing';
 
 const WARDEN = 'https://warden.example.test';

@@ -1,4 +1,4 @@
-import type { IdentityProvider } from '../../restrictions/settings.defaults';
+import type { IdentityProvider } from '../../settings/settings.defaults';
 
 /** One identity provider's settings. */
 export type ProviderSettings = IdentityProvider;

@@ -2,7 +2,7 @@ import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public } from '../../common/decorators/auth-policy.decorator';
 import { Jwks, KeyRingService } from './key-ring.service';
-import { JWKS_MAX_AGE_SECONDS } from './key-timing';
+import { JWKS_MAX_AGE_SECONDS } from '../../settings/key-timing';
 
 @ApiTags('keys')
 @Controller('.well-known')

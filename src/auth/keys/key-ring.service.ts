@@ -11,6 +11,7 @@ import { AuditSink } from '../../audit/audit.port';
 import { Clock } from '../../common/clock';
 import { SecretBox } from '../../common/crypto/secret-box';
 import { InvalidationBus } from '../../common/invalidation/invalidation-bus';
+import { RefreshedView } from '../../common/invalidation/refreshed-view';
 import { assertKeyFits, JwsAlgorithm, JwsKey } from '../../common/jwt/jws';
 import {
   SIGNING_ALGORITHMS,
@@ -18,10 +19,10 @@ import {
   WARDEN_CONFIG,
   WardenConfig,
 } from '../../config/warden-config';
-import { JOB_LOCKS, JobLock } from '../../database/job-lock';
-import { SettingsService } from '../../restrictions/settings.service';
+import { JOB_LOCKS, JobLock } from '../../common/database/job-lock';
+import { SettingsService } from '../../settings/settings.service';
 import { KeyPhase, keyPhases, KeyState } from './key-phases';
-import { KEY_RELOAD_SECONDS } from './key-timing';
+import { KEY_RELOAD_SECONDS } from '../../settings/key-timing';
 import { SigningKeyEntity } from './signing-key.entity';
 import { SigningKeysRepository } from './signing-keys.repository';
 
@@ -91,7 +92,7 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
   /** The next instant at which a key changes state (activation, leaving the JWKS). */
   private changesAt = Infinity;
   private lastUnknownKidReload = 0;
-  private pollTimer?: NodeJS.Timeout;
+  private readonly refreshed: RefreshedView;
   private switchTimer?: NodeJS.Timeout;
 
   constructor(
@@ -104,18 +105,23 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {
     this.box = new SecretBox(config.encryptionKey.key);
+    this.refreshed = new RefreshedView({
+      bus,
+      channel: 'signing-keys',
+      pollMs: KEY_RELOAD_SECONDS * 1000,
+      refresh: () => this.reload(),
+      onError: (err) => this.logger.warn({ err }, 'Key reload failed'),
+    });
   }
 
   async onModuleInit(): Promise<void> {
     await this.reload();
     if (!this.active) await this.rotate(undefined, SYSTEM, 'start');
-    this.bus.subscribe('signing-keys', () => void this.reloadLogged());
-    this.pollTimer = setInterval(() => void this.reloadLogged(), KEY_RELOAD_SECONDS * 1000);
-    this.pollTimer.unref();
+    this.refreshed.start();
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.pollTimer);
+    this.refreshed.stop();
     clearTimeout(this.switchTimer);
   }
 
@@ -286,10 +292,6 @@ export class KeyRingService implements OnModuleInit, OnModuleDestroy {
       );
       this.switchTimer.unref();
     }
-  }
-
-  private async reloadLogged(): Promise<void> {
-    await this.reload().catch((err) => this.logger.warn({ err }, 'Key reload failed'));
   }
 
   private view(key: LoadedKey): KeyView {

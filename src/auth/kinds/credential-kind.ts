@@ -3,7 +3,7 @@ import type { PresentedCredential } from '../../common/credentials';
 import type { Challenge } from '../../common/problem/domain-error';
 import type { ProblemCodeFor } from '../../common/problem/problem-codes';
 import type { CredentialKind, Principal } from '../../common/principal';
-import type { Settings } from '../../restrictions/settings.defaults';
+import type { Settings } from '../../settings/settings.defaults';
 import type { StrategyRequest } from '../strategies/strategy-runner';
 import type { WardenClaims } from '../warden-tokens.service';
 

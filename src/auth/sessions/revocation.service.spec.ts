@@ -1,5 +1,5 @@
 import { LocalInvalidationBus } from '../../common/invalidation/invalidation-bus';
-import { MAX_ACCESS_TTL_SECONDS } from '../../restrictions/settings.defaults';
+import { MAX_ACCESS_TTL_SECONDS } from '../../settings/settings.defaults';
 import { REVOCATION_HORIZON_MS, RevocationService } from './revocation.service';
 import { SessionsRepository } from './sessions.repository';
 

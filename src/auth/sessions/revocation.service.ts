@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InvalidationBus } from '../../common/invalidation/invalidation-bus';
-import { MAX_ACCESS_TTL_SECONDS } from '../../restrictions/settings.defaults';
+import { RefreshedView } from '../../common/invalidation/refreshed-view';
+import { MAX_ACCESS_TTL_SECONDS } from '../../settings/settings.defaults';
 import { SessionsRepository } from './sessions.repository';
 
 /** How often revocations made by another instance are picked up when no bus message came. */
@@ -32,7 +33,7 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   private readonly revoked = new Map<string, number>();
   private readonly sources: RevocationSource[] = [];
   private since = new Date(0);
-  private timer?: NodeJS.Timeout;
+  private readonly view: RefreshedView;
   private trimmedAt = 0;
 
   constructor(
@@ -40,6 +41,15 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
     private readonly bus: InvalidationBus,
   ) {
     this.sources.push((since) => sessions.revokedSince(since));
+    this.view = new RefreshedView({
+      bus,
+      channel: 'credential-revoked',
+      pollMs: REVOCATION_POLL_MS,
+      refresh: () => this.poll(),
+      // The message names the revoked credentials: nothing to read.
+      onMessage: (message) => this.remember(message.split(','), Date.now()),
+      onError: (err) => this.logger.warn({ err }, 'Revocation poll failed; retrying'),
+    });
   }
 
   /** Another module's revocations (API tokens) join the same check. */
@@ -48,18 +58,14 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    this.bus.subscribe('credential-revoked', (message) =>
-      this.remember(message.split(','), Date.now()),
-    );
     // After a restart, revocations within the longest token lifetime still matter.
     this.since = new Date(Date.now() - REVOCATION_HORIZON_MS);
-    await this.poll();
-    this.timer = setInterval(() => void this.poll(), REVOCATION_POLL_MS);
-    this.timer.unref();
+    this.view.start();
+    await this.view.refresh();
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.view.stop();
   }
 
   isRevoked(credentialId: string): boolean {
@@ -78,22 +84,18 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async poll(): Promise<void> {
-    try {
-      const since = new Date(this.since.getTime() - POLL_OVERLAP_MS);
-      for (const source of this.sources) {
-        for (const row of await source(since)) {
-          this.revoked.set(row.id, row.revokedAt!.getTime());
-          if (row.revokedAt! > this.since) this.since = row.revokedAt!;
-        }
+    const since = new Date(this.since.getTime() - POLL_OVERLAP_MS);
+    for (const source of this.sources) {
+      for (const row of await source(since)) {
+        this.revoked.set(row.id, row.revokedAt!.getTime());
+        if (row.revokedAt! > this.since) this.since = row.revokedAt!;
       }
-      const now = Date.now();
-      if (now - this.trimmedAt >= TRIM_EVERY_MS) {
-        this.trimmedAt = now;
-        const horizon = now - REVOCATION_HORIZON_MS;
-        for (const [id, at] of this.revoked) if (at < horizon) this.revoked.delete(id);
-      }
-    } catch (err) {
-      this.logger.warn({ err }, 'Revocation poll failed; retrying');
+    }
+    const now = Date.now();
+    if (now - this.trimmedAt >= TRIM_EVERY_MS) {
+      this.trimmedAt = now;
+      const horizon = now - REVOCATION_HORIZON_MS;
+      for (const [id, at] of this.revoked) if (at < horizon) this.revoked.delete(id);
     }
   }
 }

@@ -6,7 +6,7 @@ import { EXTERNAL_ALGORITHMS } from '../../common/jwt/external-algorithms';
 import { JWT_VERIFY_OPTIONS, keyProvider, VerifiedJwt } from '../../common/jwt/passport-jwt';
 import { LocalPassportStrategy } from '../../common/passport/local-strategy';
 import { ADMIN_GROUP, Principal } from '../../common/principal';
-import { denyingPrincipal } from '../../restrictions/access-audit';
+import { denyingPrincipal } from '../../common/problem/denied-principal';
 import { adminMappingRefused, ExternalIdentity } from '../external/external-identity';
 import { ExternalJwtService } from '../external/external-jwt.service';
 import {

@@ -1,16 +1,6 @@
+import { failureOf } from '../../../test/support/jws-keys';
 import { checkClaims, ClaimRules, CLOCK_SKEW_SECONDS } from './claims';
-import { JwtError, JwtFailure } from './jws';
-
-/** The reason of the JwtError thrown by `fn`, or undefined when it does not throw. */
-function failureOf(fn: () => unknown): JwtFailure | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof JwtError) return err.reason;
-    throw err;
-  }
-  return undefined;
-}
+import { JwtFailure } from './jws';
 
 const NOW = 1_700_000_000;
 

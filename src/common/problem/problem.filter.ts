@@ -2,7 +2,7 @@ import {
   isDatabaseUnavailable,
   isUnstorableText,
   isValueOutOfRange,
-} from '../../database/db-errors';
+} from '../database/db-errors';
 import {
   ArgumentsHost,
   Catch,

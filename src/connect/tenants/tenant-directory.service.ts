@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { createSecretKey, KeyObject, timingSafeEqual } from 'node:crypto';
 import { SecretBox } from '../../common/crypto/secret-box';
 import { InvalidationBus } from '../../common/invalidation/invalidation-bus';
+import { RefreshedView } from '../../common/invalidation/refreshed-view';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
 import { TenantEntity } from './tenant.entity';
 import { TenantsRepository } from './tenants.repository';
@@ -42,7 +43,7 @@ export class TenantDirectory implements OnModuleInit, OnApplicationShutdown {
   private readonly updatedAt = new Map<string, number>();
   private readonly box: SecretBox;
   private lastSeen = new Date(0);
-  private timer?: NodeJS.Timeout;
+  private readonly view: RefreshedView;
 
   constructor(
     private readonly repository: TenantsRepository,
@@ -50,17 +51,25 @@ export class TenantDirectory implements OnModuleInit, OnApplicationShutdown {
     @Inject(WARDEN_CONFIG) config: WardenConfig,
   ) {
     this.box = new SecretBox(config.encryptionKey.key);
+    this.view = new RefreshedView({
+      bus,
+      channel: 'connect-tenant-changed',
+      pollMs: POLL_MS,
+      refresh: () => this.poll(),
+      // The message names the tenant: only its row is read again.
+      onMessage: (clientKey) => void this.reload(clientKey),
+      onError: (err) =>
+        this.logger.warn(`Could not poll Connect tenants: ${(err as Error).message}`),
+    });
   }
 
   async onModuleInit(): Promise<void> {
     for (const row of await this.repository.all()) this.put(row);
-    this.bus.subscribe('connect-tenant-changed', (clientKey) => void this.reload(clientKey));
-    this.timer = setInterval(() => void this.poll(), POLL_MS);
-    this.timer.unref();
+    this.view.start();
   }
 
   onApplicationShutdown(): void {
-    clearInterval(this.timer);
+    this.view.stop();
   }
 
   get(clientKey: string): LiveTenant | undefined {
@@ -100,13 +109,9 @@ export class TenantDirectory implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async poll(): Promise<void> {
-    try {
-      // A few seconds of overlap: instances' clocks and commit order need not agree exactly.
-      const since = new Date(this.lastSeen.getTime() - POLL_OVERLAP_MS);
-      for (const row of await this.repository.changedSince(since)) this.put(row);
-    } catch (err) {
-      this.logger.warn(`Could not poll Connect tenants: ${(err as Error).message}`);
-    }
+    // A few seconds of overlap: instances' clocks and commit order need not agree exactly.
+    const since = new Date(this.lastSeen.getTime() - POLL_OVERLAP_MS);
+    for (const row of await this.repository.changedSince(since)) this.put(row);
   }
 
   private put(row: TenantEntity): void {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { MoreThan, Repository } from 'typeorm';
 import { KeyedSerializer } from '../../common/keyed-serializer';
-import { isUniqueViolation } from '../../database/db-errors';
+import { isUniqueViolation } from '../../common/database/db-errors';
 import { TenantEntity } from './tenant.entity';
 
 /** Lifecycle tokens remembered for one `iat` second (more in one second is not plausible). */

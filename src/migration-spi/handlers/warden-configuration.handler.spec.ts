@@ -10,8 +10,8 @@ import { Clock } from '../../common/clock';
 import { WardenConfig } from '../../config/warden-config';
 import { TenantDirectory } from '../../connect/tenants/tenant-directory.service';
 import { TenantsRepository } from '../../connect/tenants/tenants.repository';
-import { DEFAULT_SETTINGS } from '../../restrictions/settings.defaults';
-import { SettingsService } from '../../restrictions/settings.service';
+import { DEFAULT_SETTINGS } from '../../settings/settings.defaults';
+import { SettingsService } from '../../settings/settings.service';
 import { ImportContext, ImportReport } from './migration-handler';
 import { WardenConfigurationHandler } from './warden-configuration.handler';
 

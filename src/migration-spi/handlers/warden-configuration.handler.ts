@@ -10,7 +10,7 @@ import { DomainError } from '../../common/problem/domain-error';
 import { TenantDirectory } from '../../connect/tenants/tenant-directory.service';
 import { TenantsRepository } from '../../connect/tenants/tenants.repository';
 import { Clock } from '../../common/clock';
-import { diff, SettingsService } from '../../restrictions/settings.service';
+import { diff, SettingsService } from '../../settings/settings.service';
 import type { OperationProblem } from '../operations/operations-api.client';
 import {
   ImportContext,

@@ -3,7 +3,7 @@ import type { Repository } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { SecretBox } from '../../common/crypto/secret-box';
 import { WardenConfig } from '../../config/warden-config';
-import { JOB_LOCKS, JobLock } from '../../database/job-lock';
+import { JOB_LOCKS, JobLock } from '../../common/database/job-lock';
 import { strict } from '../../../test/support/strict-mock';
 import { OperationStore, tokenContext } from './operation-store.service';
 import { OperationEntity } from './operation.entity';

@@ -2,11 +2,11 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, Not, IsNull, Repository } from 'typeorm';
-import { JOB_LOCKS, JobLock } from '../../database/job-lock';
+import { JOB_LOCKS, JobLock } from '../../common/database/job-lock';
 import { Clock } from '../../common/clock';
 import { SecretBox } from '../../common/crypto/secret-box';
 import { WARDEN_CONFIG, WardenConfig } from '../../config/warden-config';
-import { isUniqueViolation } from '../../database/db-errors';
+import { isUniqueViolation } from '../../common/database/db-errors';
 import { OperationEntity, OperationKind, OperationStatus } from './operation.entity';
 
 /** An operation token whose expiry cannot be read from it is kept at most this long. */

@@ -4,8 +4,8 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { DomainError } from '../../common/problem/domain-error';
 import { MetricsService } from '../../metrics/metrics.service';
 import { strict } from '../../../test/support/strict-mock';
-import { DEFAULT_SETTINGS, Settings } from '../settings.defaults';
-import { SettingsService } from '../settings.service';
+import { DEFAULT_SETTINGS, Settings } from '../../settings/settings.defaults';
+import { SettingsService } from '../../settings/settings.service';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import {
   LOGIN_FAILURES,

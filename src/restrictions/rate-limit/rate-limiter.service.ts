@@ -4,10 +4,11 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { BoundedCache } from '../../common/bounded-cache';
 import { DomainError } from '../../common/problem/domain-error';
-import { Settings } from '../settings.defaults';
-import { SettingsService } from '../settings.service';
+import { Settings } from '../../settings/settings.defaults';
+import { SettingsService } from '../../settings/settings.service';
 import { MetricsService } from '../../metrics/metrics.service';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
+import { endLoginCheck, peekRedis, startLoginCheck } from './redis-counters';
 
 export interface RateLimitState {
   limit: number;
@@ -22,23 +23,6 @@ export const LOGIN_FAILURES = 10;
 export const LOGIN_WINDOW_SECONDS = 300;
 const MAX_BLOCKED_LOGINS = 100_000;
 const LOGIN_WINDOW_MS = LOGIN_WINDOW_SECONDS * 1000;
-/**
- * With Redis, the password checks started per username and address, across instances: counted
- * when a check starts and given back when it succeeds, so the count is the window's failures plus
- * the checks under way on every instance (each instance's own view knows only its own).
- */
-const LOGIN_CHECKS_PREFIX = 'warden:login-checks:';
-/** INCR with the window's expiry on the first; answers the count and the milliseconds left. */
-const START_LOGIN_CHECK = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('PTTL', KEYS[1])}`;
-/**
- * Gives a check's place back, unless its window has ended meanwhile: a DECR on the expired key
- * would make a new one at -1, with no expiry, and a place too many for ever.
- */
-const END_LOGIN_CHECK = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
-return 0`;
-
 /** Ends a password check begun with beginLogin, with its outcome (once; later calls are ignored). */
 export type LoginAttempt = (failed: boolean) => void;
 
@@ -225,14 +209,10 @@ export class RateLimiterService {
     if (this.shared !== 'yes' || !(this.storage instanceof ThrottlerStorageRedisService))
       return null;
     const redis = this.storage.redis;
-    const sharedKey = LOGIN_CHECKS_PREFIX + key;
-    const giveBack = () => void redis.eval(END_LOGIN_CHECK, 1, sharedKey).catch(() => undefined);
+    const giveBack = () => void endLoginCheck(redis, key).catch(() => undefined);
     let started: [number, number];
     try {
-      started = (await redis.eval(START_LOGIN_CHECK, 1, sharedKey, LOGIN_WINDOW_MS)) as [
-        number,
-        number,
-      ];
+      started = await startLoginCheck(redis, key, LOGIN_WINDOW_MS);
     } catch {
       return null;
     }
@@ -371,30 +351,6 @@ export class RateLimiterService {
     }
     return state;
   }
-}
-
-/** The counters @nest-lab/throttler-storage-redis keeps for `key`, read without a write. */
-async function peekRedis(
-  storage: ThrottlerStorageRedisService,
-  key: string,
-  name: string,
-): Promise<ThrottlerStorageRecord | null> {
-  // The library's own key names (see its increment script).
-  const hitKey = `{${key}:${name}}:hits`;
-  const blockKey = `{${key}:${name}}:blocked`;
-  const answers = await storage.redis.multi().get(hitKey).pttl(hitKey).pttl(blockKey).exec();
-  const [hits, hitTtl, blockTtl] = (answers ?? []).map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
-  if (hits === null || hits === undefined) return null;
-  const blockMs = Number(blockTtl);
-  return {
-    totalHits: Number(hits),
-    timeToExpire: Math.max(0, Math.ceil(Number(hitTtl) / 1000)),
-    isBlocked: blockMs > 0,
-    timeToBlockExpire: blockMs > 0 ? Math.ceil(blockMs / 1000) : 0,
-  };
 }
 
 function loginRefused(waitMs: number): DomainError {

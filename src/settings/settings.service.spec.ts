@@ -1,4 +1,3 @@
-import { AuditSink } from '../audit/audit.port';
 import { InvalidationBus } from '../common/invalidation/invalidation-bus';
 import { WardenConfig } from '../config/warden-config';
 import { DEFAULT_SETTINGS } from './settings.defaults';
@@ -160,13 +159,12 @@ describe(SettingsService.name, () => {
       version: jest.fn().mockResolvedValue(3),
     } as unknown as SettingsRepository;
     const bus = { subscribe: jest.fn(), publish: jest.fn() } as unknown as InvalidationBus;
-    const audit = { record: jest.fn() } as unknown as AuditSink;
     const config = {
       encryptionKey: { key: Buffer.alloc(32, 7) },
       issuer: 'http://warden.test',
       idpAllowHttp: false,
     } as unknown as WardenConfig;
-    const sut = new SettingsService(repository, bus, audit, config);
+    const sut = new SettingsService(repository, bus, config);
     await sut.onModuleInit();
     sut.onModuleDestroy();
     return sut;

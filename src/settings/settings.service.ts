@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { AuditSink } from '../audit/audit.port';
 import { identityProviderProblems, settingsWarnings, SettingsWarning } from './external-jwt.rules';
 import { completeProviders, upgradeExternalJwt } from './legacy-external-jwt';
 import { isSecretKey, maskedWithin, SEALED_SETTINGS_PATHS, secretSlots } from './settings-secrets';
 import { SecretBox } from '../common/crypto/secret-box';
 import { InvalidationBus } from '../common/invalidation/invalidation-bus';
+import { RefreshedView } from '../common/invalidation/refreshed-view';
 import { DomainError, Problems } from '../common/problem/domain-error';
 import { flattenValidationErrors } from '../common/validation-errors';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
@@ -27,6 +27,15 @@ export interface SettingsActor {
 /** Decides whether a new document would lock out the admin who is saving it (lock-out rules live with the restrictions). */
 export type LockoutCheck = (next: Settings, actor: SettingsActor) => string[];
 
+/** A change saved through this instance: who made it, and what changed (secrets masked). */
+export interface SettingsSaved {
+  actor: SettingsActor;
+  version: number;
+  changes: Record<string, { from: unknown; to: unknown }>;
+  /** Saved over a lock-out warning. */
+  forced: boolean;
+}
+
 export interface SettingsWrite {
   ifMatch: string | undefined;
   actor: SettingsActor;
@@ -46,31 +55,33 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   private current: Settings = structuredClone(DEFAULT_SETTINGS);
   private version = 0;
   private listeners: ((settings: Settings) => void)[] = [];
+  private savedListeners: ((saved: SettingsSaved) => void)[] = [];
   private currentWarnings: SettingsWarning[] = [];
-  private timer?: NodeJS.Timeout;
+  private readonly view: RefreshedView;
 
   constructor(
     private readonly repository: SettingsRepository,
     private readonly bus: InvalidationBus,
-    private readonly audit: AuditSink,
     @Inject(WARDEN_CONFIG) private readonly config: WardenConfig,
   ) {
     this.box = new SecretBox(config.encryptionKey.key);
+    this.view = new RefreshedView({
+      bus,
+      channel: 'settings',
+      pollMs: SETTINGS_POLL_MS,
+      refresh: () => this.reloadIfChanged(),
+      onError: (err) => this.logger.warn({ err }, 'Settings reload failed; retrying'),
+    });
   }
 
   async onModuleInit(): Promise<void> {
     await this.repository.createIfMissing(this.serialize(DEFAULT_SETTINGS));
     await this.reload();
-    this.bus.subscribe(
-      'settings',
-      () => void this.reload().catch((err) => this.logger.warn({ err }, 'Settings reload failed')),
-    );
-    this.timer = setInterval(() => void this.pollVersion(), SETTINGS_POLL_MS);
-    this.timer.unref();
+    this.view.start();
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.view.stop();
   }
 
   /** The settings in force; never waits on the database. */
@@ -90,6 +101,14 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
   /** Called after every change, on every instance (to reschedule jobs, rebuild matchers…). */
   onChange(listener: (settings: Settings) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Called after a change saved through this instance (not on the others), for the audit: the
+   * settings come before the audit, which depends on them, so they tell rather than record.
+   */
+  onSaved(listener: (saved: SettingsSaved) => void): void {
+    this.savedListeners.push(listener);
   }
 
   /** The document for display: secrets replaced by a mask. */
@@ -144,18 +163,13 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     if (!ok) throw preconditionFailed();
     await this.reload();
     this.bus.publish('settings', String(this.version));
-    this.audit.record({
-      event: 'settings.changed',
-      outcome: 'success',
-      actor: write.actor.username,
-      requestId: write.actor.requestId,
-      ip: write.actor.ip,
-      details: {
-        version: this.version,
-        changes: maskedDiff(before, next),
-        forced: lockout.length > 0,
-      },
-    });
+    const saved: SettingsSaved = {
+      actor: write.actor,
+      version: this.version,
+      changes: maskedDiff(before, next),
+      forced: lockout.length > 0,
+    };
+    for (const listener of this.savedListeners) listener(saved);
     return next;
   }
 
@@ -227,13 +241,10 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     return copy;
   }
 
-  private async pollVersion(): Promise<void> {
-    try {
-      const version = await this.repository.version();
-      if (version !== null && version !== this.version) await this.reload();
-    } catch (err) {
-      this.logger.warn({ err }, 'Settings poll failed; retrying');
-    }
+  /** Compares the stored version (a cheap read) before taking the whole document. */
+  private async reloadIfChanged(): Promise<void> {
+    const version = await this.repository.version();
+    if (version !== null && version !== this.version) await this.reload();
   }
 
   private async reload(): Promise<void> {

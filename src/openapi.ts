@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { CredentialKinds } from '../auth/kinds/credential-kinds';
-import { WardenConfig } from '../config/warden-config';
+import { CredentialKinds } from './auth/kinds/credential-kinds';
+import { WardenConfig } from './config/warden-config';
 
 const DESCRIPTION = `Warden authenticates every caller of an Atlassian app's or a Jira / Confluence instance's REST API.
 

@@ -1,6 +1,6 @@
 import { inRanges, IpRange, parseAddress, parseRange } from '../common/ip';
 import { CredentialKind } from '../common/principal';
-import { clientAddressUnder } from './client-ip.service';
+import { clientAddressUnder } from '../common/client-address';
 import { Settings } from './settings.defaults';
 
 export interface LockoutSubject {

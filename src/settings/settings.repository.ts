@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { isUniqueViolation } from '../database/db-errors';
+import { isUniqueViolation } from '../common/database/db-errors';
 import { SettingsEntity } from './settings.entity';
 
 export const SETTINGS_ROW = 'global';

@@ -12,7 +12,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdminOnly, CurrentPrincipal } from '../common/decorators/auth-policy.decorator';
 import { Principal } from '../common/principal';
-import { ClientIpService } from './client-ip.service';
+import { requestMeta } from '../common/request-meta';
 import { SettingsDto } from './dto/settings.dto';
 import { lockoutReasons } from './lockout';
 import { Settings } from './settings.defaults';
@@ -35,10 +35,7 @@ const WARNING_HEADER = {
 @AdminOnly()
 @Controller('admin/settings')
 export class SettingsController {
-  constructor(
-    private readonly settings: SettingsService,
-    private readonly clientIp: ClientIpService,
-  ) {}
+  constructor(private readonly settings: SettingsService) {}
 
   @Get()
   @ApiOperation({ summary: 'The settings document (secrets masked); its ETag is the version' })
@@ -120,11 +117,12 @@ export class SettingsController {
     principal: Principal,
     request: FastifyRequest,
   ): SettingsWrite {
-    const ip = this.clientIp.resolve(request.ip, request.headers);
+    // The address the access guard resolved behind trusted proxies before admitting the call.
+    const { ip, requestId } = requestMeta(request);
     return {
       ifMatch,
       force: force === 'true' || force === '1',
-      actor: { username: principal.username, requestId: String(request.id), ip },
+      actor: { username: principal.username, requestId, ip },
       lockout: (next) =>
         lockoutReasons(next, {
           socketAddress: request.ip,
