@@ -65,7 +65,7 @@ async function main() {
         call,
         log,
         tail,
-        tmpDir: run.tmpDir,
+        tmpDir: /** @type {string} */ (run.tmpDir),
         resultsDir: RESULTS_DIR,
       },
       SOAK,
