@@ -259,7 +259,7 @@ function spawnChild(name, cpu, args, { env, logFile, stdin = 'ignore', stdout, c
 }
 
 /**
- * Runs `node <args>` to its end and answers the last line of its stdout, parsed as JSON.
+ * Waits for a child to end and answers the last line of its stdout, parsed as JSON.
  *
  * @param {Child} child started with stdout 'pipe'
  * @param {number | null} limitMs killed after this long (a rejection), or never
