@@ -124,14 +124,7 @@ async function main() {
   results.printMinting(minting, connectMinting);
   report.printTokensRanOut(summary);
   if (problems.list.length > 0) {
-    log(`ERROR: ${problems.list.length} run(s) had non-2xx responses or errors (see above):`);
-    for (const p of problems.list) log(`  - ${p}`);
-    const wardenLog = tail(bench.warden.logFile, 15);
-    if (wardenLog) log(`Warden's last output:\n${wardenLog}`);
-    if (servers.ace && problems.list.some((p) => p.startsWith('ace-') || p.includes('(ace-')))
-      log(`The ACE peer's last output:\n${tail(servers.ace.logFile, 15)}`);
-    if (servers.peer && problems.list.some((p) => p.includes('peer:')))
-      log(`The peer Warden's last output:\n${tail(servers.peer.logFile, 15)}`);
+    report.printProblems(problems.list, servers);
     process.exitCode = 1;
   }
 

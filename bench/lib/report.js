@@ -6,7 +6,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { RESULTS_DIR, config } = require('./config');
-const { log } = require('./children');
+const { log, tail } = require('./children');
 const { BASELINES, TARGETS, CONNECT_VS_ACE, SCENARIOS, usesTokenFile } = require('./scenarios');
 
 /** @typedef {import('./runs').Measured} Measured */
@@ -246,6 +246,23 @@ function printTokensRanOut(/** @type {SummaryRow[]} */ summary) {
 }
 
 /**
+ * The failed requests of the run, and the last output of the servers they concern.
+ *
+ * @param {string[]} problems
+ * @param {import('./setup').Servers} servers
+ */
+function printProblems(problems, servers) {
+  log(`ERROR: ${problems.length} run(s) had non-2xx responses or errors (see above):`);
+  for (const p of problems) log(`  - ${p}`);
+  const wardenLog = tail(servers.warden.logFile, 15);
+  if (wardenLog) log(`Warden's last output:\n${wardenLog}`);
+  if (servers.ace && problems.some((p) => p.startsWith('ace-') || p.includes('(ace-')))
+    log(`The ACE peer's last output:\n${tail(servers.ace.logFile, 15)}`);
+  if (servers.peer && problems.some((p) => p.includes('peer:')))
+    log(`The peer Warden's last output:\n${tail(servers.peer.logFile, 15)}`);
+}
+
+/**
  * Writes `report` to bench/results/latest.json (the folder ignored by git); answers its path.
  *
  * @param {object} report
@@ -272,5 +289,6 @@ module.exports = {
   printConnectVsAce,
   printHeading,
   printTokensRanOut,
+  printProblems,
   writeResults,
 };
