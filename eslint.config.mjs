@@ -67,12 +67,26 @@ function folderBoundaries() {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'scripts/**', 'bench/**/*.js', '*.js', '*.mjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'scripts/**', 'bench/results/**', '*.js', '*.mjs'] },
   ...tseslint.configs.recommended,
   {
     // Tests read JSON response bodies field by field; typing each of them adds nothing.
     files: ['test/**/*.ts', 'src/**/*.spec.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    // The benchmark: CommonJS scripts that node runs as they are (types from JSDoc, checked with
+    // bench/tsconfig.json).
+    files: ['bench/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: Object.fromEntries(
+        ['require', 'module', 'exports', '__dirname', '__filename', 'process', 'Buffer', 'console',
+          'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'fetch',
+          'AbortSignal', 'URL', 'structuredClone'].map((name) => [name, 'readonly']),
+      ),
+    },
+    rules: { 'no-undef': 'error', '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     rules: {

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 // The Atlassian Connect peer: an express app protected by atlassian-connect-express (ACE), the
 // library most Connect apps on Node.js are built with, run by bench/run.js beside Warden and the
@@ -34,6 +35,7 @@ const body =
     user: { accountId: 'unknown' },
   });
 
+/** @param {string} name */
 function required(name) {
   const value = process.env[name];
   if (!value) {
@@ -53,7 +55,8 @@ app.disable('x-powered-by');
 const addon = ace(
   app,
   {
-    config: {
+    // ACE reads more options than its types list (appKey, the store's `logging` for sequelize).
+    config: /** @type {any} */ ({
       production: {
         localBaseUrl,
         appKey,
@@ -61,7 +64,7 @@ const addon = ace(
         store: { adapter: 'sequelize', type: 'postgres', url: storeUrl, logging: false },
         // Nothing is read from disk: the descriptor is built here (ACE otherwise loads
         // atlassian-connect.json from the working directory).
-        descriptorTransformer: (descriptor) => ({
+        descriptorTransformer: (/** @type {Record<string, unknown>} */ descriptor) => ({
           ...descriptor,
           key: appKey,
           name: 'Warden benchmark peer',
@@ -72,7 +75,7 @@ const addon = ace(
           scopes: ['READ'],
         }),
       },
-    },
+    }),
   },
   undefined,
   {},
@@ -89,12 +92,13 @@ app.get('/connect/whoami', addon.authenticate(), (_req, res) => {
   res.type('application/json').send(body);
 });
 
+/** @type {import('node:http').Server | null} */
 let server = null;
 
 async function start() {
   // The tenant as an install stores it, through ACE's own store adapter.
   await addon.settings.saveInstallation(
-    {
+    /** @type {import('atlassian-connect-express').ClientInfo} */ ({
       key: appKey,
       clientKey: tenant.clientKey,
       sharedSecret: tenant.sharedSecret,
@@ -102,16 +106,19 @@ async function start() {
       productType: 'jira',
       description: 'Warden benchmark tenant',
       eventType: 'installed',
-    },
+    }),
     tenant.clientKey,
   );
-  const stored = await addon.settings.get('clientInfo', tenant.clientKey);
+  const stored = /** @type {{ sharedSecret?: string } | null} */ (
+    await addon.settings.get('clientInfo', tenant.clientKey)
+  );
   if (!stored || stored.sharedSecret !== tenant.sharedSecret) {
     throw new Error('the tenant could not be read back from the store');
   }
   await new Promise((resolve, reject) => {
-    server = app.listen(port, host, resolve);
-    server.once('error', reject);
+    const listening = app.listen(port, host, () => resolve(undefined));
+    listening.once('error', reject);
+    server = listening;
   });
   process.stderr.write(
     `ace-peer: atlassian-connect-express ${require('atlassian-connect-express/package.json').version}` +
@@ -120,16 +127,19 @@ async function start() {
   );
 }
 
+/** @param {any} err */
 function fail(err) {
   process.stderr.write(`ace-peer failed to start: ${err && err.stack ? err.stack : err}\n`);
   process.exit(1);
 }
 
+/** @param {number} code */
 async function stop(code) {
   try {
     if (server) {
-      const closed = new Promise((resolve) => server.close(resolve));
-      server.closeIdleConnections();
+      const open = server;
+      const closed = new Promise((resolve) => open.close(resolve));
+      open.closeIdleConnections();
       await closed;
     }
     await addon.schema.close();

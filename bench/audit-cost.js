@@ -12,6 +12,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { DataSource } = require('typeorm');
 
+/** @type {(p: string) => any} a module of Warden's build */
 const dist = (p) => require(path.join(__dirname, '..', 'dist', p));
 const { buildDataSourceOptions } = dist('database/data-source');
 const { runMigrations } = dist('database/migrate');
@@ -59,7 +60,7 @@ async function main() {
     };
     const headers = { 'user-agent': 'autocannon', authorization: 'Bearer x' };
     let n = 0;
-    const decide = (count) => {
+    const decide = (/** @type {number} */ count) => {
       for (let i = 0; i < count; i++) {
         const row = access.allowed(
           'access',
@@ -76,7 +77,7 @@ async function main() {
         writer.record(row);
       }
     };
-    const run = async (rows) => {
+    const run = async (/** @type {number} */ rows) => {
       for (let done = 0; done < rows; done += PER_FLUSH) {
         decide(PER_FLUSH);
         await writer.flush();

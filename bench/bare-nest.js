@@ -13,7 +13,8 @@ const { FastifyAdapter } = require('@nestjs/platform-fastify');
 
 const port = Number(process.env.PORT || 3002);
 const host = process.env.HOST || '127.0.0.1';
-const body = (name, fallback) => (process.env[name] ? JSON.parse(process.env[name]) : fallback);
+const body = (/** @type {string} */ name, /** @type {unknown} */ fallback) =>
+  process.env[name] ? JSON.parse(process.env[name]) : fallback;
 const whoami = body('BARE_WHOAMI', {
   id: randomUUID(),
   username: 'admin',
@@ -40,7 +41,9 @@ for (const [method, route] of [
   ['decision', 'authz/decision'],
   ['connect', 'connect/whoami'],
 ]) {
-  const descriptor = Object.getOwnPropertyDescriptor(BareController.prototype, method);
+  const descriptor = /** @type {PropertyDescriptor} */ (
+    Object.getOwnPropertyDescriptor(BareController.prototype, method)
+  );
   Get(route)(BareController.prototype, method, descriptor);
 }
 Controller()(BareController);
@@ -48,6 +51,7 @@ class BareModule {}
 Module({ controllers: [BareController] })(BareModule);
 
 async function main() {
+  /** @type {import('@nestjs/platform-fastify').NestFastifyApplication} */
   const app = await NestFactory.create(BareModule, new FastifyAdapter(), { logger: false });
   if (process.env.BARE_EXIT_ON_STDIN_END === '1') {
     process.stdin.on('end', () => process.exit(0));

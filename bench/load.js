@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 // Load generator, run by bench/run.js in its own process (pinned to its own core).
 // Usage: node bench/load.js <spec.json>
@@ -31,20 +32,29 @@ process.stdin.on('error', () => process.exit(2));
 process.stdin.resume();
 
 const tokenScheme = spec.tokenScheme || 'Bearer';
+/** @type {string[] | null} */
 let tokens = null;
 if (spec.tokensFile) {
   tokens = readFileSync(spec.tokensFile, 'utf8').split('\n').filter(Boolean);
   if (new Set(tokens).size !== tokens.length) fail('tokens file holds duplicates');
 }
 
+/** @param {string} message */
 function fail(message) {
   process.stderr.write(`load.js: ${message}\n`);
   process.exit(1);
 }
 
-/** One autocannon run; `pool` is the slice of tokens it may spend (each once), or null. */
+/**
+ * One autocannon run; `pool` is the slice of tokens it may spend (each once), or null.
+ *
+ * @param {number} seconds
+ * @param {string[] | null} pool
+ * @returns {Promise<Record<string, unknown>>} the figures of bench/lib/runs.js's Measured
+ */
 function runOnce(seconds, pool) {
   return new Promise((resolve, reject) => {
+    /** @type {Record<string, any>} autocannon's options */
     const opts = {
       url: spec.url,
       connections: spec.connections,
@@ -67,6 +77,7 @@ function runOnce(seconds, pool) {
     let serverAtStart = serverCpuSeconds();
     // CPU use is read when the last token is answered, or else when autocannon reports
     // (which it does on its next 1 s tick, idle time the CPU shares should not include).
+    /** @type {{ at: number, own: NodeJS.CpuUsage, server: number | null } | null} */
     let cpuEnd = null;
     const readCpu = () => {
       if (!cpuEnd)
@@ -76,16 +87,21 @@ function runOnce(seconds, pool) {
           server: serverCpuSeconds(),
         };
     };
+    /**
+     * @param {unknown} err
+     * @param {any} [result]
+     */
     const finish = (err, result) => {
       clearTimeout(timer);
       if (err) return reject(err);
       const elapsed = (lastAt - startedAt) / 1000;
       readCpu();
+      if (!cpuEnd) throw new Error('no CPU reading');
       const wall = (cpuEnd.at - startedAt) / 1000;
       const own = cpuEnd.own;
       const serverAtEnd = cpuEnd.server;
       const sorted = latencies.subarray(0, count).sort();
-      const pct = (p) =>
+      const pct = (/** @type {number} */ p) =>
         count ? sorted[Math.min(count - 1, Math.max(0, Math.ceil((p / 100) * count) - 1))] : null;
       resolve({
         requests: count,
@@ -123,7 +139,12 @@ function runOnce(seconds, pool) {
         },
       });
     };
-    const onResponse = (_client, _status, _bytes, responseTime) => {
+    const onResponse = (
+      /** @type {unknown} */ _client,
+      /** @type {number} */ _status,
+      /** @type {number} */ _bytes,
+      /** @type {number} */ responseTime,
+    ) => {
       if (count === latencies.length) {
         const bigger = new Float64Array(latencies.length * 2);
         bigger.set(latencies);
@@ -140,7 +161,7 @@ function runOnce(seconds, pool) {
     // not the server, set the pace of this scenario).
     const plans = pool
       ? Array.from({ length: spec.connections }, (_, c) =>
-          pool.filter((_t, i) => i % spec.connections === c),
+          pool.filter((_t, /** @type {number} */ i) => i % spec.connections === c),
         ).map((slice) => ({
           ...opts,
           connections: 1,
@@ -151,18 +172,24 @@ function runOnce(seconds, pool) {
           })),
         }))
       : [opts];
+    /** @type {any[]} autocannon instances */
     const instances = [];
+    /** @type {any[]} their results */
     const results = [];
     let pending = plans.length;
     for (const plan of plans) {
-      const instance = autocannon(plan, (err, result) => {
+      const instance = autocannon(plan, (/** @type {unknown} */ err, /** @type {any} */ result) => {
         if (err) return finish(err);
         results.push(result);
         if (--pending > 0) return;
-        const sum = (f) => results.reduce((a, r) => a + (f(r) || 0), 0);
+        const sum = (/** @type {(r: any) => number} */ f) =>
+          results.reduce((a, r) => a + (f(r) || 0), 0);
+        /** @type {Record<string, { count: number }>} */
         const statusCodeStats = {};
         for (const r of results)
-          for (const [code, v] of Object.entries(r.statusCodeStats || {}))
+          for (const [code, v] of Object.entries(
+            /** @type {Record<string, { count: number }>} */ (r.statusCodeStats || {}),
+          ))
             statusCodeStats[code] = { count: (statusCodeStats[code]?.count || 0) + v.count };
         finish(null, {
           instances: results.length,
@@ -205,6 +232,10 @@ function serverCpuSeconds() {
   }
 }
 
+/**
+ * @param {number | null | undefined} x
+ * @param {number} digits
+ */
 function round(x, digits) {
   if (x === null || x === undefined || Number.isNaN(x)) return null;
   const f = 10 ** digits;

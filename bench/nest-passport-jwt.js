@@ -36,9 +36,13 @@ class JwtStrategy extends PassportStrategy(Strategy) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
       ignoreExpiration: false,
-      secretOrKey: keyKind === 'keyobject' ? createSecretKey(Buffer.from(secret)) : secret,
+      // (passport-jwt's types say string or Buffer; jsonwebtoken takes a KeyObject too.)
+      secretOrKey: /** @type {any} */ (
+        keyKind === 'keyobject' ? createSecretKey(Buffer.from(String(secret))) : secret
+      ),
     });
   }
+  /** @param {{ sub: string, username: string }} payload */
   async validate(payload) {
     return { userId: payload.sub, username: payload.username };
   }
@@ -53,7 +57,9 @@ class ProfileController {
     return whoami;
   }
 }
-const descriptor = Object.getOwnPropertyDescriptor(ProfileController.prototype, 'whoami');
+const descriptor = /** @type {PropertyDescriptor} */ (
+  Object.getOwnPropertyDescriptor(ProfileController.prototype, 'whoami')
+);
 UseGuards(JwtAuthGuard)(ProfileController.prototype, 'whoami', descriptor);
 Get('system/whoami')(ProfileController.prototype, 'whoami', descriptor);
 Controller()(ProfileController);
@@ -66,6 +72,7 @@ Module({
 })(AuthModule);
 
 async function main() {
+  /** @type {import('@nestjs/platform-fastify').NestFastifyApplication} */
   const app = await NestFactory.create(AuthModule, new FastifyAdapter(), { logger: false });
   if (process.env.BARE_EXIT_ON_STDIN_END === '1') {
     process.stdin.on('end', () => process.exit(0));

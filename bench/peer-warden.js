@@ -269,7 +269,7 @@ function removePeerSync() {
 
 /**
  * @typedef {object} PeerContext
- * @property {(options: object) => Promise<any>} startWarden run.js's, with `root` and `name`
+ * @property {(options: object) => Promise<any>} startWarden bench/lib/warden.js's, with `root` and `name`
  * @property {object} wardenOptions the options the current Warden was started with
  * @property {(warden: any) => Promise<any>} configureSettings
  * @property {(warden: any, token: string) => Promise<any>} checkDecision

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 // Load generator of the soak (bench/soak.js), run in its own process (pinned to its own core).
 // Usage: node bench/soak-load.js <spec.json>
@@ -32,16 +33,19 @@ process.stdin.resume();
 const tokens = readFileSync(spec.tokensFile, 'utf8').split('\n').filter(Boolean);
 const rotation = ['whoami', 'decision', 'whoami', 'public', 'decision', 'garbage'];
 if (spec.connect) rotation.push('connect', 'connect');
+/** @type {Record<string, Record<string, number>>} answers by kind of request, by status */
 const statuses = Object.fromEntries(rotation.map((k) => [k, {}]));
 let sent = 0;
 let nextToken = 0;
 let answered = 0;
 
-const randomInt = (n) => Math.floor(Math.random() * n);
+const randomInt = (/** @type {number} */ n) => Math.floor(Math.random() * n);
 const clientAddress = () => `127.${randomInt(256)}.${randomInt(256)}.${1 + randomInt(254)}`;
-const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const b64 = (/** @type {unknown} */ value) =>
+  Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** A Connect request token for GET /connect/whoami?page=<page> (bench/connect-jwt.js's shape). */
+/** @param {number} page */
 function connectToken(page) {
   const { clientKey, sharedSecret, accountId, path } = spec.connect;
   const iat = Math.floor(Date.now() / 1000);
@@ -57,9 +61,14 @@ function connectToken(page) {
   return `${input}.${createHmac('sha256', sharedSecret).update(input).digest('base64url')}`;
 }
 
+/**
+ * @param {{ method?: string, path?: string, headers?: Record<string, string> }} req
+ * @param {{ kind?: string }} context
+ */
 function setupRequest(req, context) {
   const kind = rotation[sent++ % rotation.length];
   context.kind = kind;
+  /** @type {Record<string, string>} */
   const headers = { 'x-forwarded-for': clientAddress() };
   const n = randomInt(1_000_000);
   switch (kind) {
@@ -92,6 +101,11 @@ function setupRequest(req, context) {
   return req;
 }
 
+/**
+ * @param {number} status
+ * @param {unknown} _body
+ * @param {{ kind: string }} context
+ */
 function onResponse(status, _body, context) {
   const byStatus = statuses[context.kind];
   byStatus[status] = (byStatus[status] || 0) + 1;
@@ -107,7 +121,7 @@ const instance = autocannon(
     timeout: 10,
     requests: [{ setupRequest, onResponse }],
   },
-  (err, result) => {
+  (/** @type {any} */ err, /** @type {any} */ result) => {
     clearInterval(progress);
     if (err) {
       process.stderr.write(`soak-load.js: ${err.stack || err}\n`);
@@ -130,7 +144,9 @@ const instance = autocannon(
     process.exit(0);
   },
 );
-instance.on('error', (err) => process.stderr.write(`soak-load.js: ${err.stack || err}\n`));
+instance.on('error', (/** @type {any} */ err) =>
+  process.stderr.write(`soak-load.js: ${err.stack || err}\n`),
+);
 const progress = setInterval(
   () =>
     process.stdout.write(

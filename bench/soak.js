@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 // The memory soak of docs/architecture.md#performance-targets ("memory flat under a 10-minute load:
 // no growth beyond the caches' bounds"), run by bench/run.js when BENCH_SOAK_MINUTES is set (npm
@@ -24,8 +25,27 @@ const SOAK_HEAP_TOLERANCE = { share: 0.05, bytes: 8 * 1024 * 1024 };
 const VERIFIED_TOKEN_CACHE_BOUND = 100_000;
 const MiB = 1024 * 1024;
 
+/**
+ * What bench/run.js hands the soak: the Warden set up as for the throughput runs, and its tools.
+ *
+ * @typedef {object} SoakContext
+ * @property {import('./lib/warden').Warden} warden
+ * @property {import('./lib/minting').Minter} minter
+ * @property {import('./lib/connect').Connect | null} connect
+ * @property {string} connectPath
+ * @property {import('./lib/children').Plan} plan
+ * @property {typeof import('./lib/children').spawnChild} spawnChild
+ * @property {typeof import('./lib/http').call} call
+ * @property {(line: string) => void} log
+ * @property {typeof import('./lib/children').tail} tail
+ * @property {string} tmpDir
+ * @property {string} resultsDir
+ */
+
+/** @typedef {{ seconds: number, heapUsed: number | null, rss: number | null }} Sample */
+
 /** Resident set of a process, from /proc (Linux), in bytes; null elsewhere. */
-function residentBytes(pid) {
+function residentBytes(/** @type {number | undefined} */ pid) {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
@@ -36,11 +56,16 @@ function residentBytes(pid) {
 }
 
 /** One sample: Warden's heap in use (its own /metrics) and resident set. */
+/**
+ * @param {SoakContext} ctx
+ * @param {number} startedAt
+ * @returns {Promise<Sample>}
+ */
 async function sample(ctx, startedAt) {
   const res = await ctx.call('GET', `${ctx.warden.base}/metrics`);
   const line = res.text
     .split('\n')
-    .find((l) => l.startsWith('warden_nodejs_heap_size_used_bytes '));
+    .find((/** @type {string} */ l) => l.startsWith('warden_nodejs_heap_size_used_bytes '));
   return {
     seconds: Math.round((Date.now() - startedAt) / 100) / 10,
     heapUsed: line ? Number(line.split(' ')[1]) : null,
@@ -49,11 +74,17 @@ async function sample(ctx, startedAt) {
 }
 
 /** Per minute: samples taken, lowest and highest heap use, highest resident set. */
+/**
+ * @param {Sample[]} samples
+ * @param {number} minutes
+ */
 function byMinute(samples, minutes) {
   return Array.from({ length: minutes }, (_, m) => {
     const inMinute = samples.filter((s) => s.seconds >= m * 60 && s.seconds < (m + 1) * 60);
-    const heap = inMinute.map((s) => s.heapUsed).filter((v) => v !== null);
-    const rss = inMinute.map((s) => s.rss).filter((v) => v !== null);
+    const heap = /** @type {number[]} */ (
+      inMinute.map((s) => s.heapUsed).filter((v) => v !== null)
+    );
+    const rss = /** @type {number[]} */ (inMinute.map((s) => s.rss).filter((v) => v !== null));
     return {
       minute: m + 1,
       samples: inMinute.length,
@@ -65,6 +96,11 @@ function byMinute(samples, minutes) {
 }
 
 /** The soak's load generator, its progress lines passed on as they come. */
+/**
+ * @param {SoakContext} ctx
+ * @param {Record<string, unknown>} spec bench/soak-load.js's
+ * @returns {Promise<any>} its result line
+ */
 function startLoad(ctx, spec) {
   const specFile = path.join(ctx.tmpDir, 'soak-spec.json');
   fs.writeFileSync(specFile, JSON.stringify(spec));
@@ -76,9 +112,11 @@ function startLoad(ctx, spec) {
     { logFile, stdin: 'pipe', stdout: 'pipe' },
   );
   let pending = '';
+  /** @type {any} */
   let result = null;
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk) => {
+  const stdout = /** @type {import('node:stream').Readable} */ (child.stdout);
+  stdout.setEncoding('utf8');
+  stdout.on('data', (/** @type {string} */ chunk) => {
     pending += chunk;
     let nl;
     while ((nl = pending.indexOf('\n')) !== -1) {
@@ -103,6 +141,7 @@ function startLoad(ctx, spec) {
 }
 
 /** The statuses each kind may answer; anything else fails the soak. */
+/** @type {Record<string, string[]>} */
 const EXPECTED = {
   whoami: ['200'],
   decision: ['200'],
@@ -111,6 +150,10 @@ const EXPECTED = {
   garbage: ['401'],
 };
 
+/**
+ * @param {SoakContext} ctx
+ * @param {{ minutes: number, tokens: number, connections: number }} soak
+ */
 async function runSoak(ctx, { minutes, tokens: tokenCount, connections }) {
   ctx.log(
     `Soak: ${minutes} min of mixed load (${connections} connections); minting a pool of ` +
@@ -137,6 +180,7 @@ async function runSoak(ctx, { minutes, tokens: tokenCount, connections }) {
       }
     : null;
   const startedAt = Date.now();
+  /** @type {Sample[]} */
   const samples = [];
   let sampling = true;
   const sampler = (async () => {
@@ -171,7 +215,7 @@ async function runSoak(ctx, { minutes, tokens: tokenCount, connections }) {
     middle.heapFloor !== null && last.heapFloor !== null ? last.heapFloor - middle.heapFloor : null;
   const wrong = [];
   for (const [kind, byStatus] of Object.entries(load.statuses)) {
-    for (const [status, count] of Object.entries(byStatus))
+    for (const [status, count] of Object.entries(/** @type {Record<string, number>} */ (byStatus)))
       if (!EXPECTED[kind].includes(status)) wrong.push(`${kind}: ${count} × ${status}`);
   }
   const result =
@@ -184,7 +228,7 @@ async function runSoak(ctx, { minutes, tokens: tokenCount, connections }) {
   ctx.log('');
   ctx.log('minute  samples  heap floor MiB  heap peak MiB  RSS peak MiB');
   for (const m of minutesTable) {
-    const f = (v) => (v === null ? '-' : (v / MiB).toFixed(1));
+    const f = (/** @type {number | null} */ v) => (v === null ? '-' : (v / MiB).toFixed(1));
     ctx.log(
       `${String(m.minute).padStart(6)}  ${String(m.samples).padStart(7)}  ` +
         `${f(m.heapFloor).padStart(14)}  ${f(m.heapPeak).padStart(13)}  ${f(m.rssPeak).padStart(12)}`,
@@ -194,9 +238,9 @@ async function runSoak(ctx, { minutes, tokens: tokenCount, connections }) {
   ctx.log(
     `Soak: ${load.requests} requests in ${load.seconds} s (${load.rps} req/s), statuses ` +
       `${JSON.stringify(load.statuses)}, ${load.errors} errors. Heap floor minute ` +
-      `${middle.minute} ${(middle.heapFloor / MiB).toFixed(1)} MiB, minute ${last.minute} ` +
-      `${(last.heapFloor / MiB).toFixed(1)} MiB: ${growth >= 0 ? '+' : ''}` +
-      `${(growth / MiB).toFixed(1)} MiB (allowed ${(allowed / MiB).toFixed(1)} MiB) -> ${result}` +
+      `${middle.minute} ${((middle.heapFloor ?? 0) / MiB).toFixed(1)} MiB, minute ${last.minute} ` +
+      `${((last.heapFloor ?? 0) / MiB).toFixed(1)} MiB: ${(growth ?? 0) >= 0 ? '+' : ''}` +
+      `${((growth ?? 0) / MiB).toFixed(1)} MiB (allowed ${(allowed / MiB).toFixed(1)} MiB) -> ${result}` +
       (wrong.length ? `; unexpected answers: ${wrong.join(', ')}` : ''),
   );
   const report = {

@@ -38,7 +38,7 @@ export interface DecisionVerdict {
 }
 
 /**
- * The decision endpoint's judgement (DESIGN section 8): the original request through the access
+ * The decision endpoint's judgement (docs/integrations/nginx-traefik-jira.md#the-decision-endpoint): the original request through the access
  * pipeline, one audit row either way. A denial is the DomainError thrown, its row recorded; the
  * problem filter answers it as any other.
  */
