@@ -144,7 +144,14 @@ describe(OperationStore.name, () => {
       await expect(sut.begin('op-1', 'export', 't', false)).rejects.toBe(outage);
     });
 
-    it.todo('takes the new token of a call that finds the first token expired but not yet swept');
+    it('takes the new token of a call that finds the first token expired but not yet swept', async () => {
+      await sut.begin('op-1', 'export', tokenExpiring(NOW + 60_000), false);
+      clock.at = NOW + 61_000;
+      const fresh = tokenExpiring(NOW + 2 * HOUR);
+      const { operation } = await sut.begin('op-1', 'import', fresh, false);
+      expect(operation.tokenExpiresAt).toEqual(new Date(NOW + 2 * HOUR));
+      await expect(sut.token('op-1')).resolves.toBe(fresh);
+    });
   });
 
   describe('token', () => {

@@ -67,8 +67,13 @@ export class OperationStore {
     const now = new Date(this.clock.now());
     if (existing) {
       existing.updatedAt = now;
-      // The first token stays; only an operation whose token is gone takes the new one.
-      if (!existing.operationToken) {
+      // The first token stays while it lives; an operation whose token is gone or has expired
+      // (the sweep may not have wiped it yet) takes the new one.
+      const kept =
+        existing.operationToken !== null &&
+        existing.tokenExpiresAt !== null &&
+        existing.tokenExpiresAt.getTime() > now.getTime();
+      if (!kept) {
         existing.operationToken = this.box.seal(token, tokenContext(id));
         existing.tokenExpiresAt = tokenExpiry(token, now.getTime());
       }
