@@ -172,7 +172,13 @@ describe(AuditStatsService.name, () => {
     expect(repository.topActors).toHaveBeenLastCalledWith(new Date(T - HOUR), to, 10);
   });
 
-  it.todo(
-    'names the field of a bad range as the other validation_failed problems do: errors: [{ field, messages }]',
-  );
+  it('names the field of a bad range as the other validation_failed problems do', async () => {
+    const err = await sut
+      .stats({ from: new Date(T), to: new Date(T - MINUTE), bucket: 'minute' })
+      .catch((e: unknown) => e);
+    expect((err as DomainError).code).toBe('validation_failed');
+    expect((err as DomainError).extras.fields).toEqual({
+      errors: [{ field: 'from', messages: ['from must be before to'] }],
+    });
+  });
 });

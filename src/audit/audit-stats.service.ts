@@ -65,13 +65,10 @@ export class AuditStatsService {
     const first = Math.floor(from.getTime() / size) * size;
     const last = Math.floor((to.getTime() - 1) / size) * size;
     if ((last - first) / size + 1 > MAX_BUCKETS)
-      throw Problems.badRequest('The request is not valid', 'validation_failed', {
-        errors: {
-          bucket: [
-            `the range holds more than ${MAX_BUCKETS} ${query.bucket} buckets; use a larger bucket`,
-          ],
-        },
-      });
+      throw Problems.invalidField(
+        'bucket',
+        `the range holds more than ${MAX_BUCKETS} ${query.bucket} buckets; use a larger bucket`,
+      );
     const rows = await this.repository.countByBucket(from, to, size, query.actor);
     const buckets = new Map<number, StatsBucket>();
     for (let at = first; at <= last; at += size)
@@ -115,9 +112,7 @@ function rangeOf(
   const end = to ?? new Date();
   const start = from ?? new Date(end.getTime() - span);
   if (start.getTime() >= end.getTime())
-    throw Problems.badRequest('The request is not valid', 'validation_failed', {
-      errors: { from: ['from must be before to'] },
-    });
+    throw Problems.invalidField('from', 'from must be before to');
   return { from: start, to: end };
 }
 

@@ -154,7 +154,7 @@ describe(DecisionExplainer.name, () => {
     expect(caught).toBeInstanceOf(DomainError);
     expect((caught as DomainError).status).toBe(400);
     expect((caught as DomainError).extras.fields).toEqual({
-      errors: { clientIp: ['clientIp must be an IPv4 or IPv6 address'] },
+      errors: [{ field: 'clientIp', messages: ['clientIp must be an IPv4 or IPv6 address'] }],
     });
   });
 

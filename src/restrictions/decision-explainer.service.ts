@@ -102,9 +102,7 @@ export class DecisionExplainer {
     if (input.clientIp !== undefined) {
       const parsed = parseAddress(input.clientIp.trim());
       if (!parsed)
-        throw Problems.badRequest('The request is not valid', 'validation_failed', {
-          errors: { clientIp: ['clientIp must be an IPv4 or IPv6 address'] },
-        });
+        throw Problems.invalidField('clientIp', 'clientIp must be an IPv4 or IPv6 address');
       clientIp = parsed.toString();
     }
     steps.add('client-address', 'info', `Judged as coming from ${clientIp}`);

@@ -62,6 +62,11 @@ export const Problems = {
     code: ProblemCodeFor<400> = 'bad_request',
     fields?: Record<string, unknown>,
   ) => new DomainError(400, code, 'Bad Request', detail, { fields }),
+  /** A 400 naming one field, in the shape every validation refusal takes (`errors: [{ field, messages }]`). */
+  invalidField: (field: string, message: string) =>
+    new DomainError(400, 'validation_failed', 'Bad Request', 'The request is not valid', {
+      fields: { errors: [{ field, messages: [message] }] },
+    }),
   unavailable: (detail: string, code: ProblemCodeFor<503> = 'service_unavailable') =>
     new DomainError(503, code, 'Service Unavailable', detail, { headers: { 'Retry-After': '5' } }),
 };
