@@ -65,7 +65,8 @@ function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   };
   return (
     <main class="signin">
-      <form onSubmit={submit} class="card" aria-labelledby="signin-title">
+      {/* submit shows its own failure on the form. */}
+      <form onSubmit={(e) => void submit(e)} class="card" aria-labelledby="signin-title">
         <h1 id="signin-title">Warden console</h1>
         <p class="hint">Sign in with your Warden username and password.</p>
         <TextField

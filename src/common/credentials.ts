@@ -108,6 +108,8 @@ export function apiTokenOf(
 export function connectTokenOf(
   credential: PresentedCredential,
   url: string | undefined,
+  // 'ambiguous' names the refusal; a token with that text would be refused as malformed anyway.
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents
 ): string | null | 'ambiguous' {
   const q = url === undefined ? -1 : url.indexOf('?');
   const fromQuery = q === -1 ? [] : jwtParameters(url!.slice(q + 1));

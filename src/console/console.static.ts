@@ -43,6 +43,8 @@ export async function serveConsole(app: NestFastifyApplication, dir = CONSOLE_DI
     index: ['index.html'],
     // Small files, rebuilt in place: revalidated by ETag on every load.
     cacheControl: false,
-    setHeaders: (res) => res.header('Cache-Control', 'no-cache'),
+    setHeaders: (res) => {
+      res.header('Cache-Control', 'no-cache');
+    },
   });
 }

@@ -43,7 +43,8 @@ export function parseJsonBodies(fastify: FastifyInstance): void {
       err.statusCode = 400;
       return done(err, undefined);
     }
-    parseJson(request, text, done);
+    // Fastify's default parser is its callback form: it answers through done, with no promise.
+    void parseJson(request, text, done);
   };
   const asJson = { parseAs: 'string' as const, bodyLimit: BODY_LIMIT_BYTES };
   fastify.addContentTypeParser('application/json', asJson, jsonBody);

@@ -98,8 +98,9 @@ export function TokensPage() {
             <div class="buttons">
               <button
                 type="button"
-                onClick={async () => {
-                  await navigator.clipboard.writeText(created.token).then(
+                onClick={() => {
+                  // Either outcome is shown: the copy's promise settles into setCopied.
+                  void navigator.clipboard.writeText(created.token).then(
                     () => setCopied(true),
                     () => setCopied(false),
                   );

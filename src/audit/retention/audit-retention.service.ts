@@ -97,7 +97,9 @@ export class AuditRetentionService implements OnApplicationShutdown {
       if (!(await claim))
         this.logger.debug('Audit retention skipped: another instance took this firing');
     } catch (err) {
-      this.logger.error(`Audit retention failed: ${err instanceof Error ? err.message : err}`);
+      this.logger.error(
+        `Audit retention failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
     } finally {
       this.claims.delete(claim);
     }

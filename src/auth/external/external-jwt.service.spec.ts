@@ -194,9 +194,9 @@ describe(ExternalJwtService.name, () => {
       );
     });
 
-    it("uses the provider's new key once the settings change it", () => {
+    it("uses the provider's new key once the settings change it", async () => {
       const next = rsa();
-      sut.keyFor(decoded('RS256', claims()));
+      await sut.keyFor(decoded('RS256', claims()));
       use(provider({ publicKey: pem(next) }));
       onChange(settings);
       const key = sut.keyFor(decoded('RS256', claims())) as KeyObject;

@@ -99,7 +99,7 @@ describe(RateLimiterService.name, () => {
     });
 
     it('refuses beyond the budget with 429 and the rate-limit headers', async () => {
-      for (let i = 0; i < 3; i++) sut.consume('access:s1');
+      for (let i = 0; i < 3; i++) await sut.consume('access:s1');
       const err = await refusal(() => sut.consume('access:s1'));
       expect(err.status).toBe(429);
       expect(err.code).toBe('rate_limited');
@@ -112,14 +112,14 @@ describe(RateLimiterService.name, () => {
       });
     });
 
-    it('gives the budget back once the window has passed', () => {
-      for (let i = 0; i < 3; i++) sut.consume('access:s1');
+    it('gives the budget back once the window has passed', async () => {
+      for (let i = 0; i < 3; i++) await sut.consume('access:s1');
       jest.setSystemTime(NOW + 60_000);
       expect(sut.consume('access:s1')).toMatchObject({ remaining: 2 });
     });
 
     it('refuses for a whole window from the request that went over', async () => {
-      for (let i = 0; i < 3; i++) sut.consume('access:s1');
+      for (let i = 0; i < 3; i++) await sut.consume('access:s1');
       jest.setSystemTime(NOW + 59_000);
       const err = await refusal(() => sut.consume('access:s1'));
       expect(err.extras.headers?.['Retry-After']).toBe('60');
@@ -130,7 +130,7 @@ describe(RateLimiterService.name, () => {
     });
 
     it('starts new windows when the budget changes', async () => {
-      for (let i = 0; i < 3; i++) sut.consume('access:s1');
+      for (let i = 0; i < 3; i++) await sut.consume('access:s1');
       await refusal(() => sut.consume('access:s1'));
       changeBudget({ enabled: true, requests: 5, windowSeconds: 60 });
       expect(sut.consume('access:s1')).toMatchObject({ limit: 5, remaining: 4 });
@@ -144,11 +144,11 @@ describe(RateLimiterService.name, () => {
         windowSeconds: 60,
         wouldRefuse: false,
       });
-      sut.consume('access:s1');
-      sut.consume('access:s1');
+      await sut.consume('access:s1');
+      await sut.consume('access:s1');
       await sut.peek('access:s1');
       expect(await sut.peek('access:s1')).toMatchObject({ remaining: 0, wouldRefuse: false });
-      sut.consume('access:s1');
+      await sut.consume('access:s1');
       expect(await sut.peek('access:s1')).toMatchObject({ remaining: 0, wouldRefuse: true });
     });
 
@@ -277,7 +277,7 @@ describe(RateLimiterService.name, () => {
     });
 
     it('draw on the budget anonymous requests from the address spend', async () => {
-      for (let i = 0; i < 3; i++) sut.consume(`ip:${IP}`);
+      for (let i = 0; i < 3; i++) await sut.consume(`ip:${IP}`);
       await refusal(() => sut.countRefused(IP));
     });
 
@@ -285,7 +285,7 @@ describe(RateLimiterService.name, () => {
       for (let i = 0; i < 4; i++) await sut.countRefused(IP).catch(() => undefined);
       await refusal(() => sut.assertPasswordChecksAllowed(IP));
       changeBudget({ enabled: true, requests: 10, windowSeconds: 60 });
-      sut.consume('access:s1');
+      await sut.consume('access:s1');
       expect(() => sut.assertPasswordChecksAllowed(IP)).not.toThrow();
     });
   });
