@@ -112,6 +112,19 @@ export function loadWhoami(
   return load;
 }
 
+/**
+ * Resolves once the load has had `count` answers: a signal sent then lands under load however
+ * slow the machine is (a fixed wait does not). Fails after `ms` with what had come by then.
+ */
+export async function answersReach(load: Load, count: number, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (load.answered.size < count) {
+    if (Date.now() > deadline)
+      throw new Error(`only ${load.answered.size} of ${count} answers within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Resolves with how the process ended, or 'still running' after `ms`. */
 export function exitWithin(warden: WardenProcess, ms: number): Promise<number | string> {
   return Promise.race([
