@@ -1,5 +1,4 @@
 import { AuditSink } from '../../src/audit/audit.port';
-import { Clock } from '../../src/common/clock';
 import { LocalInvalidationBus } from '../../src/common/invalidation/invalidation-bus';
 import { DomainError } from '../../src/common/problem/domain-error';
 import { Principal } from '../../src/common/principal';
@@ -9,19 +8,13 @@ import { ConnectLifecycleService } from '../../src/connect/connect-lifecycle.ser
 import { TenantDirectory } from '../../src/connect/tenants/tenant-directory.service';
 import { TenantEntity } from '../../src/connect/tenants/tenant.entity';
 import { TenantsRepository } from '../../src/connect/tenants/tenants.repository';
+import { MovableClock } from './clock';
 import { strict } from './strict-mock';
 
 export const NOW = Date.parse('2026-12-01T09:00:00Z');
 export const IAT = NOW / 1000;
 export const CLIENT_KEY = 'jira:t1';
 export const SECRET = 's'.repeat(40);
-
-export class MovableClock extends Clock {
-  at = NOW;
-  override now(): number {
-    return this.at;
-  }
-}
 
 export const lifecycleCaller = (
   iat = IAT,
@@ -126,7 +119,7 @@ export function connectLifecycleSpec(): ConnectLifecycleSpec {
       strict<TenantsRepository>(repository),
       directory,
       strict<AuditSink>(audit),
-      new MovableClock(),
+      new MovableClock(NOW),
       config,
     );
     Object.assign(spec, { repository, audit, published, directory, sut });
