@@ -13,10 +13,10 @@ import {
   IP,
   OTHER_NETWORK,
   PASSWORD,
-  principal,
   rejection,
   STATE,
 } from '../../test/support/access-pipeline';
+import { principal } from '../../test/support/principal';
 
 describe(AccessPipeline.name, () => {
   const spec = accessPipelineSpec();

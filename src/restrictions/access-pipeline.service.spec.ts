@@ -12,11 +12,11 @@ import {
   API_TOKEN_AS_PASSWORD,
   IP,
   PASSWORD,
-  principal,
   refused,
   rejection,
   STATE,
 } from '../../test/support/access-pipeline';
+import { principal } from '../../test/support/principal';
 
 describe(AccessPipeline.name, () => {
   const spec = accessPipelineSpec();

@@ -1,7 +1,6 @@
 import { AuthenticatorService, AuthRequest } from '../../src/auth/authenticator.service';
 import { DomainError, Problems } from '../../src/common/problem/domain-error';
 import type { ProblemCodeFor } from '../../src/common/problem/problem-codes';
-import { Principal } from '../../src/common/principal';
 import { AccessPipeline, JudgeInput } from '../../src/restrictions/access-pipeline.service';
 import { NativeTokenRule } from '../../src/restrictions/native-token.rule';
 import {
@@ -11,6 +10,7 @@ import {
 import { RestrictionsService } from '../../src/restrictions/restrictions.service';
 import { DEFAULT_SETTINGS, Settings } from '../../src/settings/settings.defaults';
 import { SettingsService } from '../../src/settings/settings.service';
+import { principal } from './principal';
 import { strict } from './strict-mock';
 
 export const IP = '203.0.113.7';
@@ -18,18 +18,6 @@ export const OTHER_NETWORK = '10.0.0.0/8';
 export const STATE: RateLimitState = { limit: 100, remaining: 99, reset: 60, windowSeconds: 60 };
 export const PASSWORD = `Basic ${Buffer.from('alice:secret').toString('base64')}`;
 export const API_TOKEN_AS_PASSWORD = `Basic ${Buffer.from('alice:wdn_abc').toString('base64')}`;
-
-export function principal(overrides: Partial<Principal> = {}): Principal {
-  return {
-    id: 'u-alice',
-    username: 'alice',
-    groups: ['staff'],
-    authMethod: 'access',
-    credentialId: 'session-1',
-    scopes: ['read', 'write'],
-    ...overrides,
-  };
-}
 
 export const refused = (code: ProblemCodeFor<401>) =>
   Problems.unauthorized('refused', [{ scheme: 'Bearer' }], code);

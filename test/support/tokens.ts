@@ -9,23 +9,16 @@ import { ApiTokensRepository } from '../../src/tokens/api-tokens.repository';
 import { CreateTokenDto } from '../../src/tokens/dto/tokens.dto';
 import { TokensService } from '../../src/tokens/tokens.service';
 import { MovableClock } from './clock';
+import { principal as basePrincipal } from './principal';
 import { strict } from './strict-mock';
 
 export const NOW = Date.parse('2026-12-01T09:00:00Z');
 export const DAY = 86_400_000;
 export const CONTEXT = { requestId: 'r1', ip: '203.0.113.7' };
 
-export function principal(overrides: Partial<Principal> = {}): Principal {
-  return {
-    id: 'u-alice',
-    username: 'alice',
-    groups: ['staff'],
-    authMethod: 'access',
-    credentialId: 'session-1',
-    scopes: ['read', 'write', 'admin'],
-    ...overrides,
-  };
-}
+/** alice, whose access token may also be used for admin calls. */
+export const principal = (overrides: Partial<Principal> = {}): Principal =>
+  basePrincipal({ scopes: ['read', 'write', 'admin'], ...overrides });
 export const ADMIN = principal({ id: 'u-admin', username: 'admin', groups: [ADMIN_GROUP] });
 
 export function stored(overrides: Partial<ApiTokenEntity> = {}): ApiTokenEntity {
