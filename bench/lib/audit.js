@@ -6,7 +6,8 @@
 const path = require('node:path');
 const { BENCH_DIR, AUDIT_COST_TARGET, config } = require('./config');
 const { run, log, tmpPath, spawnChild, lastJsonLine, tail } = require('./children');
-const { setAudit, gcSnapshot, gcSpent, metricValue } = require('./warden');
+const { setAudit } = require('./warden-settings');
+const { gcSnapshot, gcSpent, metricValue } = require('./warden-metrics');
 const { runLoad } = require('./runs');
 const { median, fmt, cpuUsPerRequest, describeGc } = require('./report');
 

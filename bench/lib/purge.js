@@ -16,7 +16,8 @@ const {
 } = require('./config');
 const { log, stopChild, checkServerAlive } = require('./children');
 const { getJson } = require('./http');
-const { startWarden, patchSettings } = require('./warden');
+const { startWarden } = require('./warden');
+const { patchSettings } = require('./warden-settings');
 const { runLoad } = require('./runs');
 const { runAuditCost } = require('./audit');
 const { fmt } = require('./report');

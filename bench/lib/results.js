@@ -14,7 +14,7 @@ const {
   connectTokenTtl,
 } = require('./config');
 const { run, log } = require('./children');
-const { RESTRICTIONS, BYPASS_PROBE, PUBLIC_PROBE } = require('./warden');
+const { RESTRICTIONS, BYPASS_PROBE, PUBLIC_PROBE } = require('./restrictions');
 const {
   TARGETS,
   BASELINES,

@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { BENCH_DIR, WARMUP_SECONDS, config } = require('./config');
 const { run, log, tmpPath, spawnChild, lastJsonLine, tail } = require('./children');
-const { setAudit } = require('./warden');
+const { setAudit } = require('./warden-settings');
 const { SCENARIO_SPECS } = require('./scenarios');
 
 /**

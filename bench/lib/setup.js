@@ -21,15 +21,10 @@ const {
 } = require('./config');
 const { run, log, tmpPath, prepareRun } = require('./children');
 const { call } = require('./http');
-const {
-  BYPASS_PROBE,
-  PUBLIC_PROBE,
-  startWarden,
-  configureSettings,
-  checkDecision,
-  createApiToken,
-  configureExternal,
-} = require('./warden');
+const { BYPASS_PROBE, PUBLIC_PROBE, checkDecision } = require('./restrictions');
+const { startWarden } = require('./warden');
+const { configureSettings } = require('./warden-settings');
+const { createApiToken, configureExternal } = require('./warden-credentials');
 const { startKeysServer, installConnect } = require('./connect');
 const { Minter, SeenTokens, TokenFiles } = require('./minting');
 const { startBare, startNestJwt, startAce } = require('./peers');

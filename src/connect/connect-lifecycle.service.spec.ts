@@ -1,131 +1,23 @@
-import { AuditSink } from '../audit/audit.port';
-import { Clock } from '../common/clock';
-import { LocalInvalidationBus } from '../common/invalidation/invalidation-bus';
-import { DomainError } from '../common/problem/domain-error';
-import { Principal } from '../common/principal';
-import { WardenConfig } from '../config/warden-config';
-import type { RequestMeta } from '../common/request-meta';
-import { strict } from '../../test/support/strict-mock';
+import {
+  CLIENT_KEY,
+  connectLifecycleSpec,
+  IAT,
+  lifecycleCaller,
+  NOW,
+  payload,
+  refusal,
+  request,
+  SECRET,
+  uninstallPayload,
+} from '../../test/support/connect-lifecycle';
 import { ConnectLifecycleService, tenantView } from './connect-lifecycle.service';
-import { TenantDirectory } from './tenants/tenant-directory.service';
 import { TenantEntity } from './tenants/tenant.entity';
-import { TenantsRepository } from './tenants/tenants.repository';
-
-const NOW = Date.parse('2026-12-01T09:00:00Z');
-const IAT = NOW / 1000;
-const CLIENT_KEY = 'jira:t1';
-const SECRET = 's'.repeat(40);
-
-class MovableClock extends Clock {
-  at = NOW;
-  override now(): number {
-    return this.at;
-  }
-}
-
-const lifecycleCaller = (iat = IAT, digest = 'digest-1', tenant = CLIENT_KEY): Principal => ({
-  id: tenant,
-  username: `connect:${tenant}`,
-  groups: [],
-  authMethod: 'connect-install',
-  credentialId: tenant,
-  scopes: [],
-  tenant,
-  connect: { lifecycle: { iat, digest } },
-});
-
-const payload = (overrides: Record<string, unknown> = {}) => ({
-  key: 'warden',
-  clientKey: CLIENT_KEY,
-  sharedSecret: SECRET,
-  baseUrl: 'https://t1.atlassian.net/',
-  displayUrl: 'https://jira.t1.example/',
-  productType: 'jira',
-  description: 'Atlassian JIRA at https://t1.atlassian.net',
-  oauthClientId: 'oauth-t1',
-  eventType: 'installed',
-  ...overrides,
-});
-const uninstallPayload = (overrides: Record<string, unknown> = {}) =>
-  payload({ sharedSecret: undefined, eventType: 'uninstalled', ...overrides });
-
-const request: RequestMeta = {
-  ip: '203.0.113.7',
-  userAgent: 'Atlassian HttpClient',
-  requestId: 'req-1',
-  method: 'POST',
-  path: '/connect/installed',
-};
 
 describe(ConnectLifecycleService.name, () => {
-  let stored: TenantEntity | null;
-  let repository: { lifecycle: jest.Mock };
-  let audit: { record: jest.Mock };
-  let published: string[];
-  let directory: TenantDirectory;
-  let clock: MovableClock;
-  let sut: ConnectLifecycleService;
-
-  beforeEach(() => {
-    stored = null;
-    // The repository's transaction, reduced to what the service decides: the row it is shown,
-    // and what it answers with.
-    repository = {
-      lifecycle: jest.fn(async (_key, _token, apply: (c: TenantEntity | null) => unknown) =>
-        apply(stored),
-      ),
-    };
-    audit = { record: jest.fn() };
-    const bus = new LocalInvalidationBus();
-    published = [];
-    bus.subscribe('connect-tenant-changed', (clientKey) => published.push(clientKey));
-    const config = {
-      connect: { appKey: 'warden' },
-      encryptionKey: { key: Buffer.alloc(32, 7) },
-    } as unknown as WardenConfig;
-    directory = new TenantDirectory(strict<TenantsRepository>({}), bus, config);
-    clock = new MovableClock();
-    sut = new ConnectLifecycleService(
-      strict<TenantsRepository>(repository),
-      directory,
-      strict<AuditSink>(audit),
-      clock,
-      config,
-    );
-  });
-
-  /** A tenant as an earlier callback left it. */
-  function installedBefore(overrides: Partial<TenantEntity> = {}): TenantEntity {
-    stored = Object.assign(new TenantEntity(), {
-      clientKey: CLIENT_KEY,
-      sharedSecret: directory.seal(CLIENT_KEY, SECRET),
-      baseUrl: 'https://t1.atlassian.net',
-      displayUrl: null,
-      productType: 'jira',
-      description: null,
-      oauthClientId: null,
-      installed: true,
-      enabled: true,
-      installedAt: new Date(NOW - 60_000),
-      uninstalledAt: null,
-      updatedAt: new Date(NOW - 60_000),
-      lifecycleIat: String(IAT),
-      lifecycleDigests: 'digest-0 digest-1',
-      ...overrides,
-    });
-    return stored;
-  }
-
-  async function refusal(run: Promise<unknown>): Promise<DomainError> {
-    const err = await run.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    if (!(err instanceof DomainError)) throw new Error(`expected a refusal, got ${String(err)}`);
-    return err;
-  }
-
-  const answered = async () => (await repository.lifecycle.mock.results[0].value) as unknown;
+  const spec = connectLifecycleSpec();
+  const { installedBefore, answered } = spec;
+  let { sut, repository, audit, published, directory } = spec;
+  beforeEach(() => ({ sut, repository, audit, published, directory } = spec));
 
   describe('install', () => {
     it('stores a new tenant with its secret sealed, serves it at once and tells the others', async () => {
@@ -275,144 +167,6 @@ describe(ConnectLifecycleService.name, () => {
       expect(repository.lifecycle).toHaveBeenCalledTimes(1);
     });
   });
-
-  describe('each token once, in order', () => {
-    type Row = [
-      string,
-      'installed' | 'uninstalled',
-      Partial<TenantEntity>,
-      number,
-      string,
-      Record<string, unknown>,
-      'stored' | 'unchanged' | 'replayed',
-    ];
-    const same = {};
-    const rows: Row[] = [
-      [
-        'a retried install (same token, same body)',
-        'installed',
-        {},
-        IAT,
-        'digest-1',
-        same,
-        'unchanged',
-      ],
-      [
-        'a retried install with a trailing slash on the base URL',
-        'installed',
-        {},
-        IAT,
-        'digest-1',
-        { baseUrl: 'https://t1.atlassian.net//' },
-        'unchanged',
-      ],
-      [
-        'a used install token with another secret',
-        'installed',
-        {},
-        IAT,
-        'digest-1',
-        { sharedSecret: 'a'.repeat(40) },
-        'replayed',
-      ],
-      [
-        'a used install token with another base URL',
-        'installed',
-        {},
-        IAT,
-        'digest-1',
-        { baseUrl: 'https://evil.example' },
-        'replayed',
-      ],
-      [
-        'a used install token after an uninstall',
-        'installed',
-        { installed: false },
-        IAT,
-        'digest-1',
-        same,
-        'replayed',
-      ],
-      [
-        'an install token older than the last accepted',
-        'installed',
-        {},
-        IAT - 1,
-        'digest-9',
-        same,
-        'replayed',
-      ],
-      [
-        'another install token of the same second',
-        'installed',
-        {},
-        IAT,
-        'digest-2',
-        { sharedSecret: 'b'.repeat(40) },
-        'stored',
-      ],
-      [
-        'a newer install token',
-        'installed',
-        {},
-        IAT + 1,
-        'digest-3',
-        { sharedSecret: 'c'.repeat(40) },
-        'stored',
-      ],
-      [
-        'a retried uninstall',
-        'uninstalled',
-        { installed: false },
-        IAT,
-        'digest-1',
-        same,
-        'unchanged',
-      ],
-      [
-        'a used uninstall token after a reinstall',
-        'uninstalled',
-        { installed: true },
-        IAT,
-        'digest-1',
-        same,
-        'replayed',
-      ],
-      [
-        'an uninstall token older than the last accepted',
-        'uninstalled',
-        {},
-        IAT - 1,
-        'digest-9',
-        same,
-        'replayed',
-      ],
-    ];
-
-    it.each(rows)('%s: %s', async (_name, event, before, iat, digest, change, outcome) => {
-      const current = installedBefore(before);
-      const sealed = current.sharedSecret;
-      const body = event === 'installed' ? payload(change) : uninstallPayload(change);
-      const run = sut.handle(event, lifecycleCaller(iat, digest), body, request);
-      if (outcome === 'replayed') {
-        const err = await refusal(run);
-        expect(err).toMatchObject({ status: 401, code: 'lifecycle_replayed' });
-        expect(published).toEqual([]);
-        return;
-      }
-      await run;
-      const row = (await answered()) as TenantEntity;
-      expect(row).toBe(current);
-      if (outcome === 'unchanged') {
-        expect(row.sharedSecret).toBe(sealed);
-        expect(row.updatedAt).toEqual(new Date(NOW - 60_000));
-      } else {
-        expect(row.updatedAt).toEqual(new Date(NOW));
-        expect(directory.secretMatches(row, change.sharedSecret as string)).toBe(true);
-      }
-    });
-  });
-
   describe('uninstall', () => {
     it("stops the tenant's tokens at once and keeps its record and switch", async () => {
       installedBefore({ enabled: false });

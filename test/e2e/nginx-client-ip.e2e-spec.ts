@@ -1,11 +1,11 @@
 import { request as httpRequest } from 'node:http';
 import { DEFAULT_SETTINGS } from '../../src/settings/settings.defaults';
 import { SettingsService } from '../../src/settings/settings.service';
-import { itWhen, startApp, TestApp } from '../support/app';
+import { itWhen } from '../support/app';
 import { auditEvents } from '../support/audit';
+import { behindNginx } from '../support/behind-nginx';
 import { adminAuth, newUser } from '../support/factories';
-import { requireNginx, RunningNginx, startNginx } from '../support/nginx';
-import { startUpstreamStub, UpstreamStub } from '../support/upstream-stub';
+import { RunningNginx } from '../support/nginx';
 
 /** Where the test client connects from: what nginx sees as the peer, and appends to X-Forwarded-For. */
 const CLIENT = '127.0.0.2';
@@ -54,24 +54,9 @@ function viaNginx(
  * make it out, the same as the access guard judged it: behind nginx, the client's, not nginx's.
  */
 describe('user and group changes through nginx (docs/nginx.conf): the audit rows name the client', () => {
-  let ready = false;
-  let t: TestApp;
-  let stub: UpstreamStub;
-  let nginx: RunningNginx;
-
-  beforeAll(async () => {
-    ready = requireNginx();
-    if (!ready) return;
-    t = await startApp();
-    stub = await startUpstreamStub();
-    nginx = await startNginx({ wardenUrl: t.url, upstreamUrl: stub.url });
-  });
-  afterAll(async () => {
-    // nginx first: it holds keep-alive connections to both.
-    await nginx?.close();
-    await stub?.close();
-    await t?.close();
-  });
+  const stack = behindNginx();
+  let { ready, t, nginx } = stack;
+  beforeAll(() => ({ ready, t, nginx } = stack));
 
   /** As the operator would through the service: the admin API is what is under test. */
   const trustProxies = (trustedProxies: string[]) =>

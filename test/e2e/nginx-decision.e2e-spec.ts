@@ -4,12 +4,11 @@ import { connect } from 'node:net';
 import { SettingsService } from '../../src/settings/settings.service';
 import { DEFAULT_SETTINGS } from '../../src/settings/settings.defaults';
 import { generateApiToken } from '../../src/tokens/api-token-format';
-import { startApp, TestApp, itWhen } from '../support/app';
+import { itWhen } from '../support/app';
+import { behindNginx } from '../support/behind-nginx';
 import { login, newGroup, newUser } from '../support/factories';
 import { basic, bearer } from '../support/http';
-import { FakeUpstream, startFakeUpstream } from '../support/fake-upstream';
-import { requireNginx, RunningNginx, startNginx } from '../support/nginx';
-import { startUpstreamStub, UpstreamStub } from '../support/upstream-stub';
+import { startFakeUpstream } from '../support/fake-upstream';
 
 /** The location docs/nginx.conf protects with auth_request; nginx strips it towards the API. */
 const PREFIX = '/protected-upstream';
@@ -100,24 +99,9 @@ const FORGED = {
 };
 
 describe('nginx auth_request (docs/nginx.conf) in front of an API, Warden deciding', () => {
-  let ready = false;
-  let t: TestApp;
-  let stub: UpstreamStub;
-  let nginx: RunningNginx;
-
-  beforeAll(async () => {
-    ready = requireNginx();
-    if (!ready) return;
-    t = await startApp();
-    stub = await startUpstreamStub();
-    nginx = await startNginx({ wardenUrl: t.url, upstreamUrl: stub.url });
-  });
-  afterAll(async () => {
-    // nginx first: it holds keep-alive connections to both.
-    await nginx?.close();
-    await stub?.close();
-    await t?.close();
-  });
+  const stack = behindNginx();
+  let { ready, t, upstream: stub, nginx } = stack;
+  beforeAll(() => ({ ready, t, upstream: stub, nginx } = stack));
 
   /**
    * Settings are changed as the operator would through the service (as startApp does), not
@@ -504,24 +488,13 @@ describe('nginx auth_request (docs/nginx.conf) in front of an API, Warden decidi
  * (UPSTREAM_BASE_URL), and its UI calls /rest/… with its session cookie and no Authorization.
  */
 describe("nginx auth_request in front of Jira: Jira's own browser users", () => {
-  let ready = false;
   const sessions: Record<string, string> = {};
-  let jira: FakeUpstream;
-  let t: TestApp;
-  let nginx: RunningNginx;
-
-  beforeAll(async () => {
-    ready = requireNginx();
-    if (!ready) return;
-    jira = await startFakeUpstream(sessions);
-    t = await startApp({ env: { UPSTREAM_BASE_URL: jira.url } });
-    nginx = await startNginx({ wardenUrl: t.url, upstreamUrl: jira.url });
+  const stack = behindNginx({
+    upstream: () => startFakeUpstream(sessions),
+    app: (jira) => ({ env: { UPSTREAM_BASE_URL: jira.url } }),
   });
-  afterAll(async () => {
-    await nginx?.close();
-    await jira?.close();
-    await t?.close();
-  });
+  let { upstream: jira, nginx } = stack;
+  beforeAll(() => ({ upstream: jira, nginx } = stack));
 
   const maybe = itWhen('nginx');
   /** A browser's request to Jira's REST API through nginx; the marker ends up in Jira's path. */
