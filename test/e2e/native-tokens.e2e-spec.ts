@@ -163,6 +163,10 @@ describe('upstream-native bearer tokens (nativeOAuthTokens)', () => {
         identityProviders: undefined,
         externalJwt: withoutPattern,
       });
+      // The first instance takes the document up now: its own poll would otherwise come during
+      // the second's start, and Nest's context loggers write to the app created last in the
+      // process, so its warning would land in the second's log below.
+      await t.app.get(SettingsService).storedChanged();
       const lines: string[] = [];
       const sink = new Writable({
         write(chunk, _enc, done) {
