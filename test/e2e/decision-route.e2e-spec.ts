@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { createRootLogger } from '../../src/common/logging';
 import { AccessPipeline } from '../../src/restrictions/access-pipeline.service';
 import { AccessGuard } from '../../src/restrictions/access.guard';
 import { startApp, TestApp } from '../support/app';
@@ -39,9 +41,16 @@ describe('the decision endpoint as a plain Fastify route', () => {
   let t: TestApp;
   let user: TestUser;
   let token: string;
+  const lines: string[] = [];
 
   beforeAll(async () => {
-    t = await startApp();
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    t = await startApp({ logger: createRootLogger('info', sink) });
     user = await newUser(t);
     token = (await login(t, user)).authentication;
   });
@@ -131,6 +140,12 @@ describe('the decision endpoint as a plain Fastify route', () => {
     expect(res.text).not.toContain('secret internals');
     expect(res.text).not.toContain('pipeline.ts');
     expectSecurityHeaders(res);
+    // The cause goes to the log, under the request id the caller was given.
+    await new Promise((r) => setTimeout(r, 50));
+    const logged = lines
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.requestId === res.body.requestId || l.reqId === res.body.requestId);
+    expect(JSON.stringify(logged)).toContain('secret internals at /srv/warden/pipeline.ts:12');
   });
 
   it('answers a rejected promise the same way', async () => {
