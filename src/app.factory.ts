@@ -15,6 +15,7 @@ import { allowCrossOrigin, validationPipe } from './http/nest-setup';
 import { addResponseHeaders } from './http/response-headers';
 import { shedWhileClosing, Shutdown } from './http/shutdown';
 import { refuseIllFormedText } from './http/text-check';
+import { serveDecisionsOffNest } from './restrictions/decision.route';
 
 export interface CreateAppOptions {
   logger?: Logger;
@@ -37,6 +38,8 @@ export async function createApp(
   addResponseHeaders(fastify, headers, shutdown);
   const bindAccessRecords = recordAccess(fastify, logger, shutdown);
   const bindClientIp = resolveClientIp(fastify);
+  // Before Nest registers its routes: the decision endpoint's is given a plain handler.
+  const bindDecisions = serveDecisionsOffNest(fastify);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new PinoNestLogger(logger),
     bufferLogs: false,
@@ -46,6 +49,7 @@ export async function createApp(
   allowCrossOrigin(app, config.corsOrigins);
   bindAccessRecords(app);
   bindClientIp(app);
+  bindDecisions(app);
   app.useGlobalPipes(validationPipe());
   app.enableShutdownHooks();
   setupOpenApi(app, config);

@@ -8,10 +8,10 @@ import {
 } from 'fastify';
 import { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { problem, sendProblem } from '../common/problem/problem.filter';
 import { BODY_LIMIT_BYTES } from './body-parsing';
+import { requestIdGenerator } from './request-id';
 import { SecurityHeaders, stampAnswer } from './response-headers';
 import type { Shutdown } from './shutdown';
 
@@ -32,6 +32,8 @@ export function createAdapter(
   const rawApiHeaders = Object.entries(headers.api)
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
+  // One prefix per instance, drawn at start, and a counter (request-id.ts).
+  const nextRequestId = requestIdGenerator();
   return new FastifyAdapter({
     loggerInstance: logger,
     // One line per response is written by the onResponse hook (access-record.ts), at debug level.
@@ -73,7 +75,7 @@ export function createAdapter(
       if (!socket.writable || inFlight?.headersSent) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
       const title = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-      const requestId = randomUUID();
+      const requestId = nextRequestId();
       const body = JSON.stringify(
         problem(
           status,
@@ -94,7 +96,7 @@ export function createAdapter(
     requestIdHeader: false,
     genReqId: (req: IncomingMessage) => {
       const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : nextRequestId();
     },
   });
 }

@@ -17,6 +17,11 @@ import { Public } from '../common/decorators/auth-policy.decorator';
 import { RequestMeta } from '../common/request-meta';
 import { DecisionBody, DecisionService } from './decision.service';
 
+/**
+ * Declares the decision endpoint and describes it in the OpenAPI document. Fastify serves the
+ * route with the plain handler of decision.route.ts instead of this method (Nest's per-route
+ * machinery costs more than the judging); both ask DecisionService the same question.
+ */
 @ApiTags('decision endpoint')
 @Controller('authz')
 export class DecisionController {

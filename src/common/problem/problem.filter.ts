@@ -47,24 +47,36 @@ const CODE_BY_STATUS: Record<number, ProblemCode> = {
   503: 'service_unavailable',
 };
 
+/** The filter's logger, by the name its lines have always carried. */
+const logger = new Logger('ProblemFilter');
+
 /**
  * Every error leaves as application/problem+json (RFC 9457). A 5xx says only that something went
  * wrong and which request it was; the details go to the log under the same request id.
  */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
-  private readonly logger = new Logger('ProblemFilter');
-
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const request = ctx.getRequest<FastifyRequest>();
-    const reply = ctx.getResponse<FastifyReply>();
-    const { body, headers } = toProblem(exception, String(request.id ?? ''));
-    if (body.status >= 500) {
-      this.logger.error({ err: exception, requestId: body.requestId }, 'Request failed');
-    }
-    sendProblem(reply, body, headers);
+    answerProblem(exception, ctx.getRequest<FastifyRequest>(), ctx.getResponse<FastifyReply>());
   }
+}
+
+/**
+ * The one answer to an error, for the filter and for the routes served off Nest's per-route
+ * machinery (the decision endpoint, src/restrictions/decision.route.ts): its problem document
+ * and headers (WWW-Authenticate, Retry-After, the rate limit's), a 5xx logged with its cause.
+ */
+export function answerProblem(
+  exception: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const { body, headers } = toProblem(exception, String(request.id ?? ''));
+  if (body.status >= 500) {
+    logger.error({ err: exception, requestId: body.requestId }, 'Request failed');
+  }
+  sendProblem(reply, body, headers);
 }
 
 export function sendProblem(
