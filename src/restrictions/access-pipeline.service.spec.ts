@@ -16,6 +16,7 @@ import {
   rejection,
   STATE,
 } from '../../test/support/access-pipeline';
+import { settled } from '../../test/support/maybe-promise';
 import { principal } from '../../test/support/principal';
 
 describe(AccessPipeline.name, () => {
@@ -41,7 +42,7 @@ describe(AccessPipeline.name, () => {
 
     it('waits for a count held in shared storage', async () => {
       limiter.consume.mockResolvedValue(STATE);
-      await expect(sut.judge(input())).resolves.toMatchObject({ rateLimit: STATE });
+      await expect(settled(() => sut.judge(input()))).resolves.toMatchObject({ rateLimit: STATE });
     });
 
     it('refuses with the 429 once the budget is spent', async () => {
@@ -49,7 +50,7 @@ describe(AccessPipeline.name, () => {
       limiter.consume.mockImplementation(() => {
         throw spent;
       });
-      await expect(sut.judge(input())).rejects.toBe(spent);
+      await expect(settled(() => sut.judge(input()))).rejects.toBe(spent);
     });
 
     it.each<ProblemCodeFor<401>>([
@@ -60,7 +61,9 @@ describe(AccessPipeline.name, () => {
     ])("counts credentials refused with %s against the address's budget", async (code) => {
       const err = refused(code);
       authenticator.authenticate.mockRejectedValue(err);
-      await expect(sut.judge(input({ authorization: 'Bearer x.y.z' }))).rejects.toBe(err);
+      await expect(settled(() => sut.judge(input({ authorization: 'Bearer x.y.z' })))).rejects.toBe(
+        err,
+      );
       expect(limiter.countRefused).toHaveBeenCalledWith(IP);
       expect(limiter.consume).not.toHaveBeenCalled();
     });
@@ -68,14 +71,16 @@ describe(AccessPipeline.name, () => {
     it('does not count a request that presented no credentials', async () => {
       const err = refused('authentication_required');
       authenticator.authenticate.mockRejectedValue(err);
-      await expect(sut.judge(input())).rejects.toBe(err);
+      await expect(settled(() => sut.judge(input()))).rejects.toBe(err);
       expect(limiter.countRefused).not.toHaveBeenCalled();
     });
 
     it('does not count a failure that is not a refusal', async () => {
       const outage = Problems.unavailable('The directory cannot be reached');
       authenticator.authenticate.mockRejectedValue(outage);
-      await expect(sut.judge(input({ authorization: PASSWORD }))).rejects.toBe(outage);
+      await expect(settled(() => sut.judge(input({ authorization: PASSWORD })))).rejects.toBe(
+        outage,
+      );
       expect(limiter.countRefused).not.toHaveBeenCalled();
     });
 
@@ -83,7 +88,9 @@ describe(AccessPipeline.name, () => {
       authenticator.authenticate.mockRejectedValue(refused('invalid_token'));
       const spent = new DomainError(429, 'rate_limited', 'Too Many Requests', 'spent');
       limiter.countRefused.mockRejectedValue(spent);
-      await expect(sut.judge(input({ authorization: 'Bearer x.y.z' }))).rejects.toBe(spent);
+      await expect(settled(() => sut.judge(input({ authorization: 'Bearer x.y.z' })))).rejects.toBe(
+        spent,
+      );
     });
   });
 
@@ -95,19 +102,19 @@ describe(AccessPipeline.name, () => {
 
     it('ends as a failure when the password is wrong', async () => {
       authenticator.authenticate.mockRejectedValue(refused('invalid_credentials'));
-      await rejection(sut.judge(input({ authorization: PASSWORD })));
+      await rejection(() => sut.judge(input({ authorization: PASSWORD })));
       expect(loginEnded.mock.calls).toEqual([[true]]);
     });
 
     it('is not a failure when the password was never judged', async () => {
       authenticator.authenticate.mockRejectedValue(refused('basic_auth_disabled'));
-      await rejection(sut.judge(input({ authorization: PASSWORD })));
+      await rejection(() => sut.judge(input({ authorization: PASSWORD })));
       expect(loginEnded.mock.calls).toEqual([[false]]);
     });
 
     it('ends before a refusal by a rule after sign-in, as a success', async () => {
       sut = build((s) => (s.groups.apiAccess = ['api-users']));
-      await rejection(sut.judge(input({ authorization: PASSWORD })));
+      await rejection(() => sut.judge(input({ authorization: PASSWORD })));
       expect(loginEnded.mock.calls).toEqual([[false]]);
     });
   });
@@ -133,7 +140,9 @@ describe(AccessPipeline.name, () => {
       const err = refused('invalid_token');
       authenticator.authenticate.mockRejectedValue(err);
       native.passes.mockReturnValue(true);
-      await expect(sut.judge(input({ authorization: 'Bearer native' }))).rejects.toBe(err);
+      await expect(
+        settled(() => sut.judge(input({ authorization: 'Bearer native' }))),
+      ).rejects.toBe(err);
       expect(native.passes).not.toHaveBeenCalled();
     });
 

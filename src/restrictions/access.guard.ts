@@ -8,6 +8,7 @@ import {
   AuthPolicy,
   DEFAULT_KINDS,
 } from '../common/decorators/auth-policy.decorator';
+import { attempt, MaybePromise } from '../common/maybe-promise';
 import { DomainError } from '../common/problem/domain-error';
 import { AccessAudit, JudgedRequest } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
@@ -39,7 +40,8 @@ export class AccessGuard implements CanActivate {
     private readonly accessAudit: AccessAudit,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /** A plain boolean when the pipeline answers from memory (MaybePromise), else a promise. */
+  canActivate(context: ExecutionContext): MaybePromise<boolean> {
     const handler = context.getHandler();
     let policy = this.policies.get(handler);
     if (!policy) {
@@ -62,41 +64,53 @@ export class AccessGuard implements CanActivate {
       headers: request.headers,
       requestId: request.id,
     };
-    try {
-      if (policy.public) {
-        // A sign-in route taking its password in the body: the address allow-list holds for it
-        // as for every other, and so does the password-guessing budget.
-        this.pipeline.checkAddress(clientIp);
-        await this.limitBodyLogin(request, http.getResponse<FastifyReply>(), clientIp);
-        return true;
-      }
-      const decision = await this.pipeline.judge({
-        method: judged.method,
-        path: judged.path,
-        request: {
-          headers: request.headers,
-          ip: clientIp,
-          target: { method: request.method, url: request.url },
-        },
-        policy,
-      });
-      request.principal = decision.principal;
-      // Sign-in routes record their own outcome (auth.login.succeeded / failed).
-      if (!policy.login)
-        request.pendingAudit = this.accessAudit.allowed('access', judged, decision);
-      if (decision.refreshClaims) request.refreshClaims = decision.refreshClaims;
-      if (decision.rateLimit)
-        http.getResponse<FastifyReply>().headers(rateLimitHeaders(decision.rateLimit));
-    } catch (err) {
+    const routePolicy = policy;
+    const refused = (err: unknown): never => {
       if (err instanceof DomainError) {
-        if (policy.failureEvent && err.status === 401)
-          this.accessAudit.signInFailed(policy.failureEvent, judged, err);
+        if (routePolicy.failureEvent && err.status === 401)
+          this.accessAudit.signInFailed(routePolicy.failureEvent, judged, err);
         else this.accessAudit.denied('access', judged, err);
       }
       throw err;
+    };
+    if (policy.public) {
+      // A sign-in route taking its password in the body: the address allow-list holds for it
+      // as for every other, and so does the password-guessing budget.
+      return attempt(
+        () => {
+          this.pipeline.checkAddress(clientIp);
+          return this.limitBodyLogin(request, http.getResponse<FastifyReply>(), clientIp);
+        },
+        () => true,
+        refused,
+      );
     }
-    return true;
+    return attempt(
+      () =>
+        this.pipeline.judge({
+          method: judged.method,
+          path: judged.path,
+          request: {
+            headers: request.headers,
+            ip: clientIp,
+            target: { method: request.method, url: request.url },
+          },
+          policy: routePolicy,
+        }),
+      (decision) => {
+        request.principal = decision.principal;
+        // Sign-in routes record their own outcome (auth.login.succeeded / failed).
+        if (!routePolicy.login)
+          request.pendingAudit = this.accessAudit.allowed('access', judged, decision);
+        if (decision.refreshClaims) request.refreshClaims = decision.refreshClaims;
+        if (decision.rateLimit)
+          http.getResponse<FastifyReply>().headers(rateLimitHeaders(decision.rateLimit));
+        return true;
+      },
+      refused,
+    );
   }
+
   /**
    * POST /system/auth: the password check the handler makes counts against the username's
    * budget (RateLimiterService.beginLogin), and a refused one against the address's budget, as
