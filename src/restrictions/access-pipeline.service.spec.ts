@@ -16,7 +16,7 @@ import {
   rejection,
   STATE,
 } from '../../test/support/access-pipeline';
-import { settled } from '../../test/support/maybe-promise';
+import { settled, thrownBy } from '../../test/support/maybe-promise';
 import { principal } from '../../test/support/principal';
 
 describe(AccessPipeline.name, () => {
@@ -91,6 +91,54 @@ describe(AccessPipeline.name, () => {
       await expect(settled(() => sut.judge(input({ authorization: 'Bearer x.y.z' })))).rejects.toBe(
         spent,
       );
+    });
+  });
+
+  describe('answered from memory', () => {
+    const remembered = () =>
+      authenticator.authenticate.mockImplementation(() => ({ principal: principal() }));
+
+    it('judges a remembered token with in-memory counters without a promise', async () => {
+      remembered();
+      const decision = sut.judge(input({ authorization: 'Bearer x.y.z' }));
+      expect(decision).not.toBeInstanceOf(Promise);
+      authenticator.authenticate.mockResolvedValue({ principal: principal() });
+      const unseen = sut.judge(input({ authorization: 'Bearer x.y.z' }));
+      expect(unseen).toBeInstanceOf(Promise);
+      expect(await unseen).toEqual(decision);
+    });
+
+    it('waits, with the same outcome, for counters held in Redis', async () => {
+      remembered();
+      const atOnce = sut.judge(input());
+      limiter.consume.mockResolvedValue(STATE);
+      const counted = sut.judge(input());
+      expect(counted).toBeInstanceOf(Promise);
+      expect(await counted).toEqual(atOnce);
+    });
+
+    it('throws the refusal it judged at once, the same one a promise rejects with', async () => {
+      const readOnly = () => ({ principal: principal({ scopes: ['read'] }) });
+      authenticator.authenticate.mockImplementation(readOnly);
+      const thrown = thrownBy(() => sut.judge(input({ method: 'POST' })));
+      authenticator.authenticate.mockImplementation(async () => readOnly());
+      const rejected = sut.judge(input({ method: 'POST' }));
+      expect(rejected).toBeInstanceOf(Promise);
+      const err = await rejection(() => rejected);
+      expect(thrown).toBeInstanceOf(DomainError);
+      expect(thrown).toMatchObject({ status: 403, code: 'scope_insufficient', detail: err.detail });
+      expect(err.code).toBe('scope_insufficient');
+    });
+
+    it("throws a spent budget's 429 at once, and rejects with it from Redis", async () => {
+      remembered();
+      const spent = new DomainError(429, 'rate_limited', 'Too Many Requests', 'spent');
+      limiter.consume.mockImplementation(() => {
+        throw spent;
+      });
+      expect(() => sut.judge(input())).toThrow(spent);
+      limiter.consume.mockRejectedValue(spent);
+      await expect(sut.judge(input())).rejects.toBe(spent);
     });
   });
 

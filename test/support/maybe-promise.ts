@@ -9,6 +9,17 @@ export function settled<T>(run: () => MaybePromise<T>): Promise<T> {
 }
 
 /** Whether a MaybePromise call answered without a promise (the in-memory path). */
-export function answeredAtOnce(value: unknown): boolean {
-  return !(value instanceof Promise);
+
+/** What a MaybePromise call throws at once; fails the test when it answers (or with a promise). */
+export function thrownBy(run: () => unknown): unknown {
+  let answer: unknown;
+  try {
+    answer = run();
+  } catch (err) {
+    return err;
+  }
+  if (answer instanceof Promise) answer.catch(() => undefined);
+  throw new Error(
+    `expected a synchronous throw, got ${answer instanceof Promise ? 'a promise' : 'an answer'}`,
+  );
 }
