@@ -42,16 +42,7 @@ export class AccessGuard implements CanActivate {
 
   /** A plain boolean when the pipeline answers from memory (MaybePromise), else a promise. */
   canActivate(context: ExecutionContext): MaybePromise<boolean> {
-    const handler = context.getHandler();
-    let policy = this.policies.get(handler);
-    if (!policy) {
-      policy =
-        this.reflector.getAllAndOverride<AuthPolicy | undefined>(AUTH_POLICY, [
-          handler,
-          context.getClass(),
-        ]) ?? DEFAULT_POLICY;
-      this.policies.set(handler, policy);
-    }
+    const policy = this.policyOf(context);
     const http = context.switchToHttp();
     const request = http.getRequest<GuardedRequest>();
     if (policy.public && !policy.login) return true;
@@ -64,15 +55,7 @@ export class AccessGuard implements CanActivate {
       headers: request.headers,
       requestId: request.id,
     };
-    const routePolicy = policy;
-    const refused = (err: unknown): never => {
-      if (err instanceof DomainError) {
-        if (routePolicy.failureEvent && err.status === 401)
-          this.accessAudit.signInFailed(routePolicy.failureEvent, judged, err);
-        else this.accessAudit.denied('access', judged, err);
-      }
-      throw err;
-    };
+    const refused = (err: unknown) => this.refused(policy, judged, err);
     if (policy.public) {
       // A sign-in route taking its password in the body: the address allow-list holds for it
       // as for every other, and so does the password-guessing budget.
@@ -95,12 +78,12 @@ export class AccessGuard implements CanActivate {
             ip: clientIp,
             target: { method: request.method, url: request.url },
           },
-          policy: routePolicy,
+          policy,
         }),
       (decision) => {
         request.principal = decision.principal;
         // Sign-in routes record their own outcome (auth.login.succeeded / failed).
-        if (!routePolicy.login)
+        if (!policy.login)
           request.pendingAudit = this.accessAudit.allowed('access', judged, decision);
         if (decision.refreshClaims) request.refreshClaims = decision.refreshClaims;
         if (decision.rateLimit)
@@ -109,6 +92,30 @@ export class AccessGuard implements CanActivate {
       },
       refused,
     );
+  }
+
+  private policyOf(context: ExecutionContext): AuthPolicy {
+    const handler = context.getHandler();
+    let policy = this.policies.get(handler);
+    if (!policy) {
+      policy =
+        this.reflector.getAllAndOverride<AuthPolicy | undefined>(AUTH_POLICY, [
+          handler,
+          context.getClass(),
+        ]) ?? DEFAULT_POLICY;
+      this.policies.set(handler, policy);
+    }
+    return policy;
+  }
+
+  /** Audits a denial (a failed sign-in on sign-in routes) and throws it on. */
+  private refused(policy: AuthPolicy, judged: JudgedRequest, err: unknown): never {
+    if (err instanceof DomainError) {
+      if (policy.failureEvent && err.status === 401)
+        this.accessAudit.signInFailed(policy.failureEvent, judged, err);
+      else this.accessAudit.denied('access', judged, err);
+    }
+    throw err;
   }
 
   /**
