@@ -1,5 +1,5 @@
 import { JwtError } from '../common/jwt/jws';
-import { Problems } from '../common/problem/domain-error';
+import { DomainError, Problems } from '../common/problem/domain-error';
 import { AuthenticatorService } from './authenticator.service';
 import {
   API,
@@ -14,6 +14,7 @@ import {
   REAUTH,
   USER,
 } from '../../test/support/authenticator';
+import { settled, thrownBy } from '../../test/support/maybe-promise';
 
 describe(AuthenticatorService.name, () => {
   const spec = authenticatorSpec();
@@ -74,6 +75,39 @@ describe(AuthenticatorService.name, () => {
       expect(strategies.basic.seen[0].exchangesForTokens).toBe(true);
       await sut.authenticate(request(basic('alice', 'pw')), API);
       expect(strategies.basic.seen[1].exchangesForTokens).toBeUndefined();
+    });
+  });
+
+  describe('without a promise', () => {
+    it('answers a remembered token at once, and a token never seen with a promise', async () => {
+      const unseen = sut.authenticate(request(`Bearer ${JWT}`), API);
+      expect(unseen).toBeInstanceOf(Promise);
+      const verified = await unseen;
+      const remembered = sut.authenticate(request(`Bearer ${JWT}`), API);
+      expect(remembered).not.toBeInstanceOf(Promise);
+      expect(remembered).toEqual(verified);
+    });
+
+    it('waits for a user the cache does not hold, even for a remembered token', async () => {
+      await sut.authenticate(request(`Bearer ${JWT}`), API);
+      users.peek.mockReturnValue(undefined);
+      users.get.mockResolvedValue(USER);
+      const loaded = sut.authenticate(request(`Bearer ${JWT}`), API);
+      expect(loaded).toBeInstanceOf(Promise);
+      await expect(loaded).resolves.toMatchObject({ principal: { credentialId: 'session-1' } });
+    });
+
+    it('throws the same 401 at once for a remembered token as a promise rejects with for a new one', async () => {
+      revocations.isRevoked.mockReturnValue(true);
+      const unseen = sut.authenticate(request(`Bearer ${JWT}`), API);
+      expect(unseen).toBeInstanceOf(Promise);
+      const rejected = await settled(() => unseen).catch((err: unknown) => err);
+      const thrown = thrownBy(() => sut.authenticate(request(`Bearer ${JWT}`), API));
+      expect(rejected).toBeInstanceOf(DomainError);
+      expect(thrown).toBeInstanceOf(DomainError);
+      const { status, code, detail, extras } = rejected as DomainError;
+      expect(thrown).toMatchObject({ status, code, detail, extras });
+      expect(code).toBe('invalid_token');
     });
   });
 

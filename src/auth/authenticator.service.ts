@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { hash } from 'node:crypto';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
+import { andThen, MaybePromise } from '../common/maybe-promise';
 import { apiTokenOf, parseAuthorization, PresentedCredential } from '../common/credentials';
 import { JwtError } from '../common/jwt/jws';
 import { Challenge, DomainError, Problems } from '../common/problem/domain-error';
@@ -53,7 +54,11 @@ export class AuthenticatorService {
     settings.onChange(() => this.remembered.clear());
   }
 
-  async authenticate(request: AuthRequest, rules: AuthenticationRules): Promise<Authenticated> {
+  /**
+   * A token verified before answers synchronously (MaybePromise): one hash, one Map look-up,
+   * users and revocations from memory. Anything else continues asynchronously (verify).
+   */
+  authenticate(request: AuthRequest, rules: AuthenticationRules): MaybePromise<Authenticated> {
     const presented = parseAuthorization(request.headers.authorization);
     const input: PresentedRequest = { presented, request, rules, settings: this.settings.get() };
     const token = rememberedTokenOf(presented);
@@ -64,22 +69,25 @@ export class AuthenticatorService {
       const known = this.remembered.get(key, this.clock.now());
       const handler = known && this.kinds.get(known.kind);
       if (known && handler?.takenBy(rules.kinds) && handler.recognises(input, true)) {
-        // A remembered token comes back as a value: awaiting only promises saves a microtask turn.
-        const found = this.principalOf(known, rules.kinds);
-        return {
-          principal: this.used(
-            handler,
-            found instanceof Promise ? await found : found,
-            input,
-            known,
-          ),
-        };
+        return andThen(this.principalOf(known, rules.kinds), (principal) => ({
+          principal: this.used(handler, principal, input, known),
+        }));
       }
     }
     const handler = this.kinds
       .all()
       .find((kind) => kind.takenBy(rules.kinds) && kind.recognises(input));
     if (!handler) throw this.unauthenticated(presented, rules);
+    return this.verify(handler, input, key);
+  }
+
+  /** A credential not remembered: its kind's strategy verifies it, and its answer is kept. */
+  private async verify(
+    handler: CredentialKindHandler,
+    input: PresentedRequest,
+    key: string | undefined,
+  ): Promise<Authenticated> {
+    const { request, rules } = input;
     const strategy = (handler.strategyFor?.(input) ?? handler.kind) as StrategyName;
     const verified = await this.run(strategy, handler.kind, request, rules);
     const resolution = await handler.resolve(verified, input, this.toolsFor(rules.kinds));
@@ -123,7 +131,7 @@ export class AuthenticatorService {
   private principalOf(
     remembered: Remembered,
     kinds: readonly CredentialKind[],
-  ): Principal | Promise<Principal> {
+  ): MaybePromise<Principal> {
     if (remembered.principal) return remembered.principal;
     if (this.revocations.isRevoked(remembered.credentialId)) {
       throw this.invalidToken(

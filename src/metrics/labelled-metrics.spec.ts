@@ -36,7 +36,7 @@ describe('labelled metrics', () => {
       ['GET', '/b/:id', 404, 0.2],
     ];
     for (const [method, route, status, seconds] of observations) {
-      fast.observe(`${method} ${status} ${route}`, [method, route, String(status)], seconds);
+      fast.observe([method, route, status], seconds);
       reference.labels(method, route, String(status)).observe(seconds);
     }
     expect(await lines(ours)).toEqual(await lines(theirs));
@@ -61,7 +61,7 @@ describe('labelled metrics', () => {
       ['access', 'denied'],
       ['connect', 'allowed'],
     ]) {
-      fast.inc(`${kind} ${outcome}`, [kind, outcome]);
+      fast.inc([kind, outcome]);
       reference.labels(kind, outcome).inc();
     }
     expect(await lines(ours)).toEqual(await lines(theirs));
@@ -70,6 +70,26 @@ describe('labelled metrics', () => {
     expect(await lines(ours)).toEqual([
       '# HELP decisions_total Decisions',
       '# TYPE decisions_total counter',
+    ]);
+  });
+
+  it('keeps a label set made of a number apart from none, and renders it as text', async () => {
+    const ours = new Registry();
+    const fast = new LabelledHistogram(
+      't_seconds',
+      'T',
+      ['method', 'route', 'status'],
+      BUCKETS,
+      ours,
+    );
+    fast.observe(['GET', '/a', 200], 0.5);
+    fast.observe(['GET', '/a', 200], 0.5);
+    fast.observe(['GET', '/a', 404], 0.5);
+    fast.observe(['GET', '/b', 200], 0.5);
+    expect((await lines(ours)).filter((line) => line.startsWith('t_seconds_count'))).toEqual([
+      't_seconds_count{method="GET",route="/a",status="200"} 2',
+      't_seconds_count{method="GET",route="/a",status="404"} 1',
+      't_seconds_count{method="GET",route="/b",status="200"} 1',
     ]);
   });
 

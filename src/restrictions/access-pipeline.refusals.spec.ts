@@ -16,6 +16,7 @@ import {
   rejection,
   STATE,
 } from '../../test/support/access-pipeline';
+import { settled } from '../../test/support/maybe-promise';
 import { principal } from '../../test/support/principal';
 
 describe(AccessPipeline.name, () => {
@@ -62,7 +63,7 @@ describe(AccessPipeline.name, () => {
         s.publicApis.paths = ['/rest/api/2/**'];
         s.ip.allow = [OTHER_NETWORK];
       });
-      const err = await rejection(sut.judge(input()));
+      const err = await rejection(() => sut.judge(input()));
       expect(err.code).toBe('ip_not_allowed');
       expect(limiter.consume).not.toHaveBeenCalled();
     });
@@ -88,7 +89,7 @@ describe(AccessPipeline.name, () => {
         throw new DomainError(429, 'rate_limited', 'Too Many Requests', 'spent');
       });
       for (const policy of [{ api: true }, {}] as AuthPolicy[]) {
-        const err = await rejection(sut.judge(input({ policy, authorization: PASSWORD })));
+        const err = await rejection(() => sut.judge(input({ policy, authorization: PASSWORD })));
         expect(err.code).toBe('ip_not_allowed');
       }
       expect(limiter.assertPasswordChecksAllowed).not.toHaveBeenCalled();
@@ -101,7 +102,9 @@ describe(AccessPipeline.name, () => {
       limiter.assertPasswordChecksAllowed.mockImplementation(() => {
         throw spent;
       });
-      await expect(sut.judge(input({ authorization: PASSWORD }))).rejects.toBe(spent);
+      await expect(settled(() => sut.judge(input({ authorization: PASSWORD })))).rejects.toBe(
+        spent,
+      );
       expect(limiter.assertPasswordChecksAllowed).toHaveBeenCalledWith(IP);
       expect(limiter.beginLogin).not.toHaveBeenCalled();
       expect(authenticator.authenticate).not.toHaveBeenCalled();
@@ -110,7 +113,9 @@ describe(AccessPipeline.name, () => {
     it('refuses a password before checking it once its login window is spent', async () => {
       const spent = new DomainError(429, 'login_rate_limited', 'Too Many Requests', 'spent');
       limiter.beginLogin.mockRejectedValue(spent);
-      await expect(sut.judge(input({ authorization: PASSWORD }))).rejects.toBe(spent);
+      await expect(settled(() => sut.judge(input({ authorization: PASSWORD })))).rejects.toBe(
+        spent,
+      );
       expect(limiter.beginLogin).toHaveBeenCalledWith('alice', IP);
       expect(authenticator.authenticate).not.toHaveBeenCalled();
     });
@@ -170,7 +175,7 @@ describe(AccessPipeline.name, () => {
     it.each(rows)('%s', async (_name, who, policy, code, change) => {
       sut = build(change);
       authenticator.authenticate.mockResolvedValue({ principal: principal(who) });
-      const err = await rejection(sut.judge(input({ method: 'POST', policy })));
+      const err = await rejection(() => sut.judge(input({ method: 'POST', policy })));
       expect(err.status).toBe(403);
       expect(err.code).toBe(code);
       // A rule that refused after sign-in spends no budget.
@@ -180,7 +185,7 @@ describe(AccessPipeline.name, () => {
 
     it('names the refused caller in the audit of a refusal after sign-in', async () => {
       sut = build((s) => (s.groups.apiAccess = ['api-users']));
-      const err = await rejection(sut.judge(input()));
+      const err = await rejection(() => sut.judge(input()));
       const audit = { record: jest.fn() };
       const metrics = { decision: jest.fn() };
       new AccessAudit(strict<AuditSink>(audit), strict<MetricsService>(metrics)).denied(
@@ -199,10 +204,14 @@ describe(AccessPipeline.name, () => {
 
     it('leaves group rules to API routes, and never applies them to admins or Connect tenants', async () => {
       sut = build((s) => (s.groups.apiAccess = ['api-users']));
-      await expect(sut.judge(input({ policy: {} }))).resolves.toMatchObject({ rateLimit: STATE });
+      await expect(settled(() => sut.judge(input({ policy: {} })))).resolves.toMatchObject({
+        rateLimit: STATE,
+      });
       for (const who of [{ groups: [ADMIN_GROUP] }, { authMethod: 'connect' as const }]) {
         authenticator.authenticate.mockResolvedValue({ principal: principal(who) });
-        await expect(sut.judge(input())).resolves.toMatchObject({ rateLimit: STATE });
+        await expect(settled(() => sut.judge(input()))).resolves.toMatchObject({
+          rateLimit: STATE,
+        });
       }
     });
   });

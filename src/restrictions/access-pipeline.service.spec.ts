@@ -16,6 +16,7 @@ import {
   rejection,
   STATE,
 } from '../../test/support/access-pipeline';
+import { settled, thrownBy } from '../../test/support/maybe-promise';
 import { principal } from '../../test/support/principal';
 
 describe(AccessPipeline.name, () => {
@@ -41,7 +42,7 @@ describe(AccessPipeline.name, () => {
 
     it('waits for a count held in shared storage', async () => {
       limiter.consume.mockResolvedValue(STATE);
-      await expect(sut.judge(input())).resolves.toMatchObject({ rateLimit: STATE });
+      await expect(settled(() => sut.judge(input()))).resolves.toMatchObject({ rateLimit: STATE });
     });
 
     it('refuses with the 429 once the budget is spent', async () => {
@@ -49,7 +50,7 @@ describe(AccessPipeline.name, () => {
       limiter.consume.mockImplementation(() => {
         throw spent;
       });
-      await expect(sut.judge(input())).rejects.toBe(spent);
+      await expect(settled(() => sut.judge(input()))).rejects.toBe(spent);
     });
 
     it.each<ProblemCodeFor<401>>([
@@ -60,7 +61,9 @@ describe(AccessPipeline.name, () => {
     ])("counts credentials refused with %s against the address's budget", async (code) => {
       const err = refused(code);
       authenticator.authenticate.mockRejectedValue(err);
-      await expect(sut.judge(input({ authorization: 'Bearer x.y.z' }))).rejects.toBe(err);
+      await expect(settled(() => sut.judge(input({ authorization: 'Bearer x.y.z' })))).rejects.toBe(
+        err,
+      );
       expect(limiter.countRefused).toHaveBeenCalledWith(IP);
       expect(limiter.consume).not.toHaveBeenCalled();
     });
@@ -68,14 +71,16 @@ describe(AccessPipeline.name, () => {
     it('does not count a request that presented no credentials', async () => {
       const err = refused('authentication_required');
       authenticator.authenticate.mockRejectedValue(err);
-      await expect(sut.judge(input())).rejects.toBe(err);
+      await expect(settled(() => sut.judge(input()))).rejects.toBe(err);
       expect(limiter.countRefused).not.toHaveBeenCalled();
     });
 
     it('does not count a failure that is not a refusal', async () => {
       const outage = Problems.unavailable('The directory cannot be reached');
       authenticator.authenticate.mockRejectedValue(outage);
-      await expect(sut.judge(input({ authorization: PASSWORD }))).rejects.toBe(outage);
+      await expect(settled(() => sut.judge(input({ authorization: PASSWORD })))).rejects.toBe(
+        outage,
+      );
       expect(limiter.countRefused).not.toHaveBeenCalled();
     });
 
@@ -83,7 +88,57 @@ describe(AccessPipeline.name, () => {
       authenticator.authenticate.mockRejectedValue(refused('invalid_token'));
       const spent = new DomainError(429, 'rate_limited', 'Too Many Requests', 'spent');
       limiter.countRefused.mockRejectedValue(spent);
-      await expect(sut.judge(input({ authorization: 'Bearer x.y.z' }))).rejects.toBe(spent);
+      await expect(settled(() => sut.judge(input({ authorization: 'Bearer x.y.z' })))).rejects.toBe(
+        spent,
+      );
+    });
+  });
+
+  describe('answered from memory', () => {
+    const remembered = () =>
+      authenticator.authenticate.mockImplementation(() => ({ principal: principal() }));
+
+    it('judges a remembered token with in-memory counters without a promise', async () => {
+      remembered();
+      const decision = sut.judge(input({ authorization: 'Bearer x.y.z' }));
+      expect(decision).not.toBeInstanceOf(Promise);
+      authenticator.authenticate.mockResolvedValue({ principal: principal() });
+      const unseen = sut.judge(input({ authorization: 'Bearer x.y.z' }));
+      expect(unseen).toBeInstanceOf(Promise);
+      expect(await unseen).toEqual(decision);
+    });
+
+    it('waits, with the same outcome, for counters held in Redis', async () => {
+      remembered();
+      const atOnce = sut.judge(input());
+      limiter.consume.mockResolvedValue(STATE);
+      const counted = sut.judge(input());
+      expect(counted).toBeInstanceOf(Promise);
+      expect(await counted).toEqual(atOnce);
+    });
+
+    it('throws the refusal it judged at once, the same one a promise rejects with', async () => {
+      const readOnly = () => ({ principal: principal({ scopes: ['read'] }) });
+      authenticator.authenticate.mockImplementation(readOnly);
+      const thrown = thrownBy(() => sut.judge(input({ method: 'POST' })));
+      authenticator.authenticate.mockImplementation(async () => readOnly());
+      const rejected = sut.judge(input({ method: 'POST' }));
+      expect(rejected).toBeInstanceOf(Promise);
+      const err = await rejection(() => rejected);
+      expect(thrown).toBeInstanceOf(DomainError);
+      expect(thrown).toMatchObject({ status: 403, code: 'scope_insufficient', detail: err.detail });
+      expect(err.code).toBe('scope_insufficient');
+    });
+
+    it("throws a spent budget's 429 at once, and rejects with it from Redis", async () => {
+      remembered();
+      const spent = new DomainError(429, 'rate_limited', 'Too Many Requests', 'spent');
+      limiter.consume.mockImplementation(() => {
+        throw spent;
+      });
+      expect(() => sut.judge(input())).toThrow(spent);
+      limiter.consume.mockRejectedValue(spent);
+      await expect(sut.judge(input())).rejects.toBe(spent);
     });
   });
 
@@ -95,19 +150,19 @@ describe(AccessPipeline.name, () => {
 
     it('ends as a failure when the password is wrong', async () => {
       authenticator.authenticate.mockRejectedValue(refused('invalid_credentials'));
-      await rejection(sut.judge(input({ authorization: PASSWORD })));
+      await rejection(() => sut.judge(input({ authorization: PASSWORD })));
       expect(loginEnded.mock.calls).toEqual([[true]]);
     });
 
     it('is not a failure when the password was never judged', async () => {
       authenticator.authenticate.mockRejectedValue(refused('basic_auth_disabled'));
-      await rejection(sut.judge(input({ authorization: PASSWORD })));
+      await rejection(() => sut.judge(input({ authorization: PASSWORD })));
       expect(loginEnded.mock.calls).toEqual([[false]]);
     });
 
     it('ends before a refusal by a rule after sign-in, as a success', async () => {
       sut = build((s) => (s.groups.apiAccess = ['api-users']));
-      await rejection(sut.judge(input({ authorization: PASSWORD })));
+      await rejection(() => sut.judge(input({ authorization: PASSWORD })));
       expect(loginEnded.mock.calls).toEqual([[false]]);
     });
   });
@@ -133,7 +188,9 @@ describe(AccessPipeline.name, () => {
       const err = refused('invalid_token');
       authenticator.authenticate.mockRejectedValue(err);
       native.passes.mockReturnValue(true);
-      await expect(sut.judge(input({ authorization: 'Bearer native' }))).rejects.toBe(err);
+      await expect(
+        settled(() => sut.judge(input({ authorization: 'Bearer native' }))),
+      ).rejects.toBe(err);
       expect(native.passes).not.toHaveBeenCalled();
     });
 

@@ -5,7 +5,12 @@ import { apiTokenOf, parseAuthorization } from '../common/credentials';
 import { AuthPolicy, DEFAULT_KINDS } from '../common/decorators/auth-policy.decorator';
 import { DomainError, Problems } from '../common/problem/domain-error';
 import { isAdmin, Principal, READ_METHODS } from '../common/principal';
-import { RateLimiterService, RateLimitState } from './rate-limit/rate-limiter.service';
+import { andThen, attempt, MaybePromise } from '../common/maybe-promise';
+import {
+  LoginAttempt,
+  RateLimiterService,
+  RateLimitState,
+} from './rate-limit/rate-limiter.service';
 import { denyingPrincipal } from '../common/problem/denied-principal';
 import { NativeTokenRule } from './native-token.rule';
 import { RestrictionsService } from './restrictions.service';
@@ -59,7 +64,12 @@ export class AccessPipeline {
     private readonly native: NativeTokenRule,
   ) {}
 
-  async judge(input: JudgeInput): Promise<Decision> {
+  /**
+   * Synchronous (MaybePromise) while everything it asks is in memory: a remembered token, the
+   * allow-list, group rules, counters in memory. A password check, a token never seen and
+   * counters in Redis continue asynchronously.
+   */
+  judge(input: JudgeInput): MaybePromise<Decision> {
     const { method, path, request, policy } = input;
     const clientIp = request.ip;
     if (policy.api) {
@@ -75,62 +85,86 @@ export class AccessPipeline {
     }
     // A username and password: the check counts against the password-guessing budget.
     const password = passwordOf(request.headers.authorization);
-    if (password) this.limiter.assertPasswordChecksAllowed(clientIp);
-    const attempt = password && (await this.limiter.beginLogin(password.username, clientIp));
-    let authenticated;
-    try {
-      authenticated = await this.authenticator.authenticate(request, {
-        kinds: policy.kinds ?? DEFAULT_KINDS,
-        login: policy.login,
-        connectContext: policy.connectContext,
+    if (!password) return this.authenticated(input);
+    this.limiter.assertPasswordChecksAllowed(clientIp);
+    return this.limiter
+      .beginLogin(password.username, clientIp)
+      .then((login) => this.authenticated(input, login));
+  }
+
+  /** Authentication, then the rules for whom it names; `login` ends a password check. */
+  private authenticated(input: JudgeInput, login?: LoginAttempt): MaybePromise<Decision> {
+    const { policy } = input;
+    return attempt(
+      () =>
+        this.authenticator.authenticate(input.request, {
+          kinds: policy.kinds ?? DEFAULT_KINDS,
+          login: policy.login,
+          connectContext: policy.connectContext,
+        }),
+      ({ principal, refreshClaims }) => {
+        if (login) login(false);
+        return this.authorized(input, principal, refreshClaims);
+      },
+      (err) => this.refused(input, err, login),
+    );
+  }
+
+  /** Credentials refused: the native-token way out, or the refusal, counted. */
+  private refused(input: JudgeInput, err: unknown, login?: LoginAttempt): MaybePromise<Decision> {
+    const { request } = input;
+    const clientIp = request.ip;
+    if (login) login(err instanceof DomainError && err.code === 'invalid_credentials');
+    // Only a token none of Warden's strategies accepted is looked at as an upstream-native one:
+    // Warden's own tokens, the usual case, cost no extra decoding.
+    if (
+      input.allowNative &&
+      err instanceof DomainError &&
+      err.status === 401 &&
+      this.native.passes(request.headers.authorization)
+    ) {
+      return this.open('native_token', clientIp);
+    }
+    // Credentials presented and refused: counted by address
+    // (docs/architecture.md#a-requests-path, step 5), so that guessing, whatever the username,
+    // meets a budget. A request without any is not.
+    if (err instanceof DomainError && err.status === 401 && err.code !== 'authentication_required')
+      return this.limiter.countRefused(clientIp).then(() => {
+        throw err;
       });
-      if (attempt) attempt(false);
-    } catch (err) {
-      if (attempt) attempt(err instanceof DomainError && err.code === 'invalid_credentials');
-      // Only a token none of Warden's strategies accepted is looked at as an upstream-native one:
-      // Warden's own tokens, the usual case, cost no extra decoding.
-      if (
-        input.allowNative &&
-        err instanceof DomainError &&
-        err.status === 401 &&
-        this.native.passes(request.headers.authorization)
-      ) {
-        return this.open('native_token', clientIp);
-      }
-      // Credentials presented and refused: counted by address
-      // (docs/architecture.md#a-requests-path, step 5), so that guessing, whatever the username,
-      // meets a budget. A request without any is not.
-      if (
-        err instanceof DomainError &&
-        err.status === 401 &&
-        err.code !== 'authentication_required'
-      )
-        await this.limiter.countRefused(clientIp);
-      throw err;
-    }
-    const { principal, refreshClaims } = authenticated;
-    try {
-      if (policy.admin && !isAdmin(principal))
-        throw Problems.forbidden('admin_required', 'This operation is for administrators');
-      const needed = policy.admin ? 'admin' : READ_METHODS.has(method) ? 'read' : 'write';
-      if (!hasScope(principal.scopes, needed))
-        throw Problems.forbidden(
-          'scope_insufficient',
-          `The token's scopes do not include ${needed}`,
-        );
-      // Group rules are about the directory's users; a Connect tenant is judged by its own
-      // state (installed, enabled by an administrator) instead.
-      if (policy.api && principal.authMethod !== 'connect')
-        this.restrictions.checkGroups(principal, method);
-      // Counters in memory answer at once; only Redis-held ones need awaiting.
-      const counted = this.limiter.consume(rateKeyOf(principal));
-      const rateLimit = counted instanceof Promise ? await counted : counted;
-      return { principal, rateLimit, refreshClaims };
-    } catch (err) {
-      // The audit names the caller a rule refused.
-      denyingPrincipal(err, principal);
-      throw err;
-    }
+    throw err;
+  }
+
+  /** Authorization (admin, scopes, groups), then the rate limit. */
+  private authorized(
+    input: JudgeInput,
+    principal: Principal,
+    refreshClaims: WardenClaims | undefined,
+  ): MaybePromise<Decision> {
+    const { method, policy } = input;
+    return attempt(
+      () => {
+        if (policy.admin && !isAdmin(principal))
+          throw Problems.forbidden('admin_required', 'This operation is for administrators');
+        const needed = policy.admin ? 'admin' : READ_METHODS.has(method) ? 'read' : 'write';
+        if (!hasScope(principal.scopes, needed))
+          throw Problems.forbidden(
+            'scope_insufficient',
+            `The token's scopes do not include ${needed}`,
+          );
+        // Group rules are about the directory's users; a Connect tenant is judged by its own
+        // state (installed, enabled by an administrator) instead.
+        if (policy.api && principal.authMethod !== 'connect')
+          this.restrictions.checkGroups(principal, method);
+        return this.limiter.consume(rateKeyOf(principal));
+      },
+      (rateLimit): Decision => ({ principal, rateLimit, refreshClaims }),
+      (err) => {
+        // The audit names the caller a rule refused.
+        denyingPrincipal(err, principal);
+        throw err;
+      },
+    );
   }
 
   /** The address allow-list alone, for routes that judge their own credentials (sign-in). */
@@ -138,15 +172,14 @@ export class AccessPipeline {
     this.restrictions.checkAddress(clientIp);
   }
 
-  private async open(
+  private open(
     reason: 'public' | 'rest_api_authentication_disabled' | 'native_token',
     clientIp: string,
-  ): Promise<Decision> {
-    return {
-      principal: ANONYMOUS,
-      rateLimit: await this.limiter.consume(`ip:${clientIp}`),
-      openBecause: reason,
-    };
+  ): MaybePromise<Decision> {
+    return andThen(
+      this.limiter.consume(`ip:${clientIp}`),
+      (rateLimit): Decision => ({ principal: ANONYMOUS, rateLimit, openBecause: reason }),
+    );
   }
 }
 

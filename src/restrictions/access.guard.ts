@@ -8,6 +8,7 @@ import {
   AuthPolicy,
   DEFAULT_KINDS,
 } from '../common/decorators/auth-policy.decorator';
+import { attempt, MaybePromise } from '../common/maybe-promise';
 import { DomainError } from '../common/problem/domain-error';
 import { AccessAudit, JudgedRequest } from './access-audit';
 import { AccessPipeline } from './access-pipeline.service';
@@ -39,17 +40,9 @@ export class AccessGuard implements CanActivate {
     private readonly accessAudit: AccessAudit,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const handler = context.getHandler();
-    let policy = this.policies.get(handler);
-    if (!policy) {
-      policy =
-        this.reflector.getAllAndOverride<AuthPolicy | undefined>(AUTH_POLICY, [
-          handler,
-          context.getClass(),
-        ]) ?? DEFAULT_POLICY;
-      this.policies.set(handler, policy);
-    }
+  /** A plain boolean when the pipeline answers from memory (MaybePromise), else a promise. */
+  canActivate(context: ExecutionContext): MaybePromise<boolean> {
+    const policy = this.policyOf(context);
     const http = context.switchToHttp();
     const request = http.getRequest<GuardedRequest>();
     if (policy.public && !policy.login) return true;
@@ -62,41 +55,69 @@ export class AccessGuard implements CanActivate {
       headers: request.headers,
       requestId: request.id,
     };
-    try {
-      if (policy.public) {
-        // A sign-in route taking its password in the body: the address allow-list holds for it
-        // as for every other, and so does the password-guessing budget.
-        this.pipeline.checkAddress(clientIp);
-        await this.limitBodyLogin(request, http.getResponse<FastifyReply>(), clientIp);
-        return true;
-      }
-      const decision = await this.pipeline.judge({
-        method: judged.method,
-        path: judged.path,
-        request: {
-          headers: request.headers,
-          ip: clientIp,
-          target: { method: request.method, url: request.url },
+    const refused = (err: unknown) => this.refused(policy, judged, err);
+    if (policy.public) {
+      // A sign-in route taking its password in the body: the address allow-list holds for it
+      // as for every other, and so does the password-guessing budget.
+      return attempt(
+        () => {
+          this.pipeline.checkAddress(clientIp);
+          return this.limitBodyLogin(request, http.getResponse<FastifyReply>(), clientIp);
         },
-        policy,
-      });
-      request.principal = decision.principal;
-      // Sign-in routes record their own outcome (auth.login.succeeded / failed).
-      if (!policy.login)
-        request.pendingAudit = this.accessAudit.allowed('access', judged, decision);
-      if (decision.refreshClaims) request.refreshClaims = decision.refreshClaims;
-      if (decision.rateLimit)
-        http.getResponse<FastifyReply>().headers(rateLimitHeaders(decision.rateLimit));
-    } catch (err) {
-      if (err instanceof DomainError) {
-        if (policy.failureEvent && err.status === 401)
-          this.accessAudit.signInFailed(policy.failureEvent, judged, err);
-        else this.accessAudit.denied('access', judged, err);
-      }
-      throw err;
+        () => true,
+        refused,
+      );
     }
-    return true;
+    return attempt(
+      () =>
+        this.pipeline.judge({
+          method: judged.method,
+          path: judged.path,
+          request: {
+            headers: request.headers,
+            ip: clientIp,
+            target: { method: request.method, url: request.url },
+          },
+          policy,
+        }),
+      (decision) => {
+        request.principal = decision.principal;
+        // Sign-in routes record their own outcome (auth.login.succeeded / failed).
+        if (!policy.login)
+          request.pendingAudit = this.accessAudit.allowed('access', judged, decision);
+        if (decision.refreshClaims) request.refreshClaims = decision.refreshClaims;
+        if (decision.rateLimit)
+          http.getResponse<FastifyReply>().headers(rateLimitHeaders(decision.rateLimit));
+        return true;
+      },
+      refused,
+    );
   }
+
+  private policyOf(context: ExecutionContext): AuthPolicy {
+    const handler = context.getHandler();
+    let policy = this.policies.get(handler);
+    if (!policy) {
+      policy =
+        this.reflector.getAllAndOverride<AuthPolicy | undefined>(AUTH_POLICY, [
+          handler,
+          context.getClass(),
+        ]) ?? DEFAULT_POLICY;
+      this.policies.set(handler, policy);
+    }
+    return policy;
+  }
+
+  /** Audits a denial (a failed sign-in on sign-in routes) and throws it on. */
+  private refused(policy: AuthPolicy, judged: JudgedRequest, err: unknown): never {
+    if (err instanceof DomainError) {
+      if (policy.failureEvent && err.status === 401)
+        this.accessAudit.signInFailed(policy.failureEvent, judged, err);
+      else this.accessAudit.denied('access', judged, err);
+    }
+    throw err;
+  }
+
   /**
    * POST /system/auth: the password check the handler makes counts against the username's
    * budget (RateLimiterService.beginLogin), and a refused one against the address's budget, as

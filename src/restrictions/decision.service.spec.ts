@@ -5,6 +5,7 @@ import type { MetricsService } from '../metrics/metrics.service';
 import { AccessAudit } from './access-audit';
 import type { AccessPipeline, Decision } from './access-pipeline.service';
 import { DECISION_POLICY, DecisionService, headerSafe } from './decision.service';
+import { settled } from '../../test/support/maybe-promise';
 
 const alice: Principal = {
   id: 'u1',
@@ -120,8 +121,36 @@ describe(DecisionService.name, () => {
     ]);
   });
 
+  describe('answered from memory', () => {
+    it('gives the verdict without a promise when the pipeline judges at once', async () => {
+      judge.mockReturnValue({ principal: alice, rateLimit: RATE } satisfies Decision);
+      const verdict = sut.decide(question(nginx));
+      expect(verdict).not.toBeInstanceOf(Promise);
+      judge.mockResolvedValue({ principal: alice, rateLimit: RATE } satisfies Decision);
+      const later = sut.decide(question(nginx));
+      expect(later).toBeInstanceOf(Promise);
+      expect(await later).toEqual(verdict);
+      expect(rows.map((row) => row.event)).toEqual(['decision.allowed', 'decision.allowed']);
+    });
+
+    it('throws a refusal judged at once, recording the same row as for a rejected one', async () => {
+      const refusal = Problems.forbidden(
+        'ip_not_allowed',
+        'Requests from 203.0.113.7 are not allowed',
+      );
+      judge.mockImplementation(() => {
+        throw refusal;
+      });
+      expect(() => sut.decide(question(nginx))).toThrow(refusal);
+      judge.mockRejectedValue(refusal);
+      await expect(sut.decide(question(nginx))).rejects.toBe(refusal);
+      expect(rows).toHaveLength(2);
+      expect(rows[0]).toEqual(rows[1]);
+    });
+  });
+
   it('refuses a question without its original request before judging it, recording nothing', async () => {
-    await expect(sut.decide(question({}))).rejects.toBeInstanceOf(DomainError);
+    await expect(settled(() => sut.decide(question({})))).rejects.toBeInstanceOf(DomainError);
     expect(judge).not.toHaveBeenCalled();
     expect(rows).toEqual([]);
   });

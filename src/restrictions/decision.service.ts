@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AuditSink } from '../audit/audit.port';
 import type { AuthPolicy } from '../common/decorators/auth-policy.decorator';
+import { attempt, MaybePromise } from '../common/maybe-promise';
 import { DomainError } from '../common/problem/domain-error';
 import { AccessAudit, JudgedRequest } from './access-audit';
 import { AccessPipeline, Decision } from './access-pipeline.service';
@@ -50,7 +51,11 @@ export class DecisionService {
     private readonly accessAudit: AccessAudit,
   ) {}
 
-  async decide(question: DecisionQuestion): Promise<DecisionVerdict> {
+  /**
+   * Synchronous (MaybePromise) when the pipeline answers from memory: a caller may `await` it, or
+   * branch on `instanceof Promise` inside a try/catch (a refusal judged from memory is thrown).
+   */
+  decide(question: DecisionQuestion): MaybePromise<DecisionVerdict> {
     const { headers, ip } = question;
     const original = originalRequest(headers);
     const judged: JudgedRequest = {
@@ -60,24 +65,27 @@ export class DecisionService {
       headers,
       requestId: question.requestId,
     };
-    let decision: Decision;
-    try {
-      decision = await this.pipeline.judge({
-        method: original.method,
-        path: original.path,
-        otherPaths: original.otherReadings,
-        request: { headers, ip, target: { method: original.method, url: original.uri } },
-        policy: DECISION_POLICY,
-        allowNative: true,
-      });
-    } catch (err) {
-      if (err instanceof DomainError) this.accessAudit.denied('decision', judged, err);
-      throw err;
-    }
-    const row = this.accessAudit.allowed('decision', judged, decision);
-    row.status = 200;
-    this.audit.record(row);
-    return verdictOf(decision);
+    return attempt(
+      () =>
+        this.pipeline.judge({
+          method: original.method,
+          path: original.path,
+          otherPaths: original.otherReadings,
+          request: { headers, ip, target: { method: original.method, url: original.uri } },
+          policy: DECISION_POLICY,
+          allowNative: true,
+        }),
+      (decision) => {
+        const row = this.accessAudit.allowed('decision', judged, decision);
+        row.status = 200;
+        this.audit.record(row);
+        return verdictOf(decision);
+      },
+      (err) => {
+        if (err instanceof DomainError) this.accessAudit.denied('decision', judged, err);
+        throw err;
+      },
+    );
   }
 }
 

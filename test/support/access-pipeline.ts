@@ -11,6 +11,7 @@ import { RestrictionsService } from '../../src/restrictions/restrictions.service
 import { DEFAULT_SETTINGS, Settings } from '../../src/settings/settings.defaults';
 import { SettingsService } from '../../src/settings/settings.service';
 import { principal } from './principal';
+import { settled } from './maybe-promise';
 import { strict } from './strict-mock';
 
 export const IP = '203.0.113.7';
@@ -22,9 +23,9 @@ export const API_TOKEN_AS_PASSWORD = `Basic ${Buffer.from('alice:wdn_abc').toStr
 export const refused = (code: ProblemCodeFor<401>) =>
   Problems.unauthorized('refused', [{ scheme: 'Bearer' }], code);
 
-/** The error a promise rejects with; fails the test when it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<DomainError> {
-  const outcome = await promise.then(
+/** The error a call throws or rejects with; fails the test when it answers. */
+export async function rejection(run: () => unknown): Promise<DomainError> {
+  const outcome = await settled(run).then(
     (value) => ({ value }),
     (err: unknown) => ({ err }),
   );

@@ -21,6 +21,7 @@ import { ApiTokenEntity } from '../../src/tokens/api-token.entity';
 import { ApiTokenKind, ApiTokenStrategy } from '../../src/tokens/api-token.strategy';
 import { TokensService } from '../../src/tokens/tokens.service';
 import { MovableClock } from './clock';
+import { settled } from './maybe-promise';
 import { strict } from './strict-mock';
 
 export const NOW = 1_800_000_000_000;
@@ -120,7 +121,9 @@ export function authenticatorSpec(): AuthenticatorSpec {
         ip: '203.0.113.7',
       }) as StrategyRequest,
     refusal: async (authorization: string | undefined, rules: AuthenticationRules) => {
-      const err = await spec.sut.authenticate(spec.request(authorization), rules).then(
+      const err = await settled(() =>
+        spec.sut.authenticate(spec.request(authorization), rules),
+      ).then(
         (ok) => ok,
         (e: unknown) => e,
       );

@@ -3,6 +3,7 @@ import { ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { BoundedCache } from '../../common/bounded-cache';
+import type { MaybePromise } from '../../common/maybe-promise';
 import { DomainError } from '../../common/problem/domain-error';
 import { Settings } from '../../settings/settings.defaults';
 import { SettingsService } from '../../settings/settings.service';
@@ -91,7 +92,7 @@ export class RateLimiterService {
    * Counts one request for `key`; throws 429 when over the budget; null when limiting is off.
    * Answers synchronously when the counters are in memory, with a promise when they are in Redis.
    */
-  consume(key: string): RateLimitState | null | Promise<RateLimitState | null> {
+  consume(key: string): MaybePromise<RateLimitState | null> {
     const budget = this.settings.get().rateLimit;
     if (!budget.enabled) return null;
     const { requests, windowSeconds } = budget;
