@@ -35,7 +35,7 @@ const {
   describeError,
 } = require('./lib/children');
 const { call } = require('./lib/http');
-const { SCENARIOS, CONNECT_VS_ACE } = require('./lib/scenarios');
+const { SCENARIOS, CONNECT_VS_ACE, roundOrder } = require('./lib/scenarios');
 const { setUpWarden, startComparisons } = require('./lib/setup');
 const { calibrate } = require('./lib/calibration');
 const { measure, specFor } = require('./lib/rounds');
@@ -84,7 +84,7 @@ async function main() {
   for (let round = 1; round <= config.rounds; round++) {
     log(`Round ${round}/${config.rounds}`);
     await bench.files.mintRounds(round);
-    for (const scenario of SCENARIOS)
+    for (const scenario of roundOrder(round))
       await measure(bench, servers, runs, problems, scenario, round);
   }
   // The audit's cost under load: pairs of access-token-seen runs, audit on and off.
