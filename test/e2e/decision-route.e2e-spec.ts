@@ -1,5 +1,4 @@
-import { Writable } from 'node:stream';
-import { createRootLogger } from '../../src/common/logging';
+import { loggedLines } from '../support/log-lines';
 import { AccessPipeline } from '../../src/restrictions/access-pipeline.service';
 import { AccessGuard } from '../../src/restrictions/access.guard';
 import { startApp, TestApp } from '../support/app';
@@ -41,16 +40,10 @@ describe('the decision endpoint as a plain Fastify route', () => {
   let t: TestApp;
   let user: TestUser;
   let token: string;
-  const lines: string[] = [];
+  const { logger, lines } = loggedLines('info');
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(...chunk.toString().split('\n').filter(Boolean));
-        done();
-      },
-    });
-    t = await startApp({ logger: createRootLogger('info', sink) });
+    t = await startApp({ logger });
     user = await newUser(t);
     token = (await login(t, user)).authentication;
   });
@@ -149,9 +142,7 @@ describe('the decision endpoint as a plain Fastify route', () => {
   });
 
   it('answers a rejected promise the same way', async () => {
-    jest
-      .spyOn(t.app.get(AccessPipeline), 'judge')
-      .mockRejectedValue(new Error('secret internals'));
+    jest.spyOn(t.app.get(AccessPipeline), 'judge').mockRejectedValue(new Error('secret internals'));
     const res = await decision(t, 'GET', ISSUE, { authorization: bearer(token) });
     expect(res.status).toBe(500);
     expect(res.body.code).toBe('internal_error');

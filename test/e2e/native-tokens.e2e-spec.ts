@@ -1,5 +1,4 @@
-import { Writable } from 'node:stream';
-import { createRootLogger } from '../../src/common/logging';
+import { loggedLines } from '../support/log-lines';
 import { DEFAULT_SETTINGS, IDENTITY_PROVIDER_DEFAULTS } from '../../src/settings/settings.defaults';
 import { SettingsService } from '../../src/settings/settings.service';
 import { startApp, TestApp } from '../support/app';
@@ -167,16 +166,10 @@ describe('upstream-native bearer tokens (nativeOAuthTokens)', () => {
       // the second's start, and Nest's context loggers write to the app created last in the
       // process, so its warning would land in the second's log below.
       await t.app.get(SettingsService).storedChanged();
-      const lines: string[] = [];
-      const sink = new Writable({
-        write(chunk, _enc, done) {
-          lines.push(...chunk.toString().split('\n').filter(Boolean));
-          done();
-        },
-      });
+      const { logger, lines } = loggedLines('info');
       const b = await startApp({
         env: { DATABASE_URL: t.env.DATABASE_URL, WARDEN_IDP_ALLOW_HTTP: 'true' },
-        logger: createRootLogger('info', sink),
+        logger,
       });
       try {
         const warned = lines

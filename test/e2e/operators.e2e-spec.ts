@@ -1,22 +1,15 @@
+import { loggedLines } from '../support/log-lines';
 import { auditEvents } from '../support/audit';
-import { Writable } from 'node:stream';
-import { createRootLogger } from '../../src/common/logging';
 import { startApp, TestApp } from '../support/app';
 import { adminAuth, login, newUser } from '../support/factories';
 import { basic, bearer, http } from '../support/http';
 
 describe("operators' surface", () => {
   let t: TestApp;
-  const lines: string[] = [];
+  const { logger, lines } = loggedLines('debug');
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(...chunk.toString().split('\n').filter(Boolean));
-        done();
-      },
-    });
-    t = await startApp({ logger: createRootLogger('debug', sink) });
+    t = await startApp({ logger });
   });
   afterAll(async () => t?.close());
 
