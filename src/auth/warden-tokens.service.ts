@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, KeyObject, randomUUID } from 'node:crypto';
 import { Algorithm, sign } from 'jsonwebtoken';
 import type { SecretOrKeyProvider } from 'passport-jwt';
 import { Clock } from '../common/clock';
 import { checkClaims } from '../common/jwt/claims';
-import { JwtError } from '../common/jwt/jws';
+import { DecodedJws, JwsKey, JwtError } from '../common/jwt/jws';
 import { assertAlgorithmOfKey, keyProvider, VerifiedJwt } from '../common/jwt/passport-jwt';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import { KeyRingService } from './keys/key-ring.service';
@@ -52,20 +52,14 @@ export class WardenTokens {
   ) {
     // Distinct audiences: the API for access tokens, the renewal endpoint for refresh tokens.
     this.audiences = { access: config.baseUrl, refresh: `${config.baseUrl}/system/reauth` };
+    // The key is in memory but for a `kid` never seen (a key another instance just made): only
+    // then does the provider wait, for the key ring to reload.
     const providerFor = (kind: WardenTokenKind) =>
-      keyProvider(async (decoded) => {
+      keyProvider((decoded) => {
         const kid = decoded.header.kid ?? '';
-        const key = keyRing.knownKey(kid) ?? (await keyRing.verificationKey(kid));
-        if (!key) throw new JwtError('unknown_key', 'Token was not signed by a known key');
-        assertAlgorithmOfKey(decoded, key.alg);
-        // One of Warden's own tokens, of the other kind, is refused as such.
-        if ((decoded.header.typ ?? '').toLowerCase() !== TOKEN_TYPES[kind]) {
-          throw new JwtError(
-            'wrong_type',
-            `Token is not ${kind === 'access' ? 'an access' : 'a refresh'} token`,
-          );
-        }
-        return key.key;
+        const known = keyRing.knownKey(kid);
+        if (known) return keyFor(kind, decoded, known);
+        return keyRing.verificationKey(kid).then((key) => keyFor(kind, decoded, key));
       });
     this.keyProviders = { access: providerFor('access'), refresh: providerFor('refresh') };
   }
@@ -119,6 +113,20 @@ export class WardenTokens {
     if (typeof payload.iat !== 'number') throw new JwtError('bad_claim', 'Claim iat is required');
     return payload as unknown as WardenClaims;
   }
+}
+
+/** The key a Warden token of `kind` is verified with, once its header fits that key and kind. */
+function keyFor(kind: WardenTokenKind, decoded: DecodedJws, key: JwsKey | undefined): KeyObject {
+  if (!key) throw new JwtError('unknown_key', 'Token was not signed by a known key');
+  assertAlgorithmOfKey(decoded, key.alg);
+  // One of Warden's own tokens, of the other kind, is refused as such.
+  if ((decoded.header.typ ?? '').toLowerCase() !== TOKEN_TYPES[kind]) {
+    throw new JwtError(
+      'wrong_type',
+      `Token is not ${kind === 'access' ? 'an access' : 'a refresh'} token`,
+    );
+  }
+  return key.key;
 }
 
 /** Refresh tokens are stored by the SHA-256 of their `jti`, never the token itself. */
