@@ -4,7 +4,10 @@
 // about an allowed request) and for GET /connect/whoami (a Connect-authenticated route).
 // bench/run.js passes Warden's actual response bodies in BARE_WHOAMI, BARE_DECISION and
 // BARE_CONNECT so both servers send the same bytes; without them made-up ones of the same shape
-// are used. Only the bodies: the decision's X-Warden-* headers are not sent.
+// are used. Only the bodies: the decision's X-Warden-* headers are not sent there. With
+// BARE_DECISION_HEADERS (the headers of Warden's decision answer, as JSON), a fourth route,
+// GET /authz/decision-with-headers, answers the decision body with those headers too: what the
+// answer's headers alone cost a server that does nothing else.
 
 const { randomUUID } = require('node:crypto');
 const fastify = require('fastify');
@@ -34,6 +37,13 @@ const app = fastify({ logger: false });
 app.get('/system/whoami', async () => whoami);
 app.get('/authz/decision', async () => decision);
 app.get('/connect/whoami', async () => connect);
+if (process.env.BARE_DECISION_HEADERS) {
+  const headers = JSON.parse(process.env.BARE_DECISION_HEADERS);
+  app.get('/authz/decision-with-headers', async (_request, reply) => {
+    reply.headers(headers);
+    return decision;
+  });
+}
 
 // Started by bench/run.js with a stdin pipe: when the orchestrator goes away, so do we.
 if (process.env.BARE_EXIT_ON_STDIN_END === '1') {

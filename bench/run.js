@@ -107,6 +107,7 @@ async function main() {
       ? report.compareWithAce(summary, runs)
       : null;
   if (connectVsAce) report.printConnectVsAce(connectVsAce, CONNECT_PATH);
+  report.printHeadersReference(summary, Object.keys(bench.decision.answerHeaders).length);
   // The audit's cost needs its pairs (BENCH_AUDIT_PAIRS=0 or BENCH_SCENARIOS may leave them out).
   const audit =
     auditPairs.length > 0

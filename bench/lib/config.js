@@ -10,6 +10,8 @@ const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 const WARMUP_SECONDS = 2;
 const WHOAMI_PATH = '/system/whoami';
 const DECISION_PATH = '/authz/decision';
+// The bare server's decision route that also sends every header Warden's decision answer carries.
+const DECISION_WITH_HEADERS_PATH = '/authz/decision-with-headers';
 // The original request the decision endpoint is asked about, the way nginx auth_request sends it.
 const ORIGINAL_REQUEST = { method: 'GET', uri: '/rest/api/2/issue/BENCH-1' };
 /** @type {Record<string, string>} */
@@ -124,6 +126,7 @@ module.exports = {
   WARMUP_SECONDS,
   WHOAMI_PATH,
   DECISION_PATH,
+  DECISION_WITH_HEADERS_PATH,
   ORIGINAL_REQUEST,
   ORIGINAL_HEADERS,
   CONNECT_PATH,

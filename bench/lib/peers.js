@@ -11,6 +11,7 @@ const {
   BENCH_DIR,
   WHOAMI_PATH,
   DECISION_PATH,
+  DECISION_WITH_HEADERS_PATH,
   ORIGINAL_HEADERS,
   CONNECT_PATH,
   CONNECT_APP_KEY,
@@ -37,15 +38,24 @@ function serverEnv(/** @type {number} */ port) {
  * @param {string} decisionBody
  * @param {string | null} connectBody null without Connect
  * @param {'fastify' | 'nest'} [kind]
+ * @param {Record<string, string>} [decisionHeaders] the headers of Warden's decision answer, for
+ *   bare Fastify's DECISION_WITH_HEADERS_PATH
  * @returns {Promise<import('./children').Server>}
  */
-async function startBare(whoamiBody, decisionBody, connectBody, kind = 'fastify') {
+async function startBare(
+  whoamiBody,
+  decisionBody,
+  connectBody,
+  kind = 'fastify',
+  decisionHeaders = undefined,
+) {
   const port = await freePort();
   const logFile = tmpPath(`bare-${kind}.log`);
   const env = serverEnv(port);
   env.BARE_WHOAMI = whoamiBody;
   env.BARE_DECISION = decisionBody;
   if (connectBody) env.BARE_CONNECT = connectBody;
+  if (decisionHeaders) env.BARE_DECISION_HEADERS = JSON.stringify(decisionHeaders);
   env.BARE_EXIT_ON_STDIN_END = '1';
   const child = spawnChild(
     `bare-${kind}`,
@@ -62,12 +72,18 @@ async function startBare(whoamiBody, decisionBody, connectBody, kind = 'fastify'
     [DECISION_PATH, decisionBody, ORIGINAL_HEADERS],
   ];
   if (connectBody) routes.push([CONNECT_PATH, connectBody, {}]);
+  if (decisionHeaders) routes.push([DECISION_WITH_HEADERS_PATH, decisionBody, ORIGINAL_HEADERS]);
   for (const [route, expected, headers] of routes) {
     const res = await call('GET', `${base}${route}`, { headers });
     if (res.status !== 200 || res.text !== expected) {
       throw new Error(
         `bare ${kind} GET ${route} answered ${res.status} ${res.text}, not Warden's ${expected}`,
       );
+    }
+    if (route !== DECISION_WITH_HEADERS_PATH) continue;
+    for (const [name, value] of Object.entries(decisionHeaders ?? {})) {
+      if (res.headers.get(name) !== value)
+        throw new Error(`bare ${kind} GET ${route} answered ${name}: ${res.headers.get(name)}`);
     }
   }
   return { child, base, logFile };

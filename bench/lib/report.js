@@ -7,7 +7,14 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { RESULTS_DIR, config } = require('./config');
 const { log, tail } = require('./children');
-const { BASELINES, TARGETS, CONNECT_VS_ACE, SCENARIOS, usesTokenFile } = require('./scenarios');
+const {
+  BASELINES,
+  TARGETS,
+  CONNECT_VS_ACE,
+  HEADERS_REFERENCE,
+  SCENARIOS,
+  usesTokenFile,
+} = require('./scenarios');
 
 /** @typedef {import('./runs').Measured} Measured */
 /** @typedef {import('./runs').RoundRun} RoundRun */
@@ -224,6 +231,27 @@ function printConnectVsAce(c, /** @type {string} */ connectPath) {
   );
 }
 
+/**
+ * The decision endpoint against bare Fastify answering the same headers: how much of the gap to
+ * bare-decision is the answer's headers (which any server sending them pays) and how much is
+ * Warden's judging. Prints nothing when the run left either out.
+ *
+ * @param {SummaryRow[]} summary
+ * @param {number} headerCount
+ */
+function printHeadersReference(summary, headerCount) {
+  const { scenario, reference } = HEADERS_REFERENCE;
+  const w = summary.find((r) => r.scenario === scenario);
+  const h = summary.find((r) => r.scenario === reference);
+  if (!w || !h || w.rps === null || !h.rps) return;
+  log(
+    `Answer headers: bare Fastify sending the ${headerCount} headers of Warden's decision answer ` +
+      `${fmt(h.rps)} req/s (${fmt(h.ratio, 3)} of ${BASELINES[reference]}, CPU ` +
+      `${fmt(h.cpuUs, 1)} µs per request); ${scenario} is ${fmt(w.rps / h.rps, 3)} of it ` +
+      `(CPU ${fmt(w.cpuUs, 1)} µs)`,
+  );
+}
+
 /** The scenarios with a baseline, as the table's heading says them. */
 function printHeading() {
   log(
@@ -287,6 +315,7 @@ module.exports = {
   printRun,
   compareWithAce,
   printConnectVsAce,
+  printHeadersReference,
   printHeading,
   printTokensRanOut,
   printProblems,

@@ -134,6 +134,15 @@ function checkRestrictions() {
   }
 }
 
+/** What Node and Fastify write on any answer (bare-fastify.js's too). */
+const BARE_ROUTE_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'date',
+  'connection',
+  'keep-alive',
+]);
+
 /**
  * Proof that the restrictions are in force and judge the benchmark's requests in full: the
  * decision endpoint lets a bypass and a public path through without credentials (so the lists
@@ -180,7 +189,18 @@ async function checkDecision(warden, token) {
   const wardenHeaders = {};
   for (const [name, value] of res.headers)
     if (name.startsWith('x-warden-')) wardenHeaders[name] = value;
-  return { body: res.text, contentType: res.headers.get('content-type'), wardenHeaders };
+  // Every header of the answer that a bare route does not send by itself: the security headers,
+  // the request id, the rate limit's and the X-Warden-* ones (bare-decision-with-headers).
+  /** @type {Record<string, string>} */
+  const answerHeaders = {};
+  for (const [name, value] of res.headers)
+    if (!BARE_ROUTE_HEADERS.has(name)) answerHeaders[name] = value;
+  return {
+    body: res.text,
+    contentType: res.headers.get('content-type'),
+    wardenHeaders,
+    answerHeaders,
+  };
 }
 
 module.exports = { RESTRICTIONS, BYPASS_PROBE, PUBLIC_PROBE, checkRestrictions, checkDecision };

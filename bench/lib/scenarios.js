@@ -7,6 +7,7 @@
 const {
   WHOAMI_PATH,
   DECISION_PATH,
+  DECISION_WITH_HEADERS_PATH,
   ORIGINAL_HEADERS,
   CONNECT_PATH,
   CONNECT_ENABLED,
@@ -105,6 +106,18 @@ const TABLE = [
     name: 'bare-decision',
     spec: { server: 'bare', path: DECISION_PATH, headers: ORIGINAL_HEADERS, credential: 'none' },
   },
+  // Bare Fastify answering the decision body with every header of Warden's decision answer (the
+  // security headers, the request id, the rate limit's, X-Warden-*): what they cost by themselves.
+  {
+    name: 'bare-decision-with-headers',
+    spec: {
+      server: 'bare',
+      path: DECISION_WITH_HEADERS_PATH,
+      headers: ORIGINAL_HEADERS,
+      credential: 'none',
+    },
+    baseline: 'bare-decision',
+  },
   {
     name: 'decision-seen',
     spec: { server: 'warden', path: DECISION_PATH, headers: ORIGINAL_HEADERS, credential: 'seen' },
@@ -163,6 +176,8 @@ for (const scenario of Object.keys(SCENARIO_SPECS))
   if (isPeer(scenario)) BASELINES[scenario] = BASELINES[currentOf(scenario)];
 // Warden's Connect route against atlassian-connect-express's, same run, same tokens' shape.
 const CONNECT_VS_ACE = { scenario: 'connect-new', peer: 'ace-connect-new', target: 5 };
+// The decision endpoint against bare Fastify sending the same answer headers.
+const HEADERS_REFERENCE = { scenario: 'decision-seen', reference: 'bare-decision-with-headers' };
 
 /**
  * BENCH_SCENARIOS narrows a run to the scenarios named (with their baselines and peers: the ACE
@@ -189,7 +204,8 @@ function selectScenarios() {
         (o) =>
           BASELINES[o] === s ||
           BASELINES[currentOf(o)] === s ||
-          (currentOf(o) === 'connect-new' && s === 'ace-connect-new'),
+          (currentOf(o) === 'connect-new' && s === 'ace-connect-new') ||
+          (BASELINES[currentOf(o)] === 'bare-decision' && s === HEADERS_REFERENCE.reference),
       ),
   );
 }
@@ -232,6 +248,7 @@ module.exports = {
   TARGETS,
   BASELINES,
   CONNECT_VS_ACE,
+  HEADERS_REFERENCE,
   SCENARIOS,
   FRESH_SCENARIOS,
   CONNECT_SCENARIOS,

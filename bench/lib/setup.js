@@ -204,7 +204,13 @@ async function setUpWarden() {
 async function startComparisons(bench) {
   const { whoamiBody, decision, connect } = bench;
   const connectBody = connect && connect.body;
-  const bare = await startBare(whoamiBody, decision.body, connectBody);
+  const bare = await startBare(
+    whoamiBody,
+    decision.body,
+    connectBody,
+    'fastify',
+    decision.answerHeaders,
+  );
   log(
     `Bare Fastify is up on ${bare.base}; both answer ${WHOAMI_PATH} with ${whoamiBody} and ` +
       `${DECISION_PATH} with ${decision.body}` +
