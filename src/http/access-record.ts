@@ -1,9 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAbortHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import { AuditSink } from '../audit/audit.port';
 import { MetricsService } from '../metrics/metrics.service';
 import type { GuardedRequest } from '../restrictions/access.guard';
+import { DECISION_PATH } from '../restrictions/decision.route';
 import type { Shutdown } from './shutdown';
 
 /**
@@ -50,14 +51,22 @@ export function recordAccess(
     done();
   });
   // A client that hangs up before its answer gets no onResponse; its decision is still a row
-  // (with no status: none was sent).
-  fastify.addHook('onRequestAbort', (request, done) => {
+  // (with no status: none was sent). The hook is each route's own, not a global one, so that
+  // the decision endpoint goes without it: Fastify listens for `close` on every request of a
+  // route that has one, and that route records its rows itself (decision.route.ts), leaving
+  // none pending.
+  const recordAborted: onRequestAbortHookHandler = (request, done) => {
     const pending = (request as GuardedRequest).pendingAudit;
     if (pending) {
       (request as GuardedRequest).pendingAudit = undefined;
       audit.record(pending);
     }
     done();
+  };
+  fastify.addHook('onRoute', (route) => {
+    if (route.url === DECISION_PATH) return;
+    const own = route.onRequestAbort ?? [];
+    route.onRequestAbort = [recordAborted, ...(Array.isArray(own) ? own : [own])];
   });
   return (app) => {
     audit = app.get(AuditSink);
