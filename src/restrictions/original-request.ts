@@ -66,19 +66,19 @@ export function originalRequest(headers: IncomingHttpHeaders): OriginalRequest {
     throw Problems.badRequest('The original method is not valid', 'invalid_original_request');
   // `#`: no part of a request target (RFC 9112 section 3.2.1), and where a server accepts one it
   // ends the path there (nginx), while the header carries what follows it.
+  const query = uri.indexOf('?');
+  const target = query === -1 ? uri : uri.slice(0, query);
   if (
     !uri.startsWith('/') ||
     uri.length > MAX_URI ||
     uri.includes('#') ||
-    /%2f|%5c|\\/i.test(uri.split('?')[0])
+    /%2f|%5c|\\/i.test(target)
   ) {
     throw Problems.badRequest(
       'The original URI is not a valid origin-form path',
       'invalid_original_request',
     );
   }
-  const query = uri.indexOf('?');
-  const target = query === -1 ? uri : uri.slice(0, query);
   // Path parameters (`;jsessionid=…`) are no part of the path to Tomcat, which serves Jira and
   // Confluence: there `/public/..;/admin` is `/admin`. They are dropped before judging, so the
   // path judged is the path served.
