@@ -102,7 +102,7 @@ describe(WardenTokens.name, () => {
       const decoded = decodeJws(token);
       expect(decoded.header).toEqual({ alg: 'ES256', typ, kid: 'kid-current' });
       expect(decoded.payload).toEqual(claims);
-      expect(() => verifyJwsSignature(decoded, current)).not.toThrow();
+      expect(() => verifyJwsSignature(token, current)).not.toThrow();
     });
 
     it('gives every token a jti of its own, and takes the time it is given', () => {

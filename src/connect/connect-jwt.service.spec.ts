@@ -39,8 +39,6 @@ function decoded(header: Record<string, unknown>, payload: Record<string, unknow
   return {
     header: header as DecodedJws['header'],
     payload,
-    signingInput: '',
-    signature: Buffer.alloc(0),
   };
 }
 

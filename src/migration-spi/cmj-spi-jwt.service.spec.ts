@@ -31,8 +31,6 @@ const decoded = (
 ): DecodedJws => ({
   header: header as DecodedJws['header'],
   payload,
-  signingInput: '',
-  signature: Buffer.alloc(0),
 });
 
 /** The JwtError reason a call throws or rejects with, or `accepted`. */

@@ -204,13 +204,14 @@ export class FakeAtlassian {
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer')
       return send(400, { error: 'unsupported_grant_type' });
     try {
-      const assertion = decodeJws(form.get('assertion') ?? '');
+      const signed = form.get('assertion') ?? '';
+      const assertion = decodeJws(signed);
       const iss = String(assertion.payload.iss ?? '');
       const tenant = [...this.tenants.values()].find(
         (t) => iss === `urn:atlassian:connect:clientid:${t.oauthClientId}`,
       );
       if (!tenant) return send(401, { error: 'invalid_client' });
-      verifyJwsSignature(assertion, {
+      verifyJwsSignature(signed, {
         alg: 'HS256',
         key: createSecretKey(Buffer.from(tenant.sharedSecret, 'utf8')),
       });
@@ -249,11 +250,12 @@ export class FakeAtlassian {
     }
     if (!auth.startsWith('JWT ')) return send(401, { message: 'no credentials' });
     try {
-      const token = decodeJws(auth.slice(4));
+      const signed = auth.slice(4);
+      const token = decodeJws(signed);
       const aud = token.payload.aud as string[];
       const tenant = [...this.tenants.values()].find((t) => aud?.includes(t.clientKey));
       if (!tenant || token.payload.iss !== this.appKey) return send(401, { message: 'who?' });
-      verifyJwsSignature(token, {
+      verifyJwsSignature(signed, {
         alg: 'HS256',
         key: createSecretKey(Buffer.from(tenant.sharedSecret, 'utf8')),
       });

@@ -1,5 +1,5 @@
 import { createSecretKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
-import { decodeJws, JwsAlgorithm, JwsKey, JwtError, JwtFailure } from '../../src/common/jwt/jws';
+import { JwsAlgorithm, JwsKey, JwtError, JwtFailure } from '../../src/common/jwt/jws';
 import { verifyJwsSignature } from './jws';
 
 /** The reason of the JwtError thrown by `fn`, or undefined when it does not throw. */
@@ -22,7 +22,7 @@ export function rawSegment(text: string): string {
 }
 
 export function verifyToken(token: string, key: JwsKey): void {
-  verifyJwsSignature(decodeJws(token), key);
+  verifyJwsSignature(token, key);
 }
 
 export interface KeyPairEntry {

@@ -5,7 +5,7 @@ import {
   timingSafeEqual,
   verify as cryptoVerify,
 } from 'node:crypto';
-import { DecodedJws, JwsAlgorithm, JwsKey, JwtError } from '../../src/common/jwt/jws';
+import { decodeJws, JwsAlgorithm, JwsKey, JwtError } from '../../src/common/jwt/jws';
 
 /**
  * Compact JWS signing and checking over node:crypto, for the tests: the simulated parties
@@ -25,19 +25,26 @@ const DIGEST: Record<Exclude<JwsAlgorithm, 'EdDSA' | 'HS256'>, string> = {
 /** ECDSA signatures are raw r||s of twice the curve's size (RFC 7518 §3.4). */
 const ECDSA_SIGNATURE_BYTES: Partial<Record<JwsAlgorithm, number>> = { ES256: 64, ES384: 96 };
 
-/** Checks the signature with the given key; the header must name exactly the key's algorithm. */
-export function verifyJwsSignature(decoded: DecodedJws, key: JwsKey): void {
-  if (decoded.header.alg !== key.alg) {
-    throw new JwtError('unsupported_algorithm', `Algorithm ${decoded.header.alg} is not accepted`);
+/** A compact JWS's signature bytes. */
+export function signatureOf(token: string): Buffer {
+  return Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url');
+}
+
+/** Checks a token's signature with the given key; the header must name exactly the key's algorithm. */
+export function verifyJwsSignature(token: string, key: JwsKey): void {
+  const { header } = decodeJws(token);
+  if (header.alg !== key.alg) {
+    throw new JwtError('unsupported_algorithm', `Algorithm ${header.alg} is not accepted`);
   }
-  const input = Buffer.from(decoded.signingInput, 'ascii');
+  const input = Buffer.from(token.slice(0, token.lastIndexOf('.')), 'ascii');
+  const signature = signatureOf(token);
   let valid = false;
   try {
     switch (key.alg) {
       case 'RS256':
       case 'RS384':
       case 'RS512':
-        valid = cryptoVerify(DIGEST[key.alg], input, key.key, decoded.signature);
+        valid = cryptoVerify(DIGEST[key.alg], input, key.key, signature);
         break;
       case 'PS256':
       case 'PS384':
@@ -51,29 +58,27 @@ export function verifyJwsSignature(decoded: DecodedJws, key: JwsKey): void {
             padding: constants.RSA_PKCS1_PSS_PADDING,
             saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
           },
-          decoded.signature,
+          signature,
         );
         break;
       case 'ES256':
       case 'ES384':
         // JWS carries the raw r||s form (RFC 7518 §3.4), not DER.
         valid =
-          decoded.signature.length === ECDSA_SIGNATURE_BYTES[key.alg] &&
+          signature.length === ECDSA_SIGNATURE_BYTES[key.alg] &&
           cryptoVerify(
             DIGEST[key.alg],
             input,
             { key: key.key, dsaEncoding: 'ieee-p1363' },
-            decoded.signature,
+            signature,
           );
         break;
       case 'EdDSA':
-        valid = cryptoVerify(null, input, key.key, decoded.signature);
+        valid = cryptoVerify(null, input, key.key, signature);
         break;
       case 'HS256': {
         const expected = createHmac('sha256', key.key).update(input).digest();
-        valid =
-          expected.length === decoded.signature.length &&
-          timingSafeEqual(expected, decoded.signature);
+        valid = expected.length === signature.length && timingSafeEqual(expected, signature);
         break;
       }
     }

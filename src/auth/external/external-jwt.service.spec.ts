@@ -54,8 +54,6 @@ function decoded(alg: string, payload: Record<string, unknown>): DecodedJws {
   return {
     header: { alg },
     payload,
-    signingInput: '',
-    signature: Buffer.alloc(0),
   };
 }
 

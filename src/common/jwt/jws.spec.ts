@@ -1,7 +1,7 @@
 import { createSecretKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { assertKeyFits, decodeJws, JWS_ALGORITHMS, JwsAlgorithm, MAX_TOKEN_LENGTH } from './jws';
 // Warden verifies with jsonwebtoken; signJws's round trip is checked with the tests' own verifier.
-import { signJws, verifyJwsSignature } from '../../../test/support/jws';
+import { signatureOf, signJws, verifyJwsSignature } from '../../../test/support/jws';
 import {
   failureOf,
   jwsTestKeys,
@@ -37,7 +37,7 @@ describe('jws', () => {
 
       expect(decoded.header).toEqual({ typ: 'JWT', alg });
       expect(decoded.payload).toEqual(PAYLOAD);
-      expect(() => verifyJwsSignature(decoded, entries[alg].verifying)).not.toThrow();
+      expect(() => verifyJwsSignature(token, entries[alg].verifying)).not.toThrow();
     });
 
     it.each(ALGORITHMS)('%s: a token signed by another key is refused as bad_signature', (alg) => {
@@ -89,12 +89,12 @@ describe('jws', () => {
     it('ES256 signatures are the 64-byte raw r||s form', () => {
       const token = signJws({}, PAYLOAD, entries.ES256.signing);
 
-      expect(decodeJws(token).signature).toHaveLength(64);
+      expect(signatureOf(token)).toHaveLength(64);
     });
   });
 
   describe('decodeJws', () => {
-    it('splits a token into header, payload, signing input and signature bytes', () => {
+    it('splits a token into its header and payload', () => {
       const h = segment({ alg: 'HS256', typ: 'JWT', kid: 'k1' });
       const p = segment({ sub: 'x' });
       const sig = randomBytes(32);
@@ -104,8 +104,6 @@ describe('jws', () => {
 
       expect(decoded.header).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'k1' });
       expect(decoded.payload).toEqual({ sub: 'x' });
-      expect(decoded.signingInput).toBe(`${h}.${p}`);
-      expect(decoded.signature.equals(sig)).toBe(true);
     });
 
     const h = segment({ alg: 'RS256' });
@@ -164,8 +162,9 @@ describe('jws', () => {
     it('accepts the canonical spelling of signatures of every length', () => {
       for (let bytes = 1; bytes <= 66; bytes++) {
         const sig = randomBytes(bytes);
-        const decoded = decodeJws(`${h}.${p}.${sig.toString('base64url')}`);
-        expect(decoded.signature.equals(sig)).toBe(true);
+        expect(
+          failureOf(() => decodeJws(`${h}.${p}.${sig.toString('base64url')}`)),
+        ).toBeUndefined();
       }
     });
 
