@@ -7,6 +7,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import type { GuardedRequest } from '../restrictions/access.guard';
 import { DECISION_PATH } from '../restrictions/decision.route';
 import { recordAccess } from './access-record';
+import { eventually } from '../../test/support/eventually';
 import { Shutdown } from './shutdown';
 
 class RecordingSink extends AuditSink {
@@ -81,16 +82,19 @@ describe('recordAccess', () => {
     return { listeners, hangUp: () => req.destroy(), done };
   }
 
-  async function until(condition: () => boolean): Promise<void> {
-    for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
-  }
+  const rowsRecorded = () =>
+    eventually(
+      async () => sink.rows.length,
+      (n) => n > 0,
+      2000,
+    );
 
   it('records a pending row with the status of the answer', async () => {
     const call = start('/held');
     await call.listeners;
     release();
     expect(await call.done).toBe(200);
-    await until(() => sink.rows.length > 0);
+    await rowsRecorded();
     expect(sink.rows).toEqual([expect.objectContaining({ path: '/held', status: 200 })]);
   });
 
@@ -98,7 +102,7 @@ describe('recordAccess', () => {
     const call = start('/held');
     await call.listeners;
     call.hangUp();
-    await until(() => sink.rows.length > 0);
+    await rowsRecorded();
     expect(sink.rows).toEqual([expect.objectContaining({ path: '/held' })]);
     expect(sink.rows[0].status).toBeUndefined();
     // The answer that comes after is not a second row.
