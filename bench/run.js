@@ -108,6 +108,7 @@ async function main() {
       : null;
   if (connectVsAce) report.printConnectVsAce(connectVsAce, CONNECT_PATH);
   report.printHeadersReference(summary, Object.keys(bench.decision.answerHeaders).length);
+  report.printFloorReference(summary);
   // The audit's cost needs its pairs (BENCH_AUDIT_PAIRS=0 or BENCH_SCENARIOS may leave them out).
   const audit =
     auditPairs.length > 0

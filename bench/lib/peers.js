@@ -144,6 +144,57 @@ async function startNestJwt(whoamiBody, keyKind) {
 }
 
 /**
+ * The contract's floor for a protected route (bench/nest-floor.js), answering Warden's whoami
+ * body with Warden's answer headers on it to the opaque token made here. Answers the server and
+ * that token, after checking that the route refuses no token and another one, and that its
+ * answer carries every header of Warden's.
+ *
+ * @param {string} whoamiBody
+ * @param {Record<string, string>} whoamiHeaders every header of Warden's whoami answer that a
+ *   bare route does not send (its request id is the floor's own)
+ * @returns {Promise<import('./children').Server & { token: string }>}
+ */
+async function startNestFloor(whoamiBody, whoamiHeaders) {
+  const port = await freePort();
+  const logFile = tmpPath('nest-floor.log');
+  const token = randomBytes(32).toString('base64url');
+  const env = serverEnv(port);
+  Object.assign(env, {
+    BARE_WHOAMI: whoamiBody,
+    FLOOR_HEADERS: JSON.stringify(whoamiHeaders),
+    FLOOR_TOKEN: token,
+    BARE_EXIT_ON_STDIN_END: '1',
+  });
+  const child = spawnChild(
+    'nest-floor',
+    run.plan.serverCpu,
+    [path.join(BENCH_DIR, 'nest-floor.js')],
+    {
+      env,
+      logFile,
+      stdin: 'pipe',
+    },
+  );
+  const base = `http://127.0.0.1:${port}`;
+  await waitForStatus(`${base}${WHOAMI_PATH}`, 401, child, logFile);
+  const res = await call('GET', `${base}${WHOAMI_PATH}`, { authorization: `Bearer ${token}` });
+  if (res.status !== 200 || res.text !== whoamiBody) {
+    throw new Error(
+      `nest-floor GET ${WHOAMI_PATH} answered ${res.status} ${res.text.slice(0, 300)}, not ` +
+        `Warden's ${whoamiBody}\nIts last output:\n${tail(logFile)}`,
+    );
+  }
+  for (const name of Object.keys(whoamiHeaders)) {
+    if (!res.headers.has(name)) throw new Error(`nest-floor GET ${WHOAMI_PATH} sent no ${name}`);
+  }
+  const other = await call('GET', `${base}${WHOAMI_PATH}`, {
+    authorization: `Bearer ${randomBytes(32).toString('base64url')}`,
+  });
+  if (other.status !== 401) throw new Error(`nest-floor took another token (${other.status})`);
+  return { child, base, logFile, token };
+}
+
+/**
  * The atlassian-connect-express peer (bench/ace-peer.js) on the server's core: the tenant saved
  * in ACE's store (sequelize on a PostgreSQL database of the run's own, as ACE's app template
  * runs in production), Warden's body. Checks it answers a good token with exactly Warden's body
@@ -192,4 +243,4 @@ async function startAce(connect) {
   return { child, base, logFile, refused };
 }
 
-module.exports = { startBare, startNestJwt, startAce };
+module.exports = { startBare, startNestJwt, startNestFloor, startAce };

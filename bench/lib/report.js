@@ -12,6 +12,7 @@ const {
   TARGETS,
   CONNECT_VS_ACE,
   HEADERS_REFERENCE,
+  FLOOR_REFERENCE,
   SCENARIOS,
   usesTokenFile,
 } = require('./scenarios');
@@ -252,6 +253,26 @@ function printHeadersReference(summary, headerCount) {
   );
 }
 
+/**
+ * Warden's protected route against the contract's floor for it (bench/nest-floor.js): what the
+ * route costs beyond the digest, look-up and count, the answer headers and the audit row that any
+ * implementation on Nest pays. Prints nothing when the run left either out.
+ *
+ * @param {SummaryRow[]} summary
+ */
+function printFloorReference(summary) {
+  const { scenario, reference } = FLOOR_REFERENCE;
+  const w = summary.find((r) => r.scenario === scenario);
+  const f = summary.find((r) => r.scenario === reference);
+  if (!w || !f || w.rps === null || !f.rps) return;
+  log(
+    `Contract floor: ${reference} ${fmt(f.rps)} req/s (${fmt(f.ratio, 3)} of ` +
+      `${BASELINES[reference]}, CPU ${fmt(f.cpuUs, 1)} µs per request); ${scenario} is ` +
+      `${fmt(w.rps / f.rps, 3)} of it (CPU ${fmt(w.cpuUs, 1)} µs, ` +
+      `${fmt((w.cpuUs ?? NaN) - (f.cpuUs ?? NaN), 1)} µs more)`,
+  );
+}
+
 /** The scenarios with a baseline, as the table's heading says them. */
 function printHeading() {
   log(
@@ -316,6 +337,7 @@ module.exports = {
   compareWithAce,
   printConnectVsAce,
   printHeadersReference,
+  printFloorReference,
   printHeading,
   printTokensRanOut,
   printProblems,

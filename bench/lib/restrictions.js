@@ -144,6 +144,20 @@ const BARE_ROUTE_HEADERS = new Set([
 ]);
 
 /**
+ * Every header of a Warden answer that a bare route does not send by itself: the security
+ * headers, the request id, the rate limit's and (on the decision endpoint) the X-Warden-* ones.
+ *
+ * @param {Headers} headers
+ * @returns {Record<string, string>}
+ */
+function answerHeadersOf(headers) {
+  /** @type {Record<string, string>} */
+  const answer = {};
+  for (const [name, value] of headers) if (!BARE_ROUTE_HEADERS.has(name)) answer[name] = value;
+  return answer;
+}
+
+/**
  * Proof that the restrictions are in force and judge the benchmark's requests in full: the
  * decision endpoint lets a bypass and a public path through without credentials (so the lists
  * are live), and names the caller for the benchmark's original request (matched by no pattern,
@@ -189,18 +203,20 @@ async function checkDecision(warden, token) {
   const wardenHeaders = {};
   for (const [name, value] of res.headers)
     if (name.startsWith('x-warden-')) wardenHeaders[name] = value;
-  // Every header of the answer that a bare route does not send by itself: the security headers,
-  // the request id, the rate limit's and the X-Warden-* ones (bare-decision-with-headers).
-  /** @type {Record<string, string>} */
-  const answerHeaders = {};
-  for (const [name, value] of res.headers)
-    if (!BARE_ROUTE_HEADERS.has(name)) answerHeaders[name] = value;
   return {
     body: res.text,
     contentType: res.headers.get('content-type'),
     wardenHeaders,
-    answerHeaders,
+    // For bare-decision-with-headers.
+    answerHeaders: answerHeadersOf(res.headers),
   };
 }
 
-module.exports = { RESTRICTIONS, BYPASS_PROBE, PUBLIC_PROBE, checkRestrictions, checkDecision };
+module.exports = {
+  RESTRICTIONS,
+  BYPASS_PROBE,
+  PUBLIC_PROBE,
+  checkRestrictions,
+  checkDecision,
+  answerHeadersOf,
+};

@@ -32,7 +32,7 @@ function specFor(bench, servers, scenario, tokens = null) {
     case 'api-token':
       bearer(bench.credentialsOf(scenario).apiToken.token);
       break;
-    case 'nest-jwt':
+    case 'server-token':
       bearer(/** @type {{ token: string }} */ (server).token);
       break;
     case 'external':
@@ -64,6 +64,7 @@ function checkServersAlive(servers) {
     [servers.nest, 'bare NestJS'],
     [servers.nestJwt, 'nest-passport-jwt'],
     [servers.nestJwtKeyObject, 'nest-passport-jwt-keyobject'],
+    [servers.floor, 'nest-floor'],
   ]))
     if (server) checkServerAlive(server, name);
 }

@@ -24,13 +24,14 @@ const { peerRef, peerName, isPeer, currentOf, withPeerScenarios } = require('../
  *  - fresh: a never-seen access token per request (each scenario and round its own tokens);
  *  - connect: a never-seen Connect JWT per request (`Authorization: JWT …`, minted here for
  *    each run);
- *  - nest-jwt: one HS256 token sent on every request to the passport-jwt Nest route.
+ *  - server-token: the one token the comparison server made, sent on every request (the HS256
+ *    token of the passport-jwt Nest routes, the opaque token of nest-floor).
  *
- * @typedef {'none' | 'seen' | 'api-token' | 'external' | 'fresh' | 'connect' | 'nest-jwt'} Credential
+ * @typedef {'none' | 'seen' | 'api-token' | 'external' | 'fresh' | 'connect' | 'server-token'} Credential
  */
 
 /**
- * @typedef {'warden' | 'bare' | 'nest' | 'nestJwt' | 'nestJwtKeyObject' | 'ace' | 'peer'} ServerName
+ * @typedef {'warden' | 'bare' | 'nest' | 'nestJwt' | 'nestJwtKeyObject' | 'floor' | 'ace' | 'peer'} ServerName
  */
 
 /**
@@ -63,12 +64,19 @@ const TABLE = [
   // passport-jwt strategy with the HS256 secret as a string, as documented, and as a KeyObject.
   {
     name: 'nest-passport-jwt',
-    spec: { server: 'nestJwt', path: WHOAMI_PATH, credential: 'nest-jwt' },
+    spec: { server: 'nestJwt', path: WHOAMI_PATH, credential: 'server-token' },
     baseline: 'bare',
   },
   {
     name: 'nest-passport-jwt-keyobject',
-    spec: { server: 'nestJwtKeyObject', path: WHOAMI_PATH, credential: 'nest-jwt' },
+    spec: { server: 'nestJwtKeyObject', path: WHOAMI_PATH, credential: 'server-token' },
+    baseline: 'bare',
+  },
+  // The contract's floor (bench/nest-floor.js): the least a Nest route does for a token seen
+  // before (digest, look-up, count), with Warden's answer headers and an audit row a request.
+  {
+    name: 'nest-floor',
+    spec: { server: 'floor', path: WHOAMI_PATH, credential: 'server-token' },
     baseline: 'bare',
   },
   {
@@ -178,6 +186,8 @@ for (const scenario of Object.keys(SCENARIO_SPECS))
 const CONNECT_VS_ACE = { scenario: 'connect-new', peer: 'ace-connect-new', target: 5 };
 // The decision endpoint against bare Fastify sending the same answer headers.
 const HEADERS_REFERENCE = { scenario: 'decision-seen', reference: 'bare-decision-with-headers' };
+// Warden's protected route against the contract's floor for it.
+const FLOOR_REFERENCE = { scenario: 'access-token-seen', reference: 'nest-floor' };
 
 /**
  * BENCH_SCENARIOS narrows a run to the scenarios named (with their baselines and peers: the ACE
@@ -205,7 +215,8 @@ function selectScenarios() {
           BASELINES[o] === s ||
           BASELINES[currentOf(o)] === s ||
           (currentOf(o) === 'connect-new' && s === 'ace-connect-new') ||
-          (BASELINES[currentOf(o)] === 'bare-decision' && s === HEADERS_REFERENCE.reference),
+          (BASELINES[currentOf(o)] === 'bare-decision' && s === HEADERS_REFERENCE.reference) ||
+          (currentOf(o) === FLOOR_REFERENCE.scenario && s === FLOOR_REFERENCE.reference),
       ),
   );
 }
@@ -249,6 +260,7 @@ module.exports = {
   BASELINES,
   CONNECT_VS_ACE,
   HEADERS_REFERENCE,
+  FLOOR_REFERENCE,
   SCENARIOS,
   FRESH_SCENARIOS,
   CONNECT_SCENARIOS,

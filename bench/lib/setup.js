@@ -21,13 +21,13 @@ const {
 } = require('./config');
 const { run, log, tmpPath, prepareRun } = require('./children');
 const { call } = require('./http');
-const { BYPASS_PROBE, PUBLIC_PROBE, checkDecision } = require('./restrictions');
+const { BYPASS_PROBE, PUBLIC_PROBE, checkDecision, answerHeadersOf } = require('./restrictions');
 const { startWarden } = require('./warden');
 const { configureSettings } = require('./warden-settings');
 const { createApiToken, configureExternal } = require('./warden-credentials');
 const { startKeysServer, installConnect } = require('./connect');
 const { Minter, SeenTokens, TokenFiles } = require('./minting');
-const { startBare, startNestJwt, startAce } = require('./peers');
+const { startBare, startNestJwt, startNestFloor, startAce } = require('./peers');
 const { describeRefusals } = require('./report');
 const { PEER_REF, SCENARIO_SPECS, SCENARIOS, isPeer } = require('./scenarios');
 const { preparePeer, startPeer } = require('../peer-warden');
@@ -124,6 +124,8 @@ async function setUpWarden() {
     authorization: `Bearer ${seen.get('access-token-seen')}`,
   });
   const whoamiBody = whoami.text;
+  // For nest-floor, which answers the same route with the same headers.
+  const whoamiHeaders = answerHeadersOf(whoami.headers);
   if (whoami.status !== 200 || !whoami.json || whoami.json.authMethod !== 'access')
     throw new Error(`Warden GET ${WHOAMI_PATH} answered ${whoami.status}: ${whoamiBody}`);
   const decision = await checkDecision(warden, seen.get('decision-seen'));
@@ -185,6 +187,7 @@ async function setUpWarden() {
     credentialsOf,
     seen,
     whoamiBody,
+    whoamiHeaders,
     decision,
     apiToken,
     external,
@@ -202,7 +205,7 @@ async function setUpWarden() {
  * @param {Bench} bench
  */
 async function startComparisons(bench) {
-  const { whoamiBody, decision, connect } = bench;
+  const { whoamiBody, whoamiHeaders, decision, connect } = bench;
   const connectBody = connect && connect.body;
   const bare = await startBare(
     whoamiBody,
@@ -236,6 +239,17 @@ async function startComparisons(bench) {
         `${WHOAMI_PATH} answers Warden's body with its token, refuses none and a forged one (401)`,
     );
   }
+  const floor = SCENARIOS.includes('nest-floor')
+    ? await startNestFloor(whoamiBody, whoamiHeaders)
+    : null;
+  if (floor) {
+    log(
+      `The contract's floor (NestJS, a guard finding the caller by its token's digest, Warden's ` +
+        `${Object.keys(whoamiHeaders).length} answer headers, an audit row a request in SQLite) ` +
+        `is up on ${floor.base}; ${WHOAMI_PATH} answers Warden's body with its token, refuses ` +
+        `none and another (401)`,
+    );
+  }
   const acePeer = connect ? await startAce(connect) : null;
   if (acePeer) {
     log(
@@ -251,6 +265,7 @@ async function startComparisons(bench) {
     nest: bareNest,
     nestJwt,
     nestJwtKeyObject,
+    floor,
     ace: acePeer,
     peer: bench.peer && bench.peer.warden,
   };
