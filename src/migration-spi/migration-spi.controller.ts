@@ -6,7 +6,6 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
 import {
@@ -21,6 +20,7 @@ import { RequestMeta } from '../common/request-meta';
 import { WARDEN_CONFIG, WardenConfig } from '../config/warden-config';
 import {
   ExportDocumentView,
+  OperationsQuery,
   OperationView,
   SpiAcceptedView,
   SpiCallDto,
@@ -114,11 +114,9 @@ export class MigrationOperationsController {
 
   @Get()
   @ApiOperation({ summary: 'Recent CMJ operations, newest first (never their tokens)' })
-  @ApiQuery({ name: 'limit', required: false, example: 50 })
   @ApiOkResponse({ type: OperationView, isArray: true })
-  async list(@Query('limit') limit?: string): Promise<OperationView[]> {
-    const n = Math.min(500, Math.max(1, Number(limit) || 50));
-    return (await this.store.list(n)).map(operationView);
+  async list(@Query() query: OperationsQuery): Promise<OperationView[]> {
+    return (await this.store.list(query.limit ?? 50)).map(operationView);
   }
 
   @Get(':id')

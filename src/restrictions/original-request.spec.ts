@@ -26,20 +26,26 @@ describe('originalRequest', () => {
     expect(original.uri).toBe(uri);
   });
 
-  it.each(['/admin#/health', '/x?y#z', '/public%2f..%2fadmin', '/a\\b', 'admin'])(
-    'refuses %s with 400',
-    (uri) => {
-      let caught: unknown;
-      try {
-        originalRequest(nginx(uri));
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught).toBeInstanceOf(DomainError);
-      expect((caught as DomainError).status).toBe(400);
-      expect((caught as DomainError).code).toBe('invalid_original_request');
-    },
-  );
+  // '/public, /admin/x': the header sent twice, as Node joins it.
+  it.each([
+    '/admin#/health',
+    '/x?y#z',
+    '/public%2f..%2fadmin',
+    '/a\\b',
+    'admin',
+    '/a b',
+    '/public, /admin/x',
+  ])('refuses %s with 400', (uri) => {
+    let caught: unknown;
+    try {
+      originalRequest(nginx(uri));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(DomainError);
+    expect((caught as DomainError).status).toBe(400);
+    expect((caught as DomainError).code).toBe('invalid_original_request');
+  });
 });
 
 describe('originalRequest and control characters', () => {

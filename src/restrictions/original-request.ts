@@ -65,13 +65,16 @@ export function originalRequest(headers: IncomingHttpHeaders): OriginalRequest {
   if (!METHOD.test(upper))
     throw Problems.badRequest('The original method is not valid', 'invalid_original_request');
   // `#`: no part of a request target (RFC 9112 section 3.2.1), and where a server accepts one it
-  // ends the path there (nginx), while the header carries what follows it.
+  // ends the path there (nginx), while the header carries what follows it. A space is no part of
+  // one either (a proxy forwards it encoded); one here is most likely the `, ` with which Node
+  // joins a header sent twice, and the two requests it names cannot both be judged.
   const query = uri.indexOf('?');
   const target = query === -1 ? uri : uri.slice(0, query);
   if (
     !uri.startsWith('/') ||
     uri.length > MAX_URI ||
     uri.includes('#') ||
+    uri.includes(' ') ||
     /%2f|%5c|\\/i.test(target)
   ) {
     throw Problems.badRequest(

@@ -391,6 +391,69 @@ describe('hostile text in every field of every DTO', () => {
     expect(param.body.errors.map((e: { field: string }) => e.field)).toEqual(['username']);
   });
 
+  it('refuses null in a field that may only be left out with a 400 naming it, never a 500', async () => {
+    const authorization = adminAuth();
+    const created = await http(`${t.url}/admin/users`, {
+      method: 'POST',
+      headers: { authorization },
+      json: { username: 'null-probe', password: 'correct horse battery' },
+    });
+    expect(created.status).toBe(201);
+    const explain = { method: 'GET', uri: '/x' };
+    const cases: Array<[string, string, string, Record<string, unknown>]> = [
+      ['PATCH', '/admin/users/null-probe', 'password', { password: null }],
+      ['PATCH', '/admin/users/null-probe', 'groups', { groups: null }],
+      ['PATCH', '/admin/users/null-probe', 'disabled', { disabled: null }],
+      ['POST', '/admin/keys/rotate', 'algorithm', { algorithm: null }],
+      ['POST', '/admin/decision/explain', 'clientIp', { ...explain, clientIp: null }],
+      ['POST', '/admin/decision/explain', 'authorization', { ...explain, authorization: null }],
+    ];
+    const answers = [];
+    for (const [method, path, field, json] of cases) {
+      const res = await http(`${t.url}${path}`, { method, headers: { authorization }, json });
+      answers.push({
+        at: `${method} ${path} ${field}`,
+        status: res.status,
+        code: res.body?.code,
+        fields: res.body?.errors?.map((e: { field: string }) => e.field),
+      });
+    }
+    expect(answers).toEqual(
+      cases.map(([method, path, field]) => ({
+        at: `${method} ${path} ${field}`,
+        status: 400,
+        code: 'validation_failed',
+        fields: [field],
+      })),
+    );
+    // Where null means something it still does: it clears the display name.
+    const cleared = await http(`${t.url}/admin/users/null-probe`, {
+      method: 'PATCH',
+      headers: { authorization },
+      json: { displayName: null },
+    });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.displayName).toBeNull();
+  });
+
+  it('refuses a number of operations that is not a whole number from 1 to 500', async () => {
+    const get = (limit: string) =>
+      http(`${t.url}/admin/migration/operations?limit=${limit}`, {
+        headers: { authorization: adminAuth() },
+      });
+    for (const limit of ['1.5', '0.5', '0', '501', 'ten']) {
+      const res = await get(limit);
+      expect({
+        limit,
+        status: res.status,
+        fields: res.body?.errors?.map((e: any) => e.field),
+      }).toEqual({ limit, status: 400, fields: ['limit'] });
+    }
+    const fine = await get('2');
+    expect(fine.status).toBe(200);
+    expect(Array.isArray(fine.body)).toBe(true);
+  });
+
   it('bounds the length of every text field: each DTO refuses 100 000 characters, naming the field', async () => {
     const unbounded: string[] = [];
     for (const fields of fieldsOf.values()) {

@@ -429,4 +429,13 @@ describe('Traefik ForwardAuth header contract at /authz/decision', () => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('ambiguous_original_request');
   });
+
+  it('refuses an original URI sent twice: the two requests it names cannot both be judged', async () => {
+    const headers = new Headers({ 'x-original-method': 'GET', authorization: bearer(access) });
+    headers.append('x-original-uri', '/public/status');
+    headers.append('x-original-uri', '/admin/x');
+    const res = await http(`${t.url}/authz/decision`, { headers });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('invalid_original_request');
+  });
 });

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsBoolean, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 
 const PRINTABLE = /^[\x21-\x7e]+$/;
 /** An operation id is a path segment towards the Operations API: `.` and `..` would move it. */
@@ -144,4 +145,15 @@ export class OperationView {
   @ApiProperty({ example: '2026-11-20T09:30:00.000Z' }) createdAt!: string;
   @ApiProperty({ nullable: true, type: String, example: '2026-11-20T09:30:01.250Z' })
   finishedAt!: string | null;
+}
+
+/** `GET /admin/migration/operations`: how many of the newest operations. */
+export class OperationsQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50, example: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
 }

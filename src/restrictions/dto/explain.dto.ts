@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsString, Matches, MaxLength } from 'class-validator';
+import { IsOmittable } from '../../common/is-omittable';
 
 export class ExplainDecisionDto {
   @ApiProperty({ example: 'GET', description: 'Method of the request to judge' })
@@ -20,7 +21,7 @@ export class ExplainDecisionDto {
     example: '203.0.113.7',
     description: "The client's address; the operator's own when absent",
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(64)
   clientIp?: string;
@@ -29,7 +30,7 @@ export class ExplainDecisionDto {
     example: 'Bearer wdn_…',
     description: 'The Authorization header to judge; it is never echoed or recorded',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(16 * 1024)
   authorization?: string;

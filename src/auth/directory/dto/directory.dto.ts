@@ -12,6 +12,7 @@ import {
   MaxLength,
 } from 'class-validator';
 import { API_TOKEN_MARK } from '../../../common/credentials';
+import { IsOmittable } from '../../../common/is-omittable';
 import { IsGroupName } from '../group-name';
 
 /** Letters, digits and . _ @ + - : what Jira and Confluence accept in usernames, minus spaces. */
@@ -63,7 +64,7 @@ export class CreateUserDto {
 
 export class UpdateUserDto {
   @ApiPropertyOptional({ minLength: 12 })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Length(12, 1024)
   @NotLikeApiToken()
@@ -82,7 +83,7 @@ export class UpdateUserDto {
   email?: string;
 
   @ApiPropertyOptional({ type: [String], description: "Replaces the user's group memberships" })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(100)
   @IsString({ each: true })
@@ -91,7 +92,7 @@ export class UpdateUserDto {
   groups?: string[];
 
   @ApiPropertyOptional({ description: 'A disabled user cannot authenticate; their sessions end' })
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   disabled?: boolean;
 }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn } from 'class-validator';
+import { IsOmittable } from '../../../common/is-omittable';
 import { SIGNING_ALGORITHMS, SigningAlgorithm } from '../../../config/warden-config';
 
 export class RotateKeysDto {
@@ -7,7 +8,7 @@ export class RotateKeysDto {
     enum: SIGNING_ALGORITHMS,
     description: 'Algorithm of the new key; WARDEN_SIGNING_ALGORITHM when absent',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(SIGNING_ALGORITHMS)
   algorithm?: SigningAlgorithm;
 }
