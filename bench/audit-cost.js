@@ -7,21 +7,12 @@
 // CPU is this process's own (user + system): on SQLite that is all of it; on PostgreSQL it is
 // Warden's side only (building and sending the batch), the database server's work is elsewhere.
 
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { DataSource } = require('typeorm');
+const { openAuditWriter } = require('./lib/audit-writer');
 
 /** @type {(p: string) => any} a module of Warden's build */
 const dist = (p) => require(path.join(__dirname, '..', 'dist', p));
-const { buildDataSourceOptions } = dist('database/data-source');
-const { runMigrations } = dist('database/migrate');
-const { AuditEntryEntity } = dist('audit/audit-entry.entity');
-const { AuditRepository } = dist('audit/audit.repository');
-const { JobLock } = dist('common/database/job-lock');
-const { AuditWriter } = dist('audit/audit-writer.service');
 const { AccessAudit } = dist('restrictions/access-audit');
-const { MetricsService } = dist('metrics/metrics.service');
 
 const ROWS = Number(process.env.AUDIT_COST_ROWS || 200_000);
 const WARM_ROWS = 20_000;
@@ -29,26 +20,8 @@ const WARM_ROWS = 20_000;
 const PER_FLUSH = 1000;
 
 async function main() {
-  const url = process.argv[2];
-  let dir = null;
-  let database;
-  if (url.startsWith('sqlite:')) {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-audit-cost-'));
-    const sqlitePath = path.join(dir, 'warden.sqlite');
-    database = { kind: 'sqlite', url: `sqlite:${sqlitePath}`, sqlitePath };
-  } else {
-    database = { kind: 'postgres', url };
-  }
-  const dataSource = await new DataSource(buildDataSourceOptions({ database })).initialize();
+  const { kind, writer, metrics, close } = await openAuditWriter(process.argv[2]);
   try {
-    await runMigrations(dataSource);
-    const repository = new AuditRepository(
-      dataSource,
-      dataSource.getRepository(AuditEntryEntity),
-      new JobLock(dataSource),
-    );
-    const metrics = new MetricsService();
-    const writer = new AuditWriter(repository, { now: () => Date.now() }, metrics);
     const access = new AccessAudit(writer, metrics);
     const principal = {
       id: '5b0f3c1e-8a43-4c51-9d55-0d7c4f1a2b3c',
@@ -93,15 +66,14 @@ async function main() {
     if (stats.dropped !== 0 || stats.buffered !== 0) throw new Error(JSON.stringify(stats));
     process.stdout.write(
       `${JSON.stringify({
-        database: database.kind,
+        database: kind,
         rows: ROWS,
         cpuUsPerRow: (cpu.user + cpu.system) / ROWS,
         wallUsPerRow: wallUs / ROWS,
       })}\n`,
     );
   } finally {
-    await dataSource.destroy();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -13,24 +13,11 @@
 // this is Warden's own judging.
 
 require('reflect-metadata');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const { hash, randomUUID } = require('node:crypto');
 const { Controller, Get, Injectable, Module, UnauthorizedException } = require('@nestjs/common');
 const { APP_GUARD, NestFactory } = require('@nestjs/core');
 const { FastifyAdapter } = require('@nestjs/platform-fastify');
-const { DataSource } = require('typeorm');
-
-/** @type {(p: string) => any} a module of Warden's build */
-const dist = (p) => require(path.join(__dirname, '..', 'dist', p));
-const { buildDataSourceOptions } = dist('database/data-source');
-const { runMigrations } = dist('database/migrate');
-const { AuditEntryEntity } = dist('audit/audit-entry.entity');
-const { AuditRepository } = dist('audit/audit.repository');
-const { JobLock } = dist('common/database/job-lock');
-const { AuditWriter } = dist('audit/audit-writer.service');
-const { MetricsService } = dist('metrics/metrics.service');
+const { openAuditWriter } = require('./lib/audit-writer');
 
 const port = Number(process.env.PORT || 3003);
 const host = process.env.HOST || '127.0.0.1';
@@ -97,20 +84,7 @@ Module({
 })(FloorModule);
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-floor-'));
-  const sqlitePath = path.join(dir, 'warden.sqlite');
-  const database = { kind: 'sqlite', url: `sqlite:${sqlitePath}`, sqlitePath };
-  const dataSource = await new DataSource(buildDataSourceOptions({ database })).initialize();
-  await runMigrations(dataSource);
-  const writer = new AuditWriter(
-    new AuditRepository(
-      dataSource,
-      dataSource.getRepository(AuditEntryEntity),
-      new JobLock(dataSource),
-    ),
-    { now: () => Date.now() },
-    new MetricsService(),
-  );
+  const { writer, close } = await openAuditWriter('sqlite:');
 
   const adapter = new FastifyAdapter();
   const fastify = adapter.getInstance();
@@ -134,8 +108,7 @@ async function main() {
   const stop = async () => {
     await app.close();
     await writer.flush();
-    await dataSource.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await close();
     process.exit(0);
   };
   if (process.env.BARE_EXIT_ON_STDIN_END === '1') {

@@ -1,6 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional, PickType } from '@nestjs/swagger';
+import { IsBoolean, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { PageQuery } from '../../auth/directory/dto/page.query';
 
 const PRINTABLE = /^[\x21-\x7e]+$/;
 /** An operation id is a path segment towards the Operations API: `.` and `..` would move it. */
@@ -147,13 +147,5 @@ export class OperationView {
   finishedAt!: string | null;
 }
 
-/** `GET /admin/migration/operations`: how many of the newest operations. */
-export class OperationsQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50, example: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit?: number;
-}
+/** `GET /admin/migration/operations`: how many of the newest operations, as every list takes it. */
+export class OperationsQuery extends PickType(PageQuery, ['limit'] as const) {}
